@@ -1,0 +1,59 @@
+"""The import rules of STYLE.md: imports flow one way and torch stays lazy."""
+
+import ast
+import pathlib
+import subprocess
+import sys
+
+PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "lmtool"
+
+# layer -> lmtool subpackages/modules it must never import
+FORBIDDEN = {
+    "errors": ["lmtool"],
+    "text": ["lmtool.ngram", "lmtool.neural", "lmtool.evaluate", "lmtool.sampling", "lmtool.cli"],
+    "lm": ["lmtool.ngram", "lmtool.neural", "lmtool.evaluate", "lmtool.sampling", "lmtool.cli"],
+    "ngram": ["lmtool.neural", "lmtool.evaluate", "lmtool.sampling", "lmtool.cli", "torch"],
+    "neural": ["lmtool.ngram", "lmtool.evaluate", "lmtool.sampling", "lmtool.cli"],
+}
+
+
+def imported_modules(path: pathlib.Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_imports_flow_one_way():
+    violations = []
+    for layer, forbidden in FORBIDDEN.items():
+        files = [PACKAGE / f"{layer}.py"] if (PACKAGE / f"{layer}.py").exists() else list((PACKAGE / layer).rglob("*.py"))
+        for path in files:
+            for name in imported_modules(path):
+                if any(name == bad or name.startswith(bad + ".") for bad in forbidden):
+                    violations.append(f"{path.relative_to(PACKAGE.parent)} imports {name}")
+    assert violations == []
+
+
+def test_nothing_imports_cli():
+    for path in PACKAGE.rglob("*.py"):
+        if "cli" in path.relative_to(PACKAGE).parts:
+            continue
+        assert not any(n.startswith("lmtool.cli") for n in imported_modules(path)), path
+
+
+def test_help_and_ngram_commands_do_not_import_torch():
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from lmtool.cli.main import cli\n"
+        "for args in (['--help'], ['corpus', '--help'], ['fit-ngram', '--help'], ['export', '--help']):\n"
+        "    result = CliRunner().invoke(cli, args)\n"
+        "    assert result.exit_code == 0, (args, result.output)\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
