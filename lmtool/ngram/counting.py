@@ -5,7 +5,10 @@ Layout (the contract every estimator builds on)::
     padded stream   <s> w1 w2 .. wT | <s> v1 .. vU | ...      one <s> before every segment
     ngrams[k]       (m_k, k+1) int32, unique rows, sorted lexicographically
     counts[k]       (m_k,) int64 raw occurrence counts
-    suffixes[k]     (m_k,) int64: row in ngrams[k-1] of ngrams[k][r, 1:]  (suffixes[0] is all -1)
+    prefixes[k]     (m_k,) int64: row in ngrams[k-1] of ngrams[k][r, :-1] (the context; all -1 at k=0)
+    suffixes[k]     (m_k,) int64: row in ngrams[k-1] of ngrams[k][r, 1:]  (the backoff; all -1 at k=0)
+    first_seen      (V,) int64: rank of each id by first appearance in the stream, after <unk>
+                    <s> </s> (= 0, 1, 2): the word ids KenLM's lmplz would assign (see modified_kn)
 
 Each segment is preceded by ONE ``<s>`` (id 1), as KenLM and SRILM do: a line segment reads
 ``<s> w1 .. wT`` where ``wT`` is ``</s>``. So ``<s> <s>`` never occurs, n-grams beginning with
@@ -39,7 +42,9 @@ class NgramCounts:
     vocab_size: int
     ngrams: list[np.ndarray]
     counts: list[np.ndarray]
+    prefixes: list[np.ndarray] = field(default_factory=list)
     suffixes: list[np.ndarray] = field(default_factory=list)
+    first_seen: np.ndarray | None = None
 
     @property
     def n_tokens(self) -> int:
@@ -79,6 +84,7 @@ def count_ngrams(ids: np.ndarray, starts: np.ndarray, order: int, vocab_size: in
     positions = np.arange(len(stream), dtype=np.int64)
     ngrams: list[np.ndarray] = []
     counts: list[np.ndarray] = []
+    prefixes: list[np.ndarray] = []
     suffixes: list[np.ndarray] = []
     # row_of[i]: row of the current-order n-gram starting at padded position i (-1 if it crosses
     # the segment end)
@@ -99,13 +105,27 @@ def count_ngrams(ids: np.ndarray, starts: np.ndarray, order: int, vocab_size: in
         row_of = np.full(len(stream), -1, dtype=np.int64)
         row_of[positions[valid]] = inverse.reshape(-1)
         if k == 0:
+            prefixes.append(np.full(len(unique_keys), -1, dtype=np.int64))
             suffixes.append(np.full(len(unique_keys), -1, dtype=np.int64))
         else:
+            prefixes.append(unique_keys // vocab_size)
             # the suffix of the k-gram starting at i is the (k-1)-gram starting at i + 1
             suffixes.append(previous_row_of[positions[valid][first] + 1])
         ngrams.append(rows.astype(np.int32))
         counts.append(n.astype(np.int64))
-    return NgramCounts(order=order, vocab_size=vocab_size, ngrams=ngrams, counts=counts, suffixes=suffixes)
+    return NgramCounts(order=order, vocab_size=vocab_size, ngrams=ngrams, counts=counts, prefixes=prefixes,
+                       suffixes=suffixes, first_seen=first_seen_ranks(stream, vocab_size))
+
+
+def first_seen_ranks(stream: np.ndarray, vocab_size: int) -> np.ndarray:
+    """Rank of each id by first appearance in ``stream``; <unk> <s> </s> first, unseen ids last."""
+    first = np.full(vocab_size, len(stream) + 3, dtype=np.int64)
+    present, position = np.unique(stream, return_index=True)
+    first[present] = position + 3
+    first[:3] = np.arange(min(3, vocab_size))
+    ranks = np.empty(vocab_size, dtype=np.int64)
+    ranks[np.argsort(first, kind="stable")] = np.arange(vocab_size)
+    return ranks
 
 
 def continuation_counts(counts: NgramCounts, k: int) -> np.ndarray:

@@ -55,10 +55,16 @@ class BackoffTables:
     def keys(self) -> list[np.ndarray]:
         """``keys[k][r]`` = prefix row * V + last word of ``ngrams[k][r]`` (keys[0] = the ids)."""
         if self._keys is None:
+            # built order by order: the prefixes of order k are found with keys[:k] only
             keys = [self.ngrams[0][:, 0].astype(np.int64)]
             for k in range(1, self.order):
-                prefix_rows = find_rows(self, k - 1, self.ngrams[k][:, :-1])
-                keys.append(prefix_rows * self.vocab_size + self.ngrams[k][:, -1])
+                grams = self.ngrams[k].astype(np.int64)
+                rows = grams[:, 0]
+                for j in range(1, k):
+                    rows = _lookup(keys[j], rows * self.vocab_size + grams[:, j])
+                if (rows < 0).any():
+                    raise ValueError(f"order {k + 1} lists an n-gram whose prefix is not listed")
+                keys.append(rows * self.vocab_size + grams[:, -1])
             self._keys = keys
         return self._keys
 
@@ -176,4 +182,29 @@ def log10_distribution(tables: BackoffTables, contexts: np.ndarray) -> np.ndarra
         entries = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths) + np.repeat(lo, lengths)
         out[which, keys[entries] % vocab] = tables.log10_probs[j][entries]
     out[:, BOS_ID] = -np.inf
+    return out
+
+
+def log10_prob(tables: BackoffTables, grams: np.ndarray) -> np.ndarray:
+    """log10 p(last word | the words before it) for each row of the (n, L) array ``grams``.
+
+    Negative entries mean "no word" (left padding). For small batches (single queries, ARPA
+    repair); whole splits go through :func:`score_stream`, which shares work between positions.
+    """
+    grams = np.asarray(grams, dtype=np.int64)
+    if grams.ndim == 1:
+        grams = grams[None, :]
+    width = min(grams.shape[1], tables.order)
+    grams = grams[:, grams.shape[1] - width :]
+    out = np.zeros(len(grams), dtype=np.float64)
+    resolved = np.zeros(len(grams), dtype=bool)
+    for L in range(width, 0, -1):
+        r = find_rows(tables, L - 1, grams[:, width - L :])
+        hit = (r >= 0) & ~resolved
+        out[hit] += tables.log10_probs[L - 1][r[hit]]
+        resolved |= hit
+        if L >= 2:
+            c = find_rows(tables, L - 2, grams[:, width - L : width - 1])
+            miss = ~resolved & (c >= 0)
+            out[miss] += tables.log10_backoffs[L - 2][c[miss]]
     return out
