@@ -1,0 +1,118 @@
+"""Files a training run writes: the model file (safetensors + JSON) and the resume checkpoint.
+
+Loading never executes code. The model file is safetensors (raw tensors plus a string header)
+with all metadata as one JSON document; the resume checkpoint is a plain dictionary of tensors,
+numbers and strings read with ``torch.load(weights_only=True)``, which refuses any pickled
+object that is not one of those. Every write goes to a temporary file in the target directory,
+is fsynced, then renamed over the target, so a killed run leaves the previous file intact.
+
+Model file metadata (the ``"lmtool"`` entry of the safetensors header)::
+
+    format "lmtool-rnn", format_version 1, architecture (RnnConfig as a dict), unit,
+    tokenizer (its to_json()), vocabulary {tokens, counts}, fingerprint,
+    training (summary: steps, epochs, best valid ppl, options...), curves (lists for plotting)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save as safetensors_bytes
+
+from lmtool.errors import ModelFileError
+from lmtool.neural.model import RnnConfig, RnnLM
+
+FORMAT = "lmtool-rnn"
+FORMAT_VERSION = 1
+RESUME_FORMAT = "lmtool-rnn-resume"
+
+
+def atomic_write(path: str | Path, write: Callable) -> None:
+    """Call ``write(file)`` on a temporary file beside ``path``, fsync it, then rename it over ``path``."""
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def model_tensors(model: RnnLM) -> dict[str, torch.Tensor]:
+    """The weights to store: contiguous CPU copies, the tied output matrix stored once (as the embedding)."""
+    state = model.state_dict()
+    if model.config.tied:
+        state.pop("decoder.weight")
+    return {name: t.detach().to("cpu").contiguous().clone() for name, t in state.items()}
+
+
+def save_model_file(path: str | Path, model: RnnLM, meta: dict) -> None:
+    """Write ``model`` and its metadata (see module docstring) to ``path`` atomically."""
+    header = {"format": FORMAT, "format_version": FORMAT_VERSION, "architecture": model.config.to_dict(), **meta}
+    data = safetensors_bytes(model_tensors(model), metadata={"lmtool": json.dumps(header)})
+    atomic_write(path, lambda f: f.write(data))
+
+
+def read_model_file(path: str | Path) -> tuple[RnnLM, dict]:
+    """Load a model file written by :func:`save_model_file`; any damage raises :class:`ModelFileError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such model file")
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            header = handle.metadata() or {}
+            tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as error:
+        raise ModelFileError(f"{path}: not a readable lmtool RNN model file ({error}); "
+                             "it is corrupt, truncated or another format: retrain or re-copy it") from None
+    try:
+        meta = json.loads(header["lmtool"])
+    except (KeyError, ValueError):
+        raise ModelFileError(f"{path}: safetensors file without lmtool metadata: not an lmtool RNN model") from None
+    if meta.get("format") != FORMAT:
+        raise ModelFileError(f"{path}: format {meta.get('format')!r} is not {FORMAT!r}")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise ModelFileError(f"{path}: format version {meta.get('format_version')} is not supported "
+                             f"(this lmtool reads {FORMAT_VERSION}): upgrade lmtool")
+    try:
+        model = RnnLM(RnnConfig.from_dict(meta["architecture"]))
+        if model.config.tied:
+            tensors["decoder.weight"] = tensors["encoder.weight"]
+        model.load_state_dict(tensors, strict=True)
+    except (KeyError, TypeError, RuntimeError) as error:
+        raise ModelFileError(f"{path}: weights do not match the stored architecture ({error})") from None
+    model.eval()
+    return model, meta
+
+
+def save_resume(path: str | Path, state: dict) -> None:
+    """Write the resume checkpoint ``state`` (tensors, numbers, strings, lists, dicts) atomically."""
+    atomic_write(path, lambda f: torch.save({"format": RESUME_FORMAT, **state}, f))
+
+
+def load_resume(path: str | Path) -> dict:
+    """Read a resume checkpoint; refuses pickled code and damaged files with :class:`ModelFileError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no resume checkpoint there: check --checkpoint-dir or drop --resume")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises UnpicklingError, RuntimeError, EOFError... for bad files
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ModelFileError(f"{path}: unreadable resume checkpoint ({message}): "
+                             "it is corrupt, truncated or unsafe; start again without --resume") from None
+    if not isinstance(state, dict) or state.get("format") != RESUME_FORMAT:
+        raise ModelFileError(f"{path}: not an lmtool resume checkpoint")
+    return state

@@ -1,0 +1,211 @@
+"""The recurrent language model: embedding -> stacked RNN/LSTM/GRU -> dropout -> softmax.
+
+One pure :class:`torch.nn.Module` (:class:`RnnLM`) configured by one dataclass
+(:class:`RnnConfig`), as in nanoGPT: ``forward(x, hidden, targets)`` returns logits and loss so
+that training, validation and scoring share one path. The hidden state is built from the
+model's own parameters (device and dtype), as in PyTorch's word-language-model example.
+
+``<s>`` is only ever context (CONTRACT.md), so the softmax excludes it: its logit is masked to
+``-inf`` in both the full and the adaptive softmax, and every distribution the model gives sums
+to one over the other ``V - 1`` tokens.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lmtool.errors import UsageError
+from lmtool.text.vocabulary import BOS_ID
+
+CELLS = ("rnn-tanh", "rnn-relu", "lstm", "gru")
+ADAPTIVE_DIV = 4.0  # each adaptive-softmax tail cluster projects to hidden / 4**(i+1), as in Grave et al.
+
+
+@dataclass
+class RnnConfig:
+    """Everything that defines the network (and nothing about training)."""
+
+    vocab_size: int = 10000  # V, the shared Vocabulary's size, <unk>/<s>/</s> included
+    cell: str = "lstm"  # one of CELLS
+    emb_size: int = 200  # embedding width
+    hidden_size: int = 200  # width of every recurrent layer
+    layers: int = 2  # stacked recurrent layers
+    dropout_input: float = 0.2  # on the embeddings
+    dropout_between: float = 0.2  # between recurrent layers (needs layers > 1 to matter)
+    dropout_output: float = 0.2  # on the last layer's output, before the softmax
+    tied: bool = False  # share the embedding with the output layer (needs emb_size == hidden_size)
+    adaptive_cutoffs: list[int] = field(default_factory=list)  # [] = full softmax; else cluster edges
+
+    def validate(self) -> None:
+        """Raise :class:`UsageError` naming the first nonsensical field and how to fix it."""
+        if self.cell not in CELLS:
+            raise UsageError(f"unknown cell {self.cell!r}: choose one of {', '.join(CELLS)}")
+        for name in ("vocab_size", "emb_size", "hidden_size", "layers"):
+            if int(getattr(self, name)) < 1:
+                raise UsageError(f"{name.replace('_', ' ')} must be at least 1 (got {getattr(self, name)})")
+        if self.vocab_size < 4:
+            raise UsageError(f"vocabulary of {self.vocab_size} ids is too small: the corpus has no tokens besides <unk> <s> </s>")
+        for name in ("dropout_input", "dropout_between", "dropout_output"):
+            p = getattr(self, name)
+            if not 0.0 <= p < 1.0:
+                raise UsageError(f"{name.replace('_', ' ')} must be in [0, 1) (got {p})")
+        if self.tied and self.emb_size != self.hidden_size:
+            raise UsageError(
+                f"tied weights need equal embedding and hidden sizes (got --emb {self.emb_size}, "
+                f"--hidden {self.hidden_size}): make them equal or drop --tied")
+        if self.adaptive_cutoffs:
+            cutoffs = list(self.adaptive_cutoffs)
+            if self.tied:
+                raise UsageError("--tied and --adaptive-softmax cannot be combined: drop one of them")
+            if cutoffs != sorted(set(cutoffs)) or cutoffs[0] <= BOS_ID or cutoffs[-1] >= self.vocab_size:
+                raise UsageError(
+                    f"adaptive-softmax cutoffs {cutoffs} must increase strictly and lie between 2 and "
+                    f"the vocabulary size - 1 ({self.vocab_size - 1}): pass smaller --cutoffs")
+            if self.hidden_size // int(ADAPTIVE_DIV ** len(cutoffs)) < 1:
+                raise UsageError(
+                    f"hidden size {self.hidden_size} is too small for {len(cutoffs)} adaptive-softmax "
+                    f"clusters (the last projects to hidden/{int(ADAPTIVE_DIV ** len(cutoffs))}): use fewer --cutoffs")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RnnConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def default_cutoffs(vocab_size: int) -> list[int]:
+    """Cluster edges for the adaptive softmax: a 2,000-word head then 10,000, like Grave et al. on PTB-sized vocabularies.
+
+    Smaller vocabularies get proportionally smaller clusters (a fifth and a half of V).
+    """
+    if vocab_size > 20000:
+        return [2000, 10000]
+    return sorted({max(2, vocab_size // 5), max(3, vocab_size // 2)})
+
+
+class RnnLM(nn.Module):
+    """Embedding -> dropout -> recurrent stack -> dropout -> (full | adaptive) softmax over V."""
+
+    def __init__(self, config: RnnConfig) -> None:
+        super().__init__()
+        config.validate()
+        self.config = config
+        c = config
+        self.encoder = nn.Embedding(c.vocab_size, c.emb_size)
+        self.drop_in = nn.Dropout(c.dropout_input)
+        self.drop_out = nn.Dropout(c.dropout_output)
+        between = c.dropout_between if c.layers > 1 else 0.0
+        if c.cell == "lstm":
+            self.rnn = nn.LSTM(c.emb_size, c.hidden_size, c.layers, dropout=between, batch_first=True)
+        elif c.cell == "gru":
+            self.rnn = nn.GRU(c.emb_size, c.hidden_size, c.layers, dropout=between, batch_first=True)
+        else:
+            nonlinearity = c.cell.split("-")[1]
+            self.rnn = nn.RNN(c.emb_size, c.hidden_size, c.layers, nonlinearity=nonlinearity,
+                              dropout=between, batch_first=True)
+        if c.adaptive_cutoffs:
+            self.decoder = None
+            self.adaptive = nn.AdaptiveLogSoftmaxWithLoss(
+                c.hidden_size, c.vocab_size, list(c.adaptive_cutoffs), div_value=ADAPTIVE_DIV)
+        else:
+            self.adaptive = None
+            self.decoder = nn.Linear(c.hidden_size, c.vocab_size)
+            if c.tied:
+                self.decoder.weight = self.encoder.weight
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        """Uniform(-0.1, 0.1) embeddings and output layer, zero output bias (PyTorch's example)."""
+        nn.init.uniform_(self.encoder.weight, -0.1, 0.1)
+        if self.decoder is not None:
+            nn.init.zeros_(self.decoder.bias)
+            if not self.config.tied:
+                nn.init.uniform_(self.decoder.weight, -0.1, 0.1)
+
+    def init_hidden(self, batch_size: int):
+        """Zero state for ``batch_size`` rows, on the parameters' device and dtype."""
+        weight = next(self.parameters())
+        shape = (self.config.layers, batch_size, self.config.hidden_size)
+        if self.config.cell == "lstm":
+            return (weight.new_zeros(shape), weight.new_zeros(shape))
+        return weight.new_zeros(shape)
+
+    def forward(self, x: torch.Tensor, hidden=None, targets: torch.Tensor | None = None,
+                reduction: str = "mean"):
+        """Run ``x`` (B, T) from ``hidden``; return ``(logits, loss, hidden)``.
+
+        Without ``targets``: ``logits`` (B, T, V) are log-softmax-able scores (for the adaptive
+        softmax they are already log-probabilities), ``loss`` is None. With ``targets`` (B, T):
+        ``loss`` is the mean negative log-likelihood in nats (``reduction="none"``: per token,
+        (B, T)) and ``logits`` is None, which spares the adaptive softmax the full distribution.
+        """
+        if hidden is None:
+            hidden = self.init_hidden(x.size(0))
+        emb = self.drop_in(self.encoder(x))  # (B, T, E)
+        output, hidden = self.rnn(emb, hidden)  # (B, T, H)
+        output = self.drop_out(output)
+        flat = output.reshape(-1, output.size(-1))  # (B*T, H)
+        if targets is None:
+            logits = self._log_probs(flat) if self.adaptive is not None else self._logits(flat)
+            return logits.view(x.size(0), x.size(1), -1), None, hidden  # (B, T, V)
+        if self.adaptive is not None:
+            nll = -self._adaptive_target_log_probs(flat, targets.reshape(-1))  # (B*T,)
+        else:
+            nll = F.cross_entropy(self._logits(flat), targets.reshape(-1), reduction="none")
+        loss = nll.mean() if reduction == "mean" else nll.view_as(targets)
+        return None, loss, hidden
+
+    def _logits(self, flat: torch.Tensor) -> torch.Tensor:
+        logits = self.decoder(flat)  # (N, V)
+        logits[:, BOS_ID] = float("-inf")
+        return logits
+
+    def _head(self, flat: torch.Tensor) -> torch.Tensor:
+        head = self.adaptive.head(flat)  # (N, shortlist + clusters)
+        head[:, BOS_ID] = float("-inf")
+        return head
+
+    def _log_probs(self, flat: torch.Tensor) -> torch.Tensor:
+        """Full (N, V) log-distribution of the adaptive softmax, <s> excluded."""
+        return self.adaptive._get_full_log_prob(flat, self._head(flat))
+
+    def _adaptive_target_log_probs(self, flat: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """log p(target) under the adaptive softmax with <s> masked in its head (N,).
+
+        The same computation as ``AdaptiveLogSoftmaxWithLoss.forward``; written out because the
+        <s> mask must enter the head's normaliser. One loop iteration per cluster, not per token.
+        """
+        asm = self.adaptive
+        head_lp = F.log_softmax(self._head(flat), dim=1)  # (N, shortlist + clusters)
+        column = targets.clone()
+        out = flat.new_zeros(targets.size(0))
+        for i in range(asm.n_clusters):
+            low, high = asm.cutoffs[i], asm.cutoffs[i + 1]
+            rows = ((targets >= low) & (targets < high)).nonzero().squeeze(1)
+            if rows.numel() == 0:
+                continue
+            column[rows] = asm.shortlist_size + i
+            cluster_lp = F.log_softmax(asm.tail[i](flat[rows]), dim=1)  # (n_i, high - low)
+            out = out.index_add(0, rows, cluster_lp.gather(1, (targets[rows] - low).unsqueeze(1)).squeeze(1))
+        return out + head_lp.gather(1, column.unsqueeze(1)).squeeze(1)
+
+
+def detach_hidden(hidden):
+    """Cut the graph behind ``hidden`` so truncated BPTT stops at the window edge."""
+    if isinstance(hidden, tuple):
+        return tuple(h.detach() for h in hidden)
+    return hidden.detach()
+
+
+def select_rows(hidden, rows):
+    """The state of the batch rows ``rows`` (a slice or index tensor) only."""
+    if isinstance(hidden, tuple):
+        return tuple(h[:, rows] for h in hidden)
+    return hidden[:, rows]

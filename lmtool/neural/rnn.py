@@ -1,0 +1,172 @@
+"""A trained recurrent model as a :class:`lmtool.lm.LanguageModel`, and the Python API around it.
+
+>>> model = load_rnn("brown.rnn")                       # doctest: +SKIP
+>>> model.perplexity(split)                              # exact, per CONTRACT.md's convention
+>>> model.log_prob("the cat sat on the mat")             # natural log, </s> included (line units)
+>>> model.next_token_distribution("the cat")             # {token: probability}, state carried
+
+Scoring convention (CONTRACT.md): the input for position t is the previous id; ``<s>`` starts
+the split and, with ``reset_per_sentence``, every segment, each from a zero hidden state.
+:meth:`RnnModel.score` runs many sequences side by side (sentences sorted by length, padded at
+the end, which a causal network cannot see) and long sequences in time chunks with the state
+carried, so its figures equal one token-by-token pass exactly up to float rounding.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from lmtool.errors import ModelFileError
+from lmtool.neural.batching import input_stream
+from lmtool.neural.checkpoint import read_model_file
+from lmtool.neural.model import BOS_ID, RnnLM
+from lmtool.text.tokenizers import tokenizer_from_json
+from lmtool.text.prepared import compute_fingerprint
+from lmtool.text.vocabulary import EOS_ID, Vocabulary
+
+
+
+
+@dataclass(frozen=True)
+class RnnState:
+    """Sampling state: the hidden state after the last input and the distribution it gives."""
+
+    hidden: Any
+    log_probs: np.ndarray  # (V,) natural logs, <s> at -inf
+
+
+class RnnModel:
+    """A recurrent LM with its tokenizer and vocabulary; implements :class:`lmtool.lm.LanguageModel`."""
+
+    kind = "rnn"
+    normalised = True
+
+    def __init__(self, net: RnnLM, tokenizer, vocabulary: Vocabulary, meta: dict) -> None:
+        self.net = net.eval()
+        self._tokenizer, self._vocabulary, self.meta = tokenizer, vocabulary, meta
+        self.unit = meta.get("unit", "line")
+
+    @property
+    def tokenizer(self):
+        return self._tokenizer
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        return self._vocabulary
+
+    @property
+    def fingerprint(self) -> str:
+        return self.meta["fingerprint"]
+
+    def describe(self) -> dict:
+        parameters = sum(p.numel() for p in self.net.parameters())
+        return {"kind": self.kind, "format": self.meta["format"], "format_version": self.meta["format_version"],
+                "architecture": self.net.config.to_dict(), "parameters": parameters, "unit": self.unit,
+                "vocabulary_size": len(self._vocabulary), "tokenizer": self._tokenizer.to_json(),
+                "fingerprint": self.fingerprint, "training": self.meta.get("training", {})}
+
+    # ----- LanguageModel protocol ---------------------------------------------------------------
+    def score(self, split, *, reset_per_sentence: bool = True, chunk_tokens: int = 2048) -> np.ndarray:
+        """Natural-log probability of every id of ``split`` (float64), per CONTRACT.md.
+
+        ``chunk_tokens`` bounds rows x time steps per forward pass (memory: that many V-wide rows).
+        """
+        ids = np.asarray(split.ids, dtype=np.int64)
+        bounds = np.asarray(split.starts, dtype=np.int64) if reset_per_sentence else np.array([0, len(ids)])
+        begins, lengths = bounds[:-1], np.diff(bounds)
+        keep = lengths > 0
+        begins, lengths = begins[keep], lengths[keep]
+        order = np.argsort(-lengths, kind="stable")
+        stream = torch.from_numpy(input_stream(ids))
+        targets = torch.from_numpy(ids)
+        out = np.empty(len(ids), dtype=np.float64)
+        device = next(self.net.parameters()).device
+        i = 0
+        with torch.no_grad():
+            while i < len(order):
+                longest = int(lengths[order[i]])
+                width = min(longest, chunk_tokens)
+                group = order[i:i + max(1, chunk_tokens // width)]
+                i += len(group)
+                begin = torch.from_numpy(begins[group])[:, None]  # (R, 1)
+                length = torch.from_numpy(lengths[group])[:, None]  # (R, 1)
+                hidden = self.net.init_hidden(len(group))
+                for t0 in range(0, longest, width):
+                    steps = torch.arange(t0, min(t0 + width, longest))[None, :]  # (1, W)
+                    valid = steps < length  # (R, W)
+                    index = torch.where(valid, begin + steps, begin)  # (R, W) positions in ids
+                    x = stream[index]
+                    if t0 == 0:
+                        x[:, 0] = BOS_ID  # every sequence starts from the <s> context
+                    _, nll, hidden = self.net(x.to(device), hidden, targets[index].to(device), reduction="none")
+                    out[index[valid].numpy()] = -nll[valid.to(device)].double().cpu().numpy()
+        return out
+
+    def start(self, context_ids: Sequence[int]) -> RnnState:
+        return self._feed(self.net.init_hidden(1), [BOS_ID, *context_ids])
+
+    def next_log_probs(self, state: RnnState) -> np.ndarray:
+        return state.log_probs
+
+    def advance(self, state: RnnState, token_id: int) -> RnnState:
+        return self._feed(state.hidden, [token_id])
+
+    def _feed(self, hidden, inputs: Sequence[int]) -> RnnState:
+        device = next(self.net.parameters()).device
+        x = torch.tensor([list(inputs)], dtype=torch.long, device=device)  # (1, T)
+        with torch.no_grad():
+            logits, _, hidden = self.net(x, hidden)  # (1, T, V)
+            log_probs = torch.log_softmax(logits[0, -1].double(), dim=-1)
+        return RnnState(hidden, log_probs.cpu().numpy())
+
+    # ----- convenience API ---------------------------------------------------------------------
+    def encode(self, text: str) -> np.ndarray:
+        """Ids of ``text`` as one segment: tokens, then ``</s>`` in line units."""
+        ids = self._vocabulary.encode(self._tokenizer.tokenize(text)).astype(np.int64)
+        return np.append(ids, EOS_ID) if self.unit == "line" else ids
+
+    def log_prob(self, text: str | Sequence[int]) -> float:
+        """Natural-log probability of ``text`` (a string, or ids) as one segment starting from ``<s>``."""
+        ids = self.encode(text) if isinstance(text, str) else np.asarray(text, dtype=np.int64)
+        return float(self.score(_Split(ids, np.array([0, len(ids)]))).sum())
+
+    def next_token_distribution(self, context: str | Sequence[int] = "", top: int | None = None) -> dict[str, float]:
+        """Probabilities of the next token after ``<s>`` + ``context``, most likely first."""
+        ids = context if not isinstance(context, str) else (
+            self._vocabulary.encode(self._tokenizer.tokenize(context)) if context else [])
+        probs = np.exp(self.next_log_probs(self.start([int(i) for i in ids])))
+        order = np.argsort(-probs, kind="stable")[:top]
+        return {self._vocabulary.token(int(i)): float(probs[i]) for i in order if probs[i] > 0}
+
+    def perplexity(self, split, *, reset_per_sentence: bool = True) -> float:
+        """exp of the mean negative log-probability over every id of ``split``."""
+        return math.exp(-float(np.mean(self.score(split, reset_per_sentence=reset_per_sentence))))
+
+
+@dataclass(frozen=True)
+class _Split:
+    """The two fields of :class:`lmtool.text.EncodedSplit` that scoring reads."""
+
+    ids: np.ndarray
+    starts: np.ndarray
+
+
+def load_rnn(path: str | Path, device: str | torch.device = "cpu") -> RnnModel:
+    """Load a model file written by ``lmtool train-rnn``; damage raises :class:`ModelFileError`."""
+    net, meta = read_model_file(path)
+    try:
+        tokenizer = tokenizer_from_json(meta["tokenizer"])
+        vocabulary = Vocabulary.from_json(meta["vocabulary"])
+    except Exception as error:  # a malformed tokenizer/vocabulary is a damaged file, whatever raised
+        raise ModelFileError(f"{path}: unreadable tokenizer or vocabulary ({error})") from None
+    if len(vocabulary) != net.config.vocab_size:
+        raise ModelFileError(f"{path}: vocabulary of {len(vocabulary)} tokens for a {net.config.vocab_size}-way softmax")
+    if compute_fingerprint(tokenizer, vocabulary, meta.get("unit", "line")) != meta.get("fingerprint"):
+        raise ModelFileError(f"{path}: stored fingerprint does not match its tokenizer and vocabulary: the file is damaged")
+    return RnnModel(net.to(device), tokenizer, vocabulary, meta)

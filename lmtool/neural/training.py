@@ -1,0 +1,397 @@
+"""The training loop: truncated BPTT, optimisers and schedules, budgets, validation, checkpoints.
+
+Schedules (``TrainOptions.schedule``; ``auto`` picks ``plateau`` for SGD and ``cosine`` for
+Adam/AdamW when the number of steps is known, else ``plateau``):
+
+- ``plateau``: the classic recipe of PyTorch's word-language-model example: whenever a scheduled
+  validation fails to improve on the best validation loss, the learning rate is divided by
+  ``lr_decay`` (4);
+- ``cosine``: linear warm-up over ``warmup`` steps, then a cosine from the peak to a tenth of it
+  at the last step;
+- ``constant``: the learning rate stays put (after warm-up).
+
+Early stopping: after ``patience`` scheduled validations in a row without improvement the run
+ends (0 = never). Validation happens every ``valid_every`` steps, or at the end of each epoch.
+
+Numerical safety (documented in the README): when the loss or the gradient norm is NaN or
+infinite, the step is not applied; the model and optimiser roll back to the last validated
+state (the start of training before the first validation), the learning rate is divided by
+``lr_decay`` and the run goes on with a fresh hidden state. After ``max_rollbacks`` such
+rollbacks without a successful validation in between, training stops with an
+:class:`LmtoolError` naming the step and the learning rate; the best model already written
+stays on disk.
+
+Resume: the checkpoint holds the weights, the optimiser and schedule state, the torch, numpy
+and Python RNG states (per rank), the data position and the carried hidden state of every batch
+row, so that a resumed run reaches bit-for-bit the weights of an uninterrupted one on CPU.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from lmtool.errors import LmtoolError, UsageError
+from lmtool.neural.batching import RandomWindows, StreamBatches, rank_rows
+from lmtool.neural.checkpoint import load_resume, save_model_file, save_resume
+from lmtool.neural.distributed import Distributed
+from lmtool.neural.model import RnnLM, detach_hidden
+
+
+@dataclass
+class TrainOptions:
+    """How to train (the network itself is :class:`lmtool.neural.model.RnnConfig`)."""
+
+    bptt: int = 35  # truncated-BPTT window (time steps)
+    batch_size: int = 20  # global batch rows (split across ranks under torchrun)
+    optimizer: str = "sgd"  # sgd | adam | adamw
+    lr: float | None = None  # None: 20 for SGD (PyTorch's example), 1e-3 for Adam/AdamW
+    clip: float = 0.25  # max gradient norm; 0 = no clipping
+    weight_decay: float = 0.0
+    schedule: str = "auto"  # auto | plateau | cosine | constant
+    warmup: int = 0  # linear warm-up steps
+    lr_decay: float = 4.0  # plateau and rollback divisor
+    epochs: int | None = None  # None with no other budget: 10
+    max_steps: int | None = None
+    max_time: float | None = None  # seconds of wall clock
+    patience: int = 3  # scheduled validations without improvement before stopping; 0 = never
+    valid_every: int | None = None  # steps; None = each epoch
+    eval_batch_size: int = 10  # rows of the streamed validation
+    seed: int = 1234
+    random_windows: bool = False
+    max_rollbacks: int = 3
+
+    def validate(self) -> None:
+        for name in ("bptt", "batch_size", "eval_batch_size"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be at least 1 (got {getattr(self, name)})")
+        if self.optimizer not in ("sgd", "adam", "adamw"):
+            raise UsageError(f"unknown optimizer {self.optimizer!r}: choose sgd, adam or adamw")
+        if self.schedule not in ("auto", "plateau", "cosine", "constant"):
+            raise UsageError(f"unknown schedule {self.schedule!r}: choose auto, plateau, cosine or constant")
+        if self.lr is not None and not self.lr > 0:
+            raise UsageError(f"--lr must be positive (got {self.lr})")
+        if self.clip < 0 or self.weight_decay < 0 or self.warmup < 0 or self.patience < 0:
+            raise UsageError("--clip, --weight-decay, --warmup and --patience cannot be negative")
+        if self.lr_decay <= 1:
+            raise UsageError(f"--lr-decay must be above 1 (got {self.lr_decay})")
+        for name in ("epochs", "max_steps", "valid_every"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be at least 1 (got {value})")
+        if self.max_time is not None and not self.max_time > 0:
+            raise UsageError(f"--max-time must be positive (got {self.max_time})")
+        if self.schedule == "cosine" and self.epochs is None and self.max_steps is None:
+            raise UsageError("--schedule cosine needs --epochs or --max-steps to know where the cosine ends")
+
+    @property
+    def base_lr(self) -> float:
+        return self.lr if self.lr is not None else (20.0 if self.optimizer == "sgd" else 1e-3)
+
+
+def evaluate_stream(model: RnnLM, ids: np.ndarray, batch_size: int, bptt: int) -> float:
+    """Mean NLL (nats/token) of ``ids`` read as ``batch_size`` contiguous rows with carried state.
+
+    The streamed estimate used for validation during training, as in PyTorch's example (each
+    row after the first starts from a zero state); :meth:`RnnModel.score` gives exact figures.
+    """
+    batches = StreamBatches(ids, min(batch_size, max(1, len(ids))), bptt)
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    hidden = model.init_hidden(batches.inputs.size(0))
+    with torch.no_grad():
+        for k in range(len(batches)):
+            x, y = (t.to(device) for t in batches.window(k))
+            _, loss, hidden = model(x, hidden, y)
+            total += loss.item() * y.numel()
+            count += y.numel()
+    model.train(was_training)
+    return total / count
+
+
+class Trainer:
+    """One training run of ``model`` on ``train_ids``, validated on ``valid_ids`` (may be None).
+
+    ``meta`` is the model-file metadata besides weights (tokenizer, vocabulary, fingerprint...);
+    the best model goes to ``out_path``, the last model and the resume checkpoint to
+    ``checkpoint_dir``. ``on_event(dict)`` receives ``step``, ``valid``, ``rollback`` and
+    ``end`` events (rank 0 only) for progress bars and logs.
+    """
+
+    def __init__(self, model: RnnLM, train_ids: np.ndarray, valid_ids: np.ndarray | None,
+                 options: TrainOptions, *, out_path: str | Path, checkpoint_dir: str | Path,
+                 meta: dict, device: torch.device, dist: Distributed | None = None,
+                 on_event: Callable[[dict], None] | None = None) -> None:
+        options.validate()
+        self.options, self.meta, self.device = options, meta, device
+        self.dist = dist or Distributed()
+        self.out_path, self.checkpoint_dir = Path(out_path), Path(checkpoint_dir)
+        self.on_event = on_event if self.dist.is_main and on_event else (lambda event: None)
+        self.valid_ids = valid_ids if valid_ids is not None and len(valid_ids) else None
+        seed_everything(options.seed + self.dist.rank)  # per-rank dropout masks
+        self.model = model.to(device)
+        self.rows = rank_rows(options.batch_size, self.dist.rank, self.dist.world)
+        if options.random_windows:
+            self.batches = RandomWindows(train_ids, options.batch_size, options.bptt, options.seed, self.rows)
+        else:
+            self.batches = StreamBatches(train_ids, options.batch_size, options.bptt, self.rows)
+        self.net = model
+        if self.dist.world > 1:
+            ids = [device.index] if device.type == "cuda" else None
+            # adaptive-softmax clusters without a target in a batch get no gradient
+            self.net = torch.nn.parallel.DistributedDataParallel(
+                model, device_ids=ids, find_unused_parameters=bool(model.config.adaptive_cutoffs))
+        self.optimizer = make_optimizer(model, options)
+        self.max_epochs = options.epochs or (None if (options.max_steps or options.max_time) else 10)
+        self.horizon = self._horizon()
+        self.schedule = self._schedule_kind()
+        # state saved in the resume checkpoint
+        self.step = self.epoch = self.window = 0
+        self.hidden = self._fresh_hidden()
+        self.lr_scale, self.plateau_best, self.bad_validations = 1.0, math.inf, 0
+        self.best_valid, self.history, self.elapsed_before = math.inf, [], 0.0
+        self.rollbacks = 0
+        self._good = self._snapshot()
+        self._loss_sum, self._loss_count = 0.0, 0
+
+    # ----- schedule -------------------------------------------------------------------------
+    def _horizon(self) -> int | None:
+        """Total optimiser steps when known (for the cosine and the ETA)."""
+        o = self.options
+        bounds = [o.max_steps] if o.max_steps else []
+        if self.max_epochs:
+            bounds.append(self.max_epochs * len(self.batches))
+        return min(bounds) if bounds else None
+
+    def _schedule_kind(self) -> str:
+        o = self.options
+        if o.schedule != "auto":
+            return o.schedule
+        return "cosine" if o.optimizer != "sgd" and self.horizon else "plateau"
+
+    def lr_at(self, step: int) -> float:
+        """The learning rate of optimiser step ``step`` (0-based)."""
+        o = self.options
+        lr = o.base_lr * self.lr_scale
+        if o.warmup and step < o.warmup:
+            return lr * (step + 1) / o.warmup
+        if self.schedule == "cosine":
+            progress = min(1.0, (step - o.warmup) / max(1, self.horizon - o.warmup))
+            lr *= 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress))
+        return lr
+
+    # ----- the loop -------------------------------------------------------------------------
+    def run(self) -> dict:
+        """Train until a budget or early stopping ends the run; return the training summary."""
+        o = self.options
+        self.net.train()
+        self._started = time.monotonic()
+        reason = None
+        while reason is None:
+            if self.window >= len(self.batches):
+                self.epoch, self.window = self.epoch + 1, 0
+                self.hidden = self._fresh_hidden()
+            if self.max_epochs and self.epoch >= self.max_epochs:
+                reason = "epochs"
+                break
+            if not self._train_step():
+                continue
+            scheduled = (self.step % o.valid_every == 0) if o.valid_every else self.window >= len(self.batches)
+            if scheduled:
+                reason = self._validate(scheduled=True)
+            if reason is None and o.max_steps and self.step >= o.max_steps:
+                reason = "max-steps"
+            if reason is None and o.max_time and self._time_is_up():
+                reason = "max-time"
+        if not (self.history and self.history[-1]["step"] == self.step):
+            self._validate(scheduled=False)
+        self._write_checkpoints()
+        summary = self.summary(reason)
+        self.on_event({"event": "end", **summary})
+        return summary
+
+    def _fresh_hidden(self):
+        return self.model.init_hidden(self.rows.stop - self.rows.start)
+
+    def _train_step(self) -> bool:
+        """One optimiser step on the next window; False when it was rolled back instead."""
+        o = self.options
+        data_step = self.step if o.random_windows else self.window
+        x, y = (t.to(self.device, non_blocking=True) for t in self.batches.window(data_step))
+        hidden = None if o.random_windows else detach_hidden(self.hidden)
+        lr = self.lr_at(self.step)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        _, loss, hidden = self.net(x, hidden, y)  # loss: mean NLL of this rank's (B/world, T) tokens
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), o.clip if o.clip > 0 else math.inf)
+        loss_value, norm_value = self.dist.mean([loss.item(), norm.item()])
+        self.window += 1
+        if not (math.isfinite(loss_value) and math.isfinite(norm_value)):
+            self._roll_back(loss_value)
+            return False
+        self.optimizer.step()
+        self.hidden = hidden
+        self.step += 1
+        self._loss_sum += loss_value
+        self._loss_count += 1
+        tokens = y.numel() * self.dist.world
+        self.on_event({"event": "step", "step": self.step, "epoch": self.epoch, "loss": loss_value,
+                       "ppl": math.exp(min(loss_value, 50)), "lr": lr, "grad_norm": norm_value,
+                       "tokens": tokens, "elapsed": self.elapsed, "total_steps": self.horizon,
+                       "max_time": o.max_time})
+        return True
+
+    def _time_is_up(self) -> bool:
+        """Rank 0's clock decides, so every rank stops after the same step."""
+        return bool(self.dist.broadcast([float(self.elapsed >= self.options.max_time)])[0])
+
+    @property
+    def elapsed(self) -> float:
+        return self.elapsed_before + time.monotonic() - self._started
+
+    # ----- validation, numerical safety -----------------------------------------------------
+    def _validate(self, scheduled: bool) -> str | None:
+        """Validate on rank 0, share the result; update the schedule only when ``scheduled``."""
+        o = self.options
+        loss = math.nan
+        if self.dist.is_main and self.valid_ids is not None:
+            loss = evaluate_stream(self.model, self.valid_ids, o.eval_batch_size, o.bptt)
+        loss = self.dist.broadcast([loss])[0]
+        train_loss = self._loss_sum / self._loss_count if self._loss_count else math.nan
+        self._loss_sum, self._loss_count = 0.0, 0
+        record = {"step": self.step, "epoch": self.epoch, "elapsed": round(self.elapsed, 3),
+                  "lr": self.lr_at(max(0, self.step - 1)), "train_loss": train_loss,
+                  "valid_loss": loss, "valid_ppl": math.exp(loss) if math.isfinite(loss) else None}
+        self.history.append(record)
+        improved = math.isfinite(loss) and loss < self.best_valid
+        if improved or self.valid_ids is None:
+            self.best_valid = min(self.best_valid, loss) if math.isfinite(loss) else self.best_valid
+            if self.dist.is_main:
+                save_model_file(self.out_path, self.model, self._file_meta())
+        reason = None
+        if scheduled:
+            self.rollbacks = 0
+            if math.isfinite(loss) and loss < self.plateau_best - 1e-4:
+                self.plateau_best, self.bad_validations = loss, 0
+            elif self.valid_ids is not None:
+                self.bad_validations += 1
+                if self.schedule == "plateau":
+                    self.lr_scale /= o.lr_decay
+                if o.patience and self.bad_validations >= o.patience:
+                    reason = "early-stopping"
+            self._good = self._snapshot()
+            self._write_checkpoints()
+        self.on_event({"event": "valid", "improved": improved, **record})
+        return reason
+
+    def _snapshot(self) -> dict:
+        return {"model": copy.deepcopy(self.model.state_dict()),
+                "optimizer": copy.deepcopy(self.optimizer.state_dict())}
+
+    def _roll_back(self, loss_value: float) -> None:
+        self.rollbacks += 1
+        lr = self.lr_at(self.step)
+        if self.rollbacks > self.options.max_rollbacks:
+            raise LmtoolError(
+                f"training diverged: non-finite loss ({loss_value}) at step {self.step} after "
+                f"{self.options.max_rollbacks} rollbacks (learning rate now {lr:.3g}); the best model so far "
+                f"is in {self.out_path}: retry with a lower --lr or a smaller --clip")
+        self.model.load_state_dict(self._good["model"])
+        self.optimizer.load_state_dict(self._good["optimizer"])
+        self.lr_scale /= self.options.lr_decay
+        self.hidden = self._fresh_hidden()
+        self.on_event({"event": "rollback", "step": self.step, "loss": loss_value, "lr": self.lr_at(self.step)})
+
+    # ----- files ----------------------------------------------------------------------------
+    def summary(self, reason: str | None = None) -> dict:
+        best = self.best_valid if math.isfinite(self.best_valid) else None
+        return {"steps": self.step, "epochs": self.epoch + self.window / len(self.batches),
+                "stopped": reason, "elapsed_s": round(self.elapsed, 3), "world_size": self.dist.world,
+                "best_valid_loss": best, "best_valid_ppl": math.exp(best) if best is not None else None,
+                "options": asdict(self.options)}
+
+    def _file_meta(self) -> dict:
+        curves = {key: [r[key] for r in self.history] for key in ("step", "epoch", "elapsed", "lr", "train_loss", "valid_loss")}
+        return {**self.meta, "training": self.summary(), "curves": curves}
+
+    def _write_checkpoints(self) -> None:
+        """Last model and resume checkpoint (rank 0 writes; every rank contributes its rows and RNG)."""
+        hidden = self.hidden
+        parts = list(hidden) if isinstance(hidden, tuple) else [hidden]
+        parts = [self.dist.gather(h.detach().cpu(), dim=1) for h in parts]
+        torch_rng = self.dist.gather(torch.get_rng_state()[None], dim=0)
+        if not self.dist.is_main:
+            return
+        save_model_file(self.checkpoint_dir / "last.safetensors", self.model, self._file_meta())
+        save_resume(self.checkpoint_dir / "resume.pt", {
+            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "schedule": {"lr_scale": self.lr_scale, "plateau_best": self.plateau_best,
+                         "bad_validations": self.bad_validations},
+            "position": {"step": self.step, "epoch": self.epoch, "window": self.window},
+            "hidden": parts, "torch_rng": torch_rng, "numpy_rng": numpy_rng_state(),
+            "python_rng": random.getstate(), "best_valid": self.best_valid, "history": self.history,
+            "elapsed": self.elapsed, "architecture": self.model.config.to_dict(),
+            "fingerprint": self.meta.get("fingerprint"),
+            "data": {k: getattr(self.options, k) for k in ("bptt", "batch_size", "random_windows", "seed")}})
+
+    def resume(self) -> None:
+        """Continue from ``checkpoint_dir/resume.pt`` (same architecture, corpus and batching)."""
+        path = self.checkpoint_dir / "resume.pt"
+        state = load_resume(path)
+        data = {k: getattr(self.options, k) for k in ("bptt", "batch_size", "random_windows", "seed")}
+        for key, now in (("architecture", self.model.config.to_dict()), ("fingerprint", self.meta.get("fingerprint")), ("data", data)):
+            if state.get(key) != now:
+                raise UsageError(f"{path} was written with a different {key} ({state.get(key)} vs {now}): "
+                                 "resume with the original options or drop --resume")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.lr_scale, self.plateau_best, self.bad_validations = (state["schedule"][k] for k in ("lr_scale", "plateau_best", "bad_validations"))
+        self.step, self.epoch, self.window = (state["position"][k] for k in ("step", "epoch", "window"))
+        parts = [h[:, self.rows].to(self.device) for h in state["hidden"]]
+        if not self.options.random_windows:
+            self.hidden = tuple(parts) if len(parts) == 2 else parts[0]
+        rng = state["torch_rng"]
+        if rng.size(0) == self.dist.world:
+            torch.set_rng_state(rng[self.dist.rank])
+        set_numpy_rng_state(state["numpy_rng"])
+        random.setstate(state["python_rng"])
+        self.best_valid, self.history, self.elapsed_before = state["best_valid"], state["history"], state["elapsed"]
+        self._good = self._snapshot()
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch, numpy and Python's RNGs (CPU runs are then deterministic)."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+
+
+def numpy_rng_state() -> list:
+    """numpy's global RNG state with its key as a tensor (``torch.load(weights_only=True)`` reads no numpy arrays)."""
+    name, key, pos, has_gauss, gauss = np.random.get_state()
+    return [name, torch.from_numpy(key.astype(np.int64)), pos, has_gauss, gauss]
+
+
+def set_numpy_rng_state(state: list) -> None:
+    name, key, pos, has_gauss, gauss = state
+    np.random.set_state((name, key.numpy().astype(np.uint32), pos, has_gauss, gauss))
+
+
+def make_optimizer(model: RnnLM, options: TrainOptions) -> torch.optim.Optimizer:
+    params = model.parameters()
+    if options.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=options.base_lr, weight_decay=options.weight_decay)
+    cls = torch.optim.Adam if options.optimizer == "adam" else torch.optim.AdamW
+    return cls(params, lr=options.base_lr, weight_decay=options.weight_decay)
