@@ -1,0 +1,34 @@
+"""The shared text layer: tokenizers, vocabulary, corpus specs, splits and prepared corpora.
+
+Both model families consume what this package produces, so for a given corpus and tokenizer
+they score exactly the same token ids. It never imports torch (nor NLTK, until a spec or the
+treebank tokenizer needs it).
+"""
+
+from lmtool.text.encoding import UNITS, EncodedSplit
+from lmtool.text.loading import CORPUS_OPTIONS, encode_corpus, load_corpus
+from lmtool.text.prepared import PreparedCorpus, compute_fingerprint
+from lmtool.text.tokenizers import KINDS as TOKENIZER_KINDS
+from lmtool.text.tokenizers import Tokenizer, make_tokenizer, tokenizer_from_json
+from lmtool.text.vocabulary import BOS, BOS_ID, EOS, EOS_ID, UNK, UNK_ID, Vocabulary
+
+__all__ = [
+    "BOS",
+    "BOS_ID",
+    "CORPUS_OPTIONS",
+    "EOS",
+    "EOS_ID",
+    "TOKENIZER_KINDS",
+    "UNITS",
+    "UNK",
+    "UNK_ID",
+    "EncodedSplit",
+    "PreparedCorpus",
+    "Tokenizer",
+    "Vocabulary",
+    "compute_fingerprint",
+    "encode_corpus",
+    "load_corpus",
+    "make_tokenizer",
+    "tokenizer_from_json",
+]

@@ -1,0 +1,150 @@
+"""``load_corpus`` and ``encode_corpus``: from a corpus spec to a :class:`PreparedCorpus`.
+
+Order of work for a text corpus: resolve the spec to a source, decide the splits, train the
+tokenizer on the train split if it learns (bpe), intern every split in one pass, build the
+vocabulary from the train counts only, map all splits to vocabulary ids.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+from lmtool.errors import DataError, UsageError
+from lmtool.text.encoding import UNITS, Interner, finalize, intern_lines, split_types, train_counts
+from lmtool.text.prepared import PreparedCorpus, compute_fingerprint, is_prepared_directory
+from lmtool.text.readers import ENCODING_ERRORS
+from lmtool.text.specs import resolve_spec
+from lmtool.text.splits import DEFAULT_FRACTIONS, labeled_lines, parse_fractions
+from lmtool.text.tokenizers import Tokenizer, make_tokenizer
+from lmtool.text.vocabulary import Vocabulary
+
+#: the options ``load_corpus`` takes, with their defaults (a corpus may override some, see Source.defaults)
+CORPUS_OPTIONS = {
+    "tokenizer": "word",
+    "bpe_vocab_size": None,
+    "unit": "line",
+    "min_count": 1,
+    "max_vocab": None,
+    "split_fractions": None,
+    "seed": 0,
+    "encoding_errors": "strict",
+}
+
+
+def load_corpus(spec: str, **options) -> PreparedCorpus:
+    """The corpus ``spec`` names, tokenized, with a vocabulary built from its train split.
+
+    ``options`` (all optional; None means the default): ``tokenizer`` (a kind name or a
+    :class:`Tokenizer`), ``bpe_vocab_size``, ``unit`` ("line" or "stream"), ``min_count``,
+    ``max_vocab``, ``split_fractions`` (e.g. ``"0.8,0.1,0.1"``, for corpora without their own
+    splits), ``seed`` (for those fraction splits), ``encoding_errors`` ("strict" or "replace").
+    A directory written by ``lmtool corpus prepare`` is returned as saved; it takes no options.
+    """
+    given = _given(options)
+    prepared = _prepared(spec, given)
+    if prepared is not None:
+        return prepared
+    spec = os.fspath(spec)
+    source, opts = _source(spec, given)
+    tokenizer = opts["tokenizer"]
+    if not isinstance(tokenizer, Tokenizer):
+        tokenizer = make_tokenizer(tokenizer, vocab_size=opts["bpe_vocab_size"] if tokenizer == "bpe" else None)
+    names, labeled = _labeled(source, opts)
+    if tokenizer.needs_training:
+        strip = opts["unit"] == "line"
+        tokenizer.train(line.rstrip("\r\n") if strip else line for index, line in labeled() if index == 0)
+    interner = Interner()
+    interned = intern_lines(labeled(), len(names), tokenizer, opts["unit"], interner)
+    types = interner.types
+    vocabulary = Vocabulary.build(train_counts(interned[0], types), opts["min_count"], opts["max_vocab"])
+    return _assemble(spec, source, names, interned, types, tokenizer, vocabulary, opts["unit"])
+
+
+def encode_corpus(spec: str, tokenizer: Tokenizer, vocabulary: Vocabulary, unit: str | None = None, **options) -> PreparedCorpus:
+    """The corpus ``spec`` encoded with an existing model's tokenizer and vocabulary (for eval).
+
+    A prepared directory is accepted only when it was encoded with exactly this tokenizer,
+    vocabulary and unit (equal fingerprints); its token ids could not be re-encoded otherwise.
+    """
+    given = _given(options)
+    for name in ("tokenizer", "bpe_vocab_size", "min_count", "max_vocab"):
+        if name in given:
+            raise UsageError(f"--{name.replace('_', '-')} cannot apply here: the model fixes the tokenizer and vocabulary")
+    if unit is not None:
+        given["unit"] = unit
+    if tokenizer.needs_training:
+        raise UsageError("the tokenizer is untrained: pass the model's own trained tokenizer")
+    if is_prepared_directory(os.fspath(spec)):
+        corpus = _prepared(spec, {})
+        wanted = compute_fingerprint(tokenizer, vocabulary, corpus.unit if unit is None else unit)
+        if corpus.fingerprint != wanted:
+            raise DataError(
+                f"prepared corpus {spec} has fingerprint {corpus.fingerprint} but the model needs {wanted} "
+                "(another tokenizer, vocabulary or unit): give the corpus's original text spec instead"
+            )
+        return corpus
+    spec = os.fspath(spec)
+    source, opts = _source(spec, given)
+    names, labeled = _labeled(source, opts)
+    interner = Interner()
+    interned = intern_lines(labeled(), len(names), tokenizer, opts["unit"], interner)
+    return _assemble(spec, source, names, interned, interner.types, tokenizer, vocabulary, opts["unit"])
+
+
+def _given(options: dict) -> dict:
+    unknown = set(options) - set(CORPUS_OPTIONS)
+    if unknown:
+        raise TypeError(f"unknown corpus option(s): {', '.join(sorted(unknown))}")
+    return {key: value for key, value in options.items() if value is not None}
+
+
+def _prepared(spec, given: dict) -> PreparedCorpus | None:
+    if not is_prepared_directory(os.fspath(spec)):
+        return None
+    fixed = set(given) - {"seed", "encoding_errors"}
+    if fixed:
+        names = ", ".join(f"--{name.replace('_', '-')}" for name in sorted(fixed))
+        raise UsageError(f"{spec} is a prepared corpus with its own tokenizer and vocabulary: drop {names} or prepare it again")
+    return PreparedCorpus.load(spec)
+
+
+def _source(spec: str, given: dict):
+    """Resolve ``spec`` and settle every option: given, else the corpus's default, else the global default."""
+    unit = given.get("unit")
+    if unit is not None and unit not in UNITS:
+        raise UsageError(f"--unit must be one of {', '.join(UNITS)}, got {unit!r}")
+    errors = given.get("encoding_errors", "strict")
+    if errors not in ENCODING_ERRORS:
+        raise UsageError(f"--encoding-errors must be one of {', '.join(ENCODING_ERRORS)}, got {errors!r}")
+    fractions = parse_fractions(given.get("split_fractions", DEFAULT_FRACTIONS))
+    source = resolve_spec(spec, errors, whole_lines=unit != "stream", fractions=fractions)
+    if source.splits is not None and "split_fractions" in given:
+        raise UsageError(f"{spec} has its own train/valid/test splits: drop --split-fractions")
+    opts = {**CORPUS_OPTIONS, **source.defaults, **given, "split_fractions": fractions}
+    if source.entropy_rate_bits is not None and (opts["tokenizer"] != "char" or opts["unit"] != "stream"):
+        raise UsageError(
+            f"{spec} is a generated corpus whose entropy rate is per symbol: use --tokenizer char --unit stream"
+        )
+    return source, opts
+
+
+def _labeled(source, opts: dict):
+    return labeled_lines(source, opts["split_fractions"], opts["seed"], shuffle=opts["unit"] == "line")
+
+
+def _assemble(spec, source, names: Sequence[str], interned, types, tokenizer, vocabulary, unit) -> PreparedCorpus:
+    splits = {}
+    for name, split in zip(names, interned):
+        if len(split.ids) == 0:
+            raise DataError(f"{spec}: the {name} split is empty (no tokens): give more text or other --split-fractions")
+        splits[name] = finalize(split, types, vocabulary)
+    return PreparedCorpus(
+        source=spec,
+        unit=unit,
+        tokenizer=tokenizer,
+        vocabulary=vocabulary,
+        splits=splits,
+        entropy_rate_bits=source.entropy_rate_bits,
+        split_types={name: split_types(split, len(types)) for name, split in zip(names, interned)},
+    )

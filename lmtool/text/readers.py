@@ -1,0 +1,119 @@
+"""Reading text files lazily and safely: plain or compressed, checked for binary and bad UTF-8.
+
+Files are read line by line in binary and decoded incrementally, so a multi-gigabyte file
+never sits in memory whole; a bad byte is reported with the file name and its byte offset.
+"""
+
+from __future__ import annotations
+
+import atexit
+import bz2
+import codecs
+import gzip
+import lzma
+import os
+import shutil
+import sys
+import tempfile
+from typing import BinaryIO, Iterator
+
+from lmtool.errors import DataError, UsageError
+
+ENCODING_ERRORS = ("strict", "replace")
+
+#: longest line read in one piece; longer lines come out in pieces of this size (stream units
+#: do not care), and line units reject them (a "sentence" of 16 MiB is a sign of the wrong unit).
+MAX_LINE_BYTES = 16 * 1024 * 1024
+
+_OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+
+
+def open_binary(path: str) -> BinaryIO:
+    """``path`` opened for binary reading, decompressing ``.gz``, ``.bz2`` and ``.xz``."""
+    opener = _OPENERS.get(os.path.splitext(path)[1].lower(), open)
+    try:
+        return opener(path, "rb")
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file: check the path or the corpus spec") from None
+    except IsADirectoryError:
+        raise DataError(f"{path} is a directory, expected a text file") from None
+    except PermissionError:
+        raise DataError(f"{path}: permission denied") from None
+
+
+def read_lines(path: str, errors: str = "strict", whole_lines: bool = True) -> Iterator[str]:
+    """The lines of ``path`` (decoded, each with its ``\\n`` except maybe the last), read lazily.
+
+    Raises :class:`DataError` naming the file for NUL bytes (a binary file), invalid UTF-8
+    (with ``errors="strict"``: the byte offset in the decompressed text), a corrupt compressed
+    file, and, when ``whole_lines`` is true, a line longer than :data:`MAX_LINE_BYTES`.
+    """
+    if errors not in ENCODING_ERRORS:
+        raise UsageError(f"--encoding-errors must be one of {', '.join(ENCODING_ERRORS)}, got {errors!r}")
+    decoder = codecs.getincrementaldecoder("utf-8")(errors)
+    offset = 0
+    number = 0
+    with open_binary(path) as handle:
+        try:
+            while raw := handle.readline(MAX_LINE_BYTES):
+                nul = raw.find(b"\0")
+                if nul >= 0:
+                    raise DataError(f"{path} looks binary (NUL byte at byte {offset + nul}): expected UTF-8 text")
+                complete = raw.endswith(b"\n")
+                number += complete
+                if whole_lines and not complete and len(raw) == MAX_LINE_BYTES:
+                    raise DataError(
+                        f"{path}: line {number + 1} is longer than {MAX_LINE_BYTES // 2**20} MiB: "
+                        "use --unit stream for text that is not one sentence per line"
+                    )
+                pending = len(decoder.getstate()[0])
+                try:
+                    text = decoder.decode(raw)
+                except UnicodeDecodeError as error:
+                    raise DataError(
+                        f"{path}: invalid UTF-8 at byte {offset - pending + error.start} "
+                        f"(line {number + (not complete)}): convert the file to UTF-8 or pass --encoding-errors replace"
+                    ) from None
+                offset += len(raw)
+                if text:
+                    yield text
+            try:
+                tail = decoder.decode(b"", final=True)
+            except UnicodeDecodeError:
+                raise DataError(
+                    f"{path}: invalid UTF-8 at byte {offset - len(decoder.getstate()[0])} (truncated character at the end): "
+                    "convert the file to UTF-8 or pass --encoding-errors replace"
+                ) from None
+            if tail:
+                yield tail
+        except (OSError, EOFError, lzma.LZMAError) as error:
+            raise DataError(f"{path}: cannot read ({error}): is the compressed file complete?") from None
+
+
+def spool_stdin() -> str:
+    """Copy standard input to a temporary file and return its path (stdin can be read only once,
+    and corpus loading needs several passes). The file is removed when the process exits."""
+    handle = tempfile.NamedTemporaryFile(prefix="lmtool-stdin-", suffix=".txt", delete=False)
+    with handle:
+        shutil.copyfileobj(_stdin_binary(), handle)
+    _SPOOLED.append(handle.name)
+    return handle.name
+
+
+def _stdin_binary() -> BinaryIO:
+    # click's CliRunner replaces sys.stdin with a text wrapper that still has .buffer
+    return getattr(sys.stdin, "buffer", sys.stdin)
+
+
+_SPOOLED: list[str] = []
+
+
+def _remove_spooled() -> None:
+    for name in _SPOOLED:
+        try:
+            os.unlink(name)
+        except OSError:
+            pass
+
+
+atexit.register(_remove_spooled)
