@@ -1,0 +1,86 @@
+"""Order-n Markov models: counting, smoothing, storage, ARPA; never imports torch.
+
+Estimation runs in named stages, each its own module: :mod:`~lmtool.ngram.counting` (raw
+counts by array sorts), :mod:`~lmtool.ngram.modified_kn` and :mod:`~lmtool.ngram.estimators`
+(smoothing into backoff tables), :mod:`~lmtool.ngram.tables` (the ARPA form and vectorised
+scoring), :mod:`~lmtool.ngram.storage` and :mod:`~lmtool.ngram.arpa` (files).
+
+Python API::
+
+    from lmtool.ngram import fit_ngram, load_ngram, read_arpa, write_arpa
+    model = fit_ngram("brown-bengio2003", order=3, min_count=4)   # modified Kneser-Ney
+    model.logprob("jury", ["<s>", "the"])     # natural log p(jury | <s> the)
+    model.score_sentence("the jury said")     # natural log p of the sentence and </s>
+    model.perplexity(corpus.splits["test"])   # </s> included, <s> never predicted
+    model.save("brown3.npz"); load_ngram("brown3.npz"); write_arpa(model, "brown3.arpa")
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from lmtool.errors import DataError, UsageError
+from lmtool.ngram.counting import NgramCounts, count_ngrams
+from lmtool.ngram.fit import DEFAULT_METHOD, METHODS, estimate
+from lmtool.ngram.model import NgramModel
+from lmtool.ngram.storage import load_ngram, read_arpa, save_ngram, write_arpa
+from lmtool.ngram.tables import BackoffTables
+
+__all__ = [
+    "BackoffTables",
+    "DEFAULT_METHOD",
+    "METHODS",
+    "NgramCounts",
+    "NgramModel",
+    "count_ngrams",
+    "estimate",
+    "fit_ngram",
+    "load_ngram",
+    "read_arpa",
+    "save_ngram",
+    "write_arpa",
+]
+
+
+def fit_ngram(corpus_or_split: Any, order: int = 3, method: str = DEFAULT_METHOD, *, vocabulary: Any = None,
+              tokenizer: Any = None, corpus_options: dict | None = None, **params) -> NgramModel:
+    """Fit an order-``order`` model on a corpus's train split.
+
+    ``corpus_or_split`` is a corpus spec string (loaded with ``corpus_options``), a
+    :class:`lmtool.text.PreparedCorpus`, or an :class:`lmtool.text.EncodedSplit` together with
+    its ``vocabulary`` (and optionally ``tokenizer``, default word). ``params`` are the
+    method's options: ``k`` (add-k), ``discount`` (absolute, kneser-ney), ``prune`` and
+    ``discount_fallback`` (modified-kneser-ney), ...
+    """
+    from lmtool.text import PreparedCorpus, load_corpus, make_tokenizer
+
+    if not isinstance(order, (int, np.integer)) or isinstance(order, bool) or order < 1:
+        raise UsageError(f"order must be a positive integer, got {order!r}: pass --order 1 or more")
+    if isinstance(corpus_or_split, str):
+        corpus_or_split = load_corpus(corpus_or_split, **(corpus_options or {}))
+    if isinstance(corpus_or_split, PreparedCorpus):
+        split, vocabulary, tokenizer = corpus_or_split.splits["train"], corpus_or_split.vocabulary, corpus_or_split.tokenizer
+        unit, source = corpus_or_split.unit, corpus_or_split.source
+    else:
+        if vocabulary is None:
+            raise UsageError("fitting on an EncodedSplit needs its vocabulary= (the ids index it)")
+        split, unit, source = corpus_or_split, "line", "split"
+        tokenizer = tokenizer or make_tokenizer("word")
+    if split.n_tokens == 0:
+        raise DataError("the training split is empty: give a corpus with text in its train split")
+    started = time.perf_counter()
+    counts = count_ngrams(split.ids, split.starts, int(order), len(vocabulary))
+    result = estimate(counts, method, **params)
+    training = {
+        "corpus": source,
+        "unit": unit,
+        "segments": int(split.n_segments),
+        "tokens": int(split.n_tokens),
+        "unk_tokens": int(split.n_unk),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    return NgramModel(result.tables, tokenizer, vocabulary, unit=unit, method=method, normalised=result.normalised,
+                      parameters=result.parameters, discounts=result.discounts, training=training)

@@ -217,7 +217,8 @@ def format_arpa(tokens: list[str], tables: BackoffTables) -> str:
         text = grams[:, 0].astype(object)
         for j in range(1, k + 1):
             text = text + " " + grams[:, j]
-        probs = [f"{p:.9g}" for p in tables.log10_probs[k][keep]]
+        # -inf (an impossible event, e.g. <s> as a word) is written -99, as SRILM does
+        probs = [f"{p:.9g}" for p in np.where(np.isfinite(tables.log10_probs[k]), tables.log10_probs[k], -99.0)[keep]]
         out += ["", f"\\{k + 1}-grams:"]
         if k == tables.order - 1:
             out += [f"{p}\t{w}" for p, w in zip(probs, text)]

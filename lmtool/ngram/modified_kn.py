@@ -38,8 +38,6 @@ Thresholds must be non-decreasing so that every kept n-gram keeps its prefix and
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-
 import numpy as np
 
 from lmtool.errors import DataError, UsageError
@@ -51,15 +49,6 @@ log = logging.getLogger(__name__)
 #: lmplz's --discount_fallback defaults: D1, D2, D3+
 FALLBACK_DISCOUNTS = (0.5, 1.0, 1.5)
 EOS_ID = 2
-
-
-@dataclass
-class KneserNeyResult:
-    """The estimated tables plus what a report needs about the estimation."""
-
-    tables: BackoffTables
-    discounts: list[tuple[float, float, float]]
-    fallback_orders: list[int]
 
 
 def adjusted_counts(counts: NgramCounts) -> list[np.ndarray]:
@@ -146,14 +135,18 @@ def prune_thresholds(prune: list[int] | None, order: int) -> list[int]:
     return (values + [values[-1]] * order)[:order]
 
 
-def modified_kneser_ney(
+def estimate_modified_kneser_ney(
     counts: NgramCounts,
     *,
-    discounts: list[tuple[float, float, float]] | None = None,
     prune: list[int] | None = None,
     discount_fallback: bool = False,
-) -> KneserNeyResult:
-    """Estimate interpolated modified Kneser-Ney tables (lmplz's model) from raw counts."""
+    discounts: list[tuple[float, float, float]] | None = None,
+) -> tuple[BackoffTables, dict]:
+    """Interpolated modified Kneser-Ney tables (lmplz's model) from raw counts.
+
+    Returns the tables and ``{"discounts": [(D1, D2, D3+) per order], "fallback_orders": [...]}``.
+    ``discounts`` fixes them instead of estimating them.
+    """
     order, vocab = counts.order, counts.vocab_size
     if vocab < 4:
         raise DataError("the vocabulary has no word besides <unk>, <s> and </s>: the training text is empty")
@@ -219,4 +212,4 @@ def modified_kneser_ney(
         log10_probs=[np.minimum(0.0, np.log10(p)) for p in probs],
         log10_backoffs=[np.log10(b) for b in backoffs],
     )
-    return KneserNeyResult(tables=tables, discounts=chosen, fallback_orders=fallback_orders)
+    return tables, {"discounts": chosen, "fallback_orders": fallback_orders}

@@ -1,0 +1,150 @@
+"""NgramModel: backoff tables plus the tokenizer and vocabulary they index, as a LanguageModel.
+
+Scores are natural logs (the tables hold log10, converted here at the edge). Every segment of a
+split starts from the ``<s>`` context; ``</s>`` is predicted, ``<s>`` never (probability 0).
+For ``stupid-backoff`` (``normalised`` False) ``score`` returns log *scores*, not log
+probabilities, and :meth:`next_log_probs` renormalises them so sampling still works.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from lmtool.errors import UsageError
+from lmtool.ngram.counting import BOS_ID
+from lmtool.ngram.tables import LN10, BackoffTables, log10_distribution, log10_prob, score_stream
+
+EOS_ID = 2
+
+
+class NgramModel:
+    """An order-n Markov model in backoff form (see :mod:`lmtool.ngram.tables`)."""
+
+    kind = "ngram"
+
+    def __init__(self, tables: BackoffTables, tokenizer: Any, vocabulary: Any, *, unit: str = "line",
+                 method: str = "modified-kneser-ney", normalised: bool = True, parameters: dict | None = None,
+                 discounts: list | None = None, training: dict | None = None, source: str = "fit") -> None:
+        if len(vocabulary) != tables.vocab_size:
+            raise UsageError(f"vocabulary has {len(vocabulary)} tokens but the tables index {tables.vocab_size}")
+        self.tables = tables
+        self._tokenizer = tokenizer
+        self._vocabulary = vocabulary
+        self.unit = unit
+        self.method = method
+        self.normalised = normalised
+        self.parameters = dict(parameters or {})
+        self.discounts = discounts
+        self.training = dict(training or {})
+        self.source = source
+
+    # -- the LanguageModel protocol ---------------------------------------------------------
+    @property
+    def tokenizer(self) -> Any:
+        return self._tokenizer
+
+    @property
+    def vocabulary(self) -> Any:
+        return self._vocabulary
+
+    @property
+    def order(self) -> int:
+        return self.tables.order
+
+    @property
+    def fingerprint(self) -> str:
+        from lmtool.text import compute_fingerprint
+
+        return compute_fingerprint(self._tokenizer, self._vocabulary, self.unit)
+
+    def describe(self) -> dict:
+        """What the model is: order, method, n-grams per order, training data, provenance."""
+        info = {
+            "kind": self.kind,
+            "order": self.order,
+            "method": self.method,
+            "normalised": self.normalised,
+            "parameters": self.parameters,
+            "discounts": self.discounts,
+            "ngrams": self.tables.n_listed(),
+            "vocabulary_size": len(self._vocabulary),
+            "unit": self.unit,
+            "tokenizer": self._tokenizer.to_json(),
+            "fingerprint": self.fingerprint,
+            "training": self.training,
+            "source": self.source,
+        }
+        if not self.normalised:
+            info["note"] = "stupid backoff gives scores, not probabilities: its perplexity is not a perplexity"
+        if self.source.startswith("arpa:"):
+            info["note"] = ("read from an ARPA file: word tokenizer (split on spaces) and the ARPA's vocabulary; "
+                            "training counts unknown")
+        return info
+
+    def score(self, split: Any, *, reset_per_sentence: bool = True) -> np.ndarray:
+        """Natural-log probability of every id of ``split.ids`` (each segment starts from ``<s>``)."""
+        log10, _ = score_stream(self.tables, split.ids, split.starts)
+        return log10 * LN10
+
+    def start(self, context_ids: Sequence[int]) -> np.ndarray:
+        """The state after ``<s>`` and ``context_ids``: the last order-1 ids (int64 array)."""
+        history = np.concatenate([[BOS_ID], np.asarray(context_ids, dtype=np.int64)]).astype(np.int64)
+        return history[-(self.order - 1):] if self.order > 1 else history[:0]
+
+    def next_log_probs(self, state: np.ndarray) -> np.ndarray:
+        """Natural-log distribution over the vocabulary (``<s>`` gets -inf) after ``state``."""
+        log10 = log10_distribution(self.tables, np.asarray(state, dtype=np.int64)[None, :])[0]
+        logp = log10 * LN10
+        if not self.normalised:
+            finite = np.isfinite(logp)
+            logp[finite] -= np.logaddexp.reduce(logp[finite])
+        return logp
+
+    def advance(self, state: np.ndarray, token_id: int) -> np.ndarray:
+        """The state after ``token_id``; after ``</s>`` in line units a new sentence starts from ``<s>``."""
+        if token_id == EOS_ID and self.unit == "line":
+            return self.start([])
+        if self.order == 1:
+            return state
+        return np.concatenate([state, [int(token_id)]])[-(self.order - 1):].astype(np.int64)
+
+    # -- the convenience API ----------------------------------------------------------------
+    def _ids(self, tokens: Sequence[str | int]) -> list[int]:
+        return [t if isinstance(t, (int, np.integer)) else self._vocabulary.id(t) for t in tokens]
+
+    def logprob(self, word: str | int, context: Sequence[str | int] = ()) -> float:
+        """Natural log p(word | context); put ``"<s>"`` first in ``context`` for a sentence start."""
+        (word_id,) = self._ids([word])
+        if word_id == BOS_ID:
+            return float("-inf")
+        grams = np.array(self._ids(list(context)) + [word_id], dtype=np.int64)
+        return float(log10_prob(self.tables, grams)[0] * LN10)
+
+    def score_sentence(self, tokens: str | Sequence[str]) -> float:
+        """Natural-log probability of a sentence (a string is tokenized), ``</s>`` included in line units."""
+        if isinstance(tokens, str):
+            tokens = self._tokenizer.tokenize(tokens)
+        ids = [self._vocabulary.id(t) for t in tokens] + ([EOS_ID] if self.unit == "line" else [])
+        log10, _ = score_stream(self.tables, np.array(ids, dtype=np.int32), np.array([0, len(ids)]))
+        return float(log10.sum() * LN10)
+
+    def perplexity(self, split: Any) -> float:
+        """exp of the mean negative log-probability over every id of ``split`` (``</s>`` included)."""
+        logp = self.score(split)
+        if len(logp) == 0:
+            raise UsageError("cannot compute a perplexity on an empty split")
+        return float(np.exp(-logp.mean()))
+
+    def save(self, path: str) -> None:
+        """Write the native model file (.npz + JSON metadata), atomically."""
+        from lmtool.ngram.storage import save_ngram
+
+        save_ngram(self, path)
+
+    def write_arpa(self, path: str) -> None:
+        """Write the model as an ARPA file (normalised methods only)."""
+        from lmtool.ngram.storage import write_arpa
+
+        write_arpa(self, path)
