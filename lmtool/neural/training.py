@@ -304,10 +304,11 @@ class Trainer:
         self.rollbacks += 1
         lr = self.lr_at(self.step)
         if self.rollbacks > self.options.max_rollbacks:
+            kept = f"the best model so far is in {self.out_path}" if self.out_path.exists() else "no model was written"
             raise LmtoolError(
                 f"training diverged: non-finite loss ({loss_value}) at step {self.step} after "
-                f"{self.options.max_rollbacks} rollbacks (learning rate now {lr:.3g}); the best model so far "
-                f"is in {self.out_path}: retry with a lower --lr or a smaller --clip")
+                f"{self.options.max_rollbacks} rollbacks (learning rate now {lr:.3g}); {kept}: "
+                "retry with a lower --lr or a smaller --clip")
         self.model.load_state_dict(self._good["model"])
         self.optimizer.load_state_dict(self._good["optimizer"])
         self.lr_scale /= self.options.lr_decay

@@ -1,0 +1,91 @@
+"""RnnModel scoring: carried state, batched per-sentence scoring, sampling states, the training loss."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from lmtool.lm import LanguageModel
+from lmtool.neural.rnn import load_rnn
+from lmtool.neural.training import evaluate_stream
+from lmtool.text.encoding import EncodedSplit
+
+from .conftest import tiny_model
+
+
+def split_of(sentences: list[list[int]]) -> EncodedSplit:
+    ids = np.concatenate([np.array(s + [2], dtype=np.int32) for s in sentences])
+    starts = np.cumsum([0] + [len(s) + 1 for s in sentences]).astype(np.int64)
+    return EncodedSplit(ids=ids, starts=starts, n_chars=0)
+
+
+SENTENCES = [[3, 4, 5], [6, 3, 7, 8, 9, 10], [], [4], [3, 4, 5, 6, 7, 8, 9, 10, 3, 4]]
+
+
+def stepwise(model, ids, boundaries) -> np.ndarray:
+    """Reference: one token at a time through start/advance, restarting at each boundary."""
+    out, state = [], None
+    for t, token in enumerate(ids):
+        if t in boundaries:
+            state = model.start([])
+        out.append(model.next_log_probs(state)[token])
+        state = model.advance(state, int(token))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn-tanh"])
+def test_carried_state_scoring_equals_one_pass(vocabulary, cell):
+    model = tiny_model(vocabulary, cell=cell)
+    split = split_of(SENTENCES)
+    whole = model.score(split, reset_per_sentence=False)
+    chunked = model.score(split, reset_per_sentence=False, chunk_tokens=3)  # state carried over 3-token chunks
+    np.testing.assert_allclose(chunked, whole, rtol=1e-6)
+    np.testing.assert_allclose(stepwise(model, split.ids, {0}), whole, rtol=1e-5)
+
+
+def test_reset_scoring_equals_scoring_each_sentence_alone(vocabulary):
+    model = tiny_model(vocabulary, adaptive_cutoffs=[4, 8])
+    split = split_of(SENTENCES)
+    batched = model.score(split, reset_per_sentence=True, chunk_tokens=8)  # several sentences side by side
+    alone = np.concatenate([model.score(split_of([s]), reset_per_sentence=True) for s in SENTENCES])
+    np.testing.assert_allclose(batched, alone, rtol=1e-6)
+    np.testing.assert_allclose(stepwise(model, split.ids, set(split.starts[:-1].tolist())), batched, rtol=1e-5)
+    # resetting changes later sentences (their context differs), never the first one
+    carried = model.score(split, reset_per_sentence=False)
+    assert np.allclose(carried[:4], batched[:4]) and not np.allclose(carried, batched)
+
+
+def test_score_agrees_with_the_training_loss(vocabulary):
+    model = tiny_model(vocabulary)
+    split = split_of(SENTENCES * 3)
+    loss = evaluate_stream(model.net, split.ids, batch_size=1, bptt=5)  # the validation path, one row
+    assert -model.score(split, reset_per_sentence=False).mean() == pytest.approx(loss, rel=1e-6)
+
+
+def test_protocol_and_api(vocabulary, tmp_path):
+    model = tiny_model(vocabulary)
+    assert isinstance(model, LanguageModel)
+    state = model.advance(model.start([3]), 4)
+    log_probs = model.next_log_probs(state)
+    assert log_probs.shape == (len(vocabulary),) and log_probs[1] == -math.inf
+    assert np.exp(log_probs).sum() == pytest.approx(1.0, abs=1e-9)
+    distribution = model.next_token_distribution("the cat", top=3)
+    assert len(distribution) == 3 and list(distribution.values()) == sorted(distribution.values(), reverse=True)
+    assert next(iter(distribution.values())) == pytest.approx(np.exp(log_probs.max()), rel=1e-6)
+    # "the cat </s>" = ids 3 4 2, scored from <s>
+    assert model.log_prob("the cat") == pytest.approx(model.score(split_of([[3, 4]])).sum(), rel=1e-9)
+    split = split_of(SENTENCES)
+    assert model.perplexity(split) == pytest.approx(math.exp(-model.score(split).mean()))
+
+
+def test_load_rnn_round_trip(vocabulary, tmp_path):
+    from lmtool.neural.checkpoint import save_model_file
+
+    model = tiny_model(vocabulary)
+    save_model_file(tmp_path / "m.rnn", model.net, {k: v for k, v in model.meta.items() if not k.startswith("format")})
+    loaded = load_rnn(tmp_path / "m.rnn")
+    split = split_of(SENTENCES)
+    np.testing.assert_array_equal(loaded.score(split), model.score(split))
+    assert loaded.vocabulary == vocabulary and loaded.describe()["parameters"] > 0
