@@ -1,0 +1,63 @@
+"""A tiny explicit bigram model that meets :class:`lmtool.lm.LanguageModel`, for evaluation and sampling tests.
+
+Its probabilities are a table written in the test, so every figure computed from it can be
+checked by hand, independently of the real n-gram and RNN engines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+from lmtool.text import BOS, EOS, UNK, Vocabulary, make_tokenizer
+
+BOS_ID = 1
+
+
+class BigramTable:
+    """``P[prev, next]`` given as a dict of rows; ``<s>`` is never predicted (its column is 0)."""
+
+    kind = "ngram"
+
+    def __init__(self, words: list[str], rows: dict[str, dict[str, float]], normalised: bool = True,
+                 tokenizer: str = "word") -> None:
+        self.normalised = normalised
+        self.vocabulary = Vocabulary([UNK, BOS, EOS, *words], [1, 0, 1] + [1] * len(words))
+        self.tokenizer = make_tokenizer(tokenizer)
+        size = len(self.vocabulary)
+        self.table = np.zeros((size, size))
+        for prev, row in rows.items():
+            for token, p in row.items():
+                self.table[self.vocabulary.tokens.index(prev), self.vocabulary.tokens.index(token)] = p
+        assert not normalised or np.allclose(self.table[[i for i in range(size) if i != 2]].sum(axis=1), 1.0)
+        digest = hashlib.sha256(("\n".join(self.vocabulary.tokens) + tokenizer).encode()).hexdigest()
+        self.fingerprint = digest[:16]
+        self.unit = "line"
+
+    def describe(self) -> dict:
+        return {"kind": self.kind, "order": 2, "vocabulary": len(self.vocabulary)}
+
+    def score(self, split, reset_per_sentence: bool = True) -> np.ndarray:
+        ids = np.asarray(split.ids, dtype=np.int64)
+        prev = np.roll(ids, 1)
+        prev[split.starts[:-1]] = BOS_ID
+        with np.errstate(divide="ignore"):
+            return np.log(self.table[prev, ids])
+
+    def start(self, context_ids):
+        return int(context_ids[-1]) if len(context_ids) else BOS_ID
+
+    def next_log_probs(self, state) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            return np.log(self.table[state])
+
+    def advance(self, state, token_id: int):
+        """After </s> a new sentence starts from <s>, as NgramModel does in line units."""
+        return BOS_ID if token_id == 2 else int(token_id)
+
+
+def uniform_rows(words: list[str], context: list[str]) -> dict[str, dict[str, float]]:
+    """Every context predicts <unk>, </s> and each word with equal probability."""
+    targets = [UNK, EOS, *words]
+    return {c: {t: 1 / len(targets) for t in targets} for c in context}
