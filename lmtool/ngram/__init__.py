@@ -82,5 +82,15 @@ def fit_ngram(corpus_or_split: Any, order: int = 3, method: str = DEFAULT_METHOD
         "unk_tokens": int(split.n_unk),
         "seconds": round(time.perf_counter() - started, 3),
     }
+    discounts = result.info.get("discounts")
     return NgramModel(result.tables, tokenizer, vocabulary, unit=unit, method=method, normalised=result.normalised,
-                      parameters=result.parameters, discounts=result.discounts, training=training)
+                      parameters=result.parameters, discounts=_plain(discounts), training=training)
+
+
+def _plain(value: Any) -> Any:
+    """Discounts as JSON-ready floats (estimators may give numpy scalars, tuples or None)."""
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(v) for v in value]
+    return float(value)

@@ -1,51 +1,54 @@
-"""From counts to tables: the smoothing-method registry and its one dispatch function.
+"""From counts to tables: every smoothing method behind one dispatch function.
 
-Every method compiles into :class:`lmtool.ngram.tables.BackoffTables`. ``modified-kneser-ney``
-lives in :mod:`lmtool.ngram.modified_kn`; the others in :mod:`lmtool.ngram.estimators`, one
-module each, found here by name so that a method whose module is absent is reported as such
-instead of failing at import time.
+The methods of :mod:`lmtool.ngram.estimators` come with their registry (function, normalised
+or not, validated parameters); this module adds ``modified-kneser-ney`` (the default, in
+:mod:`lmtool.ngram.modified_kn`) with its own parameters, so :data:`METHODS` lists them all.
 """
 
 from __future__ import annotations
 
-import importlib
-import inspect
 from dataclasses import dataclass, field
+from typing import Any
 
 from lmtool.errors import UsageError
 from lmtool.ngram.counting import NgramCounts
+from lmtool.ngram.estimators import ESTIMATORS, Estimator, Param, get_estimator
+from lmtool.ngram.modified_kn import estimate_modified_kneser_ney, prune_thresholds
 from lmtool.ngram.tables import BackoffTables
 
-
-@dataclass(frozen=True)
-class Method:
-    """A smoothing method: where its estimator lives and what it is."""
-
-    target: str  # "module:function"
-    normalised: bool
-    summary: str
-
-
-METHODS: dict[str, Method] = {
-    "modified-kneser-ney": Method(
-        "lmtool.ngram.modified_kn:estimate_modified_kneser_ney", True,
-        "interpolated, D1/D2/D3+ per order from counts-of-counts (KenLM lmplz, SRILM -kndiscount -interpolate)"),
-    "kneser-ney": Method(
-        "lmtool.ngram.estimators.kneser_ney:estimate_kneser_ney", True, "interpolated, one discount per order"),
-    "absolute": Method(
-        "lmtool.ngram.estimators.absolute:estimate_absolute", True, "interpolated absolute discounting"),
-    "witten-bell": Method(
-        "lmtool.ngram.estimators.witten_bell:estimate_witten_bell", True, "interpolated Witten-Bell"),
-    "katz": Method("lmtool.ngram.estimators.katz:estimate_katz", True, "Good-Turing discounts, backoff"),
-    "add-k": Method("lmtool.ngram.estimators.add_k:estimate_add_k", True, "Lidstone add-k"),
-    "laplace": Method("lmtool.ngram.estimators.add_k:estimate_laplace", True, "add-one"),
-    "mle": Method("lmtool.ngram.estimators.mle:estimate_mle", True, "maximum likelihood (unseen events get 0)"),
-    "stupid-backoff": Method(
-        "lmtool.ngram.estimators.stupid_backoff:estimate_stupid_backoff", False,
-        "Brants et al. 2007; scores, NOT normalised probabilities"),
-}
-
 DEFAULT_METHOD = "modified-kneser-ney"
+
+
+def check_prune(name: str, value: Any) -> list[int] | None:
+    """lmplz-style per-order count thresholds (``0 1 1``), or None for no pruning."""
+    if value is None or len(value) == 0:
+        return None
+    try:
+        values = [int(v) for v in value]
+    except (TypeError, ValueError):
+        raise UsageError(f"--{name} takes integer thresholds such as '0 1 1', got {value!r}") from None
+    prune_thresholds(values, len(values))  # validates: >= 0, first 0, non-decreasing
+    return values
+
+
+def check_flag(name: str, value: Any) -> bool:
+    """A yes/no option."""
+    return bool(value)
+
+
+MODIFIED_KNESER_NEY = Estimator(
+    DEFAULT_METHOD,
+    estimate_modified_kneser_ney,
+    True,
+    (
+        Param("prune", None, check_prune, "per-order count thresholds, like lmplz --prune 0 1 1"),
+        Param("discount_fallback", False, check_flag, "use D1=0.5 D2=1 D3+=1.5 where discounts are undefined"),
+    ),
+    "interpolated modified Kneser-Ney, D1/D2/D3+ per order (KenLM lmplz, SRILM -kndiscount -interpolate)",
+)
+
+#: every method name -> its Estimator, the default first
+METHODS: dict[str, Estimator] = {DEFAULT_METHOD: MODIFIED_KNESER_NEY, **ESTIMATORS}
 
 
 @dataclass
@@ -56,45 +59,16 @@ class Estimate:
     method: str
     normalised: bool
     parameters: dict
-    discounts: list | None = None
-    notes: list[str] = field(default_factory=list)
+    info: dict = field(default_factory=dict)
 
 
-def _resolve(method: str):
-    if method not in METHODS:
-        raise UsageError(f"unknown smoothing method {method!r}: choose one of {', '.join(METHODS)}")
-    module_name, function_name = METHODS[method].target.split(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as error:
-        if error.name != module_name:
-            raise
-        module = None
-    function = getattr(module, function_name, None)
-    if function is None:
-        raise UsageError(f"smoothing method {method!r} is not available in this build; use modified-kneser-ney")
-    return function
-
-
-def estimate(counts: NgramCounts, method: str = DEFAULT_METHOD, **params) -> Estimate:
+def estimate(counts: NgramCounts, method: str = DEFAULT_METHOD, **params: Any) -> Estimate:
     """Estimate ``method``'s tables from ``counts``; ``params`` are the method's options.
 
-    Options a method does not take (say ``k`` for ``witten-bell``) are a :class:`UsageError`;
-    options left at ``None`` are not passed.
+    Options the method does not take (``k`` with ``witten-bell``) raise :class:`UsageError`;
+    options given as ``None`` count as not given.
     """
-    function = _resolve(method)
-    given = {name: value for name, value in params.items() if value is not None}
-    accepted = set(inspect.signature(function).parameters) - {"counts"}
-    unknown = sorted(set(given) - accepted)
-    if unknown:
-        options = ", ".join("--" + name.replace("_", "-") for name in unknown)
-        raise UsageError(f"{options} does not apply to {method}; it takes {', '.join(sorted(accepted)) or 'no options'}")
-    result = function(counts, **given)
-    discounts = None
-    if isinstance(result, BackoffTables):
-        tables = result
-    else:  # estimators that report discounts return (tables, info dict)
-        tables, info = result
-        discounts = info.get("discounts")
-    return Estimate(tables=tables, method=method, normalised=METHODS[method].normalised,
-                    parameters=given, discounts=discounts)
+    estimator = MODIFIED_KNESER_NEY if method == DEFAULT_METHOD else get_estimator(method)
+    parameters = estimator.resolve(params)
+    tables, info = estimator.estimate(counts, **parameters)
+    return Estimate(tables=tables, method=method, normalised=estimator.normalised, parameters=parameters, info=info)
