@@ -6,11 +6,9 @@ checked by hand, independently of the real n-gram and RNN engines.
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 
-from lmtool.text import BOS, EOS, UNK, Vocabulary, make_tokenizer
+from lmtool.text import BOS, EOS, UNK, Vocabulary, compute_fingerprint, make_tokenizer
 
 BOS_ID = 1
 
@@ -31,9 +29,8 @@ class BigramTable:
             for token, p in row.items():
                 self.table[self.vocabulary.tokens.index(prev), self.vocabulary.tokens.index(token)] = p
         assert not normalised or np.allclose(self.table[[i for i in range(size) if i != 2]].sum(axis=1), 1.0)
-        digest = hashlib.sha256(("\n".join(self.vocabulary.tokens) + tokenizer).encode()).hexdigest()
-        self.fingerprint = digest[:16]
         self.unit = "line"
+        self.fingerprint = compute_fingerprint(self.tokenizer, self.vocabulary, self.unit)
 
     def describe(self) -> dict:
         return {"kind": self.kind, "order": 2, "vocabulary": len(self.vocabulary)}

@@ -1,0 +1,88 @@
+"""Open any model file lmtool can score with, telling the kind from the file's content, not its name.
+
+=================  ===========================================================  =====================
+kind               how it is recognised                                         loaded by
+=================  ===========================================================  =====================
+ARPA (text)        a ``\\data\\`` line near the top (plain or gzip-compressed)     ``lmtool.ngram.read_arpa``
+n-gram ``.npz``    a zip archive (numpy's ``np.savez``), format "lmtool-ngram"  ``lmtool.ngram.load_ngram``
+RNN safetensors    8-byte header length then a JSON header, format "lmtool-rnn"  ``lmtool.neural.load_rnn``
+=================  ===========================================================  =====================
+
+The family modules are imported only when a file of their kind is opened, so scoring an
+n-gram never imports torch. Anything else raises :class:`~lmtool.errors.ModelFileError`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib
+import json
+import struct
+from pathlib import Path
+
+from lmtool.errors import ModelFileError
+
+PEEK = 1 << 16  # bytes read to recognise a file
+
+
+def model_kind(path: str | Path) -> str:
+    """``"arpa"``, ``"ngram"`` or ``"rnn"``: what the file at ``path`` holds, judged from its first bytes."""
+    path = Path(path)
+    if not path.exists():
+        raise ModelFileError(f"{path}: no such model file: check the path")
+    if not path.is_file():
+        raise ModelFileError(f"{path}: is a directory, not a model file (give an .npz, .arpa or .safetensors file)")
+    with open(path, "rb") as handle:
+        head = handle.read(PEEK)
+    if not head:
+        raise ModelFileError(f"{path}: empty file: not a model; fit or train it again")
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return "ngram"
+    if is_safetensors(head):
+        return "rnn"
+    if head.startswith(b"\x1f\x8b"):
+        try:
+            with gzip.open(path, "rb") as handle:
+                head = handle.read(PEEK)
+        except (OSError, EOFError) as error:
+            raise ModelFileError(f"{path}: damaged gzip file ({error})") from None
+    if any(line.strip() == b"\\data\\" for line in head.splitlines()):
+        return "arpa"
+    raise ModelFileError(f"{path}: not a model file lmtool knows (expected an lmtool .npz n-gram, an ARPA file "
+                         "or an lmtool RNN .safetensors file)")
+
+
+def is_safetensors(head: bytes) -> bool:
+    """Whether ``head`` starts like a safetensors file: little-endian u64 header size, then ``{``."""
+    if len(head) < 9 or head[8:9] != b"{":
+        return False
+    (size,) = struct.unpack("<Q", head[:8])
+    return 2 <= size < 100_000_000
+
+
+def rnn_format(path: Path) -> str | None:
+    """The "format" entry of an lmtool safetensors header, if it can be read cheaply (else None)."""
+    with open(path, "rb") as handle:
+        (size,) = struct.unpack("<Q", handle.read(8))
+        try:
+            header = json.loads(handle.read(size))
+            return json.loads(header["__metadata__"]["lmtool"]).get("format")
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+
+LOADERS = {
+    "arpa": ("lmtool.ngram", "read_arpa"),
+    "ngram": ("lmtool.ngram", "load_ngram"),
+    "rnn": ("lmtool.neural", "load_rnn"),
+}
+
+
+def load_model(path: str | Path):
+    """The :class:`lmtool.lm.LanguageModel` stored at ``path`` (ARPA, n-gram ``.npz`` or RNN safetensors)."""
+    kind = model_kind(path)
+    if kind == "rnn" and rnn_format(Path(path)) not in (None, "lmtool-rnn"):
+        raise ModelFileError(f"{path}: a safetensors file, but not an lmtool RNN model: train one with "
+                             "`lmtool train-rnn`")
+    module, name = LOADERS[kind]
+    return getattr(importlib.import_module(module), name)(path)
