@@ -86,4 +86,5 @@ def generated_splits(name: str, symbols: str, fractions: Sequence[float], entrop
             piece = symbols[start : start + size]
             splits[split] = lambda piece=piece: iter((piece,))
         start += size
-    return Source(name, splits=splits, entropy_rate_bits=entropy_rate_bits, defaults={"tokenizer": "char", "unit": "stream"})
+    defaults = {"tokenizer": "char", "unit": "stream"}
+    return Source(name, splits=splits, entropy_rate_bits=entropy_rate_bits, defaults=defaults, cut_by_fractions=True)

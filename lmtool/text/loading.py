@@ -119,7 +119,7 @@ def _source(spec: str, given: dict):
         raise UsageError(f"--encoding-errors must be one of {', '.join(ENCODING_ERRORS)}, got {errors!r}")
     fractions = parse_fractions(given.get("split_fractions", DEFAULT_FRACTIONS))
     source = resolve_spec(spec, errors, whole_lines=unit != "stream", fractions=fractions)
-    if source.splits is not None and "split_fractions" in given:
+    if source.splits is not None and not source.cut_by_fractions and "split_fractions" in given:
         raise UsageError(f"{spec} has its own train/valid/test splits: drop --split-fractions")
     opts = {**CORPUS_OPTIONS, **source.defaults, **given, "split_fractions": fractions}
     if source.entropy_rate_bits is not None and (opts["tokenizer"] != "char" or opts["unit"] != "stream"):

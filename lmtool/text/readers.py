@@ -25,6 +25,9 @@ ENCODING_ERRORS = ("strict", "replace")
 #: do not care), and line units reject them (a "sentence" of 16 MiB is a sign of the wrong unit).
 MAX_LINE_BYTES = 16 * 1024 * 1024
 
+#: bytes at the start of a file searched for NUL, the mark of a binary file
+BINARY_PROBE_BYTES = 8192
+
 _OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 
 
@@ -55,6 +58,10 @@ def read_lines(path: str, errors: str = "strict", whole_lines: bool = True) -> I
     number = 0
     with open_binary(path) as handle:
         try:
+            # a NUL in the first block marks a binary file before any decoding error could
+            head = handle.peek(BINARY_PROBE_BYTES)[:BINARY_PROBE_BYTES]
+            if b"\0" in head:
+                raise DataError(f"{path} looks binary (NUL byte at byte {head.index(0)}): expected UTF-8 text")
             while raw := handle.readline(MAX_LINE_BYTES):
                 nul = raw.find(b"\0")
                 if nul >= 0:

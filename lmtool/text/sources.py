@@ -28,6 +28,7 @@ class Source:
     Exactly one of ``text`` (the whole corpus, to be split by fraction) and ``splits`` (the
     source's own train/valid/test) is set. ``defaults`` holds option defaults that belong to the
     corpus (``gen:`` corpora are character streams; ``brown-bengio2003`` has min count 4).
+    ``cut_by_fractions`` marks ``splits`` that the source cut by the requested fractions itself.
     """
 
     name: str
@@ -35,6 +36,7 @@ class Source:
     splits: dict[str, Lines] | None = None
     entropy_rate_bits: float | None = None
     defaults: dict = field(default_factory=dict)
+    cut_by_fractions: bool = False
 
 
 def files_source(name: str, paths: list[str], errors: str, whole_lines: bool) -> Source:

@@ -66,4 +66,4 @@ def resolve_spec(spec: str, encoding_errors: str, whole_lines: bool, fractions: 
         return files_source(spec, [spec], encoding_errors, whole_lines)
     if any(char in spec for char in "*?["):
         return glob_source(spec, encoding_errors, whole_lines)
-    raise DataError(f"unknown corpus {spec!r}: not a file, directory or known corpus; a spec is {SPEC_HELP}")
+    raise DataError(f"unknown corpus {spec!r}: no such file or directory, nor a corpus name; a spec is {SPEC_HELP}")
