@@ -1,0 +1,124 @@
+"""``lmtool fit-ngram``: estimate an order-n model on a corpus (or convert an ARPA file) and save it."""
+
+from __future__ import annotations
+
+import resource
+import time
+
+import click
+
+from lmtool.cli.options import corpus_kwargs, corpus_options, json_option, print_json
+from lmtool.errors import UsageError
+
+METHOD_NAMES = [
+    "modified-kneser-ney", "kneser-ney", "absolute", "witten-bell", "katz", "add-k", "laplace", "mle", "stupid-backoff",
+]
+
+
+def parse_prune(value: str | None) -> list[int] | None:
+    """``"0 1 1"`` or ``"0,1,1"`` as a list of thresholds."""
+    if value is None:
+        return None
+    parts = value.replace(",", " ").split()
+    try:
+        return [int(p) for p in parts]
+    except ValueError:
+        raise UsageError(f"--prune takes integer thresholds such as '0 1 1', got {value!r}") from None
+
+
+def _progress(message: str, quiet: bool) -> None:
+    if not quiet:
+        click.echo(message, err=True)
+
+
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process so far, in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+@click.command("fit-ngram", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--corpus", "spec", metavar="SPEC", help="Corpus to fit on (its train split); see `lmtool corpus -h`.")
+@click.option("--from-arpa", "from_arpa", type=click.Path(dir_okay=False), default=None,
+              help="Convert this ARPA file (KenLM/SRILM) instead of fitting; --corpus is then unnecessary.")
+@click.option("--order", "-n", type=int, default=3, show_default=True, help="Model order (1 to 10 or more).")
+@click.option("--smoothing", type=click.Choice(METHOD_NAMES), default="modified-kneser-ney", show_default=True,
+              help="Smoothing method (stupid-backoff gives scores, not probabilities).")
+@click.option("--discount", type=float, default=None, help="Fixed discount in (0, 1] (absolute, kneser-ney).")
+@click.option("--k", "k", type=float, default=None, help="Added to every count (add-k; default 0.5).")
+@click.option("--gtmax", type=int, default=None, help="Good-Turing threshold (katz; default 5).")
+@click.option("--alpha", type=float, default=None, help="Backoff factor (stupid-backoff; default 0.4).")
+@click.option("--prune", default=None, metavar="'0 1 1'",
+              help="Per-order count thresholds like lmplz --prune (modified-kneser-ney); the last repeats.")
+@click.option("--discount-fallback", is_flag=True, default=None,
+              help="Where counts-of-counts leave a discount undefined use D1=0.5 D2=1 D3+=1.5 (lmplz's flag).")
+@corpus_options
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Model file to write (.npz).")
+@click.option("--arpa", type=click.Path(dir_okay=False), default=None, help="Also write the model as an ARPA file.")
+@json_option
+@click.pass_context
+def fit_ngram(ctx: click.Context, spec, from_arpa, order, smoothing, discount, k, gtmax, alpha, prune,
+              discount_fallback, output, arpa, as_json, **options) -> None:
+    """Estimate an order-N Markov model and save it (and optionally its ARPA form).
+
+    Prints n-grams per order, discounts, time, peak memory and the valid perplexity (when
+    the corpus has a valid split; </s> counted, <s> never predicted).
+
+    Example: lmtool fit-ngram --corpus brown-bengio2003 --order 5 -o brown5.npz --arpa brown5.arpa
+    """
+    from lmtool.ngram import fit_ngram as fit, read_arpa, write_arpa
+    from lmtool.text import load_corpus
+
+    quiet = as_json or bool(ctx.find_root().params.get("quiet"))
+    started = time.perf_counter()
+    if (spec is None) == (from_arpa is None):
+        raise UsageError("give exactly one of --corpus SPEC (to fit) or --from-arpa FILE (to convert)")
+    valid_ppl = None
+    if from_arpa is not None:
+        _progress(f"reading {from_arpa}", quiet)
+        model = read_arpa(from_arpa)
+    else:
+        if order < 1:
+            raise UsageError(f"--order must be at least 1, got {order}")
+        _progress(f"loading {spec}", quiet)
+        corpus = load_corpus(spec, **corpus_kwargs(options))
+        _progress(f"counting and estimating {order}-grams ({smoothing}) on "
+                  f"{corpus.splits['train'].n_tokens:,} tokens", quiet)
+        params = dict(discount=discount, k=k, gtmax=gtmax, alpha=alpha, prune=parse_prune(prune),
+                      discount_fallback=discount_fallback)
+        model = fit(corpus, order, smoothing, **params)
+        if "valid" in corpus.splits and corpus.splits["valid"].n_tokens:
+            valid_ppl = model.perplexity(corpus.splits["valid"])
+    _progress(f"writing {output}", quiet)
+    model.save(output)
+    if arpa:
+        write_arpa(model, arpa)
+    summary = {
+        "model": output,
+        "arpa": arpa,
+        "order": model.order,
+        "method": model.method,
+        "normalised": model.normalised,
+        "parameters": model.parameters,
+        "ngrams": model.tables.n_listed(),
+        "discounts": model.discounts,
+        "vocabulary_size": len(model.vocabulary),
+        "training": model.training,
+        "valid_perplexity": valid_ppl,
+        "seconds": round(time.perf_counter() - started, 3),
+        "peak_memory_mb": round(peak_memory_mb(), 1),
+    }
+    if as_json:
+        print_json(summary)
+        return
+    click.echo(f"{model.method} order {model.order}, vocabulary {len(model.vocabulary):,} -> {output}"
+               + (f" and {arpa}" if arpa else ""))
+    for index, count in enumerate(summary["ngrams"]):
+        line = f"  {index + 1}-grams {count:>12,}"
+        if model.discounts and index < len(model.discounts):
+            d = model.discounts[index]
+            line += "  discount " + (" ".join(f"{x:.4f}" for x in d) if isinstance(d, list) else f"{d:.4f}")
+        click.echo(line)
+    if valid_ppl is not None:
+        label = "valid score-perplexity (NOT a perplexity: stupid backoff)" if not model.normalised else "valid perplexity"
+        click.echo(f"{label}: {valid_ppl:.2f}")
+    click.echo(f"time {summary['seconds']:.2f} s, peak memory {summary['peak_memory_mb']:.0f} MiB")

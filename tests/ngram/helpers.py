@@ -1,0 +1,33 @@
+"""Tiny corpora for the n-gram tests, built in memory (no third-party text)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lmtool.text import EncodedSplit, Vocabulary, make_tokenizer
+
+WORDS = ["<unk>", "<s>", "</s>", "a", "b", "c", "d"]
+
+
+def split_of(sentences: list[list[int]], eos: bool = True) -> EncodedSplit:
+    """An EncodedSplit of id lists (each sentence gets </s> when ``eos``)."""
+    ids, starts = [], [0]
+    for sentence in sentences:
+        ids.extend(sentence + ([2] if eos else []))
+        starts.append(len(ids))
+    return EncodedSplit(ids=np.array(ids, dtype=np.int32), starts=np.array(starts, dtype=np.int64), n_chars=0)
+
+
+def vocabulary(n_words: int = 4) -> Vocabulary:
+    tokens = WORDS[: 3 + n_words] if n_words <= 4 else WORDS[:3] + [f"w{i}" for i in range(n_words)]
+    return Vocabulary(tokens, np.zeros(len(tokens), dtype=np.int64))
+
+
+def random_sentences(rng: np.random.Generator, n: int, vocab_size: int, max_len: int = 8) -> list[list[int]]:
+    """``n`` sentences of ids 3..vocab_size-1 with a Zipf-ish skew, so counts-of-counts are rich."""
+    weights = 1.0 / np.arange(1, vocab_size - 2)
+    weights /= weights.sum()
+    return [list(rng.choice(np.arange(3, vocab_size), size=rng.integers(1, max_len), p=weights)) for _ in range(n)]
+
+
+WORD_TOKENIZER = make_tokenizer("word")

@@ -1,0 +1,71 @@
+"""Counting: hand-counted small cases and agreement with a plain Python counter."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from lmtool.errors import UsageError
+from lmtool.ngram.counting import continuation_counts, count_ngrams, first_seen_ranks
+
+from .helpers import random_sentences, split_of
+
+
+def test_hand_counted_bigrams():
+    # "<s> a b </s>" and "<s> a a b </s>" (a=3, b=4, </s>=2, <s>=1)
+    split = split_of([[3, 4], [3, 3, 4]])
+    counts = count_ngrams(split.ids, split.starts, 2, 5)
+    assert counts.ngrams[0][:, 0].tolist() == [1, 2, 3, 4]
+    assert counts.counts[0].tolist() == [2, 2, 3, 2]  # <s> once per sentence
+    bigrams = {tuple(g): int(c) for g, c in zip(counts.ngrams[1].tolist(), counts.counts[1])}
+    assert bigrams == {(1, 3): 2, (3, 3): 1, (3, 4): 2, (4, 2): 2}
+    # distinct left neighbours: a after <s> and a; b after a; </s> after b; <s> none
+    assert continuation_counts(counts, 0).tolist() == [0, 1, 2, 1]
+
+
+def test_rows_sorted_and_links_consistent():
+    rng = np.random.default_rng(0)
+    split = split_of(random_sentences(rng, 50, 12))
+    counts = count_ngrams(split.ids, split.starts, 4, 12)
+    for k in range(4):
+        grams = counts.ngrams[k]
+        order = np.lexsort(grams.T[::-1])
+        assert np.array_equal(order, np.arange(len(grams)))
+        assert len(np.unique(grams, axis=0)) == len(grams)
+        if k:
+            np.testing.assert_array_equal(counts.ngrams[k - 1][counts.prefixes[k]], grams[:, :-1])
+            np.testing.assert_array_equal(counts.ngrams[k - 1][counts.suffixes[k]], grams[:, 1:])
+
+
+def test_agrees_with_python_counter():
+    rng = np.random.default_rng(1)
+    sentences = random_sentences(rng, 80, 10)
+    split = split_of(sentences)
+    counts = count_ngrams(split.ids, split.starts, 3, 10)
+    for n in (1, 2, 3):
+        expected = Counter()
+        for s in sentences:
+            padded = [1] + s + [2]
+            expected.update(tuple(padded[i : i + n]) for i in range(len(padded) - n + 1))
+        got = {tuple(g): int(c) for g, c in zip(counts.ngrams[n - 1].tolist(), counts.counts[n - 1])}
+        assert got == dict(expected)
+
+
+def test_stream_unit_single_segment_and_short_segments():
+    split = split_of([[3]], eos=False)  # "<s> a": no bigram crosses the end
+    counts = count_ngrams(split.ids, split.starts, 3, 4)
+    assert counts.ngrams[1].tolist() == [[1, 3]] and len(counts.ngrams[2]) == 0
+
+
+def test_first_seen_ranks_follow_first_appearance():
+    # stream <s> 5 3 5 4: first appearances 5, 3, 4 after the specials; id 6 never seen
+    ranks = first_seen_ranks(np.array([1, 5, 3, 5, 4]), 7)
+    assert ranks.tolist() == [0, 1, 2, 4, 5, 3, 6]
+
+
+def test_order_must_be_positive():
+    split = split_of([[3]])
+    with pytest.raises(UsageError, match="order"):
+        count_ngrams(split.ids, split.starts, 0, 4)
