@@ -57,7 +57,7 @@ class StreamBatches:
             raise UsageError(f"--batch-size and --bptt must be at least 1 (got {batch_size}, {bptt})")
         length = len(ids) // batch_size
         if length < 1:
-            raise DataError(f"the split has {len(ids)} tokens, fewer than --batch-size {batch_size}: "
+            raise DataError(f"the train split has {len(ids)} tokens, fewer than --batch-size {batch_size}: "
                             "use a smaller batch or a larger corpus")
         stream = input_stream(ids)
         used = length * batch_size
@@ -85,7 +85,7 @@ class RandomWindows:
             raise UsageError(f"--batch-size and --bptt must be at least 1 (got {batch_size}, {bptt})")
         self.stream = torch.from_numpy(input_stream(ids))
         if len(ids) < bptt:
-            raise DataError(f"the split has {len(ids)} tokens, fewer than --bptt {bptt}: use a shorter window")
+            raise DataError(f"the train split has {len(ids)} tokens, fewer than --bptt {bptt}: use a shorter window")
         self.batch_size, self.bptt, self.seed = batch_size, bptt, seed
         self.rows = rows if rows is not None else slice(0, batch_size)
         # one epoch = as many windows as cover the stream once on average

@@ -45,15 +45,16 @@ class RnnConfig:
         """Raise :class:`UsageError` naming the first nonsensical field and how to fix it."""
         if self.cell not in CELLS:
             raise UsageError(f"unknown cell {self.cell!r}: choose one of {', '.join(CELLS)}")
-        for name in ("vocab_size", "emb_size", "hidden_size", "layers"):
+        for name, flag in (("emb_size", "--emb"), ("hidden_size", "--hidden"), ("layers", "--layers")):
             if int(getattr(self, name)) < 1:
-                raise UsageError(f"{name.replace('_', ' ')} must be at least 1 (got {getattr(self, name)})")
-        if self.vocab_size < 4:
+                raise UsageError(f"{flag} must be at least 1 (got {getattr(self, name)})")
+        if self.vocab_size < 4:  # <unk> <s> </s> and at least one word
             raise UsageError(f"vocabulary of {self.vocab_size} ids is too small: the corpus has no tokens besides <unk> <s> </s>")
         for name in ("dropout_input", "dropout_between", "dropout_output"):
             p = getattr(self, name)
             if not 0.0 <= p < 1.0:
-                raise UsageError(f"{name.replace('_', ' ')} must be in [0, 1) (got {p})")
+                raise UsageError(f"{name.replace('_', ' ')} must be in [0, 1) (got {p}): set --dropout "
+                                 f"or --{name.replace('_', '-')} to a probability below 1")
         if self.tied and self.emb_size != self.hidden_size:
             raise UsageError(
                 f"tied weights need equal embedding and hidden sizes (got --emb {self.emb_size}, "

@@ -44,7 +44,7 @@ def test_tied_weights_share_one_matrix():
 
 
 @pytest.mark.parametrize("changes, message", [
-    ({"hidden_size": 0}, "hidden size must be at least 1"),
+    ({"hidden_size": 0}, "--hidden must be at least 1"),
     ({"dropout_output": 1.5}, "dropout output must be in [0, 1)"),
     ({"tied": True}, "tied weights need equal embedding and hidden sizes"),
     ({"cell": "transformer"}, "unknown cell"),
