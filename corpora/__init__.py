@@ -24,7 +24,8 @@ import importlib
 from typing import Sequence
 
 from lmtool.errors import DataError, UsageError
-from lmtool.text.sources import Source
+from lmtool.text.sources import SPLIT_NAMES, Source
+from lmtool.text.splits import split_sizes
 
 NAMED = {"brown-bengio2003": "corpora.brown_bengio2003"}
 GENERATORS = {"markov": "corpora.markov", "repeat": "corpora.repeat"}
@@ -77,9 +78,6 @@ def generated_splits(name: str, symbols: str, fractions: Sequence[float], entrop
 
     Cutting one stationary sequence keeps every split a sample of the same process.
     """
-    from lmtool.text.splits import split_sizes
-    from lmtool.text.sources import SPLIT_NAMES
-
     splits, start = {}, 0
     for split, fraction, size in zip(SPLIT_NAMES, fractions, split_sizes(len(symbols), fractions)):
         if fraction > 0:  # a split too small to hold a symbol stays, and is reported empty
