@@ -30,7 +30,7 @@ import re
 import numpy as np
 
 from lmtool.errors import ModelFileError
-from lmtool.ngram.tables import BackoffTables, log10_prob
+from lmtool.ngram.tables import BackoffTables, find_rows, log10_prob
 
 SPECIALS = ("<unk>", "<s>", "</s>")
 _HEADER = re.compile(r"^ngram\s+(\d+)\s*=\s*(\d+)$")
@@ -73,8 +73,10 @@ def read_arpa_tables(path: str | os.PathLike) -> tuple[list[str], BackoffTables]
         if number == 0:
             raise ModelFileError(f"{path}: no \\data\\ header: not an ARPA file")
         number, line = next(lines, (0, ""))
-    sections: dict[int, tuple[int, list[str]]] = {}
+    # k -> (line number of its header, entry lines, their line numbers)
+    sections: dict[int, tuple[int, list[str], list[int]]] = {}
     current: list[str] | None = None
+    numbers: list[int] = []
     ended = False
     for number, line in lines:
         header = _HEADER.match(line)
@@ -85,8 +87,8 @@ def read_arpa_tables(path: str | os.PathLike) -> tuple[list[str], BackoffTables]
             k = int(section.group(1))
             if k not in expected or k in sections:
                 raise ModelFileError(f"{path}: line {number}: unexpected section {line!r}")
-            current = []
-            sections[k] = (number + 1, current)
+            current, numbers = [], []
+            sections[k] = (number, current, numbers)
         elif line == "\\end\\":
             ended = True
             break
@@ -94,6 +96,7 @@ def read_arpa_tables(path: str | os.PathLike) -> tuple[list[str], BackoffTables]
             raise ModelFileError(f"{path}: line {number}: expected 'ngram N=COUNT' or a section, got {line[:40]!r}")
         else:
             current.append(line)
+            numbers.append(number)
     if not expected:
         raise ModelFileError(f"{path}: the \\data\\ header lists no n-gram counts")
     order = max(expected)
@@ -104,38 +107,38 @@ def read_arpa_tables(path: str | os.PathLike) -> tuple[list[str], BackoffTables]
     for k in range(1, order + 1):
         if k not in sections:
             raise ModelFileError(f"{path}: the \\{k}-grams: section is missing (truncated?)")
-        if len(sections[k][1]) != expected[k]:
-            first, body = sections[k]
+        header_line, body, _ = sections[k]
+        if len(body) != expected[k]:
             raise ModelFileError(
-                f"{path}: line {first + len(body)}: the \\{k}-grams: section has {len(body)} entries "
+                f"{path}: line {header_line}: the \\{k}-grams: section has {len(body)} entries "
                 f"but the header promises {expected[k]} (truncated or edited file?)"
             )
-    parsed = [_parse_section(path, k, *sections[k]) for k in range(1, order + 1)]
+    parsed = [_parse_section(path, k, *sections[k][1:]) for k in range(1, order + 1)]
     tokens = list(SPECIALS) + [w for w in parsed[0][0][:, 0] if w not in SPECIALS]
     index = {w: i for i, w in enumerate(tokens)}
     if len(index) != len(tokens):
         raise ModelFileError(f"{path}: the \\1-grams: section lists a word twice")
     grams, probs, backoffs = [], [], []
-    for k, (words, prob, backoff, first) in enumerate(parsed):
+    for k, (words, prob, backoff, numbers) in enumerate(parsed):
         flat = words.reshape(-1)
         ids = np.fromiter((index.get(w, -1) for w in flat), dtype=np.int64, count=len(flat)).reshape(words.shape)
         if (ids < 0).any():
             bad = int(np.argmax((ids < 0).any(axis=1)))
-            raise ModelFileError(f"{path}: line {first + bad}: a {k + 1}-gram uses a word missing from the unigrams")
+            raise ModelFileError(f"{path}: line {numbers[bad]}: a {k + 1}-gram uses a word missing from the unigrams")
         grams.append(ids)
         probs.append(prob)
         backoffs.append(backoff)
     return tokens, build_tables(grams, probs, backoffs, len(tokens))
 
 
-def _parse_section(path: pathlib.Path, k: int, first: int, body: list[str]):
-    """Words (m, k) of str, log10 probs, log10 backoffs and the first line number of a section."""
+def _parse_section(path: pathlib.Path, k: int, body: list[str], numbers: list[int]):
+    """Words (m, k) of str, log10 probs, log10 backoffs and the line numbers of a section's entries."""
     fields = [line.split() for line in body]
     lengths = np.fromiter(map(len, fields), dtype=np.int64, count=len(fields))
     bad = np.flatnonzero((lengths != k + 1) & (lengths != k + 2))
     if len(bad):
         raise ModelFileError(
-            f"{path}: line {first + bad[0]}: a {k}-gram line needs a probability, {k} word(s) and an optional backoff"
+            f"{path}: line {numbers[bad[0]]}: a {k}-gram line needs a probability, {k} word(s) and an optional backoff"
         )
     words = np.array([f[1 : k + 1] for f in fields], dtype=object).reshape(len(fields), k)
     try:
@@ -146,8 +149,8 @@ def _parse_section(path: pathlib.Path, k: int, first: int, body: list[str]):
             try:
                 [float(x) for x in (f[0], *f[k + 1 :])]
             except ValueError:
-                raise ModelFileError(f"{path}: line {first + offset}: not a number in {' '.join(f)[:60]!r}") from None
-    return words, prob, backoff, first
+                raise ModelFileError(f"{path}: line {numbers[offset]}: not a number in {' '.join(f)[:60]!r}") from None
+    return words, prob, backoff, numbers
 
 
 def build_tables(grams: list[np.ndarray], probs: list[np.ndarray], backoffs: list[np.ndarray], vocab: int) -> BackoffTables:
@@ -186,10 +189,12 @@ def build_tables(grams: list[np.ndarray], probs: list[np.ndarray], backoffs: lis
         tables.listed.append(listed)
         tables.order = k + 1
         if not listed.all():
-            # an unlisted prefix gets the probability backing off from it gives (orders <= k)
+            # an unlisted prefix h w gets what backing off gives: backoff(h) + log10 p(w | h[1:])
             lower = BackoffTables(order=k, vocab_size=vocab, ngrams=tables.ngrams[:k],
                                   log10_probs=tables.log10_probs[:k], log10_backoffs=tables.log10_backoffs[:k])
-            prob[~listed] = log10_prob(lower, rows[~listed])
+            missing = rows[~listed].astype(np.int64)
+            context = find_rows(lower, k - 1, missing[:, :-1])
+            prob[~listed] = tables.log10_backoffs[k - 1][context] + log10_prob(lower, missing[:, 1:])
     tables._keys = None
     return tables
 

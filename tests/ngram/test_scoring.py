@@ -1,0 +1,108 @@
+"""Scoring routes that must agree: batch stream scoring, per-n-gram lookups, full distributions,
+token-by-token state updates, and sentence sums."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lmtool.lm import LanguageModel
+from lmtool.ngram import fit_ngram
+from lmtool.ngram.tables import LN10, log10_distribution, log10_prob, score_stream
+
+from .helpers import random_sentences, split_of, vocabulary
+
+V = 15
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(11)
+    train = split_of(random_sentences(rng, 300, V))
+    test = split_of(random_sentences(rng, 40, V))
+    return train, test
+
+
+@pytest.fixture(scope="module", params=[1, 2, 3, 5])
+def model(request, data):
+    return fit_ngram(data[0], request.param, vocabulary=vocabulary(V - 3), discount_fallback=True)
+
+
+def test_is_a_language_model(model):
+    assert isinstance(model, LanguageModel) and model.kind == "ngram" and model.normalised
+
+
+def test_stream_scores_equal_single_lookups(model, data):
+    test = data[1]
+    log10, _ = score_stream(model.tables, test.ids, test.starts)
+    width = model.order
+    grams = []
+    for s in range(test.n_segments):
+        padded = [1] + test.ids[test.starts[s] : test.starts[s + 1]].tolist()
+        for t in range(1, len(padded)):
+            context = padded[max(0, t - width + 1) : t]
+            grams.append([-1] * (width - 1 - len(context)) + context + [padded[t]])
+    np.testing.assert_allclose(log10, log10_prob(model.tables, np.array(grams)), atol=1e-12)
+
+
+def test_stream_scores_equal_distribution_entries(model, data):
+    test = data[1]
+    logp = model.score(test)
+    state_scores = []
+    for s in range(test.n_segments):
+        state = model.start([])
+        for token in test.ids[test.starts[s] : test.starts[s + 1]]:
+            state_scores.append(model.next_log_probs(state)[token])
+            state = model.advance(state, int(token))
+    np.testing.assert_allclose(logp, state_scores, atol=1e-9)
+
+
+def test_sentence_score_is_the_sum_of_token_scores(model, data):
+    test = data[1]
+    first = test.ids[test.starts[0] : test.starts[1] - 1]  # without </s>
+    tokens = [model.vocabulary.token(i) for i in first]
+    assert model.score_sentence(tokens) == pytest.approx(model.score(test)[: test.starts[1]].sum())
+    assert model.score_sentence(" ".join(tokens)) == pytest.approx(model.score_sentence(tokens))
+
+
+def test_logprob_api(model, data):
+    test = data[1]
+    first = test.ids[test.starts[0] : test.starts[1]]
+    context = ["<s>"] + [model.vocabulary.token(i) for i in first[:1]]
+    expected = model.score(test)[1]
+    assert model.logprob(model.vocabulary.token(first[1]), context) == pytest.approx(expected)
+    assert model.logprob("<s>", context) == -np.inf
+
+
+def test_perplexity_definition(model, data):
+    test = data[1]
+    assert model.perplexity(test) == pytest.approx(np.exp(-model.score(test).mean()))
+
+
+def test_distribution_batch_equals_rows(model):
+    rng = np.random.default_rng(0)
+    contexts = rng.integers(0, V, size=(20, 4))
+    batch = log10_distribution(model.tables, contexts)
+    for i in (0, 7, 19):
+        np.testing.assert_allclose(batch[i], log10_distribution(model.tables, contexts[i]).ravel())
+        words = np.arange(V)
+        grams = np.concatenate([np.repeat(contexts[i][None], V, axis=0), words[:, None]], axis=1)
+        expected = log10_prob(model.tables, grams)
+        expected[1] = -np.inf
+        np.testing.assert_allclose(batch[i], expected, atol=1e-12)
+
+
+def test_natural_log_conversion(model, data):
+    log10, _ = score_stream(model.tables, data[1].ids, data[1].starts)
+    np.testing.assert_allclose(model.score(data[1]), log10 * LN10)
+
+
+def test_scoring_speed_is_vectorised(data):
+    """200k tokens must score well under a second (a per-token Python loop would take seconds)."""
+    import time
+
+    model = fit_ngram(data[0], 3, vocabulary=vocabulary(V - 3), discount_fallback=True)
+    big = split_of(random_sentences(np.random.default_rng(2), 40000, V))
+    started = time.perf_counter()
+    model.score(big)
+    assert time.perf_counter() - started < 2.0
