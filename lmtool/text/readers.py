@@ -53,6 +53,7 @@ def read_lines(path: str, errors: str = "strict", whole_lines: bool = True) -> I
     """
     if errors not in ENCODING_ERRORS:
         raise UsageError(f"--encoding-errors must be one of {', '.join(ENCODING_ERRORS)}, got {errors!r}")
+    name = "standard input" if path in _SPOOLED else path  # errors name what the user gave
     decoder = codecs.getincrementaldecoder("utf-8")(errors)
     offset = 0
     number = 0
@@ -61,16 +62,16 @@ def read_lines(path: str, errors: str = "strict", whole_lines: bool = True) -> I
             # a NUL in the first block marks a binary file before any decoding error could
             head = handle.peek(BINARY_PROBE_BYTES)[:BINARY_PROBE_BYTES]
             if b"\0" in head:
-                raise DataError(f"{path} looks binary (NUL byte at byte {head.index(0)}): expected UTF-8 text")
+                raise DataError(f"{name} looks binary (NUL byte at byte {head.index(0)}): expected UTF-8 text")
             while raw := handle.readline(MAX_LINE_BYTES):
                 nul = raw.find(b"\0")
                 if nul >= 0:
-                    raise DataError(f"{path} looks binary (NUL byte at byte {offset + nul}): expected UTF-8 text")
+                    raise DataError(f"{name} looks binary (NUL byte at byte {offset + nul}): expected UTF-8 text")
                 complete = raw.endswith(b"\n")
                 number += complete
                 if whole_lines and not complete and len(raw) == MAX_LINE_BYTES:
                     raise DataError(
-                        f"{path}: line {number + 1} is longer than {MAX_LINE_BYTES // 2**20} MiB: "
+                        f"{name}: line {number + 1} is longer than {MAX_LINE_BYTES // 2**20} MiB: "
                         "use --unit stream for text that is not one sentence per line"
                     )
                 pending = len(decoder.getstate()[0])
@@ -78,7 +79,7 @@ def read_lines(path: str, errors: str = "strict", whole_lines: bool = True) -> I
                     text = decoder.decode(raw)
                 except UnicodeDecodeError as error:
                     raise DataError(
-                        f"{path}: invalid UTF-8 at byte {offset - pending + error.start} "
+                        f"{name}: invalid UTF-8 at byte {offset - pending + error.start} "
                         f"(line {number + (not complete)}): convert the file to UTF-8 or pass --encoding-errors replace"
                     ) from None
                 offset += len(raw)
@@ -88,13 +89,13 @@ def read_lines(path: str, errors: str = "strict", whole_lines: bool = True) -> I
                 tail = decoder.decode(b"", final=True)
             except UnicodeDecodeError:
                 raise DataError(
-                    f"{path}: invalid UTF-8 at byte {offset - len(decoder.getstate()[0])} (truncated character at the end): "
+                    f"{name}: invalid UTF-8 at byte {offset - len(decoder.getstate()[0])} (truncated character at the end): "
                     "convert the file to UTF-8 or pass --encoding-errors replace"
                 ) from None
             if tail:
                 yield tail
         except (OSError, EOFError, lzma.LZMAError) as error:
-            raise DataError(f"{path}: cannot read ({error}): is the compressed file complete?") from None
+            raise DataError(f"{name}: cannot read ({error}): is the compressed file complete?") from None
 
 
 def spool_stdin() -> str:

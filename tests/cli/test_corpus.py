@@ -122,3 +122,9 @@ def test_corpus_options_bundle_passes_only_given_values():
 def test_generated_entropy_in_json_is_exact():
     report = json.loads(invoke("corpus", "info", "gen:repeat:keys=4,fillers=2,gap=6,length=80", "--json").output)
     assert report["entropy_rate_bits"] == pytest.approx((math.log2(4) + 6) / 8)
+
+
+def test_bad_stdin_is_named_as_standard_input():
+    result = invoke("corpus", "info", "-", input=b"caf\xe9 noir\n")
+    assert result.exit_code == 3
+    assert result.output.startswith("Error: standard input: invalid UTF-8 at byte 3")

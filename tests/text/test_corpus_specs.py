@@ -7,6 +7,8 @@ import os
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from lmtool.errors import DataError, UsageError
 from lmtool.text import EOS_ID, encode_corpus, load_corpus
@@ -222,3 +224,14 @@ def test_option_errors(small, tmp_path):
     with pytest.raises(TypeError):
         load_corpus(str(small), tokeniser="char")
     assert os.path.exists(small)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1))
+def test_char_stream_corpus_reproduces_any_file_exactly(tmp_path, text):
+    # reader + splitter + interner + vocabulary together lose nothing, whatever the line endings
+    path = tmp_path / "any.txt"
+    path.write_bytes(text.encode("utf-8"))
+    corpus = load_corpus(str(path), tokenizer="char", unit="stream", split_fractions="1")
+    assert "".join(corpus.vocabulary.decode(corpus.splits["train"].ids)) == text
+    assert corpus.splits["train"].n_chars == len(text)
