@@ -49,7 +49,9 @@ def load_corpus(spec: str, **options) -> PreparedCorpus:
     source, opts = _source(spec, given)
     tokenizer = opts["tokenizer"]
     if not isinstance(tokenizer, Tokenizer):
-        tokenizer = make_tokenizer(tokenizer, vocab_size=opts["bpe_vocab_size"] if tokenizer == "bpe" else None)
+        if tokenizer != "bpe" and opts["bpe_vocab_size"] is not None:
+            raise UsageError(f"--bpe-vocab-size applies only to --tokenizer bpe (not {tokenizer})")
+        tokenizer = make_tokenizer(tokenizer, vocab_size=opts["bpe_vocab_size"])
     names, labeled = _labeled(source, opts)
     if tokenizer.needs_training:
         strip = opts["unit"] == "line"
@@ -71,12 +73,10 @@ def encode_corpus(spec: str, tokenizer: Tokenizer, vocabulary: Vocabulary, unit:
     for name in ("tokenizer", "bpe_vocab_size", "min_count", "max_vocab"):
         if name in given:
             raise UsageError(f"--{name.replace('_', '-')} cannot apply here: the model fixes the tokenizer and vocabulary")
-    if unit is not None:
-        given["unit"] = unit
     if tokenizer.needs_training:
         raise UsageError("the tokenizer is untrained: pass the model's own trained tokenizer")
     if is_prepared_directory(os.fspath(spec)):
-        corpus = _prepared(spec, {})
+        corpus = _prepared(spec, given)
         wanted = compute_fingerprint(tokenizer, vocabulary, corpus.unit if unit is None else unit)
         if corpus.fingerprint != wanted:
             raise DataError(
@@ -85,7 +85,7 @@ def encode_corpus(spec: str, tokenizer: Tokenizer, vocabulary: Vocabulary, unit:
             )
         return corpus
     spec = os.fspath(spec)
-    source, opts = _source(spec, given)
+    source, opts = _source(spec, {**given, "tokenizer": tokenizer.kind, **({"unit": unit} if unit else {})})
     names, labeled = _labeled(source, opts)
     interner = Interner()
     interned = intern_lines(labeled(), len(names), tokenizer, opts["unit"], interner)
@@ -122,7 +122,8 @@ def _source(spec: str, given: dict):
     if source.splits is not None and not source.cut_by_fractions and "split_fractions" in given:
         raise UsageError(f"{spec} has its own train/valid/test splits: drop --split-fractions")
     opts = {**CORPUS_OPTIONS, **source.defaults, **given, "split_fractions": fractions}
-    if source.entropy_rate_bits is not None and (opts["tokenizer"] != "char" or opts["unit"] != "stream"):
+    kind = getattr(opts["tokenizer"], "kind", opts["tokenizer"])
+    if source.entropy_rate_bits is not None and (kind != "char" or opts["unit"] != "stream"):
         raise UsageError(
             f"{spec} is a generated corpus whose entropy rate is per symbol: use --tokenizer char --unit stream"
         )

@@ -221,6 +221,8 @@ def test_option_errors(small, tmp_path):
         load_corpus(str(small), unit="paragraph")
     with pytest.raises(UsageError, match="own train/valid/test"):
         load_corpus(str(write_splits(tmp_path / "d")), split_fractions="1")
+    with pytest.raises(UsageError, match="only to --tokenizer bpe"):
+        load_corpus(str(small), tokenizer="char", bpe_vocab_size=500)
     with pytest.raises(TypeError):
         load_corpus(str(small), tokeniser="char")
     assert os.path.exists(small)
