@@ -28,13 +28,20 @@ MAX_LINE_BYTES = 16 * 1024 * 1024
 #: bytes at the start of a file searched for NUL, the mark of a binary file
 BINARY_PROBE_BYTES = 8192
 
-_OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+#: leading bytes of each compressed format lmtool decompresses, and its opener
+_MAGIC = ((b"\x1f\x8b", gzip.open), (b"\xfd7zXZ\x00", lzma.open), (b"BZh", bz2.open))
 
 
 def open_binary(path: str) -> BinaryIO:
-    """``path`` opened for binary reading, decompressing ``.gz``, ``.bz2`` and ``.xz``."""
-    opener = _OPENERS.get(os.path.splitext(path)[1].lower(), open)
+    """``path`` opened for binary reading; gzip, bzip2 and xz data are decompressed.
+
+    The format is told by the file's first bytes, not its name, so compressed standard input
+    and a misnamed ``.txt`` work too.
+    """
     try:
+        with open(path, "rb") as handle:
+            head = handle.read(10)
+        opener = next((opener for magic, opener in _MAGIC if _matches(head, magic)), open)
         return opener(path, "rb")
     except FileNotFoundError:
         raise DataError(f"{path}: no such file: check the path or the corpus spec") from None
@@ -42,6 +49,12 @@ def open_binary(path: str) -> BinaryIO:
         raise DataError(f"{path} is a directory, expected a text file") from None
     except PermissionError:
         raise DataError(f"{path}: permission denied") from None
+
+
+def _matches(head: bytes, magic: bytes) -> bool:
+    if magic == b"BZh":  # "BZh", a block size digit, then a block (pi) or end-of-stream (sqrt pi) magic
+        return head[:3] == magic and head[3:4].isdigit() and head[4:10] in (b"1AY&SY", b"\x17rE8P\x90")
+    return head.startswith(magic)
 
 
 def read_lines(path: str, errors: str = "strict", whole_lines: bool = True) -> Iterator[str]:

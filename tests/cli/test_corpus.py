@@ -1,5 +1,6 @@
 """``lmtool corpus info`` / ``prepare`` through click's CliRunner: figures, JSON, reuse, errors."""
 
+import gzip
 import json
 import math
 
@@ -45,6 +46,12 @@ def test_info_table_shows_entropy_rate_for_generated():
 
 def test_stdin_spec(text_file):
     result = invoke("corpus", "info", "-", "--json", "--split-fractions", "1", input=TEXT)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["splits"][0]["sentences"] == 4
+
+
+def test_compressed_stdin_spec():
+    result = invoke("corpus", "info", "-", "--json", "--split-fractions", "1", input=gzip.compress(TEXT.encode()))
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["splits"][0]["sentences"] == 4
 

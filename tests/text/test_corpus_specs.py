@@ -72,6 +72,20 @@ def test_compressed_files_match_plain(tmp_path, small, suffix, opener):
     assert plain.splits == compressed.splits and plain.fingerprint == compressed.fingerprint
 
 
+def test_compression_is_told_by_content_not_name(tmp_path, small):
+    misnamed = tmp_path / "really-xz.txt"
+    misnamed.write_bytes(lzma.compress(TEXT.encode()))
+    assert load_corpus(str(misnamed), split_fractions="1").splits == load_corpus(str(small), split_fractions="1").splits
+    empty = tmp_path / "empty.bz2"
+    empty.write_bytes(bz2.compress(b""))
+    with pytest.raises(DataError, match="split is empty"):
+        load_corpus(str(empty))
+    # plain text that merely starts like a bzip2 header is read as text
+    lookalike = tmp_path / "bzh.txt"
+    lookalike.write_text("BZh9 is a bzip2 header\n")
+    assert load_corpus(str(lookalike), split_fractions="1").vocabulary.tokens[3] == "BZh9"
+
+
 def test_glob_and_directory_concatenate_files_in_name_order(tmp_path):
     folder = tmp_path / "parts"
     folder.mkdir()
