@@ -273,11 +273,12 @@ def mixtures(models, groups, group_info, scored, split, reset_per_sentence, weig
             given = em_weights(valid_lp)
         members = [s for s in scored if s.name in names and s.group == index]
         mixed = mix(np.stack([s.log_probs for s in members]), given)
-        label = "mix(" + ",".join(f"{n}={w:.3f}" for n, w in zip(names, given)) + ")"
+        shown = ", ".join(f"{n}={w:.3f}" for n, w in zip(names, given))
         regimes = sorted({s.regime for s in members})
         first = members[0]
-        out.append(Scored(label, "mixture", "+".join(regimes), index, first.ids, first.starts, first.n_chars,
-                          mixed, True, [f"weights {'given' if weights else 'tuned by EM on valid'}"]))
+        out.append(Scored("mixture" if len(mixable) == 1 else f"mixture-{'ABCDEFGHIJKLMNOPQRSTUVWXYZ'[index % 26]}",
+                          "mixture", "+".join(regimes), index, first.ids, first.starts, first.n_chars, mixed, True,
+                          [f"weights {shown} ({'given' if weights else 'tuned by EM on valid'})"]))
     return out
 
 

@@ -100,7 +100,8 @@ def test_interpolation_row(corpus):
     sharp, flat = BigramTable(["a", "b", "c"], ROWS), BigramTable(["a", "b", "c"], FLAT)
     result = evaluate({"sharp": sharp, "flat": flat}, corpus, "test", interpolate=True, weights="0.25,0.75")
     mixture = result.rows[-1]
-    assert mixture["kind"] == "mixture" and mixture["model"] == "mix(sharp=0.250,flat=0.750)"
+    assert mixture["kind"] == "mixture" and mixture["model"] == "mixture"
+    assert "weights sharp=0.250, flat=0.750 (given)" in mixture["notes"]
     expected = math.prod(0.25 * p + 0.75 * 0.2 for p in TEST_PROBS) ** (-1 / 6)
     assert mixture["perplexity"] == pytest.approx(expected)
     tuned = evaluate({"sharp": sharp, "flat": flat}, corpus, "test", interpolate=True).rows[-1]
