@@ -16,6 +16,7 @@ def corpus() -> None:
     gen:repeat[:keys=K,fillers=F,gap=G,seed=S,length=N], or a directory written by
     `lmtool corpus prepare`.
 
+    \b
     Example: lmtool corpus info gen:markov:order=2
     """
 
@@ -48,6 +49,7 @@ def info(spec: str, as_json: bool, **options) -> None:
     Tokens count the </s> ending each sentence in line units; types count distinct tokens of
     the split's text before OOV mapping.
 
+    \b
     Example: lmtool corpus info ../shared/data/tinyshakespeare/input.txt --tokenizer char --unit stream
     """
     from lmtool.text import load_corpus
@@ -94,6 +96,7 @@ def prepare(spec: str, output: str, as_json: bool, **options) -> None:
     The directory is built under a temporary name beside DIR and renamed into place, so an
     interrupted run never leaves a directory that looks complete.
 
+    \b
     Example: lmtool corpus prepare ptb:data/ptb -o runs/ptb-words --min-count 2
     """
     from lmtool.text import load_corpus

@@ -31,34 +31,52 @@ CORPUS_OPTION_NAMES = (
 )
 
 
+def _apply(options: list, function: Callable) -> Callable:
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def split_options(function: Callable) -> Callable:
+    """How a corpus without its own splits is cut, and how its bytes are decoded: the corpus
+    options that still apply when a model fixes tokenizer, vocabulary and unit (``eval``)."""
+    return _apply(
+        [
+            click.option("--split-fractions", default=None, metavar="TRAIN,VALID,TEST",
+                         help="Fractions for a corpus without its own splits (default 0.8,0.1,0.1)."),
+            click.option("--seed", type=int, default=None, help="Seed of the fraction split (default 0)."),
+            click.option("--encoding-errors", type=click.Choice(["strict", "replace"]), default=None,
+                         help="Invalid UTF-8: strict stops with an error (default); replace uses U+FFFD."),
+        ],
+        function,
+    )
+
+
 def corpus_options(function: Callable) -> Callable:
-    """The options that say how a corpus spec becomes tokens (``--tokenizer``, ``--unit``, ...).
+    """The options that say how a corpus spec becomes tokens (``--tokenizer``, ``--unit``, ...),
+    plus :func:`split_options`.
 
     Every default is None, meaning "the corpus's own default" (word tokens and line units for
     text, char stream for ``gen:``, min count 4 for ``brown-bengio2003``), so that a prepared
     corpus can tell a given option from an absent one. Pass the values on with
     :func:`corpus_kwargs`.
     """
-    options = [
-        click.option("--tokenizer", type=click.Choice(["word", "treebank", "char", "bpe"]), default=None,
-                     help="Tokens: word (whitespace, default), treebank (NLTK rules), char, bpe (learned)."),
-        click.option("--bpe-vocab-size", type=click.IntRange(min=257), default=None,
-                     help="Target vocabulary size of --tokenizer bpe (default 1000)."),
-        click.option("--unit", type=click.Choice(["line", "stream"]), default=None,
-                     help="line: each line a sentence ending in </s> (default); stream: one continuous text."),
-        click.option("--min-count", type=click.IntRange(min=1), default=None,
-                     help="Train-split types seen fewer times become <unk> (default 1)."),
-        click.option("--max-vocab", type=click.IntRange(min=1), default=None,
-                     help="Keep at most this many most frequent types besides <unk> <s> </s>."),
-        click.option("--split-fractions", default=None, metavar="TRAIN,VALID,TEST",
-                     help="Fractions for a corpus without its own splits (default 0.8,0.1,0.1)."),
-        click.option("--seed", type=int, default=None, help="Seed of the fraction split (default 0)."),
-        click.option("--encoding-errors", type=click.Choice(["strict", "replace"]), default=None,
-                     help="Invalid UTF-8: strict stops with an error (default); replace uses U+FFFD."),
-    ]
-    for option in reversed(options):
-        function = option(function)
-    return function
+    return _apply(
+        [
+            click.option("--tokenizer", type=click.Choice(["word", "treebank", "char", "bpe"]), default=None,
+                         help="Tokens: word (whitespace, default), treebank (NLTK rules), char, bpe (learned)."),
+            click.option("--bpe-vocab-size", type=click.IntRange(min=257), default=None,
+                         help="Target vocabulary size of --tokenizer bpe (default 1000)."),
+            click.option("--unit", type=click.Choice(["line", "stream"]), default=None,
+                         help="line: each line a sentence ending in </s> (default); stream: one continuous text."),
+            click.option("--min-count", type=click.IntRange(min=1), default=None,
+                         help="Train-split types seen fewer times become <unk> (default 1)."),
+            click.option("--max-vocab", type=click.IntRange(min=1), default=None,
+                         help="Keep at most this many most frequent types besides <unk> <s> </s>."),
+            split_options,
+        ],
+        function,
+    )
 
 
 def corpus_kwargs(params: dict) -> dict:
