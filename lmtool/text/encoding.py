@@ -22,7 +22,7 @@ from typing import Iterable
 import numpy as np
 
 from lmtool.text.tokenizers import Tokenizer
-from lmtool.text.vocabulary import EOS_ID, RESERVED, UNK_ID, Vocabulary
+from lmtool.text.vocabulary import EOS_ID, RESERVED, UNK_ID
 
 UNITS = ("line", "stream")
 
@@ -140,7 +140,8 @@ def split_types(split: InternedSplit, n_types: int) -> int:
     return int(np.count_nonzero(seen))
 
 
-def finalize(split: InternedSplit, types: list[str], vocabulary: Vocabulary) -> EncodedSplit:
-    """The split in the vocabulary's ids: one lookup-table gather over the provisional ids."""
-    ids = vocabulary.encode(types)[as_numpy(split)]
+def finalize(split: InternedSplit, lookup: np.ndarray) -> EncodedSplit:
+    """The split in vocabulary ids: one gather through ``lookup`` (provisional id -> vocabulary id,
+    i.e. ``vocabulary.encode(interner.types)``)."""
+    ids = lookup[as_numpy(split)]
     return EncodedSplit(ids=ids, starts=np.asarray(split.starts, dtype=np.int64), n_chars=split.n_chars)

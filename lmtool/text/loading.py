@@ -135,11 +135,12 @@ def _labeled(source, opts: dict):
 
 
 def _assemble(spec, source, names: Sequence[str], interned, types, tokenizer, vocabulary, unit) -> PreparedCorpus:
+    lookup = vocabulary.encode(types)
     splits = {}
     for name, split in zip(names, interned):
         if len(split.ids) == 0:
             raise DataError(f"{spec}: the {name} split is empty (no tokens): give more text or other --split-fractions")
-        splits[name] = finalize(split, types, vocabulary)
+        splits[name] = finalize(split, lookup)
     return PreparedCorpus(
         source=spec,
         unit=unit,

@@ -22,8 +22,8 @@ from lmtool.errors import DataError, UsageError
 ENCODING_ERRORS = ("strict", "replace")
 
 #: longest line read in one piece; longer lines come out in pieces of this size (stream units
-#: do not care), and line units reject them (a "sentence" of 16 MiB is a sign of the wrong unit).
-MAX_LINE_BYTES = 16 * 1024 * 1024
+#: do not care), and line units reject them (a "sentence" of 4 MiB is a sign of the wrong unit).
+MAX_LINE_BYTES = 4 * 1024 * 1024
 
 #: bytes at the start of a file searched for NUL, the mark of a binary file
 BINARY_PROBE_BYTES = 8192
