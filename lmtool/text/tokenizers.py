@@ -15,7 +15,7 @@ the :class:`~lmtool.text.vocabulary.Vocabulary` turns those into ids.
 from __future__ import annotations
 
 import json
-from typing import Iterable, Iterator
+from typing import Iterable
 
 from lmtool.errors import DataError, UsageError
 
@@ -107,8 +107,9 @@ class BpeTokenizer(Tokenizer):
     """Byte-level BPE: text -> UTF-8 bytes -> merges learned on the training split.
 
     Byte level means every string is representable (no unknown characters), so
-    ``detokenize(tokenize(s)) == s`` for any ``s``. The whole trained model is kept as the
-    library's own JSON string, which is what makes the restore bit-identical.
+    ``detokenize(tokenize(s)) == s`` for any ``s``. The whole trained model is kept in the
+    library's own JSON form (merges, vocabulary, pre-tokenizer), which is what makes the restore
+    bit-identical.
     """
 
     kind = "bpe"
@@ -144,7 +145,7 @@ class BpeTokenizer(Tokenizer):
             special_tokens=[],
             show_progress=False,
         )
-        tokenizer.train_from_iterator(_nonempty(lines), trainer=trainer)
+        tokenizer.train_from_iterator((line for line in lines if line), trainer=trainer)
         self._model_json = json.loads(tokenizer.to_str())
         self._tokenizer = tokenizer
 
@@ -165,10 +166,6 @@ class BpeTokenizer(Tokenizer):
 
     def __repr__(self) -> str:
         return f"BpeTokenizer(vocab_size={self.vocab_size})"
-
-
-def _nonempty(lines: Iterable[str]) -> Iterator[str]:
-    return (line for line in lines if line)
 
 
 _CLASSES = {cls.kind: cls for cls in (WordTokenizer, TreebankTokenizer, CharTokenizer, BpeTokenizer)}
