@@ -117,39 +117,38 @@ def score_stream(tables: BackoffTables, ids: np.ndarray, starts: np.ndarray) -> 
     """
     stream, segment_end, target = padded_stream(ids, starts)
     n = len(stream)
-    positions = np.arange(n, dtype=np.int64)
-    seg_start_of = _segment_starts(segment_end)
-    rows = [stream.copy()]
+    lengths = np.diff(np.asarray(starts, dtype=np.int64))
+    # the padded position of each target's segment <s>
+    segment_start = np.repeat(np.asarray(starts[:-1], dtype=np.int64) + np.arange(len(lengths)), lengths)
+    keys = tables.keys
+    rows = [stream]
+    alive = np.flatnonzero(stream >= 0)  # positions whose L-gram is listed, for the current L
     for k in range(1, tables.order):
+        alive = alive[alive + k < segment_end[alive]]
         nxt = np.full(n, -1, dtype=np.int64)
-        ok = positions + k < segment_end
-        nxt[ok] = extend_rows(tables, k, rows[k - 1][ok], stream[positions[ok] + k])
+        found = _lookup(keys[k], rows[k - 1][alive] * tables.vocab_size + stream[alive + k])
+        nxt[alive] = found
+        alive = alive[found >= 0]
         rows.append(nxt)
     log10 = np.zeros(len(target), dtype=np.float64)
     length = np.zeros(len(target), dtype=np.int64)
-    resolved = np.zeros(len(target), dtype=bool)
+    pending = np.arange(len(target))  # targets without a listed n-gram of the lengths tried so far
     # longest match first: the n-gram of length L ending at target t starts at t - L + 1
     for L in range(tables.order, 0, -1):
-        begin = target - L + 1
-        inside = begin >= seg_start_of[target]
-        r = np.full(len(target), -1, dtype=np.int64)
-        r[inside] = rows[L - 1][begin[inside]]
-        hit = (r >= 0) & ~resolved
-        log10[hit] += tables.log10_probs[L - 1][r[hit]]
-        length[hit] = L
-        resolved |= hit
+        begin = target[pending] - L + 1
+        inside = begin >= segment_start[pending]  # an L-gram that fits in the segment
+        r = np.where(inside, rows[L - 1][np.where(inside, begin, 0)], -1)
+        hit = r >= 0
+        log10[pending[hit]] += tables.log10_probs[L - 1][r[hit]]
+        length[pending[hit]] = L
         # not matched at length L: back off through the context of length L-1 ending at t-1
-        miss = ~resolved & inside
+        miss = inside & ~hit
         if L >= 2 and miss.any():
             c = rows[L - 2][begin[miss]]
-            log10[miss] += np.where(c >= 0, tables.log10_backoffs[L - 2][np.maximum(c, 0)], 0.0)
+            listed = c >= 0
+            log10[pending[miss][listed]] += tables.log10_backoffs[L - 2][c[listed]]
+        pending = pending[~hit]
     return log10, length
-
-
-def _segment_starts(segment_end: np.ndarray) -> np.ndarray:
-    """For each padded position, the position of its segment's ``<s>``."""
-    ends, counts = np.unique(segment_end, return_counts=True)
-    return np.repeat(ends - counts, counts)
 
 
 def log10_distribution(tables: BackoffTables, contexts: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ from lmtool.text import load_corpus
 kenlm = pytest.importorskip("kenlm", reason="the optional kenlm module is not installed (pip install kenlm)")
 
 
-@pytest.mark.parametrize("method", ["modified-kneser-ney", "witten-bell", "katz"])
+@pytest.mark.parametrize("method", ["modified-kneser-ney", "kneser-ney", "absolute", "witten-bell", "katz", "add-k"])
 def test_kenlm_scores_our_arpa_like_we_do(tmp_path, golden_kenlm, method):
     corpus = load_corpus(str(golden_kenlm / "ptb-valid.train.txt"), split_fractions="1")
     model = fit_ngram(corpus, 3, method)
