@@ -212,6 +212,20 @@ def test_katz_context_that_saw_every_word_is_rescaled():
     assert p(tables, "a", "</s>") == pytest.approx(0.2)
 
 
+def test_katz_context_with_only_large_counts_keeps_mass_for_unseen_words():
+    # "<s> a b </s>" x 3, gtmax 2: every count is 3 > 2, so Katz frees no mass anywhere and
+    # unseen events would get 0. lmtool discounts such contexts by 0.5 instead:
+    #   unigrams a b </s> (3 each, N = 9): 2.5/9 each, <unk> the rest 1.5/9
+    #   context a (a b: 3): p(b|a) = 2.5/3, left 0.5/3;
+    #   weight = (0.5/3) / (1 - 2.5/9) = 3/13, p(<unk>|a) = 3/13 * 1.5/9 = 1/26
+    tables = fit("katz", 2, [["a", "b", "</s>"]] * 3, vocab_size=5, gtmax=2)  # no c: <unk> alone unseen
+    assert p(tables, "a") == pytest.approx(2.5 / 9)
+    assert p(tables, "<unk>") == pytest.approx(1.5 / 9)
+    assert p(tables, "a", "b") == pytest.approx(2.5 / 3)
+    assert p(tables, "a", "<unk>") == pytest.approx(1 / 26)
+    assert p(tables, "a", "a") == pytest.approx(3 / 13 * 2.5 / 9)  # 5/78
+
+
 # --- stupid backoff ------------------------------------------------------------------------
 
 def test_stupid_backoff_scores_and_not_normalised():

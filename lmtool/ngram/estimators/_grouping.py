@@ -41,7 +41,7 @@ log = logging.getLogger("lmtool.ngram.estimators")
 FALLBACK_DISCOUNT = 0.5
 
 #: Below this, the lower-order mass left for a context's unseen words counts as none (rounding):
-#: the context's own estimates are then rescaled to sum to 1, as SRILM does.
+#: the context's own estimates are then rescaled to sum to 1 (SRILM's ngram-count does the same).
 NO_ROOM = 1e-12
 
 #: step(k, lower) -> (probabilities of the rows of ngrams[k], backoff weights of the rows of
@@ -54,10 +54,10 @@ def n_predictable(counts: NgramCounts) -> int:
     return counts.vocab_size - 1
 
 
-def dense_unigrams(counts: NgramCounts, values: np.ndarray | None = None) -> np.ndarray:
-    """A per-unigram-row array (raw counts by default) spread over all V ids, ``<s>`` zeroed."""
-    dense = np.zeros(counts.vocab_size, dtype=np.float64 if values is not None else np.int64)
-    dense[counts.ngrams[0][:, 0]] = counts.counts[0] if values is None else values
+def dense_unigrams(counts: NgramCounts) -> np.ndarray:
+    """Raw unigram counts over all V ids (0 for ids never seen), ``<s>`` zeroed."""
+    dense = np.zeros(counts.vocab_size, dtype=np.int64)
+    dense[counts.ngrams[0][:, 0]] = counts.counts[0]
     dense[BOS_ID] = 0
     return dense
 

@@ -16,6 +16,13 @@ Fallbacks, each with a logged warning: when some d_r with n_r > 0 falls outside 
 n_1 = 0, or (k+1) n_{k+1} >= n_1), the order uses the largest smaller k >= 2 that works; when
 none does (tiny corpora), d_r = (r - 0.5) / r for r <= k (absolute discount 0.5, lmplz's
 fallback). k = 1 is not allowed: the formula then gives singletons probability 0.
+
+One departure from Katz (and SRILM): a context whose continuations were all seen more than k
+times frees no mass at all, so every word not seen after it would get probability 0 (and
+held-out perplexity would be infinite; on Penn Treebank text a trigram model has hundreds of
+such contexts, "dean" -> "witter" x 6). Those contexts discount their counts by 0.5 instead,
+keeping 0.5 T(h) / c(h.) for their unseen words; likewise the unigrams, when some id was never
+seen and no unigram count is at most k.
 """
 
 from __future__ import annotations
@@ -75,6 +82,12 @@ def good_turing_ratios(values: np.ndarray, order: int, gtmax: int) -> np.ndarray
     return ratios
 
 
+def _keep_mass_for_unseen(c: np.ndarray, d: np.ndarray, context: np.ndarray, n_contexts: int) -> np.ndarray:
+    """``d``, with counts of contexts that freed no mass discounted by 0.5 (module docstring)."""
+    closed = np.bincount(context, weights=(1.0 - d) * c, minlength=n_contexts) == 0
+    return np.where(closed[context] & (c > 0), (c - FALLBACK_DISCOUNT) / np.maximum(c, 1), d)
+
+
 def estimate_katz(counts: NgramCounts, gtmax: int = 5) -> tuple[BackoffTables, dict]:
     """Katz backoff tables and ``{"discounts": [[d_1 .. d_gtmax] per order]}`` (module docstring)."""
     c0 = dense_unigrams(counts)
@@ -82,10 +95,12 @@ def estimate_katz(counts: NgramCounts, gtmax: int = 5) -> tuple[BackoffTables, d
     positive = [c0[c0 > 0]] + list(counts.counts[1:])
     ratios = [good_turing_ratios(c, k + 1, gtmax) for k, c in enumerate(positive)]
     d0 = ratios[0][np.minimum(c0, gtmax + 1)]
-    unigrams = d0 * c0 / total
-    left = float(((1.0 - d0) * c0).sum() / total)
     predictable = np.arange(counts.vocab_size) != BOS_ID
     unseen = predictable & (c0 == 0)
+    if unseen.any():
+        d0 = _keep_mass_for_unseen(c0, d0, np.zeros(len(c0), dtype=np.int64), 1)
+    unigrams = d0 * c0 / total
+    left = float(((1.0 - d0) * c0).sum() / total)
     if unseen.any():
         unigrams[unseen] = left / unseen.sum()
     else:
@@ -93,7 +108,7 @@ def estimate_katz(counts: NgramCounts, gtmax: int = 5) -> tuple[BackoffTables, d
 
     def step(k: int, lower: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         c = counts.counts[k]
-        d = ratios[k][np.minimum(c, gtmax + 1)]
+        d = _keep_mass_for_unseen(c, ratios[k][np.minimum(c, gtmax + 1)], counts.prefixes[k], len(counts.ngrams[k - 1]))
         context_total = per_context(counts, k, c)
         p_star = d * c / context_total[counts.prefixes[k]]
         return back_off(counts, k, p_star, ratio(per_context(counts, k, (1.0 - d) * c), context_total), lower)
