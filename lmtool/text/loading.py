@@ -142,7 +142,7 @@ def _assemble(spec, source, names: Sequence[str], interned, types, tokenizer, vo
             raise DataError(f"{spec}: the {name} split is empty (no tokens): give more text or other --split-fractions")
         splits[name] = finalize(split, lookup)
     return PreparedCorpus(
-        source=spec,
+        source=source.name,
         unit=unit,
         tokenizer=tokenizer,
         vocabulary=vocabulary,

@@ -23,7 +23,8 @@ Lines = Callable[[], Iterator[str]]
 
 @dataclass
 class Source:
-    """A corpus as text lines.
+    """A corpus as text lines; ``name`` is the spec that reproduces it (``gen:`` specs spelled out
+    with every option, so the name alone regenerates the same text).
 
     Exactly one of ``text`` (the whole corpus, to be split by fraction) and ``splits`` (the
     source's own train/valid/test) is set. ``defaults`` holds option defaults that belong to the
