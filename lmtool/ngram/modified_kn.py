@@ -186,10 +186,10 @@ def estimate_modified_kneser_ney(
         a = adjusted[k]
         prefix = counts.prefixes[k]
         m_prev = len(counts.ngrams[k - 1])
-        den = np.bincount(prefix, weights=a, minlength=m_prev)
+        den = np.bincount(prefix, weights=a, minlength=m_prev).astype(np.float64)  # int64 when empty
         keep = kept[k]
         mass = np.where(keep, _discount_of(a, chosen[k]), a)  # pruned n-grams give all their mass
-        gamma = np.bincount(prefix, weights=mass, minlength=m_prev)
+        gamma = np.bincount(prefix, weights=mass, minlength=m_prev).astype(np.float64)  # int64 when empty
         has_context = den > 0
         gamma[has_context] /= den[has_context]
         # the context's backoff weight is its gamma (tables rows of order k-1)

@@ -171,7 +171,8 @@ def log10_distribution(tables: BackoffTables, contexts: np.ndarray) -> np.ndarra
         # row of the suffix of length j, i.e. the context's last j words
         c = find_rows(tables, j - 1, contexts[:, width - j :])
         found = c >= 0
-        bo = np.where(found, tables.log10_backoffs[j - 1][np.maximum(c, 0)], 0.0)
+        bo = np.zeros(batch)  # indexing only found rows: an order's table may be empty
+        bo[found] = tables.log10_backoffs[j - 1][c[found]]
         out += bo[:, None]
         keys = tables.keys[j]
         lo = np.searchsorted(keys, np.where(found, c * vocab, -1))
