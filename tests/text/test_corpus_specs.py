@@ -251,3 +251,19 @@ def test_char_stream_corpus_reproduces_any_file_exactly(tmp_path, text):
     corpus = load_corpus(str(path), tokenizer="char", unit="stream", split_fractions="1")
     assert "".join(corpus.vocabulary.decode(corpus.splits["train"].ids)) == text
     assert corpus.splits["train"].n_chars == len(text)
+
+
+def test_files_are_read_lazily_not_whole(tmp_path):
+    # 1.3 MB of text read line by line: the reader's memory peak stays far below the file size
+    import tracemalloc
+
+    from lmtool.text.readers import read_lines
+
+    path = tmp_path / "big.txt.gz"
+    with gzip.open(path, "wt") as handle:
+        handle.write("the quick brown fox jumps over the lazy dog\n" * 30_000)
+    tracemalloc.start()
+    count = sum(1 for _ in read_lines(str(path)))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert count == 30_000 and peak < 200_000
