@@ -361,17 +361,22 @@ def test_stupid_backoff_agrees_with_nltk_in_seen_contexts():
             assert p(ours, *context, ours_word) == pytest.approx(nltk_sb.unmasked_score(word, context)), (context, word)
 
 
-def test_witten_bell_matches_nltk_above_the_unigrams():
-    """nltk's WittenBellInterpolated ends at the plain relative-frequency unigram, lmtool's at the
+@pytest.mark.parametrize(
+    "nltk_class, kwargs, method, params",
+    [("WittenBellInterpolated", {}, "witten-bell", {}),
+     ("AbsoluteDiscountingInterpolated", {"discount": 0.75}, "absolute", {"discount": 0.75})],
+)
+def test_interpolated_methods_match_nltk_above_the_unigrams(nltk_class, kwargs, method, params):
+    """nltk's interpolated models end at the plain relative-frequency unigram, lmtool's at the
     unigram interpolated with the uniform distribution; with nltk's gamma(h) the two must differ
     by exactly gamma(h) (p_ours(w) - p_nltk(w)) in every bigram context."""
-    from nltk.lm import WittenBellInterpolated
+    import nltk.lm
 
-    nltk_wb = _nltk_model(WittenBellInterpolated, 2)
-    ours = fit("witten-bell", 2)
+    model = _nltk_model(lambda order, **kw: getattr(nltk.lm, nltk_class)(order, **kwargs, **kw), 2)
+    ours = fit(method, 2, **params)
     for context in [("<s>",), ("a",), ("b",), ("c",)]:
-        gamma = nltk_wb.estimator._gamma(context)
+        gamma = model.estimator._gamma(context)
         for word in ("<UNK>", "</s>", "a", "b", "c"):
             mine = "<unk>" if word == "<UNK>" else word
-            expected = nltk_wb.unmasked_score(word, context) + gamma * (p(ours, mine) - nltk_wb.unmasked_score(word))
+            expected = model.unmasked_score(word, context) + gamma * (p(ours, mine) - model.unmasked_score(word))
             assert p(ours, *context, mine) == pytest.approx(expected), (context, word)
