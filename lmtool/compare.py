@@ -1,0 +1,310 @@
+"""``lmtool compare``: the whole experiment in one call, n-grams of several orders against an RNN.
+
+Stages: load the corpus once; fit every (method, order) n-gram on train; train an RNN for a
+wall-clock budget (best model by validation loss kept); score every model on valid and test
+(the same ids, :mod:`lmtool.evaluate`'s accounting); mix the RNN with the n-gram that is best
+on valid (EM weights on valid); write a report folder::
+
+    results.json               corpus, options, table rows, mixture weights, RNN training curve
+    perplexity_by_order.png    test perplexity against n-gram order, one line per method; the RNN
+                               and the mixture as horizontal lines; for gen: corpora the floor
+                               2 ** (true entropy rate)
+    learning_curve.png         the RNN's validation (and training) perplexity against time
+    rnn.safetensors            the trained RNN (lmtool sample / eval accept it)
+
+The default corpus is generated (``gen:repeat``): a key symbol repeated after a gap longer than
+any default n-gram order can see, which an LSTM learns to carry; its entropy rate is exact.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from lmtool.errors import DataError, UsageError
+from lmtool.evaluate import Scored, em_weights, mix, perplexity, regime, table_row
+
+#: the quick-start corpus: 8 keys, binary fillers, gap 10 -> H = (3 + 10) / 12 = 1.083 bits/char;
+#: an n-gram of order <= 11 cannot see the opening key (about 1.33 bits/char at best).
+DEFAULT_CORPUS = "gen:repeat:keys=8,fillers=2,gap=10,length=60000"
+SHORT = {"modified-kneser-ney": "mkn", "kneser-ney": "kn", "absolute": "abs", "witten-bell": "wb", "katz": "katz",
+         "add-k": "addk", "laplace": "laplace", "mle": "mle", "stupid-backoff": "sb"}
+
+
+@dataclass
+class CompareOptions:
+    """What to fit and train; every default is the quick-start's."""
+
+    orders: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5])
+    methods: list[str] = field(default_factory=lambda: ["modified-kneser-ney"])
+    rnn_time: float = 90.0  # seconds of RNN training (0 = no RNN)
+    cell: str = "lstm"
+    emb: int = 32
+    hidden: int = 128
+    layers: int = 1
+    dropout: float = 0.0
+    optimizer: str = "adam"
+    lr: float = 3e-3
+    bptt: int = 50
+    batch_size: int = 32
+    valid_every: int = 25  # optimiser steps between validations (points of the learning curve)
+    seed: int = 0
+    reset_per_sentence: bool = False
+
+    def validate(self) -> None:
+        if not self.orders or any(o < 1 for o in self.orders):
+            raise UsageError(f"--orders must be positive integers, got {self.orders}")
+        unknown = [m for m in self.methods if m not in SHORT]
+        if not self.methods or unknown:
+            raise UsageError(f"unknown --methods {', '.join(unknown) or '(none)'}: choose from {', '.join(SHORT)}")
+        if not (self.rnn_time >= 0 and math.isfinite(self.rnn_time)):
+            raise UsageError(f"--rnn-time must be 0 (no RNN) or a positive duration, got {self.rnn_time}")
+
+
+class Collect(logging.Handler):
+    """Keeps the estimators' warnings (e.g. fallback discounts on a small alphabet) for the report."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def fit_ngrams(corpus, options: CompareOptions) -> tuple[dict, list[str]]:
+    """``{name: NgramModel}`` for every method and order (names like ``mkn3``), and the estimators' warnings.
+
+    Modified Kneser-Ney runs with lmplz's ``--discount_fallback``: generated corpora over a few
+    symbols leave some counts-of-counts empty. The warnings go to results.json, not the terminal.
+    """
+    from lmtool.ngram import fit_ngram
+
+    models, collect = {}, Collect()
+    logger = logging.getLogger("lmtool.ngram")
+    logger.addHandler(collect)
+    propagate, logger.propagate = logger.propagate, False
+    try:
+        for method in options.methods:
+            params = {"discount_fallback": True} if method == "modified-kneser-ney" else {}
+            for order in sorted(set(options.orders)):
+                name = f"{SHORT[method]}{order}"
+                start = len(collect.messages)
+                models[name] = fit_ngram(corpus, order=order, method=method, **params)
+                collect.messages[start:] = [f"{name}: {m}" for m in collect.messages[start:]]
+    finally:
+        logger.removeHandler(collect)
+        logger.propagate = propagate
+    return models, collect.messages
+
+
+def train_rnn(corpus, options: CompareOptions, out_path: Path):
+    """Train an RNN on the corpus for ``options.rnn_time`` seconds; return the loaded best model."""
+    import torch
+
+    from lmtool.neural import RnnConfig, RnnLM, TrainOptions, Trainer, load_rnn
+
+    torch.manual_seed(options.seed)
+    config = RnnConfig(vocab_size=len(corpus.vocabulary), cell=options.cell, emb_size=options.emb,
+                       hidden_size=options.hidden, layers=options.layers, dropout_input=options.dropout,
+                       dropout_between=options.dropout, dropout_output=options.dropout)
+    train_options = TrainOptions(bptt=options.bptt, batch_size=options.batch_size, optimizer=options.optimizer,
+                                 lr=options.lr, schedule="constant", max_time=options.rnn_time, patience=0,
+                                 valid_every=options.valid_every, seed=options.seed)
+    meta = {"unit": corpus.unit, "tokenizer": corpus.tokenizer.to_json(), "vocabulary": corpus.vocabulary.to_json(),
+            "fingerprint": corpus.fingerprint, "corpus": corpus.source}
+    with tempfile.TemporaryDirectory(prefix="lmtool-compare-") as checkpoints:
+        trainer = Trainer(RnnLM(config), corpus.splits["train"].ids, corpus.splits["valid"].ids, train_options,
+                          out_path=out_path, checkpoint_dir=checkpoints, meta=meta, device=torch.device("cpu"))
+        trainer.run()
+    return load_rnn(out_path)
+
+
+def score_all(models: dict, corpus, options: CompareOptions) -> tuple[list[Scored], dict]:
+    """Test-split :class:`Scored` per model, and each model's valid log-probabilities."""
+    test, valid = corpus.splits["test"], corpus.splits["valid"]
+    reset = options.reset_per_sentence
+    scored, valid_scores = [], {}
+    for name, model in models.items():
+        row_regime = regime(model, corpus.unit, reset)
+        scored.append(Scored(name, model.kind, row_regime, 0, test.ids, test.starts, test.n_chars,
+                             model.score(test, reset_per_sentence=reset), bool(model.normalised)))
+        valid_scores[name] = model.score(valid, reset_per_sentence=reset)
+    return scored, valid_scores
+
+
+def compare(spec: str | None, out_dir: str | Path, options: CompareOptions | None = None,
+            corpus_options: dict | None = None, on_stage=lambda message: None) -> dict:
+    """Run the experiment and write the report folder; return the results (as in results.json)."""
+    from lmtool.text import load_corpus
+
+    options = options or CompareOptions()
+    options.validate()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    spec = spec or DEFAULT_CORPUS
+    started = time.perf_counter()
+    on_stage(f"loading {spec}")
+    corpus = load_corpus(spec, **(corpus_options or {}))
+    missing = [s for s in ("train", "valid", "test") if s not in corpus.splits or corpus.splits[s].n_tokens == 0]
+    if missing:
+        raise DataError(f"compare needs train, valid and test splits; {spec} has none for {', '.join(missing)}: "
+                        "give --split-fractions such as 0.8,0.1,0.1")
+    on_stage(f"fitting {len(options.methods) * len(set(options.orders))} n-gram models")
+    models, notes = fit_ngrams(corpus, options)
+    rnn_name = None
+    if options.rnn_time > 0:
+        on_stage(f"training an {options.cell.upper()} for {options.rnn_time:g}s")
+        rnn_name = options.cell
+        models[rnn_name] = train_rnn(corpus, options, out_dir / "rnn.safetensors")
+    on_stage("scoring every model on valid and test")
+    scored, valid_scores = score_all(models, corpus, options)
+    rows = [table_row(s) for s in scored]
+    for row, name in zip(rows, models):
+        row["valid_perplexity"] = perplexity(valid_scores[name])[1]
+    mixture = None
+    if rnn_name is not None:
+        mixture = mix_best(models, rnn_name, scored, valid_scores)
+        rows.append(table_row(mixture["scored"]))
+        rows[-1]["valid_perplexity"] = mixture["valid_perplexity"]
+    results = {
+        "corpus": corpus_summary(spec, corpus),
+        "options": asdict(options),
+        "rows": rows,
+        "mixture": {k: v for k, v in mixture.items() if k != "scored"} if mixture else None,
+        "rnn": rnn_report(models[rnn_name]) if rnn_name else None,
+        "notes": notes,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    on_stage(f"writing the report to {out_dir}")
+    write_json(out_dir / "results.json", results)
+    plot_perplexity_by_order(results, out_dir / "perplexity_by_order.png")
+    plot_learning_curve(results, out_dir / "learning_curve.png")
+    return results
+
+
+def mix_best(models: dict, rnn_name: str, scored: list[Scored], valid_scores: dict) -> dict:
+    """The RNN mixed with the normalised n-gram of lowest valid perplexity, EM weights on valid."""
+    candidates = [n for n, m in models.items() if n != rnn_name and m.normalised]
+    if not candidates:
+        raise UsageError("no normalised n-gram to mix with the RNN: add a method other than stupid-backoff")
+    best = min(candidates, key=lambda n: perplexity(valid_scores[n])[1])
+    names = [best, rnn_name]
+    weights = em_weights(np.stack([valid_scores[n] for n in names]))
+    members = {s.name: s for s in scored}
+    first = members[best]
+    mixed = mix(np.stack([members[n].log_probs for n in names]), weights)
+    regimes = "+".join(sorted({members[n].regime for n in names}))
+    note = f"weights {best}={weights[0]:.3f}, {rnn_name}={weights[1]:.3f} (tuned by EM on valid)"
+    return {"models": names, "weights": [float(w) for w in weights],
+            "valid_perplexity": perplexity(mix(np.stack([valid_scores[n] for n in names]), weights))[1],
+            "scored": Scored(f"{best}+{rnn_name}", "mixture", regimes, 0, first.ids, first.starts, first.n_chars,
+                             mixed, True, [note])}
+
+
+def corpus_summary(spec: str, corpus) -> dict:
+    """What the report says about the corpus, with the floor perplexity of a generated one."""
+    rate = corpus.entropy_rate_bits
+    return {"spec": spec, "unit": corpus.unit, "tokenizer": corpus.tokenizer.kind,
+            "vocab_size": len(corpus.vocabulary), "fingerprint": corpus.fingerprint,
+            "tokens": {name: split.n_tokens for name, split in corpus.splits.items()},
+            "entropy_rate_bits": rate,
+            "floor_perplexity": 2.0 ** rate if rate is not None and corpus.tokenizer.kind == "char" else None}
+
+
+def rnn_report(model) -> dict:
+    """Architecture, training summary and curves of the trained RNN (from its model file)."""
+    meta = model.meta
+    return {"architecture": meta.get("architecture"), "training": meta.get("training"),
+            "curves": meta.get("curves", {})}
+
+
+def write_json(path: Path, payload: dict) -> None:
+    """Write ``payload`` atomically (temp file, fsync, rename); non-finite floats become null."""
+    def clean(value):
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(v) for v in value]
+        return value
+
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(clean(payload), handle, indent=2)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_perplexity_by_order(results: dict, path: Path) -> None:
+    """Test perplexity by n-gram order per method; RNN, mixture and entropy floor as horizontal lines."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    options = results["options"]
+    by_name = {r["model"]: r for r in results["rows"]}
+    for method in options["methods"]:
+        orders = sorted(set(options["orders"]))
+        values = [by_name[f"{SHORT[method]}{o}"]["perplexity"] for o in orders]
+        ax.plot(orders, values, marker="o", label=f"{method} n-gram")
+    styles = [("mixture", "tab:purple", "-."), ("rnn", "tab:red", "--")]
+    for row in results["rows"]:
+        for kind, color, line in styles:
+            if row["kind"] == kind:
+                ax.axhline(row["perplexity"], color=color, linestyle=line, label=f"{row['model']} ({row['perplexity']:.3f})")
+    floor = results["corpus"]["floor_perplexity"]
+    if floor is not None:
+        ax.axhline(floor, color="black", linestyle=":", label=f"true entropy rate floor 2^H ({floor:.3f})")
+    ax.set_xlabel("n-gram order")
+    ax.set_ylabel("test perplexity (per token)")
+    ax.set_xticks(sorted(set(options["orders"])))
+    ax.set_title(f"Perplexity by order: {results['corpus']['spec']}", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_learning_curve(results: dict, path: Path) -> None:
+    """The RNN's validation and training perplexity against training time (a note when there is no RNN)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    curves = (results["rnn"] or {}).get("curves") or {}
+    if curves.get("elapsed"):
+        elapsed = np.array(curves["elapsed"], dtype=float)
+        for key, label in (("valid_loss", "valid"), ("train_loss", "train")):
+            values = np.array([v if v is not None else np.nan for v in curves[key]], dtype=float)
+            ax.plot(elapsed, np.exp(values), marker=".", label=f"RNN {label} perplexity")
+        best = min((r for r in results["rows"] if r["kind"] == "ngram"), key=lambda r: r["valid_perplexity"])
+        ax.axhline(best["valid_perplexity"], color="gray", linestyle="--",
+                   label=f"best n-gram on valid: {best['model']} ({best['valid_perplexity']:.3f})")
+        ax.set_xlabel("training time (s)")
+        ax.set_ylabel("perplexity")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    else:
+        ax.text(0.5, 0.5, "no RNN was trained (--rnn-time 0)", ha="center", va="center")
+        ax.set_axis_off()
+    ax.set_title("RNN learning curve", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
