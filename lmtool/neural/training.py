@@ -360,12 +360,12 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.lr_scale, self.plateau_best, self.bad_validations = (state["schedule"][k] for k in ("lr_scale", "plateau_best", "bad_validations"))
         self.step, self.epoch, self.window = (state["position"][k] for k in ("step", "epoch", "window"))
-        parts = [h[:, self.rows].to(self.device) for h in state["hidden"]]
+        parts = [h[:, self.rows].contiguous().to(self.device) for h in state["hidden"]]  # a strided hx crashes the CPU LSTM
         if not self.options.random_windows:
             self.hidden = tuple(parts) if len(parts) == 2 else parts[0]
         rng = state["torch_rng"]
         if rng.size(0) == self.dist.world:
-            torch.set_rng_state(rng[self.dist.rank])
+            torch.set_rng_state(rng[self.dist.rank].clone())  # a view into the stacked states crashes torch
         set_numpy_rng_state(state["numpy_rng"])
         random.setstate(state["python_rng"])
         self.best_valid, self.history, self.elapsed_before = state["best_valid"], state["history"], state["elapsed"]
