@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -102,6 +102,12 @@ class Evaluation:
     groups: list[dict]  # per group: fingerprint, tokens (token strings of the ids), models
 
 
+def group_label(index: int) -> str:
+    """The vocab column's name of fingerprint group ``index``: A, B, ..., Z, A2, ..."""
+    letter = chr(ord("A") + index % 26)
+    return letter if index < 26 else f"{letter}{index // 26 + 1}"
+
+
 def regime(model, unit: str, reset_per_sentence: bool) -> str:
     """How sentence boundaries were treated for ``model``'s row (see :data:`CONVENTION`)."""
     if unit == "stream":
@@ -111,11 +117,6 @@ def regime(model, unit: str, reset_per_sentence: bool) -> str:
     return "reset" if reset_per_sentence else "carried"
 
 
-def rnn_resets(model, reset_per_sentence: bool) -> bool:
-    """Whether an RNN restarts at sentence starts: when asked, or when it was trained that way."""
-    return bool(reset_per_sentence or getattr(model, "reset_per_sentence", False))
-
-
 def table_row(s: Scored, variants: bool = False) -> dict:
     """The table figures of one scored model (see :data:`COLUMNS`)."""
     n = int(s.ids.size)
@@ -123,7 +124,7 @@ def table_row(s: Scored, variants: bool = False) -> dict:
     bits, ppl = perplexity(s.log_probs)
     total_bits = -float(np.sum(s.log_probs)) / LN2
     row = {
-        "model": s.name, "kind": s.kind, "regime": s.regime, "vocab": "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[s.group % 26],
+        "model": s.name, "kind": s.kind, "regime": s.regime, "vocab": group_label(s.group),
         "tokens": n, "sentences": int(s.starts.size - 1), "oovs": oovs, "oov_rate": oovs / n if n else math.nan,
         "bits_per_token": bits, "perplexity": ppl,
         "bits_per_char": total_bits / s.n_chars if s.n_chars else math.nan,
@@ -202,7 +203,7 @@ def score_group(models: dict, spec: str, split: str, reset_per_sentence: bool, c
     if split not in corpus.splits:
         raise DataError(f"corpus {spec!r} has no {split!r} split (it has {', '.join(corpus.splits)}): "
                         "choose another --split or give the corpus split fractions")
-    return corpus, {name: model.score(corpus.splits[split], reset_per_sentence=rnn_resets(model, reset_per_sentence))
+    return corpus, {name: model.score(corpus.splits[split], reset_per_sentence=reset_per_sentence)
                     for name, model in models.items()}
 
 
@@ -229,7 +230,7 @@ def evaluate(models: dict, spec: str, split: str = "test", *, reset_per_sentence
         corpus, scores = score_group(group, spec, split, reset_per_sentence, corpus_options)
         encoded = corpus.splits[split]
         for name, model in group.items():
-            scored.append(Scored(name, model.kind, regime(model, corpus.unit, rnn_resets(model, reset_per_sentence)),
+            scored.append(Scored(name, model.kind, regime(model, corpus.unit, reset_per_sentence),
                                  index, encoded.ids, encoded.starts, encoded.n_chars,
                                  np.asarray(scores[name], dtype=np.float64), bool(model.normalised)))
         group_info.append({"fingerprint": next(iter(group.values())).fingerprint, "models": list(group),
@@ -238,8 +239,7 @@ def evaluate(models: dict, spec: str, split: str = "test", *, reset_per_sentence
         warnings.append("models use different tokenizers or vocabularies (vocab column): bits/token and "
                         "perplexity compare only rows of one vocab group; bits/char compares all rows")
     if interpolate:
-        scored += mixtures(models, groups, group_info, scored, split, reset_per_sentence, weights, corpus_options,
-                           warnings)
+        scored += mixtures(models, groups, group_info, scored, split, reset_per_sentence, weights, warnings)
     rows = [table_row(s, variants) for s in scored]
     for s in scored:
         if not s.normalised:
@@ -247,8 +247,7 @@ def evaluate(models: dict, spec: str, split: str = "test", *, reset_per_sentence
     return Evaluation(rows, warnings, scored, group_info)
 
 
-def mixtures(models, groups, group_info, scored, split, reset_per_sentence, weights, corpus_options,
-             warnings) -> list[Scored]:
+def mixtures(models, groups, group_info, scored, split, reset_per_sentence, weights, warnings) -> list[Scored]:
     """One mixture row per group with two or more normalised models (see :func:`evaluate`)."""
     mixable = [(index, [n for n, m in group.items() if m.normalised]) for index, group in enumerate(groups)]
     mixable = [(index, names) for index, names in mixable if len(names) >= 2]
@@ -268,7 +267,7 @@ def mixtures(models, groups, group_info, scored, split, reset_per_sentence, weig
             if split == "valid":
                 warnings.append("mixture weights were tuned on the evaluated split (valid): the mixture row is optimistic")
             valid = corpus.splits["valid"]
-            valid_lp = np.stack([models[n].score(valid, reset_per_sentence=rnn_resets(models[n], reset_per_sentence))
+            valid_lp = np.stack([models[n].score(valid, reset_per_sentence=reset_per_sentence)
                                  for n in names])
             given = em_weights(valid_lp)
         members = [s for s in scored if s.name in names and s.group == index]
@@ -276,30 +275,33 @@ def mixtures(models, groups, group_info, scored, split, reset_per_sentence, weig
         shown = ", ".join(f"{n}={w:.3f}" for n, w in zip(names, given))
         regimes = sorted({s.regime for s in members})
         first = members[0]
-        out.append(Scored("mixture" if len(mixable) == 1 else f"mixture-{'ABCDEFGHIJKLMNOPQRSTUVWXYZ'[index % 26]}",
+        out.append(Scored("mixture" if len(mixable) == 1 else f"mixture-{group_label(index)}",
                           "mixture", "+".join(regimes), index, first.ids, first.starts, first.n_chars, mixed, True,
                           [f"weights {shown} ({'given' if weights else 'tuned by EM on valid'})"]))
     return out
 
 
-def per_token_lines(evaluation: Evaluation) -> list[str]:
-    """The ``--per-token`` TSV: position, segment, token, then each row's log10 probability.
+def per_token_lines(evaluation: Evaluation) -> Iterator[str]:
+    """The ``--per-token`` TSV lines: position, segment, token, then each row's log10 probability.
 
     Like KenLM's ``query`` and SRILM's ``-debug 2``, probabilities are log10; the header says so.
-    Rows of one vocab group score the same tokens, so the file needs a single group.
+    Rows of one vocab group score the same tokens, so the file needs a single group. Tabs,
+    newlines and backslashes inside tokens (character models) are written as ``\\t``, ``\\n``, ``\\\\``.
     """
     if len(evaluation.groups) > 1:
         raise UsageError("--per-token needs models with one tokenizer and vocabulary (same fingerprint): "
                          "write one file per group of models")
     scored = evaluation.scored
     ids = scored[0].ids
-    tokens = np.asarray(evaluation.groups[0]["tokens"], dtype=object)[ids]
+    escaped = [t.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+               for t in evaluation.groups[0]["tokens"]]
+    tokens = np.asarray(escaped, dtype=object)[ids]
     segment = np.repeat(np.arange(scored[0].starts.size - 1), np.diff(scored[0].starts))
     columns = np.stack([s.log_probs / math.log(10.0) for s in scored], axis=1)  # (N, M)
     header = "\t".join(["position", "segment", "token"] + [f"{s.name} log10p" for s in scored])
-    body = ("\t".join([str(i), str(g), tok] + [f"{v:.6f}" for v in values])
-            for i, (g, tok, values) in enumerate(zip(segment.tolist(), tokens.tolist(), columns.tolist())))
-    return [header, *body]
+    yield header
+    for i, (g, tok, values) in enumerate(zip(segment.tolist(), tokens.tolist(), columns.tolist())):
+        yield "\t".join([str(i), str(g), tok] + [f"{v:.6f}" for v in values])
 
 
 def render_table(rows: list[dict], columns: dict) -> str:

@@ -61,7 +61,7 @@ def test_table_figures_of_an_explicit_bigram(corpus):
 
 def test_per_token_file_holds_log10_probabilities(corpus):
     model = BigramTable(["a", "b", "c"], ROWS)
-    lines = per_token_lines(evaluate({"bigram": model}, corpus, "test"))
+    lines = list(per_token_lines(evaluate({"bigram": model}, corpus, "test")))
     assert lines[0] == "position\tsegment\ttoken\tbigram log10p"
     assert [line.split("\t")[2] for line in lines[1:]] == ["a", "b", "</s>", "c", "<unk>", "</s>"]
     assert [int(line.split("\t")[1]) for line in lines[1:]] == [0, 0, 0, 1, 1, 1]
@@ -77,7 +77,7 @@ def test_different_vocabularies_warn_and_still_give_bits_per_char(corpus):
     assert result.rows[1]["bits_per_char"] == pytest.approx(1.0)
     assert result.rows[1]["oovs"] == 2
     with pytest.raises(UsageError):
-        per_token_lines(result)
+        list(per_token_lines(result))
 
 
 def test_em_weights_maximise_held_out_likelihood():
@@ -221,5 +221,5 @@ def test_both_families_score_identical_tokens(corpus):
     counted = [(r["tokens"], r["sentences"], r["oovs"], r["vocab"]) for r in result.rows]
     assert counted[0] == counted[1] == (6, 2, 1, "A")  # train has a b c: only "zebra" is OOV
     assert result.warnings == []
-    lines = per_token_lines(result)
+    lines = list(per_token_lines(result))
     assert lines[0].endswith("ngram log10p\trnn log10p") and len(lines) == 7

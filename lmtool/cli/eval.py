@@ -96,8 +96,11 @@ def eval_command(models, measure, spec, split, split_fractions, seed, encoding_e
     result = evaluate(load_models(list(models)), spec, split, reset_per_sentence=reset_per_sentence,
                       variants=variants, interpolate=interpolate, weights=weights, corpus_options=options)
     if per_token:
+        lines = per_token_lines(result)
+        first = next(lines)  # checks the models share one vocabulary before the file is created
         with open(per_token, "w", encoding="utf-8") as handle:
-            handle.write("\n".join(per_token_lines(result)) + "\n")
+            handle.write(first + "\n")
+            handle.writelines(line + "\n" for line in lines)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     if as_json:
