@@ -96,7 +96,7 @@ def count_ngrams(ids: np.ndarray, starts: np.ndarray, order: int, vocab_size: in
         else:
             valid &= row_of >= 0
             keys = row_of[valid] * vocab_size + stream[positions[valid] + k]
-        unique_keys, first, inverse, n = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
+        unique_keys, occurrence, inverse, n = _unique_ids(keys, vocab_size) if k == 0 else _unique(keys)
         if k == 0:
             rows = unique_keys[:, None]
         else:
@@ -110,7 +110,7 @@ def count_ngrams(ids: np.ndarray, starts: np.ndarray, order: int, vocab_size: in
         else:
             prefixes.append(unique_keys // vocab_size)
             # the suffix of the k-gram starting at i is the (k-1)-gram starting at i + 1
-            suffixes.append(previous_row_of[positions[valid][first] + 1])
+            suffixes.append(previous_row_of[positions[valid][occurrence] + 1])
         ngrams.append(rows.astype(np.int32))
         counts.append(n.astype(np.int64))
     return NgramCounts(order=order, vocab_size=vocab_size, ngrams=ngrams, counts=counts, prefixes=prefixes,
@@ -120,12 +120,37 @@ def count_ngrams(ids: np.ndarray, starts: np.ndarray, order: int, vocab_size: in
 def first_seen_ranks(stream: np.ndarray, vocab_size: int) -> np.ndarray:
     """Rank of each id by first appearance in ``stream``; <unk> <s> </s> first, unseen ids last."""
     first = np.full(vocab_size, len(stream) + 3, dtype=np.int64)
-    present, position = np.unique(stream, return_index=True)
-    first[present] = position + 3
+    np.minimum.at(first, stream, np.arange(3, len(stream) + 3, dtype=np.int64))
     first[:3] = np.arange(min(3, vocab_size))
     ranks = np.empty(vocab_size, dtype=np.int64)
     ranks[np.argsort(first, kind="stable")] = np.arange(vocab_size)
     return ranks
+
+
+def _unique(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``np.unique(keys, return_index, return_inverse, return_counts)``, with one occurrence (not
+    necessarily the first) as the index: that allows the unstable sort, twice as fast here."""
+    if len(keys) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return keys, empty, empty, empty
+    perm = np.argsort(keys)
+    ordered = keys[perm]
+    new = np.empty(len(keys), dtype=bool)
+    new[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    inverse = np.empty(len(keys), dtype=np.int64)
+    inverse[perm] = np.cumsum(new) - 1
+    boundaries = np.flatnonzero(new)
+    return ordered[new], perm[new], inverse, np.diff(np.append(boundaries, len(keys)))
+
+
+def _unique_ids(ids: np.ndarray, vocab_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_unique` for keys below ``vocab_size`` (the unigrams): a bincount, no sort."""
+    n = np.bincount(ids, minlength=vocab_size)
+    present = np.flatnonzero(n)
+    row = np.full(vocab_size, -1, dtype=np.int64)
+    row[present] = np.arange(len(present))
+    return present.astype(np.int64), np.zeros(len(present), dtype=np.int64), row[ids], n[present]
 
 
 def continuation_counts(counts: NgramCounts, k: int) -> np.ndarray:
