@@ -8,7 +8,9 @@ scoring), :mod:`~lmtool.ngram.storage` and :mod:`~lmtool.ngram.arpa` (files).
 Python API::
 
     from lmtool.ngram import fit_ngram, load_ngram, read_arpa, write_arpa
-    model = fit_ngram("brown-bengio2003", order=3, min_count=4)   # modified Kneser-Ney
+    corpus = load_corpus("brown-bengio2003")                       # from lmtool.text
+    model = fit_ngram(corpus, order=3)                             # modified Kneser-Ney
+    fit_ngram("notes.txt", 5, "witten-bell", tokenizer="char")     # a spec: corpus options too
     model.logprob("jury", ["<s>", "the"])     # natural log p(jury | <s> the)
     model.score_sentence("the jury said")     # natural log p of the sentence and </s>
     model.perplexity(corpus.splits["test"])   # </s> included, <s> never predicted
@@ -49,18 +51,23 @@ def fit_ngram(corpus_or_split: Any, order: int = 3, method: str = DEFAULT_METHOD
               tokenizer: Any = None, corpus_options: dict | None = None, **params) -> NgramModel:
     """Fit an order-``order`` model on a corpus's train split.
 
-    ``corpus_or_split`` is a corpus spec string (loaded with ``corpus_options``), a
+    ``corpus_or_split`` is a corpus spec string (loaded with ``corpus_options`` and any
+    :data:`lmtool.text.CORPUS_OPTIONS` keyword, e.g. ``tokenizer="char"``), a
     :class:`lmtool.text.PreparedCorpus`, or an :class:`lmtool.text.EncodedSplit` together with
     its ``vocabulary`` (and optionally ``tokenizer``, default word). ``params`` are the
     method's options: ``k`` (add-k), ``discount`` (absolute, kneser-ney), ``prune`` and
     ``discount_fallback`` (modified-kneser-ney), ...
     """
-    from lmtool.text import PreparedCorpus, load_corpus, make_tokenizer
+    from lmtool.text import CORPUS_OPTIONS, PreparedCorpus, load_corpus, make_tokenizer
 
     if not isinstance(order, (int, np.integer)) or isinstance(order, bool) or order < 1:
         raise UsageError(f"order must be a positive integer, got {order!r}: pass --order 1 or more")
     if isinstance(corpus_or_split, str):
-        corpus_or_split = load_corpus(corpus_or_split, **(corpus_options or {}))
+        options = dict(corpus_options or {})
+        options.update({name: params.pop(name) for name in list(params) if name in CORPUS_OPTIONS})
+        if tokenizer is not None:
+            options["tokenizer"] = tokenizer
+        corpus_or_split = load_corpus(corpus_or_split, **options)
     if isinstance(corpus_or_split, PreparedCorpus):
         split, vocabulary, tokenizer = corpus_or_split.splits["train"], corpus_or_split.vocabulary, corpus_or_split.tokenizer
         unit, source = corpus_or_split.unit, corpus_or_split.source
