@@ -25,7 +25,7 @@ def test_fit_from_spec_with_corpus_options(text_file):
 
 
 def test_sampling_through_the_protocol(text_file):
-    model = fit_ngram(str(text_file), 3, split_fractions="1")
+    model = fit_ngram(str(text_file), 3, split_fractions="1", discount_fallback=True)
     rng = np.random.default_rng(0)
     state, words = model.start([]), []
     for _ in range(40):
