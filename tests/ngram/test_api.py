@@ -35,7 +35,8 @@ def test_sampling_through_the_protocol(text_file):
         words.append(model.vocabulary.token(token))
         state = model.advance(state, token)
     assert "<s>" not in words and "</s>" in words
-    assert np.array_equal(model.advance(model.start(["the"]), 2), model.start([]))  # </s> restarts
+    the = model.vocabulary.id("the")
+    assert np.array_equal(model.advance(model.start([the]), 2), model.start([]))  # </s> restarts
 
 
 @pytest.mark.parametrize("order", [0, -1, 2.5, True])
