@@ -30,7 +30,7 @@ import re
 import numpy as np
 
 from lmtool.errors import ModelFileError
-from lmtool.ngram.tables import BackoffTables, find_rows, log10_prob
+from lmtool.ngram.tables import BackoffTables, _lookup, find_rows, log10_prob
 
 SPECIALS = ("<unk>", "<s>", "</s>")
 _HEADER = re.compile(r"^ngram\s+(\d+)\s*=\s*(\d+)$")
@@ -162,6 +162,9 @@ def build_tables(grams: list[np.ndarray], probs: list[np.ndarray], backoffs: lis
     uni_listed = np.zeros(vocab, dtype=bool)
     ids = grams[0][:, 0]
     uni_prob[ids], uni_back[ids], uni_listed[ids] = probs[0], backoffs[0], True
+    fast = _prefix_closed_tables(grams, probs, backoffs, vocab, uni_prob, uni_back, uni_listed)
+    if fast is not None:
+        return fast
     # needed[k]: the listed k-grams plus every prefix of a needed (k+1)-gram
     needed = [None] * order
     for k in range(order - 1, 0, -1):
@@ -196,6 +199,35 @@ def build_tables(grams: list[np.ndarray], probs: list[np.ndarray], backoffs: lis
             context = find_rows(lower, k - 1, missing[:, :-1])
             prob[~listed] = tables.log10_backoffs[k - 1][context] + log10_prob(lower, missing[:, 1:])
     tables._keys = None
+    return tables
+
+
+def _prefix_closed_tables(grams, probs, backoffs, vocab, uni_prob, uni_back, uni_listed) -> BackoffTables | None:
+    """The tables when every listed n-gram's prefix is listed (KenLM files, most SRILM ones): one
+    key sort per order. None when some prefix is missing, for :func:`build_tables`'s general path."""
+    tables = BackoffTables(order=1, vocab_size=vocab, ngrams=[np.arange(vocab, dtype=np.int32)[:, None]],
+                           log10_probs=[uni_prob], log10_backoffs=[uni_back])
+    keys = [np.arange(vocab, dtype=np.int64)]
+    for k in range(1, len(grams)):
+        g = grams[k]
+        rows = g[:, 0]
+        for j in range(1, k):
+            rows = _lookup(keys[j], rows * vocab + g[:, j])
+        if (rows < 0).any():
+            return None
+        key = rows * vocab + g[:, -1]
+        perm = np.argsort(key)
+        key = key[perm]
+        if len(key) > 1 and (key[1:] == key[:-1]).any():
+            return None  # a repeated n-gram: the general path keeps one
+        keys.append(key)
+        tables.ngrams.append(g[perm].astype(np.int32))
+        tables.log10_probs.append(probs[k][perm])
+        tables.log10_backoffs.append(backoffs[k][perm])
+        tables.order = k + 1
+    if not uni_listed.all():
+        tables.listed = [uni_listed] + [np.ones(len(g), dtype=bool) for g in tables.ngrams[1:]]
+    tables._keys = keys
     return tables
 
 
