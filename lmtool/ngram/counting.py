@@ -81,6 +81,12 @@ def count_ngrams(ids: np.ndarray, starts: np.ndarray, order: int, vocab_size: in
     if order < 1:
         raise UsageError(f"order must be at least 1, got {order}: pass --order 1 or more")
     stream, segment_end, _ = padded_stream(ids, starts)
+    return count_padded(stream, segment_end, order, vocab_size)
+
+
+def count_padded(stream: np.ndarray, segment_end: np.ndarray, order: int, vocab_size: int) -> NgramCounts:
+    """Count the n-grams of a padded stream (see :func:`padded_stream`); n-grams never cross
+    ``segment_end``. Shared with the out-of-core counter, which counts one chunk at a time."""
     positions = np.arange(len(stream), dtype=np.int64)
     ngrams: list[np.ndarray] = []
     counts: list[np.ndarray] = []
