@@ -34,8 +34,9 @@ def parse_cutoffs(value: str | None) -> list[int] | None:
         raise UsageError(f"--cutoffs {value!r}: write increasing integers such as 2000,10000") from None
 
 
-def pick_device(name: str, local_rank: int):
-    """The torch device for ``--device`` (auto: cuda, then mps, then cpu)."""
+def pick_device(name: str):
+    """The torch device for ``--device`` (auto: cuda, then mps, then cpu); under torchrun each rank
+    then takes the GPU of its local rank."""
     import torch
 
     cuda, mps = torch.cuda.is_available(), torch.backends.mps.is_available()
@@ -43,15 +44,18 @@ def pick_device(name: str, local_rank: int):
         name = "cuda" if cuda else "mps" if mps else "cpu"
     if name == "cuda" and not cuda or name == "mps" and not mps:
         raise UsageError(f"--device {name} is not available on this machine: use --device cpu or auto")
-    return torch.device(f"cuda:{local_rank}" if name == "cuda" else name)
+    return torch.device(name)
 
 
 class Progress:
     """Terminal progress (tqdm on stderr), the JSON-lines log, and per-validation lines."""
 
     def __init__(self, show: bool, log_path: str | None, log_every: int) -> None:
-        self.log_path, self.log_every, self.show = log_path, log_every, show
-        self.bar = self.log = None
+        self.log_every, self.show, self.bar = log_every, show, None
+        try:
+            self.log = open(log_path, "a", encoding="utf-8") if log_path else None
+        except OSError as error:
+            raise UsageError(f"--log {log_path}: cannot write there ({error.strerror}): give a writable file") from None
         self.tokens, self.window_start = 0, None
 
     def __call__(self, event: dict) -> None:
@@ -60,15 +64,15 @@ class Progress:
 
             start = event["step"] - 1 if event["event"] == "step" else event.get("step", 0)
             self.bar = tqdm(initial=start, unit="step", dynamic_ncols=True, disable=not self.show, leave=True)
-            self.log = open(self.log_path, "a", encoding="utf-8") if self.log_path else None
         kind = event["event"]
         if kind == "step":
             self._step(event)
         elif kind == "valid" and self.show:
             mark = " *" if event["improved"] else ""
             ppl = "-" if event["valid_ppl"] is None else f"{event['valid_ppl']:.2f}"
+            train = "-" if event["train_loss"] is None else f"{event['train_loss']:.4f}"
             self.bar.write(f"step {event['step']} epoch {event['epoch']}: valid ppl {ppl}, "
-                           f"train loss {event['train_loss']:.4f}, lr {event['lr']:.3g}{mark}")
+                           f"train loss {train}, lr {event['lr']:.3g}{mark}")
         elif kind == "rollback" and self.show:
             self.bar.write(f"step {event['step']}: non-finite loss, rolled back to the last validated "
                            f"state, lr now {event['lr']:.3g}")
@@ -161,6 +165,7 @@ def train_rnn(spec: str, as_json: bool, quiet: bool, **params) -> None:
         raise UsageError(f"--threads must be at least 1 (got {p['threads']})")
 
     from lmtool.neural.model import RnnConfig, RnnLM, default_cutoffs
+    from lmtool.neural.rnn import corpus_meta
     from lmtool.neural.training import Trainer, TrainOptions
 
     drop = {name: p[f"dropout_{name}"] if p[f"dropout_{name}"] is not None else p["dropout"]
@@ -199,23 +204,21 @@ def train_rnn(spec: str, as_json: bool, quiet: bool, **params) -> None:
         torch.set_num_threads(p["threads"])
     output = Path(p["output"])
     checkpoint_dir = Path(p["checkpoint_dir"]) if p["checkpoint_dir"] else output.with_name(output.name + ".ckpt")
-    device = pick_device(p["device"], 0)
+    device = pick_device(p["device"])
     dist = distributed.setup(device)
     if device.type == "cuda":
         device = torch.device(f"cuda:{dist.local_rank}")
     try:
         torch.manual_seed(seed)
-        meta = {"unit": corpus.unit, "tokenizer": corpus.tokenizer.to_json(), "vocabulary": corpus.vocabulary.to_json(),
-                "fingerprint": corpus.fingerprint, "corpus": corpus.source}
         valid = corpus.splits.get("valid")
-        progress = Progress(show=dist.is_main and not quiet and not as_json, log_path=p["log_path"] if dist.is_main else None,
-                            log_every=p["log_every"])
-        trainer = Trainer(RnnLM(config), train.ids, valid.ids if valid is not None else None, options,
-                          out_path=output, checkpoint_dir=checkpoint_dir, meta=meta, device=device, dist=dist,
-                          on_event=progress)
-        if p["resume"]:
-            trainer.resume()
+        progress = Progress(show=dist.is_main and not quiet and not as_json,
+                            log_path=p["log_path"] if dist.is_main else None, log_every=p["log_every"])
         try:
+            trainer = Trainer(RnnLM(config), train.ids, valid.ids if valid is not None else None, options,
+                              out_path=output, checkpoint_dir=checkpoint_dir, meta=corpus_meta(corpus),
+                              device=device, dist=dist, on_event=progress)
+            if p["resume"]:
+                trainer.resume()
             summary = trainer.run()
         finally:
             progress.close()

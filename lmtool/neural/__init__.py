@@ -4,7 +4,7 @@ The only lmtool package that imports torch; everything else imports it from here
 """
 
 from lmtool.neural.model import RnnConfig, RnnLM
-from lmtool.neural.rnn import RnnModel, load_rnn
+from lmtool.neural.rnn import RnnModel, corpus_meta, load_rnn
 from lmtool.neural.training import Trainer, TrainOptions
 
-__all__ = ["RnnConfig", "RnnLM", "RnnModel", "TrainOptions", "Trainer", "load_rnn"]
+__all__ = ["RnnConfig", "RnnLM", "RnnModel", "TrainOptions", "Trainer", "corpus_meta", "load_rnn"]

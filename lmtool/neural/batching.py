@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from lmtool.errors import DataError, UsageError
-from lmtool.text.vocabulary import BOS_ID
+from lmtool.text import BOS_ID
 
 
 def input_stream(ids: np.ndarray) -> np.ndarray:

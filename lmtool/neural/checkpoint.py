@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import tempfile
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as safetensors_bytes
@@ -116,3 +118,21 @@ def load_resume(path: str | Path) -> dict:
     if not isinstance(state, dict) or state.get("format") != RESUME_FORMAT:
         raise ModelFileError(f"{path}: not an lmtool resume checkpoint")
     return state
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch, numpy and Python's RNGs (CPU runs are then deterministic)."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+
+
+def numpy_rng_state() -> list:
+    """numpy's global RNG state with its key as a tensor (``torch.load(weights_only=True)`` reads no numpy arrays)."""
+    name, key, pos, has_gauss, gauss = np.random.get_state()
+    return [name, torch.from_numpy(key.astype(np.int64)), pos, has_gauss, gauss]
+
+
+def set_numpy_rng_state(state: list) -> None:
+    name, key, pos, has_gauss, gauss = state
+    np.random.set_state((name, key.numpy().astype(np.uint32), pos, has_gauss, gauss))

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lmtool.errors import UsageError
-from lmtool.text.vocabulary import BOS_ID
+from lmtool.text import BOS_ID
 
 CELLS = ("rnn-tanh", "rnn-relu", "lstm", "gru")
 ADAPTIVE_DIV = 4.0  # each adaptive-softmax tail cluster projects to hidden / 4**(i+1), as in Grave et al.

@@ -26,9 +26,7 @@ from lmtool.errors import ModelFileError
 from lmtool.neural.batching import input_stream
 from lmtool.neural.checkpoint import read_model_file
 from lmtool.neural.model import BOS_ID, RnnLM
-from lmtool.text.tokenizers import tokenizer_from_json
-from lmtool.text.prepared import compute_fingerprint
-from lmtool.text.vocabulary import EOS_ID, Vocabulary
+from lmtool.text import EOS_ID, Vocabulary, compute_fingerprint, tokenizer_from_json
 
 
 
@@ -155,6 +153,12 @@ class _Split:
 
     ids: np.ndarray
     starts: np.ndarray
+
+
+def corpus_meta(corpus) -> dict:
+    """What a model file records about the :class:`lmtool.text.PreparedCorpus` it was trained on."""
+    return {"unit": corpus.unit, "tokenizer": corpus.tokenizer.to_json(), "vocabulary": corpus.vocabulary.to_json(),
+            "fingerprint": corpus.fingerprint, "corpus": corpus.source}
 
 
 def load_rnn(path: str | Path, device: str | torch.device = "cpu") -> RnnModel:

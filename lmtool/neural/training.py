@@ -41,7 +41,8 @@ import torch
 
 from lmtool.errors import LmtoolError, UsageError
 from lmtool.neural.batching import RandomWindows, StreamBatches, rank_rows
-from lmtool.neural.checkpoint import load_resume, save_model_file, save_resume
+from lmtool.neural.checkpoint import (load_resume, numpy_rng_state, save_model_file, save_resume, seed_everything,
+                                      set_numpy_rng_state)
 from lmtool.neural.distributed import Distributed
 from lmtool.neural.model import RnnLM, detach_hidden
 
@@ -272,8 +273,8 @@ class Trainer:
         train_loss = self._loss_sum / self._loss_count if self._loss_count else math.nan
         self._loss_sum, self._loss_count = 0.0, 0
         record = {"step": self.step, "epoch": self.epoch, "elapsed": round(self.elapsed, 3),
-                  "lr": self.lr_at(max(0, self.step - 1)), "train_loss": train_loss,
-                  "valid_loss": loss, "valid_ppl": math.exp(loss) if math.isfinite(loss) else None}
+                  "lr": self.lr_at(max(0, self.step - 1)), "train_loss": finite_or_none(train_loss),
+                  "valid_loss": finite_or_none(loss), "valid_ppl": math.exp(loss) if math.isfinite(loss) else None}
         self.history.append(record)
         improved = math.isfinite(loss) and loss < self.best_valid
         if improved or self.valid_ids is None:
@@ -324,7 +325,8 @@ class Trainer:
                 "options": asdict(self.options)}
 
     def _file_meta(self) -> dict:
-        curves = {key: [r[key] for r in self.history] for key in ("step", "epoch", "elapsed", "lr", "train_loss", "valid_loss")}
+        keys = ("step", "epoch", "elapsed", "lr", "train_loss", "valid_loss")
+        curves = {key: [r[key] for r in self.history] for key in keys}
         return {**self.meta, "training": self.summary(), "curves": curves}
 
     def _write_checkpoints(self) -> None:
@@ -345,24 +347,32 @@ class Trainer:
             "python_rng": random.getstate(), "best_valid": self.best_valid, "history": self.history,
             "elapsed": self.elapsed, "architecture": self.model.config.to_dict(),
             "fingerprint": self.meta.get("fingerprint"),
-            "data": {k: getattr(self.options, k) for k in ("bptt", "batch_size", "random_windows", "seed")}})
+            "data": self._data_options()})
+
+    def _data_options(self) -> dict:
+        """The options that fix what the data position in a checkpoint means."""
+        return {k: getattr(self.options, k) for k in ("bptt", "batch_size", "random_windows", "seed")}
 
     def resume(self) -> None:
         """Continue from ``checkpoint_dir/resume.pt`` (same architecture, corpus and batching)."""
         path = self.checkpoint_dir / "resume.pt"
         state = load_resume(path)
-        data = {k: getattr(self.options, k) for k in ("bptt", "batch_size", "random_windows", "seed")}
-        for key, now in (("architecture", self.model.config.to_dict()), ("fingerprint", self.meta.get("fingerprint")), ("data", data)):
+        expected = {"architecture": self.model.config.to_dict(), "fingerprint": self.meta.get("fingerprint"),
+                    "data": self._data_options()}
+        for key, now in expected.items():
             if state.get(key) != now:
                 raise UsageError(f"{path} was written with a different {key} ({state.get(key)} vs {now}): "
                                  "resume with the original options or drop --resume")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.lr_scale, self.plateau_best, self.bad_validations = (state["schedule"][k] for k in ("lr_scale", "plateau_best", "bad_validations"))
+        schedule = state["schedule"]
+        self.lr_scale, self.plateau_best = schedule["lr_scale"], schedule["plateau_best"]
+        self.bad_validations = schedule["bad_validations"]
         self.step, self.epoch, self.window = (state["position"][k] for k in ("step", "epoch", "window"))
-        parts = [h[:, self.rows].contiguous().to(self.device) for h in state["hidden"]]  # a strided hx crashes the CPU LSTM
+        # this rank's rows, made contiguous: a strided initial state crashes the CPU LSTM kernel
+        parts = [h[:, self.rows].contiguous().to(self.device) for h in state["hidden"]]
         if not self.options.random_windows:
-            self.hidden = tuple(parts) if len(parts) == 2 else parts[0]
+            self.hidden = tuple(parts) if self.model.config.cell == "lstm" else parts[0]
         rng = state["torch_rng"]
         if rng.size(0) == self.dist.world:
             torch.set_rng_state(rng[self.dist.rank].clone())  # a view into the stacked states crashes torch
@@ -372,22 +382,9 @@ class Trainer:
         self._good = self._snapshot()
 
 
-def seed_everything(seed: int) -> None:
-    """Seed torch, numpy and Python's RNGs (CPU runs are then deterministic)."""
-    torch.manual_seed(seed)
-    np.random.seed(seed % 2**32)
-    random.seed(seed)
-
-
-def numpy_rng_state() -> list:
-    """numpy's global RNG state with its key as a tensor (``torch.load(weights_only=True)`` reads no numpy arrays)."""
-    name, key, pos, has_gauss, gauss = np.random.get_state()
-    return [name, torch.from_numpy(key.astype(np.int64)), pos, has_gauss, gauss]
-
-
-def set_numpy_rng_state(state: list) -> None:
-    name, key, pos, has_gauss, gauss = state
-    np.random.set_state((name, key.numpy().astype(np.uint32), pos, has_gauss, gauss))
+def finite_or_none(value: float) -> float | None:
+    """JSON has no NaN: a missing figure (no validation split, no step yet) is null."""
+    return value if math.isfinite(value) else None
 
 
 def make_optimizer(model: RnnLM, options: TrainOptions) -> torch.optim.Optimizer:
