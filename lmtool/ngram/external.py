@@ -1,0 +1,356 @@
+"""Out-of-core counting: n-gram counts of a corpus larger than memory, identical to ``count_ngrams``.
+
+The manner of KenLM's disk-based ``lmplz``, in three stages:
+
+1. **Chunks.** The train split arrives as chunks of ids (:mod:`lmtool.text.streaming`), each
+   small enough that counting it fits the memory budget. Each chunk is padded with ``<s>`` as
+   :func:`~lmtool.ngram.counting.padded_stream` does and counted by the same code as the
+   in-memory counter (:func:`~lmtool.ngram.counting.count_padded`).
+2. **Runs.** Every chunk's counts (per order: unique rows sorted lexicographically, and their
+   counts) are spilled to a fresh temporary directory as ``.npy`` files: one *run* per chunk.
+   With ``workers > 1`` chunks are counted and spilled by a pool of processes.
+3. **Merge.** Per order, a k-way merge of all runs, block by block: read the next block of each
+   run (memory-mapped), take the rows up to the smallest last row among the blocks of runs not
+   yet exhausted (every row up to it is now present in the blocks), concatenate, lexsort, sum the
+   counts of equal rows and emit. No Python loop runs over n-grams, only over runs and blocks.
+
+Then ``prefixes``/``suffixes`` are found by searching each order's rows in the order below
+(:func:`link_orders`), and ``first_seen`` from the first global position of each id, so the
+:class:`NgramCounts` equals ``count_ngrams`` on the whole split array by array.
+
+**N-grams across a chunk cut.** A line-unit chunk holds whole sentences: nothing spans a cut.
+A stream-unit text is one segment cut into chunks; a chunk that ``continues`` the previous one
+drops its ``<s>`` and is prefixed with the previous chunk's last ``order - 1`` positions (the
+*overlap*). Its counts are those of the whole prefixed chunk minus those of the overlap alone,
+i.e. exactly the n-grams that END inside the chunk; each n-gram is thus counted once, in the
+chunk where it ends.
+
+**Memory.** Counting a chunk takes about :data:`BYTES_PER_TOKEN` bytes per padded position
+(int64 keys, ranks and an argsort per order, measured at order 3-5); the chunk size is the
+budget divided by that times the number of processes counting at once. The merge sizes its
+blocks from the budget as well. The counts themselves (the model's input) must fit in memory:
+the budget bounds the working memory of counting, not the size of the result.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import shutil
+import tempfile
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from multiprocessing import get_all_start_methods, get_context
+from typing import Iterable
+
+import numpy as np
+
+from lmtool.errors import DataError, LmtoolError, UsageError
+from lmtool.ngram.counting import BOS_ID, NgramCounts, count_padded, first_seen_ranks
+
+#: working bytes of count_padded per padded position (measured peak, orders 3-5, see bench/)
+BYTES_PER_TOKEN = 160
+#: bytes per token the reading process holds while it tokenizes and pads a chunk
+READER_BYTES_PER_TOKEN = 40
+#: the smallest budget accepted (counting a chunk needs a few hundred tokens to be worth it)
+MIN_MEMORY = 64 * 1024
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def parse_memory(text: str) -> int:
+    """A size such as ``500M``, ``2G``, ``1.5G`` or ``65536`` (bytes; K/M/G/T are powers of 1024)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*([kKmMgGtT]?)(?:i?[bB])?\s*", str(text))
+    if match is None:
+        raise UsageError(f"--memory takes a size such as 500M or 2G, got {text!r}")
+    size = int(float(match[1]) * _UNITS[match[2].upper()])
+    if size < MIN_MEMORY:
+        raise UsageError(f"--memory {text} is below the minimum of {MIN_MEMORY // 1024}K: give a larger budget")
+    return size
+
+
+def chunk_tokens(memory: int, workers: int) -> int:
+    """Tokens per chunk so that ``workers`` chunks being counted and one being read fit ``memory``."""
+    return max(64, memory // (BYTES_PER_TOKEN * workers + READER_BYTES_PER_TOKEN))
+
+
+@dataclass
+class ExternalStats:
+    """What the out-of-core counter did, for the fit summary."""
+
+    chunk_tokens: int
+    workers: int
+    chunks: int = 0
+    runs: int = 0
+    spilled_bytes: int = 0
+    tokens: int = 0
+    segments: int = 0
+    unk_tokens: int = 0
+    run_rows: list[int] = field(default_factory=list)
+
+
+def count_external(chunks: Iterable, order: int, vocab_size: int, memory: int, tmp: str | None = None,
+                   workers: int = 1, stats: ExternalStats | None = None) -> NgramCounts:
+    """The :class:`NgramCounts` of the split that ``chunks`` (:class:`lmtool.text.streaming.Chunk`)
+    cut, equal to ``count_ngrams`` on the whole split; runs go to a fresh directory under ``tmp``
+    (default: the system's temporary directory), removed on success and on failure."""
+    if order < 1:
+        raise UsageError(f"order must be at least 1, got {order}: pass --order 1 or more")
+    if workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {workers}")
+    stats = stats or ExternalStats(chunk_tokens(memory, workers), workers)
+    try:
+        workdir = tempfile.mkdtemp(prefix="lmtool-ngram-runs-", dir=tmp)
+    except OSError as error:
+        raise UsageError(f"--tmp {tmp}: cannot create a directory there ({error.strerror}): give a writable directory") from None
+    # fork where there is one: workers start at once and need no `if __name__ == "__main__"` guard
+    method = "fork" if "fork" in get_all_start_methods() else "spawn"
+    pool = ProcessPoolExecutor(workers, mp_context=get_context(method)) if workers > 1 else None
+    try:
+        first_position = _spill_runs(chunks, order, vocab_size, workdir, pool, stats)
+        if stats.tokens == 0:
+            raise DataError("the training split is empty: give a corpus with text in its train split")
+        ngrams, counts = [], []
+        for k in range(order):
+            rows, values = merge_runs([_run_path(workdir, c, k) for c in range(stats.chunks)], k + 1, memory)
+            ngrams.append(rows)
+            counts.append(values)
+        prefixes, suffixes = link_orders(ngrams, vocab_size)
+        seen = np.flatnonzero(first_position < np.iinfo(np.int64).max)
+        # ids in order of first appearance: first_seen_ranks gives them the ranks of the whole stream
+        first_seen = first_seen_ranks(seen[np.argsort(first_position[seen], kind="stable")], vocab_size)
+        return NgramCounts(order, vocab_size, ngrams, counts, prefixes, suffixes, first_seen)
+    except OSError as error:
+        if error.errno == errno.ENOSPC:
+            raise LmtoolError(f"no space left on the device of {workdir} while spilling n-gram runs: "
+                              "free disk space or give --tmp on a larger disk") from None
+        raise LmtoolError(f"cannot write n-gram runs in {workdir} ({error.strerror or error}): give a writable --tmp") from None
+    except BrokenProcessPool:
+        raise LmtoolError("a counting worker died (out of memory?): lower --memory or --workers") from None
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _spill_runs(chunks: Iterable, order: int, vocab_size: int, workdir: str, pool, stats: ExternalStats) -> np.ndarray:
+    """Stages 1-2: count every chunk and spill its run; returns each id's first padded position."""
+    first_position = np.full(vocab_size, np.iinfo(np.int64).max, dtype=np.int64)
+    offset = 0  # padded positions of the whole stream before this chunk
+    tail = np.zeros(0, dtype=np.int32)
+    pending: set = set()
+    for chunk in chunks:
+        ids = np.asarray(chunk.ids, dtype=np.int32)
+        if np.any(ids == BOS_ID):
+            raise DataError("the train ids contain <s> (id 1), which only pads segments: encode text with the vocabulary")
+        stream = padded_ids(ids, np.asarray(chunk.starts, dtype=np.int64))
+        overlap = 0
+        if chunk.continues:
+            stream = np.concatenate([tail, stream[1:]])  # no <s>: the segment goes on
+            overlap = len(tail)
+        new = stream[overlap:]
+        np.minimum.at(first_position, new, np.arange(offset, offset + len(new), dtype=np.int64))
+        offset += len(new)
+        tail = stream[max(_last_segment_start(stream), len(stream) - (order - 1)):] if order > 1 else stream[:0]
+        stats.tokens += len(ids)
+        stats.segments += len(chunk.starts) - 1 - bool(chunk.continues)
+        stats.unk_tokens += int(np.count_nonzero(ids == 0))
+        prefix = _run_prefix(workdir, stats.chunks)
+        stats.chunks += 1
+        if pool is None:
+            _record(stats, count_and_spill(stream, overlap, order, vocab_size, prefix))
+            continue
+        np.save(prefix + ".chunk.npy", stream, allow_pickle=False)
+        pending.add(pool.submit(count_file, prefix, overlap, order, vocab_size))
+        if len(pending) >= stats.workers:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                _record(stats, future.result())
+    for future in pending:
+        _record(stats, future.result())
+    return first_position
+
+
+def _record(stats: ExternalStats, result: tuple[int, list[int]]) -> None:
+    spilled, rows = result
+    stats.runs += 1
+    stats.spilled_bytes += spilled
+    stats.run_rows.append(sum(rows))
+
+
+def padded_ids(ids: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """``ids`` with one ``<s>`` before each segment (int32; the stream of ``padded_stream``)."""
+    lengths = np.diff(starts)
+    stream = np.empty(len(ids) + len(lengths), dtype=np.int32)
+    token_position = np.arange(len(ids)) + np.repeat(np.arange(1, len(lengths) + 1), lengths)
+    stream[token_position] = ids
+    stream[starts[:-1] + np.arange(len(lengths))] = BOS_ID
+    return stream
+
+
+def segment_ends(stream: np.ndarray) -> np.ndarray:
+    """For each position of a padded stream, the end of its segment: segments begin at each
+    ``<s>`` (and at 0, for a chunk that continues a segment)."""
+    starts = np.flatnonzero(stream == BOS_ID)
+    if len(starts) == 0 or starts[0] != 0:
+        starts = np.concatenate([[0], starts])
+    ends = np.append(starts[1:], len(stream))
+    return np.repeat(ends, ends - starts).astype(np.int64)
+
+
+def _last_segment_start(stream: np.ndarray) -> int:
+    starts = np.flatnonzero(stream == BOS_ID)
+    return int(starts[-1]) if len(starts) else 0
+
+
+def count_file(prefix: str, overlap: int, order: int, vocab_size: int) -> tuple[int, list[int]]:
+    """Worker entry point: count the chunk saved at ``prefix.chunk.npy`` and spill its run."""
+    path = prefix + ".chunk.npy"
+    stream = np.load(path, allow_pickle=False)
+    os.unlink(path)
+    return count_and_spill(stream, overlap, order, vocab_size, prefix)
+
+
+def count_and_spill(stream: np.ndarray, overlap: int, order: int, vocab_size: int, prefix: str) -> tuple[int, list[int]]:
+    """Count the n-grams of ``stream`` that end after its first ``overlap`` positions and write them
+    as one run (per order a rows file and a counts file); returns (bytes written, rows per order)."""
+    counted = count_padded(stream, segment_ends(stream), order, vocab_size)
+    inner = count_padded(stream[:overlap], segment_ends(stream[:overlap]), order, vocab_size) if overlap else None
+    written, sizes = 0, []
+    for k in range(order):
+        rows, counts = counted.ngrams[k], counted.counts[k]
+        if inner is not None:  # every overlap n-gram also occurs in the chunk: subtract, drop zeros
+            rows, counts = combine([rows, inner.ngrams[k]], [counts, -inner.counts[k]])
+            rows, counts = rows[counts > 0], counts[counts > 0]
+        written += write_run(prefix, k, rows, counts)
+        sizes.append(len(rows))
+    return written, sizes
+
+
+def _run_prefix(workdir: str, chunk: int) -> str:
+    return os.path.join(workdir, f"run-{chunk:06d}")
+
+
+def _run_path(workdir: str, chunk: int, k: int) -> str:
+    return f"{_run_prefix(workdir, chunk)}-{k + 1}"
+
+
+def write_run(prefix: str, k: int, rows: np.ndarray, counts: np.ndarray) -> int:
+    """Write one order of a run as ``PREFIX-N.rows.npy`` and ``PREFIX-N.counts.npy``; returns bytes."""
+    path = f"{prefix}-{k + 1}"
+    np.save(path + ".rows.npy", np.ascontiguousarray(rows, dtype=np.int32), allow_pickle=False)
+    np.save(path + ".counts.npy", np.asarray(counts, dtype=np.int64), allow_pickle=False)
+    return os.path.getsize(path + ".rows.npy") + os.path.getsize(path + ".counts.npy")
+
+
+def combine(rows: list[np.ndarray], counts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenate sets of rows, sort them lexicographically and sum the counts of equal rows."""
+    rows_all = np.concatenate(rows)
+    counts_all = np.concatenate(counts)
+    if len(rows_all) == 0:
+        return rows_all, counts_all
+    order = np.lexsort(rows_all.T[::-1])
+    rows_all, counts_all = rows_all[order], counts_all[order]
+    new = np.empty(len(rows_all), dtype=bool)
+    new[0] = True
+    np.any(rows_all[1:] != rows_all[:-1], axis=1, out=new[1:])
+    return rows_all[new], np.add.reduceat(counts_all, np.flatnonzero(new))
+
+
+def rows_up_to(rows: np.ndarray, bound: np.ndarray) -> int:
+    """How many leading rows of the lexicographically sorted ``rows`` are <= ``bound``."""
+    differ = rows != bound
+    column = differ.argmax(axis=1)
+    picked = np.arange(len(rows))
+    at_most = ~differ[picked, column] | (rows[picked, column] < bound[column])
+    return int(np.count_nonzero(at_most))
+
+
+def merge_runs(paths: list[str], width: int, memory: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stage 3: k-way merge of the runs ``PATH.rows.npy``/``PATH.counts.npy`` of one order."""
+    rows = [np.load(p + ".rows.npy", mmap_mode="r", allow_pickle=False) for p in paths]
+    counts = [np.load(p + ".counts.npy", mmap_mode="r", allow_pickle=False) for p in paths]
+    # a block row costs its bytes about three times over (slice, concatenation, sorted copy) plus the sort index
+    block = max(256, memory // (max(1, len(paths)) * (3 * (4 * width + 8) + 16)))
+    position = [0] * len(paths)
+    merged_rows, merged_counts = [], []
+    while True:
+        live = [i for i in range(len(paths)) if position[i] < len(rows[i])]
+        if not live:
+            break
+        blocks = {i: np.asarray(rows[i][position[i]: position[i] + block]) for i in live}
+        # runs whose block does not reach their end bound what is complete: the least of their last rows
+        open_lasts = [blocks[i][-1] for i in live if position[i] + len(blocks[i]) < len(rows[i])]
+        bound = np.array(open_lasts)[np.lexsort(np.array(open_lasts).T[::-1])[0]] if open_lasts else None
+        taken_rows, taken_counts = [], []
+        for i in live:
+            n = len(blocks[i]) if bound is None else rows_up_to(blocks[i], bound)
+            taken_rows.append(blocks[i][:n])
+            taken_counts.append(np.asarray(counts[i][position[i]: position[i] + n]))
+            position[i] += n
+        out_rows, out_counts = combine(taken_rows, taken_counts)
+        merged_rows.append(out_rows)
+        merged_counts.append(out_counts)
+    del rows, counts  # unmap before the directory is removed
+    if not merged_rows:
+        return np.zeros((0, width), dtype=np.int32), np.zeros(0, dtype=np.int64)
+    return np.concatenate(merged_rows).astype(np.int32), np.concatenate(merged_counts).astype(np.int64)
+
+
+def link_orders(ngrams: list[np.ndarray], vocab_size: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """``prefixes`` and ``suffixes`` of sorted unique n-gram tables (the layout of counting.py).
+
+    A k-gram's key in its order is ``rank(its (k-1)-gram prefix) * V + last word``, the key
+    ``count_padded`` sorts by; the keys of an order are therefore sorted, and the row of any
+    word sequence is found by ``searchsorted`` of its key, built up one word at a time.
+    """
+    keys = [ngrams[0][:, 0].astype(np.int64)]
+    prefixes = [np.full(len(ngrams[0]), -1, dtype=np.int64)]
+    suffixes = [np.full(len(ngrams[0]), -1, dtype=np.int64)]
+    for k in range(1, len(ngrams)):
+        table = ngrams[k].astype(np.int64)
+        prefixes.append(_rows_of(table[:, :-1], keys, vocab_size))
+        suffixes.append(_rows_of(table[:, 1:], keys, vocab_size))
+        keys.append(prefixes[k] * vocab_size + table[:, -1])
+    return prefixes, suffixes
+
+
+def _rows_of(sequences: np.ndarray, keys: list[np.ndarray], vocab_size: int) -> np.ndarray:
+    """Row of each word sequence (all present) in the table of its length, via the order keys."""
+    row = np.searchsorted(keys[0], sequences[:, 0])
+    for j in range(1, sequences.shape[1]):
+        row = np.searchsorted(keys[j], row * vocab_size + sequences[:, j])
+    return row.astype(np.int64)
+
+
+def fit_external(spec: str, order: int, method: str, memory: int, tmp: str | None = None, workers: int = 1,
+                 corpus_options: dict | None = None, **params):
+    """:func:`lmtool.ngram.fit_ngram` on the train split of ``spec`` without loading it: the text is
+    streamed (:func:`lmtool.text.streaming.stream_train`) and counted out of core; the model is
+    identical to the in-memory one. Returns ``(model, ExternalStats)``."""
+    import time
+
+    from lmtool.ngram import NgramModel, _plain, estimate
+    from lmtool.text.streaming import stream_train
+
+    if not isinstance(order, (int, np.integer)) or isinstance(order, bool) or order < 1:
+        raise UsageError(f"order must be a positive integer, got {order!r}: pass --order 1 or more")
+    started = time.perf_counter()
+    train = stream_train(spec, **(corpus_options or {}))
+    stats = ExternalStats(chunk_tokens(memory, workers), workers)
+    counts = count_external(train.chunks(stats.chunk_tokens), int(order), len(train.vocabulary), memory, tmp,
+                            workers, stats)
+    result = estimate(counts, method, **params)
+    training = {
+        "corpus": train.source,
+        "unit": train.unit,
+        "segments": stats.segments,
+        "tokens": stats.tokens,
+        "unk_tokens": stats.unk_tokens,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    model = NgramModel(result.tables, train.tokenizer, train.vocabulary, unit=train.unit, method=method,
+                       normalised=result.normalised, parameters=result.parameters,
+                       discounts=_plain(result.info.get("discounts")), training=training)
+    return model, stats
