@@ -54,16 +54,24 @@ def peak_memory_mb() -> float:
 @corpus_options
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Model file to write (.npz).")
 @click.option("--arpa", type=click.Path(dir_okay=False), default=None, help="Also write the model as an ARPA file.")
+@click.option("--memory", default=None, metavar="SIZE",
+              help="Count out of core within this working-memory budget (500M, 2G): the corpus is streamed, "
+                   "sorted runs are spilled to --tmp and merged; same model as in memory.")
+@click.option("--tmp", "tmp", type=click.Path(file_okay=False), default=None,
+              help="Directory for the --memory runs (default: the system temporary directory).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes counting chunks in parallel (with --memory).")
 @json_option
 @click.pass_context
 def fit_ngram(ctx: click.Context, spec, from_arpa, order, smoothing, discount, k, gtmax, alpha, prune,
-              discount_fallback, output, arpa, as_json, **options) -> None:
+              discount_fallback, output, arpa, memory, tmp, workers, as_json, **options) -> None:
     """Estimate an order-N Markov model and save it (and optionally its ARPA form).
 
     Prints n-grams per order, discounts, time, peak memory and the valid perplexity (when
     the corpus has a valid split; </s> counted, <s> never predicted).
 
     Example: lmtool fit-ngram --corpus brown-bengio2003 --order 5 -o brown5.npz --arpa brown5.arpa
+    (larger than memory: add --memory 2G --tmp /scratch --workers 4)
     """
     from lmtool.ngram import fit_ngram as fit, read_arpa, write_arpa
     from lmtool.text import load_corpus
@@ -72,10 +80,16 @@ def fit_ngram(ctx: click.Context, spec, from_arpa, order, smoothing, discount, k
     started = time.perf_counter()
     if (spec is None) == (from_arpa is None):
         raise UsageError("give exactly one of --corpus SPEC (to fit) or --from-arpa FILE (to convert)")
-    valid_ppl = None
+    valid_ppl = external = None
+    if memory is not None and from_arpa is not None:
+        raise UsageError("--memory applies to fitting on --corpus, not to --from-arpa")
     if from_arpa is not None:
         _progress(f"reading {from_arpa}", quiet)
         model = read_arpa(from_arpa)
+    elif memory is not None:
+        model, external = _fit_external(spec, order, smoothing, memory, tmp, workers, quiet, options,
+                                        discount=discount, k=k, gtmax=gtmax, alpha=alpha, prune=parse_prune(prune),
+                                        discount_fallback=discount_fallback)
     else:
         if order < 1:
             raise UsageError(f"--order must be at least 1, got {order}")
@@ -106,6 +120,7 @@ def fit_ngram(ctx: click.Context, spec, from_arpa, order, smoothing, discount, k
         "valid_perplexity": valid_ppl,
         "seconds": round(time.perf_counter() - started, 3),
         "peak_memory_mb": round(peak_memory_mb(), 1),
+        "external": external,
     }
     if as_json:
         print_json(summary)
@@ -122,3 +137,21 @@ def fit_ngram(ctx: click.Context, spec, from_arpa, order, smoothing, discount, k
         label = "valid score-perplexity (NOT a perplexity: stupid backoff)" if not model.normalised else "valid perplexity"
         click.echo(f"{label}: {valid_ppl:.2f}")
     click.echo(f"time {summary['seconds']:.2f} s, peak memory {summary['peak_memory_mb']:.0f} MiB")
+    if external:
+        click.echo(f"out of core: {external['runs']} runs of <= {external['chunk_tokens']:,} tokens, "
+                   f"{external['spilled_mb']:.1f} MiB spilled, {external['workers']} worker(s), budget "
+                   f"{external['memory']}, peak RSS {external['peak_rss_mb']:.0f} MiB (largest worker "
+                   f"{external['peak_worker_rss_mb']:.0f} MiB)")
+
+
+def _fit_external(spec, order, smoothing, memory, tmp, workers, quiet, options, **params):
+    """``--memory``: stream and count out of core (lmtool.ngram.external); the model and the figures."""
+    from lmtool.ngram.external import fit_external, parse_memory
+
+    budget = parse_memory(memory)
+    _progress(f"counting {order}-grams of {spec} out of core (budget {memory}, {workers} worker(s))", quiet)
+    model, stats = fit_external(spec, order, smoothing, budget, tmp, workers, corpus_kwargs(options), **params)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+    return model, {"memory": memory, "memory_bytes": budget, "workers": workers, "chunk_tokens": stats.chunk_tokens,
+                   "runs": stats.runs, "spilled_mb": round(stats.spilled_bytes / 2**20, 1),
+                   "peak_rss_mb": round(max(peak_memory_mb(), children), 1), "peak_worker_rss_mb": round(children, 1)}
