@@ -26,6 +26,7 @@ class Distributed:
     rank: int = 0
     world: int = 1
     local_rank: int = 0
+    device: torch.device = torch.device("cpu")  # where collectives run: nccl takes CUDA tensors only
 
     @property
     def is_main(self) -> bool:
@@ -36,7 +37,7 @@ class Distributed:
         """Element-wise mean of ``values`` over all ranks (the logged loss is the global batch's)."""
         if self.world == 1:
             return values
-        tensor = torch.tensor(values, dtype=torch.float64)
+        tensor = torch.tensor(values, dtype=torch.float64, device=self.device)
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
         return (tensor / self.world).tolist()
 
@@ -44,17 +45,18 @@ class Distributed:
         """Rank 0's ``values`` on every rank (validation results, the stop decision)."""
         if self.world == 1:
             return values
-        tensor = torch.tensor(values, dtype=torch.float64)
+        tensor = torch.tensor(values, dtype=torch.float64, device=self.device)
         dist.broadcast(tensor, src=0)
         return tensor.tolist()
 
     def gather(self, tensor: torch.Tensor, dim: int) -> torch.Tensor:
-        """Every rank's ``tensor`` concatenated along ``dim`` in rank order (hidden rows, RNG states)."""
+        """Every rank's ``tensor`` concatenated along ``dim`` in rank order (hidden rows, RNG states), on the CPU."""
         if self.world == 1:
-            return tensor
+            return tensor.cpu()
+        tensor = tensor.to(self.device).contiguous()
         parts = [torch.empty_like(tensor) for _ in range(self.world)]
-        dist.all_gather(parts, tensor.contiguous())
-        return torch.cat(parts, dim=dim)
+        dist.all_gather(parts, tensor)
+        return torch.cat(parts, dim=dim).cpu()
 
     def close(self) -> None:
         if self.world > 1 and dist.is_initialized():
@@ -76,4 +78,5 @@ def setup(device: torch.device) -> Distributed:
         raise UsageError(f"distributed training runs on cpu (gloo) or cuda (nccl), not {device.type}: pass --device cpu or cuda")
     if not dist.is_initialized():
         dist.init_process_group(backend=backend)
-    return Distributed(rank=rank, world=world, local_rank=local_rank)
+    device = torch.device("cuda", local_rank) if backend == "nccl" else torch.device("cpu")
+    return Distributed(rank=rank, world=world, local_rank=local_rank, device=device)

@@ -333,7 +333,7 @@ class Trainer:
         """Last model and resume checkpoint (rank 0 writes; every rank contributes its rows and RNG)."""
         hidden = self.hidden
         parts = list(hidden) if isinstance(hidden, tuple) else [hidden]
-        parts = [self.dist.gather(h.detach().cpu(), dim=1) for h in parts]
+        parts = [self.dist.gather(h.detach(), dim=1) for h in parts]
         torch_rng = self.dist.gather(torch.get_rng_state()[None], dim=0)
         if not self.dist.is_main:
             return
