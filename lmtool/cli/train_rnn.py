@@ -222,8 +222,10 @@ def train_rnn(spec: str, as_json: bool, quiet: bool, **params) -> None:
             summary = trainer.run()
         finally:
             progress.close()
-    finally:
-        dist.close()
+    except BaseException:
+        dist.close(wait=False)
+        raise
+    dist.close()
     if not dist.is_main:
         return
     summary = {"model": str(output), "checkpoint_dir": str(checkpoint_dir), "architecture": config.to_dict(),

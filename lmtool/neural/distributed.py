@@ -58,8 +58,12 @@ class Distributed:
         dist.all_gather(parts, tensor)
         return torch.cat(parts, dim=dim).cpu()
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
+        """Leave the job; ``wait``: together (a rank tearing gloo down while another still writes
+        files aborts), not after an error, which other ranks may never reach."""
         if self.world > 1 and dist.is_initialized():
+            if wait:
+                dist.barrier()
             dist.destroy_process_group()
 
 
