@@ -41,8 +41,8 @@ import torch
 
 from lmtool.errors import LmtoolError, UsageError
 from lmtool.neural.batching import RandomWindows, StreamBatches, rank_rows
-from lmtool.neural.checkpoint import (load_resume, numpy_rng_state, save_model_file, save_resume, seed_everything,
-                                      set_numpy_rng_state)
+from lmtool.neural.checkpoint import (load_resume, numpy_rng_state, read_model_file, save_model_file, save_resume,
+                                      seed_everything, set_numpy_rng_state)
 from lmtool.neural.distributed import Distributed
 from lmtool.neural.model import RnnLM, detach_hidden
 
@@ -160,7 +160,8 @@ class Trainer:
         self.step = self.epoch = self.window = 0
         self.hidden = self._fresh_hidden()
         self.lr_scale, self.plateau_best, self.bad_validations = 1.0, math.inf, 0
-        self.best_valid, self.history, self.elapsed_before = math.inf, [], 0.0
+        self.best_valid, self.best_step, self.history, self.elapsed_before = math.inf, None, [], 0.0
+        self.stopped = None  # why the run ended, once it has
         self.rollbacks = 0
         self._good = self._snapshot()
         self._loss_sum, self._loss_count = 0.0, 0
@@ -197,7 +198,7 @@ class Trainer:
         o = self.options
         self.net.train()
         self._started = time.monotonic()
-        reason = None
+        reason = self.stopped = None
         while reason is None:
             if self.window >= len(self.batches):
                 self.epoch, self.window = self.epoch + 1, 0
@@ -216,8 +217,12 @@ class Trainer:
                 reason = "max-time"
         if not (self.history and self.history[-1]["step"] == self.step):
             self._validate(scheduled=False)
+        self.stopped = reason
         self._write_checkpoints()
-        summary = self.summary(reason)
+        if self.dist.is_main and self.out_path.exists():  # the best model's file gets the whole run's story
+            best_model, _ = read_model_file(self.out_path)
+            save_model_file(self.out_path, best_model, self._file_meta())
+        summary = self.summary()
         self.on_event({"event": "end", **summary})
         return summary
 
@@ -279,6 +284,7 @@ class Trainer:
         improved = math.isfinite(loss) and loss < self.best_valid
         if improved or self.valid_ids is None:
             self.best_valid = min(self.best_valid, loss) if math.isfinite(loss) else self.best_valid
+            self.best_step = self.step
             if self.dist.is_main:
                 save_model_file(self.out_path, self.model, self._file_meta())
         reason = None
@@ -317,10 +323,10 @@ class Trainer:
         self.on_event({"event": "rollback", "step": self.step, "loss": loss_value, "lr": self.lr_at(self.step)})
 
     # ----- files ----------------------------------------------------------------------------
-    def summary(self, reason: str | None = None) -> dict:
+    def summary(self) -> dict:
         best = self.best_valid if math.isfinite(self.best_valid) else None
         return {"steps": self.step, "epochs": self.epoch + self.window / len(self.batches),
-                "stopped": reason, "elapsed_s": round(self.elapsed, 3), "world_size": self.dist.world,
+                "stopped": self.stopped, "best_step": self.best_step, "elapsed_s": round(self.elapsed, 3), "world_size": self.dist.world,
                 "best_valid_loss": best, "best_valid_ppl": math.exp(best) if best is not None else None,
                 "options": asdict(self.options)}
 
@@ -344,7 +350,8 @@ class Trainer:
                          "bad_validations": self.bad_validations},
             "position": {"step": self.step, "epoch": self.epoch, "window": self.window},
             "hidden": parts, "torch_rng": torch_rng, "numpy_rng": numpy_rng_state(),
-            "python_rng": random.getstate(), "best_valid": self.best_valid, "history": self.history,
+            "python_rng": random.getstate(), "best_valid": self.best_valid, "best_step": self.best_step,
+            "history": self.history,
             "elapsed": self.elapsed, "architecture": self.model.config.to_dict(),
             "fingerprint": self.meta.get("fingerprint"),
             "data": self._data_options()})
@@ -378,7 +385,8 @@ class Trainer:
             torch.set_rng_state(rng[self.dist.rank].clone())  # a view into the stacked states crashes torch
         set_numpy_rng_state(state["numpy_rng"])
         random.setstate(state["python_rng"])
-        self.best_valid, self.history, self.elapsed_before = state["best_valid"], state["history"], state["elapsed"]
+        self.best_valid, self.best_step = state["best_valid"], state["best_step"]
+        self.history, self.elapsed_before = state["history"], state["elapsed"]
         self._good = self._snapshot()
 
 

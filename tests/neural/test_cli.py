@@ -38,6 +38,7 @@ def test_train_writes_a_loadable_model_a_log_and_json(tmp_path, corpus):
     assert all(e["step"] % 5 == 0 for e in events if e["event"] == "step")
     model = load_rnn(out)
     assert model.describe()["training"]["steps"] == summary["steps"]
+    assert model.describe()["training"]["stopped"] == "epochs"  # the best file tells the whole run
     assert model.meta["curves"]["valid_loss"] == [e["valid_loss"] for e in events if e["event"] == "valid"]
     assert model.vocabulary.token(3) in {"the", "mat"}  # frequency order from the text layer
     assert (tmp_path / "m.rnn.ckpt" / "last.safetensors").exists()
