@@ -9,10 +9,11 @@ The manner of KenLM's disk-based ``lmplz``, in three stages:
 2. **Runs.** Every chunk's counts (per order: unique rows sorted lexicographically, and their
    counts) are spilled to a fresh temporary directory as ``.npy`` files: one *run* per chunk.
    With ``workers > 1`` chunks are counted and spilled by a pool of processes.
-3. **Merge.** Per order, a k-way merge of all runs, block by block: read the next block of each
-   run (memory-mapped), take the rows up to the smallest last row among the blocks of runs not
-   yet exhausted (every row up to it is now present in the blocks), concatenate, lexsort, sum the
-   counts of equal rows and emit. No Python loop runs over n-grams, only over runs and blocks.
+3. **Merge.** Per order, a k-way merge of all runs, block by block: top up a buffer of each
+   run with plain file reads (not a memory map, whose pages would count toward the RSS), take
+   the rows up to the smallest last row among the buffers of runs not read to their end (every
+   row up to it is now buffered), concatenate, lexsort, sum the counts of equal rows and emit.
+   No Python loop runs over n-grams, only over runs and blocks.
 
 Then ``prefixes``/``suffixes`` are found by searching each order's rows in the order below
 (:func:`link_orders`), and ``first_seen`` from the first global position of each id, so the
@@ -25,8 +26,8 @@ drops its ``<s>`` and is prefixed with the previous chunk's last ``order - 1`` p
 i.e. exactly the n-grams that END inside the chunk; each n-gram is thus counted once, in the
 chunk where it ends.
 
-**Memory.** Counting a chunk takes about :data:`BYTES_PER_TOKEN` bytes per padded position
-(int64 keys, ranks and an argsort per order, measured at order 3-5); the chunk size is the
+**Memory.** Counting a chunk takes about ``40 + 40 * order`` bytes per padded position (int64
+keys, ranks and an argsort per order, and the chunk's tables; measured); the chunk size is the
 budget divided by that times the number of processes counting at once. The merge sizes its
 blocks from the budget as well. The counts themselves (the model's input) must fit in memory:
 the budget bounds the working memory of counting, not the size of the result.
@@ -37,6 +38,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import resource
 import shutil
 import tempfile
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -50,8 +52,9 @@ import numpy as np
 from lmtool.errors import DataError, LmtoolError, UsageError
 from lmtool.ngram.counting import BOS_ID, NgramCounts, count_padded, first_seen_ranks
 
-#: working bytes of count_padded per padded position (measured peak, orders 3-5, see bench/)
-BYTES_PER_TOKEN = 160
+#: working bytes of count_padded per padded position: about BASE + PER_ORDER * order (tracemalloc
+#: peaks of a run on 1M Zipf tokens: 88-142 bytes at order 3, 149-227 at order 5, V = 60-20,000)
+BYTES_PER_TOKEN_BASE, BYTES_PER_TOKEN_PER_ORDER = 40, 40
 #: bytes per token the reading process holds while it tokenizes and pads a chunk
 READER_BYTES_PER_TOKEN = 40
 #: the smallest budget accepted (counting a chunk needs a few hundred tokens to be worth it)
@@ -70,9 +73,10 @@ def parse_memory(text: str) -> int:
     return size
 
 
-def chunk_tokens(memory: int, workers: int) -> int:
+def chunk_tokens(memory: int, workers: int, order: int) -> int:
     """Tokens per chunk so that ``workers`` chunks being counted and one being read fit ``memory``."""
-    return max(64, memory // (BYTES_PER_TOKEN * workers + READER_BYTES_PER_TOKEN))
+    counting = BYTES_PER_TOKEN_BASE + BYTES_PER_TOKEN_PER_ORDER * order
+    return max(64, memory // (counting * workers + READER_BYTES_PER_TOKEN))
 
 
 @dataclass
@@ -88,6 +92,8 @@ class ExternalStats:
     segments: int = 0
     unk_tokens: int = 0
     run_rows: list[int] = field(default_factory=list)
+    peak_rss_counting_mb: float = 0.0  # this process and its largest worker, when the counts were done
+    counts_mb: float = 0.0  # size of the resulting NgramCounts arrays (held in memory, outside the budget)
 
 
 def count_external(chunks: Iterable, order: int, vocab_size: int, memory: int, tmp: str | None = None,
@@ -99,16 +105,19 @@ def count_external(chunks: Iterable, order: int, vocab_size: int, memory: int, t
         raise UsageError(f"order must be at least 1, got {order}: pass --order 1 or more")
     if workers < 1:
         raise UsageError(f"--workers must be at least 1, got {workers}")
-    stats = stats or ExternalStats(chunk_tokens(memory, workers), workers)
+    stats = stats or ExternalStats(chunk_tokens(memory, workers, order), workers)
     try:
         workdir = tempfile.mkdtemp(prefix="lmtool-ngram-runs-", dir=tmp)
     except OSError as error:
-        raise UsageError(f"--tmp {tmp}: cannot create a directory there ({error.strerror}): give a writable directory") from None
+        raise UsageError(f"--tmp {tmp}: cannot create a directory there ({error.strerror}): "
+                         "give a writable directory") from None
     # fork where there is one: workers start at once and need no `if __name__ == "__main__"` guard
     method = "fork" if "fork" in get_all_start_methods() else "spawn"
     pool = ProcessPoolExecutor(workers, mp_context=get_context(method)) if workers > 1 else None
     try:
         first_position = _spill_runs(chunks, order, vocab_size, workdir, pool, stats)
+        if pool is not None:
+            pool.shutdown(wait=True)  # the workers' peak RSS is known (RUSAGE_CHILDREN) once they have exited
         if stats.tokens == 0:
             raise DataError("the training split is empty: give a corpus with text in its train split")
         ngrams, counts = [], []
@@ -120,12 +129,17 @@ def count_external(chunks: Iterable, order: int, vocab_size: int, memory: int, t
         seen = np.flatnonzero(first_position < np.iinfo(np.int64).max)
         # ids in order of first appearance: first_seen_ranks gives them the ranks of the whole stream
         first_seen = first_seen_ranks(seen[np.argsort(first_position[seen], kind="stable")], vocab_size)
+        stats.peak_rss_counting_mb = max(resource.getrusage(who).ru_maxrss / 1024.0
+                                         for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+        tables = [*ngrams, *counts, *prefixes, *suffixes]
+        stats.counts_mb = sum(table.nbytes for table in tables) / 2**20
         return NgramCounts(order, vocab_size, ngrams, counts, prefixes, suffixes, first_seen)
     except OSError as error:
         if error.errno == errno.ENOSPC:
-            raise LmtoolError(f"no space left on the device of {workdir} while spilling n-gram runs: "
+            raise LmtoolError(f"no space left on the device of {os.path.dirname(workdir)} while spilling n-gram runs: "
                               "free disk space or give --tmp on a larger disk") from None
-        raise LmtoolError(f"cannot write n-gram runs in {workdir} ({error.strerror or error}): give a writable --tmp") from None
+        raise LmtoolError(f"cannot write n-gram runs in {workdir} ({error.strerror or error}): "
+                          "give a writable --tmp") from None
     except BrokenProcessPool:
         raise LmtoolError("a counting worker died (out of memory?): lower --memory or --workers") from None
     finally:
@@ -143,7 +157,8 @@ def _spill_runs(chunks: Iterable, order: int, vocab_size: int, workdir: str, poo
     for chunk in chunks:
         ids = np.asarray(chunk.ids, dtype=np.int32)
         if np.any(ids == BOS_ID):
-            raise DataError("the train ids contain <s> (id 1), which only pads segments: encode text with the vocabulary")
+            raise DataError("the train ids contain <s> (id 1), which only pads segments: "
+                            "encode text with the vocabulary")
         stream = padded_ids(ids, np.asarray(chunk.starts, dtype=np.int64))
         overlap = 0
         if chunk.continues:
@@ -212,7 +227,8 @@ def count_file(prefix: str, overlap: int, order: int, vocab_size: int) -> tuple[
     return count_and_spill(stream, overlap, order, vocab_size, prefix)
 
 
-def count_and_spill(stream: np.ndarray, overlap: int, order: int, vocab_size: int, prefix: str) -> tuple[int, list[int]]:
+def count_and_spill(stream: np.ndarray, overlap: int, order: int, vocab_size: int,
+                    prefix: str) -> tuple[int, list[int]]:
     """Count the n-grams of ``stream`` that end after its first ``overlap`` positions and write them
     as one run (per order a rows file and a counts file); returns (bytes written, rows per order)."""
     counted = count_padded(stream, segment_ends(stream), order, vocab_size)
@@ -267,34 +283,71 @@ def rows_up_to(rows: np.ndarray, bound: np.ndarray) -> int:
     return int(np.count_nonzero(at_most))
 
 
+class RunReader:
+    """One spilled run of one order (``PATH.rows.npy`` and ``PATH.counts.npy``), read in blocks
+    with plain file reads: a memory map would count every page it has read toward the RSS."""
+
+    def __init__(self, path: str, width: int) -> None:
+        self.width = width
+        self.rows_path, self.counts_path = path + ".rows.npy", path + ".counts.npy"
+        self.length, self.rows_offset = _npy_data(self.rows_path)
+        _, self.counts_offset = _npy_data(self.counts_path)
+        self.position = 0  # rows read so far
+
+    def read(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The next ``n`` rows (fewer at the end) and their counts."""
+        n = min(n, self.length - self.position)
+        with open(self.rows_path, "rb") as handle:
+            handle.seek(self.rows_offset + self.position * 4 * self.width)
+            rows = np.fromfile(handle, dtype=np.int32, count=n * self.width).reshape(n, self.width)
+        with open(self.counts_path, "rb") as handle:
+            handle.seek(self.counts_offset + self.position * 8)
+            counts = np.fromfile(handle, dtype=np.int64, count=n)
+        self.position += n
+        return rows, counts
+
+
+def _npy_data(path: str) -> tuple[int, int]:
+    """(length, byte offset of the data) of an ``.npy`` file written by :func:`write_run`."""
+    with open(path, "rb") as handle:
+        version = np.lib.format.read_magic(handle)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, _ = read_header(handle)
+        return shape[0], handle.tell()
+
+
 def merge_runs(paths: list[str], width: int, memory: int) -> tuple[np.ndarray, np.ndarray]:
     """Stage 3: k-way merge of the runs ``PATH.rows.npy``/``PATH.counts.npy`` of one order."""
-    rows = [np.load(p + ".rows.npy", mmap_mode="r", allow_pickle=False) for p in paths]
-    counts = [np.load(p + ".counts.npy", mmap_mode="r", allow_pickle=False) for p in paths]
-    # a block row costs its bytes about three times over (slice, concatenation, sorted copy) plus the sort index
+    runs = [RunReader(path, width) for path in paths]
+    # a block row costs its bytes about three times over (buffer, concatenation, sorted copy) plus the sort index
     block = max(256, memory // (max(1, len(paths)) * (3 * (4 * width + 8) + 16)))
-    position = [0] * len(paths)
+    empty = (np.zeros((0, width), dtype=np.int32), np.zeros(0, dtype=np.int64))
+    buffers = [empty] * len(runs)  # rows read from each run and not merged yet
     merged_rows, merged_counts = [], []
     while True:
-        live = [i for i in range(len(paths)) if position[i] < len(rows[i])]
+        for i, run in enumerate(runs):
+            if len(buffers[i][0]) < block and run.position < run.length:
+                rows, counts = run.read(block - len(buffers[i][0]))
+                buffers[i] = (np.concatenate([buffers[i][0], rows]), np.concatenate([buffers[i][1], counts]))
+        live = [i for i in range(len(runs)) if len(buffers[i][0])]
         if not live:
             break
-        blocks = {i: np.asarray(rows[i][position[i]: position[i] + block]) for i in live}
-        # runs whose block does not reach their end bound what is complete: the least of their last rows
-        open_lasts = [blocks[i][-1] for i in live if position[i] + len(blocks[i]) < len(rows[i])]
-        bound = np.array(open_lasts)[np.lexsort(np.array(open_lasts).T[::-1])[0]] if open_lasts else None
+        # runs not read to their end bound what is complete: every row up to the least of their
+        # last buffered rows is in the buffers now
+        open_lasts = np.array([buffers[i][0][-1] for i in live if runs[i].position < runs[i].length])
+        bound = open_lasts[np.lexsort(open_lasts.T[::-1])[0]] if len(open_lasts) else None
         taken_rows, taken_counts = [], []
         for i in live:
-            n = len(blocks[i]) if bound is None else rows_up_to(blocks[i], bound)
-            taken_rows.append(blocks[i][:n])
-            taken_counts.append(np.asarray(counts[i][position[i]: position[i] + n]))
-            position[i] += n
+            rows, counts = buffers[i]
+            n = len(rows) if bound is None else rows_up_to(rows, bound)
+            taken_rows.append(rows[:n])
+            taken_counts.append(counts[:n])
+            buffers[i] = (rows[n:], counts[n:])
         out_rows, out_counts = combine(taken_rows, taken_counts)
         merged_rows.append(out_rows)
         merged_counts.append(out_counts)
-    del rows, counts  # unmap before the directory is removed
     if not merged_rows:
-        return np.zeros((0, width), dtype=np.int32), np.zeros(0, dtype=np.int64)
+        return empty
     return np.concatenate(merged_rows).astype(np.int32), np.concatenate(merged_counts).astype(np.int64)
 
 
@@ -338,7 +391,7 @@ def fit_external(spec: str, order: int, method: str, memory: int, tmp: str | Non
         raise UsageError(f"order must be a positive integer, got {order!r}: pass --order 1 or more")
     started = time.perf_counter()
     train = stream_train(spec, **(corpus_options or {}))
-    stats = ExternalStats(chunk_tokens(memory, workers), workers)
+    stats = ExternalStats(chunk_tokens(memory, workers, int(order)), workers)
     counts = count_external(train.chunks(stats.chunk_tokens), int(order), len(train.vocabulary), memory, tmp,
                             workers, stats)
     result = estimate(counts, method, **params)

@@ -63,7 +63,7 @@ def stream_train(spec: str, **options) -> StreamedTrain:
     prepared = _prepared(spec, given)
     if prepared is not None:
         split = prepared.splits["train"]
-        return StreamedTrain(os.fspath(spec), prepared.unit, prepared.tokenizer, prepared.vocabulary,
+        return StreamedTrain(prepared.source, prepared.unit, prepared.tokenizer, prepared.vocabulary,
                              lambda max_tokens: split_chunks(split, max_tokens))
     spec = os.fspath(spec)
     source, opts = _source(spec, given)

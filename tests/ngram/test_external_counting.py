@@ -95,7 +95,7 @@ def test_counts_equal_in_memory_for_cuts_anywhere(order, chunk):
 def test_many_spills_give_the_in_memory_counts_and_model(word_corpus, tmp_path):
     corpus = load_corpus(word_corpus)
     split = corpus.splits["train"]
-    stats = ExternalStats(external.chunk_tokens(parse_memory("64K"), 1), 1)
+    stats = ExternalStats(external.chunk_tokens(parse_memory("64K"), 1, 3), 1)
     train = stream_train(word_corpus)
     counts = count_external(train.chunks(stats.chunk_tokens), 3, len(train.vocabulary), parse_memory("64K"),
                             str(tmp_path), stats=stats)
@@ -185,3 +185,11 @@ def test_tmp_that_cannot_hold_a_directory(word_corpus, tmp_path):
     result = CliRunner().invoke(cli, ["fit-ngram", "--corpus", word_corpus, "-o", str(tmp_path / "m.npz"),
                                       "--memory", "1M", "--tmp", str(blocker / "sub")])
     assert result.exit_code == 2 and "--tmp" in result.output
+
+
+def test_prepared_corpus_directory_is_cut_into_chunks(word_corpus, tmp_path):
+    corpus = load_corpus(word_corpus)
+    corpus.save(str(tmp_path / "prepared"))
+    model, stats = fit_external(str(tmp_path / "prepared"), 3, "modified-kneser-ney", parse_memory("64K"))
+    assert stats.runs > 3
+    assert_same_model(fit_ngram(corpus, 3), model)
