@@ -140,7 +140,9 @@ def fit_ngram(ctx: click.Context, spec, from_arpa, order, smoothing, discount, k
     if external:
         click.echo(f"out of core: {external['runs']} runs of <= {external['chunk_tokens']:,} tokens, "
                    f"{external['spilled_mb']:.1f} MiB spilled, {external['workers']} worker(s), budget "
-                   f"{external['memory']}, peak RSS {external['peak_rss_mb']:.0f} MiB (largest worker "
+                   f"{external['memory']}, peak RSS {external['peak_rss_counting_mb']:.0f} MiB counting "
+                   f"(counts {external['counts_mb']:.0f} MiB), "
+                   f"{external['peak_rss_mb']:.0f} MiB overall (largest worker "
                    f"{external['peak_worker_rss_mb']:.0f} MiB)")
 
 
@@ -154,4 +156,5 @@ def _fit_external(spec, order, smoothing, memory, tmp, workers, quiet, options, 
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
     return model, {"memory": memory, "memory_bytes": budget, "workers": workers, "chunk_tokens": stats.chunk_tokens,
                    "runs": stats.runs, "spilled_mb": round(stats.spilled_bytes / 2**20, 1),
-                   "peak_rss_mb": round(max(peak_memory_mb(), children), 1), "peak_worker_rss_mb": round(children, 1)}
+                   "peak_rss_mb": round(max(peak_memory_mb(), children), 1), "peak_worker_rss_mb": round(children, 1),
+                   "peak_rss_counting_mb": round(stats.peak_rss_counting_mb, 1), "counts_mb": round(stats.counts_mb, 1)}
