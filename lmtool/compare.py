@@ -111,6 +111,7 @@ def train_rnn(corpus, options: CompareOptions, out_path: Path):
     import torch
 
     from lmtool.neural import RnnConfig, RnnLM, TrainOptions, Trainer, load_rnn
+    from lmtool.neural.rnn import corpus_meta
 
     torch.manual_seed(options.seed)
     config = RnnConfig(vocab_size=len(corpus.vocabulary), cell=options.cell, emb_size=options.emb,
@@ -119,11 +120,10 @@ def train_rnn(corpus, options: CompareOptions, out_path: Path):
     train_options = TrainOptions(bptt=options.bptt, batch_size=options.batch_size, optimizer=options.optimizer,
                                  lr=options.lr, schedule="constant", max_time=options.rnn_time, patience=0,
                                  valid_every=options.valid_every, seed=options.seed)
-    meta = {"unit": corpus.unit, "tokenizer": corpus.tokenizer.to_json(), "vocabulary": corpus.vocabulary.to_json(),
-            "fingerprint": corpus.fingerprint, "corpus": corpus.source}
     with tempfile.TemporaryDirectory(prefix="lmtool-compare-") as checkpoints:
         trainer = Trainer(RnnLM(config), corpus.splits["train"].ids, corpus.splits["valid"].ids, train_options,
-                          out_path=out_path, checkpoint_dir=checkpoints, meta=meta, device=torch.device("cpu"))
+                          out_path=out_path, checkpoint_dir=checkpoints, meta=corpus_meta(corpus),
+                          device=torch.device("cpu"))
         trainer.run()
     return load_rnn(out_path)
 
