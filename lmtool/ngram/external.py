@@ -122,7 +122,7 @@ def count_external(chunks: Iterable, order: int, vocab_size: int, memory: int, t
             raise DataError("the training split is empty: give a corpus with text in its train split")
         ngrams, counts = [], []
         for k in range(order):
-            rows, values = merge_runs([_run_path(workdir, c, k) for c in range(stats.chunks)], k + 1, memory)
+            rows, values = merge_runs([_run_path(workdir, c) + ".run" for c in range(stats.chunks)], k, memory)
             ngrams.append(rows)
             counts.append(values)
         prefixes, suffixes = link_orders(ngrams, vocab_size)
@@ -171,7 +171,7 @@ def _spill_runs(chunks: Iterable, order: int, vocab_size: int, workdir: str, poo
         stats.tokens += len(ids)
         stats.segments += len(chunk.starts) - 1 - bool(chunk.continues)
         stats.unk_tokens += int(np.count_nonzero(ids == 0))
-        prefix = _run_prefix(workdir, stats.chunks)
+        prefix = _run_path(workdir, stats.chunks)
         stats.chunks += 1
         if pool is None:
             _record(stats, count_and_spill(stream, overlap, order, vocab_size, prefix))
@@ -230,34 +230,32 @@ def count_file(prefix: str, overlap: int, order: int, vocab_size: int) -> tuple[
 def count_and_spill(stream: np.ndarray, overlap: int, order: int, vocab_size: int,
                     prefix: str) -> tuple[int, list[int]]:
     """Count the n-grams of ``stream`` that end after its first ``overlap`` positions and write them
-    as one run (per order a rows file and a counts file); returns (bytes written, rows per order)."""
+    as one run (:func:`write_run`); returns (bytes written, rows per order)."""
     counted = count_padded(stream, segment_ends(stream), order, vocab_size)
     inner = count_padded(stream[:overlap], segment_ends(stream[:overlap]), order, vocab_size) if overlap else None
-    written, sizes = 0, []
+    tables = []
     for k in range(order):
         rows, counts = counted.ngrams[k], counted.counts[k]
         if inner is not None:  # every overlap n-gram also occurs in the chunk: subtract, drop zeros
             rows, counts = combine([rows, inner.ngrams[k]], [counts, -inner.counts[k]])
             rows, counts = rows[counts > 0], counts[counts > 0]
-        written += write_run(prefix, k, rows, counts)
-        sizes.append(len(rows))
-    return written, sizes
+        tables.append((rows, counts))
+    return write_run(prefix + ".run", tables), [len(rows) for rows, _ in tables]
 
 
-def _run_prefix(workdir: str, chunk: int) -> str:
+def _run_path(workdir: str, chunk: int) -> str:
     return os.path.join(workdir, f"run-{chunk:06d}")
 
 
-def _run_path(workdir: str, chunk: int, k: int) -> str:
-    return f"{_run_prefix(workdir, chunk)}-{k + 1}"
-
-
-def write_run(prefix: str, k: int, rows: np.ndarray, counts: np.ndarray) -> int:
-    """Write one order of a run as ``PREFIX-N.rows.npy`` and ``PREFIX-N.counts.npy``; returns bytes."""
-    path = f"{prefix}-{k + 1}"
-    np.save(path + ".rows.npy", np.ascontiguousarray(rows, dtype=np.int32), allow_pickle=False)
-    np.save(path + ".counts.npy", np.asarray(counts, dtype=np.int64), allow_pickle=False)
-    return os.path.getsize(path + ".rows.npy") + os.path.getsize(path + ".counts.npy")
+def write_run(path: str, tables: list[tuple[np.ndarray, np.ndarray]]) -> int:
+    """Write a run as one file of ``.npy`` records back to back: rows (int32) then counts (int64)
+    of order 1, then of order 2, ... (one file, not one per array: creating files is slow).
+    Returns the bytes written."""
+    with open(path, "wb") as out:
+        for rows, counts in tables:
+            np.save(out, np.ascontiguousarray(rows, dtype=np.int32), allow_pickle=False)
+            np.save(out, np.asarray(counts, dtype=np.int64), allow_pickle=False)
+        return out.tell()
 
 
 def combine(rows: list[np.ndarray], counts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -284,71 +282,105 @@ def rows_up_to(rows: np.ndarray, bound: np.ndarray) -> int:
 
 
 class RunReader:
-    """One spilled run of one order (``PATH.rows.npy`` and ``PATH.counts.npy``), read in blocks
-    with plain file reads: a memory map would count every page it has read toward the RSS."""
+    """The rows and counts of one order of a run file (:func:`write_run`), read in blocks with
+    plain file reads: a memory map would count every page it has read toward the RSS. The file
+    stays open when ``keep_open`` (opening it for every block is slow)."""
 
-    def __init__(self, path: str, width: int) -> None:
-        self.width = width
-        self.rows_path, self.counts_path = path + ".rows.npy", path + ".counts.npy"
-        self.length, self.rows_offset = _npy_data(self.rows_path)
-        _, self.counts_offset = _npy_data(self.counts_path)
+    def __init__(self, path: str, k: int, keep_open: bool) -> None:
+        self.path = path
+        with open(path, "rb") as handle:
+            for _ in range(2 * k):  # skip the records of the lower orders
+                shape, offset = _npy_record(handle)
+                handle.seek(offset + int(np.prod(shape)) * (4 if len(shape) == 2 else 8))
+            (self.length, self.width), self.rows_offset = _npy_record(handle)
+            handle.seek(self.rows_offset + self.length * self.width * 4)
+            _, self.counts_offset = _npy_record(handle)
         self.position = 0  # rows read so far
+        self.handle = open(path, "rb") if keep_open else None
 
     def read(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """The next ``n`` rows (fewer at the end) and their counts."""
         n = min(n, self.length - self.position)
-        with open(self.rows_path, "rb") as handle:
+        handle = self.handle or open(self.path, "rb")
+        try:
             handle.seek(self.rows_offset + self.position * 4 * self.width)
             rows = np.fromfile(handle, dtype=np.int32, count=n * self.width).reshape(n, self.width)
-        with open(self.counts_path, "rb") as handle:
             handle.seek(self.counts_offset + self.position * 8)
             counts = np.fromfile(handle, dtype=np.int64, count=n)
+        finally:
+            if self.handle is None:
+                handle.close()
         self.position += n
         return rows, counts
 
-
-def _npy_data(path: str) -> tuple[int, int]:
-    """(length, byte offset of the data) of an ``.npy`` file written by :func:`write_run`."""
-    with open(path, "rb") as handle:
-        version = np.lib.format.read_magic(handle)
-        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, _, _ = read_header(handle)
-        return shape[0], handle.tell()
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
 
 
-def merge_runs(paths: list[str], width: int, memory: int) -> tuple[np.ndarray, np.ndarray]:
-    """Stage 3: k-way merge of the runs ``PATH.rows.npy``/``PATH.counts.npy`` of one order."""
-    runs = [RunReader(path, width) for path in paths]
+def _npy_record(handle) -> tuple[tuple[int, ...], int]:
+    """(shape, byte offset of the data) of the ``.npy`` record at the handle's position."""
+    version = np.lib.format.read_magic(handle)
+    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _, _ = read_header(handle)
+    return shape, handle.tell()
+
+
+def merge_runs(paths: list[str], k: int, memory: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stage 3: k-way merge of the order-``k + 1`` n-grams of the run files ``paths``."""
+    keep_open = len(paths) + 64 < resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    runs = []
+    try:
+        runs.extend(RunReader(path, k, keep_open) for path in paths)
+        return _merge(runs, paths[0] + ".merged" if paths else "", k + 1, memory)
+    finally:
+        for run in runs:
+            run.close()
+
+
+def _merge(runs: list[RunReader], output: str, width: int, memory: int) -> tuple[np.ndarray, np.ndarray]:
+    """Merge ``runs`` block by block (:func:`_merge_step`) through the files ``output.rows/.counts``."""
     # a block row costs its bytes about three times over (buffer, concatenation, sorted copy) plus the sort index
-    block = max(256, memory // (max(1, len(paths)) * (3 * (4 * width + 8) + 16)))
+    block = max(256, memory // (max(1, len(runs)) * (3 * (4 * width + 8) + 16)))
     empty = (np.zeros((0, width), dtype=np.int32), np.zeros(0, dtype=np.int64))
     buffers = [empty] * len(runs)  # rows read from each run and not merged yet
-    merged_rows, merged_counts = [], []
-    while True:
-        for i, run in enumerate(runs):
-            if len(buffers[i][0]) < block and run.position < run.length:
-                rows, counts = run.read(block - len(buffers[i][0]))
-                buffers[i] = (np.concatenate([buffers[i][0], rows]), np.concatenate([buffers[i][1], counts]))
-        live = [i for i in range(len(runs)) if len(buffers[i][0])]
-        if not live:
-            break
-        # runs not read to their end bound what is complete: every row up to the least of their
-        # last buffered rows is in the buffers now
-        open_lasts = np.array([buffers[i][0][-1] for i in live if runs[i].position < runs[i].length])
-        bound = open_lasts[np.lexsort(open_lasts.T[::-1])[0]] if len(open_lasts) else None
-        taken_rows, taken_counts = [], []
-        for i in live:
-            rows, counts = buffers[i]
-            n = len(rows) if bound is None else rows_up_to(rows, bound)
-            taken_rows.append(rows[:n])
-            taken_counts.append(counts[:n])
-            buffers[i] = (rows[n:], counts[n:])
-        out_rows, out_counts = combine(taken_rows, taken_counts)
-        merged_rows.append(out_rows)
-        merged_counts.append(out_counts)
-    if not merged_rows:
-        return empty
-    return np.concatenate(merged_rows).astype(np.int32), np.concatenate(merged_counts).astype(np.int64)
+    # merged blocks go to disk (``output``) and come back in one read: holding them in a list and
+    # concatenating would need the order's counts twice over
+    with open(output + ".rows", "wb") as rows_file, open(output + ".counts", "wb") as counts_file:
+        while _merge_step(runs, buffers, block, rows_file, counts_file):
+            pass
+    merged = os.path.getsize(output + ".rows") // (4 * width)
+    rows = np.fromfile(output + ".rows", dtype=np.int32).reshape(merged, width)
+    counts = np.fromfile(output + ".counts", dtype=np.int64)
+    os.unlink(output + ".rows")
+    os.unlink(output + ".counts")
+    return rows, counts
+
+
+def _merge_step(runs: list[RunReader], buffers: list, block: int, rows_file, counts_file) -> bool:
+    """One block of the merge: top up the buffers, emit every row up to the bound; False when done."""
+    for i, run in enumerate(runs):
+        if len(buffers[i][0]) < block and run.position < run.length:
+            rows, counts = run.read(block - len(buffers[i][0]))
+            buffers[i] = (np.concatenate([buffers[i][0], rows]), np.concatenate([buffers[i][1], counts]))
+    live = [i for i in range(len(runs)) if len(buffers[i][0])]
+    if not live:
+        return False
+    # runs not read to their end bound what is complete: every row up to the least of their
+    # last buffered rows is in the buffers now
+    open_lasts = np.array([buffers[i][0][-1] for i in live if runs[i].position < runs[i].length])
+    bound = open_lasts[np.lexsort(open_lasts.T[::-1])[0]] if len(open_lasts) else None
+    taken_rows, taken_counts = [], []
+    for i in live:
+        rows, counts = buffers[i]
+        n = len(rows) if bound is None else rows_up_to(rows, bound)
+        taken_rows.append(rows[:n])
+        taken_counts.append(counts[:n])
+        buffers[i] = (rows[n:], counts[n:])
+    out_rows, out_counts = combine(taken_rows, taken_counts)
+    out_rows.astype(np.int32).tofile(rows_file)
+    out_counts.astype(np.int64).tofile(counts_file)
+    return True
 
 
 def link_orders(ngrams: list[np.ndarray], vocab_size: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -362,18 +394,17 @@ def link_orders(ngrams: list[np.ndarray], vocab_size: int) -> tuple[list[np.ndar
     prefixes = [np.full(len(ngrams[0]), -1, dtype=np.int64)]
     suffixes = [np.full(len(ngrams[0]), -1, dtype=np.int64)]
     for k in range(1, len(ngrams)):
-        table = ngrams[k].astype(np.int64)
-        prefixes.append(_rows_of(table[:, :-1], keys, vocab_size))
-        suffixes.append(_rows_of(table[:, 1:], keys, vocab_size))
-        keys.append(prefixes[k] * vocab_size + table[:, -1])
+        prefixes.append(_rows_of(ngrams[k], 0, k, keys, vocab_size))
+        suffixes.append(_rows_of(ngrams[k], 1, k + 1, keys, vocab_size))
+        keys.append(prefixes[k] * vocab_size + ngrams[k][:, -1])
     return prefixes, suffixes
 
 
-def _rows_of(sequences: np.ndarray, keys: list[np.ndarray], vocab_size: int) -> np.ndarray:
-    """Row of each word sequence (all present) in the table of its length, via the order keys."""
-    row = np.searchsorted(keys[0], sequences[:, 0])
-    for j in range(1, sequences.shape[1]):
-        row = np.searchsorted(keys[j], row * vocab_size + sequences[:, j])
+def _rows_of(table: np.ndarray, begin: int, end: int, keys: list[np.ndarray], vocab_size: int) -> np.ndarray:
+    """Row of each word sequence ``table[:, begin:end]`` (all present) in the table of its length."""
+    row = np.searchsorted(keys[0], table[:, begin]).astype(np.int64)
+    for j in range(1, end - begin):
+        row = np.searchsorted(keys[j], row * vocab_size + table[:, begin + j])
     return row.astype(np.int64)
 
 
