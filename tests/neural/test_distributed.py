@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -23,12 +22,6 @@ ARGS = ["--emb", "8", "--hidden", "16", "--layers", "2", "--bptt", "5", "--batch
         "--threads", "1", "--log-every", "1", "-q"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def train(tmp_path, name: str, processes: int, *extra: str) -> list[float]:
     out, log = tmp_path / f"{name}.rnn", tmp_path / f"{name}.jsonl"
     # "--": torchrun's own parser would otherwise read train-rnn's --log as an abbreviation of its --log-dir
@@ -37,8 +30,9 @@ def train(tmp_path, name: str, processes: int, *extra: str) -> list[float]:
     if processes == 1:
         command = [sys.executable, *lmtool]
     else:
-        command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(processes),
-                   "--master_addr", "127.0.0.1", "--master_port", str(free_port()), *lmtool]
+        # port 0: the c10d rendezvous picks a free port itself, no race with other tests
+        command = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", str(processes),
+                   "--rdzv-backend", "c10d", "--rdzv-endpoint", "127.0.0.1:0", *lmtool]
     env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
     result = subprocess.run(command, capture_output=True, text=True, env=env | {"OMP_NUM_THREADS": "1"}, timeout=120)
     (tmp_path / f"{name}.stderr").write_text(result.stderr)
