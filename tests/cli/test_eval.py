@@ -109,6 +109,8 @@ def test_usage_errors(setup):
     assert invoke("eval", root / "wb2.npz").exit_code == 2
     result = invoke("eval", root / "wb2.npz", root / "tiny.rnn", "--corpus", corpus, "--interpolate", "--weights", "1,2")
     assert result.exit_code == 2 and "sum to 1" in result.stderr
+    result = invoke("eval", root / "wb2.npz", "--corpus", corpus, "--weights", "0.5,0.5")
+    assert result.exit_code == 2 and "--interpolate" in result.stderr
     result = invoke("eval", root / "wb2.npz", "--corpus", corpus, "--split", "dev")
     assert result.exit_code == 3 and "split" in result.stderr
 
