@@ -7,7 +7,8 @@ The manner of KenLM's disk-based ``lmplz``, in three stages:
    :func:`~lmtool.ngram.counting.padded_stream` does and counted by the same code as the
    in-memory counter (:func:`~lmtool.ngram.counting.count_padded`).
 2. **Runs.** Every chunk's counts (per order: unique rows sorted lexicographically, and their
-   counts) are spilled to a fresh temporary directory as ``.npy`` files: one *run* per chunk.
+   counts) are spilled to a fresh temporary directory: one *run* per chunk, a file of ``.npy``
+   records (:func:`write_run`), read back as raw int32/int64 data, never unpickled.
    With ``workers > 1`` chunks are counted and spilled by a pool of processes.
 3. **Merge.** Per order, a k-way merge of all runs, block by block: top up a buffer of each
    run with plain file reads (not a memory map, whose pages would count toward the RSS), take
@@ -30,7 +31,11 @@ chunk where it ends.
 keys, ranks and an argsort per order, and the chunk's tables; measured); the chunk size is the
 budget divided by that times the number of processes counting at once. The merge sizes its
 blocks from the budget as well. The counts themselves (the model's input) must fit in memory:
-the budget bounds the working memory of counting, not the size of the result.
+the budget bounds the working memory of counting, not the size of the result. A spawned
+interpreter with numpy adds ~35 MiB per process; the bench measures the rest.
+
+**Failures.** Runs live in a fresh directory under ``tmp`` that is removed on success, on any
+error and on Ctrl-C; a full disk becomes one :class:`LmtoolError` line naming ``--tmp``.
 """
 
 from __future__ import annotations

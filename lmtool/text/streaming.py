@@ -12,7 +12,8 @@ holding it whole, in two passes over the text built on the same pieces as ``load
 Line units: a chunk holds whole sentences. Stream units (one segment for the whole text): a
 chunk holds a stretch of the one segment, and every chunk after the first says so with
 ``continues`` (the consumer must handle n-grams that span the cut). A prepared corpus
-directory is loaded as saved (its ids are already arrays) and cut into chunks anywhere.
+directory is loaded as saved (its ids are in memory then, 4 bytes a token) and cut into chunks
+anywhere.
 """
 
 from __future__ import annotations
