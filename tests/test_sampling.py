@@ -126,7 +126,7 @@ def test_sampling_continues_after_the_sentence_end(model):
 
 
 def test_oov_prompt_tokens_become_unk_with_a_warning(model, caplog):
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.WARNING, logger="lmtool.sampling"):
         (result,) = sample(model, "zebra", max_tokens=1, temperature=0)
     assert "zebra" in caplog.text and "<unk>" in caplog.text
     assert result.tokens == ["c"]  # the <unk> row: c .9
