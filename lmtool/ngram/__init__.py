@@ -26,7 +26,7 @@ import numpy as np
 
 from lmtool.errors import DataError, UsageError
 from lmtool.ngram.counting import NgramCounts, count_ngrams
-from lmtool.ngram.fit import DEFAULT_METHOD, METHODS, estimate
+from lmtool.ngram.fit import DEFAULT_METHOD, METHODS, check_fit_options, estimate
 from lmtool.ngram.model import NgramModel
 from lmtool.ngram.storage import load_ngram, read_arpa, save_ngram, write_arpa
 from lmtool.ngram.tables import BackoffTables
@@ -41,6 +41,7 @@ __all__ = [
     "estimate",
     "fit_ngram",
     "load_ngram",
+    "model_from_counts",
     "read_arpa",
     "save_ngram",
     "write_arpa",
@@ -60,11 +61,11 @@ def fit_ngram(corpus_or_split: Any, order: int = 3, method: str = DEFAULT_METHOD
     """
     from lmtool.text import CORPUS_OPTIONS, PreparedCorpus, load_corpus, make_tokenizer
 
-    if not isinstance(order, (int, np.integer)) or isinstance(order, bool) or order < 1:
-        raise UsageError(f"order must be a positive integer, got {order!r}: pass --order 1 or more")
     if isinstance(corpus_or_split, str):
         options = dict(corpus_options or {})
         options.update({name: params.pop(name) for name in list(params) if name in CORPUS_OPTIONS})
+    check_fit_options(order, method, params)  # before the corpus is read and counted
+    if isinstance(corpus_or_split, str):
         if tokenizer is not None:
             options["tokenizer"] = tokenizer
         corpus_or_split = load_corpus(corpus_or_split, **options)
@@ -80,18 +81,25 @@ def fit_ngram(corpus_or_split: Any, order: int = 3, method: str = DEFAULT_METHOD
         raise DataError("the training split is empty: give a corpus with text in its train split")
     started = time.perf_counter()
     counts = count_ngrams(split.ids, split.starts, int(order), len(vocabulary))
-    result = estimate(counts, method, **params)
     training = {
         "corpus": source,
         "unit": unit,
         "segments": int(split.n_segments),
         "tokens": int(split.n_tokens),
         "unk_tokens": int(split.n_unk),
-        "seconds": round(time.perf_counter() - started, 3),
     }
-    discounts = result.info.get("discounts")
+    return model_from_counts(counts, method, params, tokenizer, vocabulary, unit, training, started)
+
+
+def model_from_counts(counts: NgramCounts, method: str, params: dict, tokenizer: Any, vocabulary: Any, unit: str,
+                      training: dict, started: float) -> NgramModel:
+    """Smooth ``counts`` with ``method`` and wrap the tables with the text layer's tokenizer and
+    vocabulary; the in-memory and the out-of-core fits both end here. ``training`` (corpus,
+    unit, sizes) gets the seconds since ``started``, counting included."""
+    result = estimate(counts, method, **params)
+    training = {**training, "seconds": round(time.perf_counter() - started, 3)}
     return NgramModel(result.tables, tokenizer, vocabulary, unit=unit, method=method, normalised=result.normalised,
-                      parameters=result.parameters, discounts=_plain(discounts), training=training)
+                      parameters=result.parameters, discounts=_plain(result.info.get("discounts")), training=training)
 
 
 def _plain(value: Any) -> Any:

@@ -420,26 +420,17 @@ def fit_external(spec: str, order: int, method: str, memory: int, tmp: str | Non
     identical to the in-memory one. Returns ``(model, ExternalStats)``."""
     import time
 
-    from lmtool.ngram import NgramModel, _plain, estimate
+    from lmtool.ngram import model_from_counts
+    from lmtool.ngram.fit import check_fit_options
     from lmtool.text.streaming import stream_train
 
-    if not isinstance(order, (int, np.integer)) or isinstance(order, bool) or order < 1:
-        raise UsageError(f"order must be a positive integer, got {order!r}: pass --order 1 or more")
+    check_fit_options(order, method, params)
     started = time.perf_counter()
     train = stream_train(spec, **(corpus_options or {}))
     stats = ExternalStats(chunk_tokens(memory, workers, int(order)), workers)
     counts = count_external(train.chunks(stats.chunk_tokens), int(order), len(train.vocabulary), memory, tmp,
                             workers, stats)
-    result = estimate(counts, method, **params)
-    training = {
-        "corpus": train.source,
-        "unit": train.unit,
-        "segments": stats.segments,
-        "tokens": stats.tokens,
-        "unk_tokens": stats.unk_tokens,
-        "seconds": round(time.perf_counter() - started, 3),
-    }
-    model = NgramModel(result.tables, train.tokenizer, train.vocabulary, unit=train.unit, method=method,
-                       normalised=result.normalised, parameters=result.parameters,
-                       discounts=_plain(result.info.get("discounts")), training=training)
+    training = {"corpus": train.source, "unit": train.unit, "segments": stats.segments, "tokens": stats.tokens,
+                "unk_tokens": stats.unk_tokens}
+    model = model_from_counts(counts, method, params, train.tokenizer, train.vocabulary, train.unit, training, started)
     return model, stats

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from lmtool.errors import UsageError
 from lmtool.ngram.counting import NgramCounts
 from lmtool.ngram.estimators import ESTIMATORS, Estimator, Param, get_estimator
@@ -62,13 +64,26 @@ class Estimate:
     info: dict = field(default_factory=dict)
 
 
+def estimator_for(method: str) -> Estimator:
+    """The registered estimator of ``method`` (an unknown name raises :class:`UsageError`)."""
+    return MODIFIED_KNESER_NEY if method == DEFAULT_METHOD else get_estimator(method)
+
+
+def check_fit_options(order: Any, method: str, params: dict) -> None:
+    """Validate the order, the method and its options before any counting, so that a typo
+    fails at once rather than after a large corpus has been read and counted."""
+    if not isinstance(order, (int, np.integer)) or isinstance(order, bool) or order < 1:
+        raise UsageError(f"order must be a positive integer, got {order!r}: pass --order 1 or more")
+    estimator_for(method).resolve(params)
+
+
 def estimate(counts: NgramCounts, method: str = DEFAULT_METHOD, **params: Any) -> Estimate:
     """Estimate ``method``'s tables from ``counts``; ``params`` are the method's options.
 
     Options the method does not take (``k`` with ``witten-bell``) raise :class:`UsageError`;
     options given as ``None`` count as not given.
     """
-    estimator = MODIFIED_KNESER_NEY if method == DEFAULT_METHOD else get_estimator(method)
+    estimator = estimator_for(method)
     parameters = estimator.resolve(params)
     tables, info = estimator.estimate(counts, **parameters)
     return Estimate(tables=tables, method=method, normalised=estimator.normalised, parameters=parameters, info=info)

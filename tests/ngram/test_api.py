@@ -43,3 +43,20 @@ def test_sampling_through_the_protocol(text_file):
 def test_bad_orders(text_file, order):
     with pytest.raises(UsageError, match="order"):
         fit_ngram(str(text_file), order, split_fractions="1")
+
+
+@pytest.mark.parametrize("fit", ["in-memory", "out-of-core"])
+def test_bad_options_fail_before_the_corpus_is_read(tmp_path, fit):
+    # the corpus does not exist: a DataError would mean it was read before the options were checked
+    missing = str(tmp_path / "missing.txt")
+    if fit == "in-memory":
+        call = lambda **params: fit_ngram(missing, 3, params.pop("method"), **params)  # noqa: E731
+    else:
+        from lmtool.ngram.external import fit_external
+
+        call = lambda **params: fit_external(missing, 3, params.pop("method", "modified-kneser-ney"),  # noqa: E731
+                                             1 << 20, **params)
+    with pytest.raises(UsageError, match="k"):
+        call(method="witten-bell", k=0.5)
+    with pytest.raises(UsageError, match="no-such-method"):
+        call(method="no-such-method")
