@@ -8,22 +8,8 @@ import os
 
 import click
 
-from lmtool.cli.options import json_option, print_json
+from lmtool.cli.options import json_option, print_json, split_options
 from lmtool.errors import UsageError
-
-
-def split_options(function):
-    """How the corpus is cut into splits (the model fixes tokenizer, vocabulary and unit)."""
-    options = [
-        click.option("--split-fractions", default=None, metavar="TRAIN,VALID,TEST",
-                     help="Fractions for a corpus without its own splits (default 0.8,0.1,0.1)."),
-        click.option("--seed", type=int, default=None, help="Seed of the fraction split (default 0)."),
-        click.option("--encoding-errors", type=click.Choice(["strict", "replace"]), default=None,
-                     help="Invalid UTF-8: strict stops with an error (default); replace uses U+FFFD."),
-    ]
-    for option in reversed(options):
-        function = option(function)
-    return function
 
 
 def model_names(paths: list[str]) -> list[str]:

@@ -41,18 +41,18 @@ def load_corpus(spec: str, **options) -> PreparedCorpus:
     splits), ``seed`` (for those fraction splits), ``encoding_errors`` ("strict" or "replace").
     A directory written by ``lmtool corpus prepare`` is returned as saved; it takes no options.
     """
-    given = _given(options)
-    prepared = _prepared(spec, given)
+    given = checked_options(options)
+    prepared = prepared_at(spec, given)
     if prepared is not None:
         return prepared
     spec = os.fspath(spec)
-    source, opts = _source(spec, given)
+    source, opts = resolve_source(spec, given)
     tokenizer = opts["tokenizer"]
     if not isinstance(tokenizer, Tokenizer):
         if tokenizer != "bpe" and opts["bpe_vocab_size"] is not None:
             raise UsageError(f"--bpe-vocab-size applies only to --tokenizer bpe (not {tokenizer})")
         tokenizer = make_tokenizer(tokenizer, vocab_size=opts["bpe_vocab_size"])
-    names, labeled = _labeled(source, opts)
+    names, labeled = labeled_splits(source, opts)
     if tokenizer.needs_training:
         strip = opts["unit"] == "line"
         tokenizer.train(line.rstrip("\r\n") if strip else line for index, line in labeled() if index == 0)
@@ -69,14 +69,14 @@ def encode_corpus(spec: str, tokenizer: Tokenizer, vocabulary: Vocabulary, unit:
     A prepared directory is accepted only when it was encoded with exactly this tokenizer,
     vocabulary and unit (equal fingerprints); its token ids could not be re-encoded otherwise.
     """
-    given = _given(options)
+    given = checked_options(options)
     for name in ("tokenizer", "bpe_vocab_size", "min_count", "max_vocab"):
         if name in given:
             raise UsageError(f"--{name.replace('_', '-')} cannot apply here: the model fixes the tokenizer and vocabulary")
     if tokenizer.needs_training:
         raise UsageError("the tokenizer is untrained: pass the model's own trained tokenizer")
     if is_prepared_directory(os.fspath(spec)):
-        corpus = _prepared(spec, given)
+        corpus = prepared_at(spec, given)
         wanted = compute_fingerprint(tokenizer, vocabulary, corpus.unit if unit is None else unit)
         if corpus.fingerprint != wanted:
             raise DataError(
@@ -85,21 +85,23 @@ def encode_corpus(spec: str, tokenizer: Tokenizer, vocabulary: Vocabulary, unit:
             )
         return corpus
     spec = os.fspath(spec)
-    source, opts = _source(spec, {**given, "tokenizer": tokenizer.kind, **({"unit": unit} if unit else {})})
-    names, labeled = _labeled(source, opts)
+    source, opts = resolve_source(spec, {**given, "tokenizer": tokenizer.kind, **({"unit": unit} if unit else {})})
+    names, labeled = labeled_splits(source, opts)
     interner = Interner()
     interned = intern_lines(labeled(), len(names), tokenizer, opts["unit"], interner)
     return _assemble(spec, source, names, interned, interner.types, tokenizer, vocabulary, opts["unit"])
 
 
-def _given(options: dict) -> dict:
+def checked_options(options: dict) -> dict:
+    """The corpus options actually given (None means not given); an unknown name is a programming error."""
     unknown = set(options) - set(CORPUS_OPTIONS)
     if unknown:
         raise TypeError(f"unknown corpus option(s): {', '.join(sorted(unknown))}")
     return {key: value for key, value in options.items() if value is not None}
 
 
-def _prepared(spec, given: dict) -> PreparedCorpus | None:
+def prepared_at(spec, given: dict) -> PreparedCorpus | None:
+    """The prepared corpus at ``spec`` (a `corpus prepare` directory), or None when ``spec`` is not one."""
     if not is_prepared_directory(os.fspath(spec)):
         return None
     fixed = set(given) - {"seed", "encoding_errors"}
@@ -109,7 +111,7 @@ def _prepared(spec, given: dict) -> PreparedCorpus | None:
     return PreparedCorpus.load(spec)
 
 
-def _source(spec: str, given: dict):
+def resolve_source(spec: str, given: dict):
     """Resolve ``spec`` and settle every option: given, else the corpus's default, else the global default."""
     unit = given.get("unit")
     if unit is not None and unit not in UNITS:
@@ -130,7 +132,8 @@ def _source(spec: str, given: dict):
     return source, opts
 
 
-def _labeled(source, opts: dict):
+def labeled_splits(source, opts: dict):
+    """The split names and a function yielding ``(split index, line)``; line units cut the fractions by shuffled sentences."""
     return labeled_lines(source, opts["split_fractions"], opts["seed"], shuffle=opts["unit"] == "line")
 
 

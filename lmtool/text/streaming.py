@@ -26,7 +26,7 @@ import numpy as np
 
 from lmtool.errors import DataError
 from lmtool.text.encoding import EncodedSplit, InternedSplit, Interner, as_numpy, intern_lines
-from lmtool.text.loading import _given, _labeled, _prepared, _source
+from lmtool.text.loading import checked_options, labeled_splits, prepared_at, resolve_source
 from lmtool.text.tokenizers import Tokenizer, make_tokenizer
 from lmtool.text.vocabulary import Vocabulary
 
@@ -60,18 +60,18 @@ class StreamedTrain:
 def stream_train(spec: str, **options) -> StreamedTrain:
     """The train split of ``spec`` as chunks; ``options`` as for :func:`lmtool.text.load_corpus`,
     and the vocabulary and ids are exactly those ``load_corpus`` gives."""
-    given = _given(options)
-    prepared = _prepared(spec, given)
+    given = checked_options(options)
+    prepared = prepared_at(spec, given)
     if prepared is not None:
         split = prepared.splits["train"]
         return StreamedTrain(prepared.source, prepared.unit, prepared.tokenizer, prepared.vocabulary,
                              lambda max_tokens: split_chunks(split, max_tokens))
     spec = os.fspath(spec)
-    source, opts = _source(spec, given)
+    source, opts = resolve_source(spec, given)
     tokenizer, unit = opts["tokenizer"], opts["unit"]
     if not isinstance(tokenizer, Tokenizer):
         tokenizer = make_tokenizer(tokenizer, vocab_size=opts["bpe_vocab_size"] if tokenizer == "bpe" else None)
-    _, labeled = _labeled(source, opts)
+    _, labeled = labeled_splits(source, opts)
 
     def train_lines() -> Iterator[str]:
         return (line for index, line in labeled() if index == 0)
