@@ -23,11 +23,10 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from lmtool.errors import DataError, UsageError
-from lmtool.text import encode_corpus
+from lmtool.text import EOS_ID, UNK_ID, encode_corpus
 
 log = logging.getLogger(__name__)
 
-UNK_ID, EOS_ID = 0, 2  # fixed ids of every lmtool Vocabulary (CONTRACT.md)
 LN2 = math.log(2.0)
 
 CONVENTION = """\

@@ -86,6 +86,7 @@ def cli(verbose: int, quiet: bool) -> None:
     level = logging.ERROR if quiet else {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr)
 
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``lmtool`` console script and ``python -m lmtool``."""
     cli.main(args=argv, prog_name="lmtool")

@@ -1,11 +1,11 @@
 """A trained recurrent model as a :class:`lmtool.lm.LanguageModel`, and the Python API around it.
 
 >>> model = load_rnn("brown.rnn")                       # doctest: +SKIP
->>> model.perplexity(split)                              # exact, per CONTRACT.md's convention
+>>> model.perplexity(split)                              # exact, lmtool's token accounting
 >>> model.log_prob("the cat sat on the mat")             # natural log, </s> included (line units)
 >>> model.next_token_distribution("the cat")             # {token: probability}, state carried
 
-Scoring convention (CONTRACT.md): the input for position t is the previous id; ``<s>`` starts
+Scoring convention (the token accounting of :mod:`lmtool.evaluate`): the input for position t is the previous id; ``<s>`` starts
 the split and, with ``reset_per_sentence``, every segment, each from a zero hidden state.
 :meth:`RnnModel.score` runs many sequences side by side (sentences sorted by length, padded at
 the end, which a causal network cannot see) and long sequences in time chunks with the state
@@ -71,7 +71,7 @@ class RnnModel:
 
     # ----- LanguageModel protocol ---------------------------------------------------------------
     def score(self, split, *, reset_per_sentence: bool = True, chunk_tokens: int = 2048) -> np.ndarray:
-        """Natural-log probability of every id of ``split`` (float64), per CONTRACT.md.
+        """Natural-log probability of every id of ``split`` (float64), by lmtool's token accounting.
 
         ``chunk_tokens`` bounds rows x time steps per forward pass (memory: that many V-wide rows).
         """
