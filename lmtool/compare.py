@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -31,6 +30,7 @@ import numpy as np
 
 from lmtool.errors import DataError, UsageError
 from lmtool.evaluate import Scored, em_weights, mix, perplexity, regime, table_row
+from lmtool.files import atomic_write
 
 #: the quick-start corpus: 8 keys, binary fillers, gap 10 -> H = (3 + 10) / 12 = 1.083 bits/char;
 #: an n-gram of order <= 11 cannot see the opening key (about 1.33 bits/char at best).
@@ -238,12 +238,7 @@ def write_json(path: Path, payload: dict) -> None:
             return [clean(v) for v in value]
         return value
 
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(clean(payload), handle, indent=2)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    atomic_write(path, lambda out: out.write(json.dumps(clean(payload), indent=2).encode("utf-8")))
 
 
 def _pyplot():

@@ -10,6 +10,8 @@ PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "lmtool"
 # layer -> lmtool subpackages/modules it must never import
 FORBIDDEN = {
     "errors": ["lmtool"],
+    "files": ["lmtool.text", "lmtool.lm", "lmtool.ngram", "lmtool.neural", "lmtool.evaluate", "lmtool.sampling",
+              "lmtool.cli"],
     "text": ["lmtool.ngram", "lmtool.neural", "lmtool.evaluate", "lmtool.sampling", "lmtool.cli"],
     "lm": ["lmtool.ngram", "lmtool.neural", "lmtool.evaluate", "lmtool.sampling", "lmtool.cli"],
     "ngram": ["lmtool.neural", "lmtool.evaluate", "lmtool.sampling", "lmtool.cli", "torch"],

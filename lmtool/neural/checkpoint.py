@@ -16,11 +16,8 @@ Model file metadata (the ``"lmtool"`` entry of the safetensors header)::
 from __future__ import annotations
 
 import json
-import os
 import random
-import tempfile
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -28,28 +25,12 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as safetensors_bytes
 
 from lmtool.errors import ModelFileError
+from lmtool.files import atomic_write
 from lmtool.neural.model import RnnConfig, RnnLM
 
 FORMAT = "lmtool-rnn"
 FORMAT_VERSION = 1
 RESUME_FORMAT = "lmtool-rnn-resume"
-
-
-def atomic_write(path: str | Path, write: Callable) -> None:
-    """Call ``write(file)`` on a temporary file beside ``path``, fsync it, then rename it over ``path``."""
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def model_tensors(model: RnnLM) -> dict[str, torch.Tensor]:

@@ -205,11 +205,9 @@ def estimate_modified_kneser_ney(
         to_table = np.full(len(a), -1, dtype=np.int64)
         to_table[rows] = np.arange(len(rows))
         count_row_to_table.append(to_table)
-    tables = BackoffTables(
-        order=order,
-        vocab_size=vocab,
-        ngrams=ngrams,
-        log10_probs=[np.minimum(0.0, np.log10(p)) for p in probs],
-        log10_backoffs=[np.log10(b) for b in backoffs],
-    )
+    with np.errstate(divide="ignore"):  # p(<s>) = 0 is meant: log10 -inf (ARPA writes it -99)
+        log10_probs = [np.minimum(0.0, np.log10(p)) for p in probs]
+        log10_backoffs = [np.log10(b) for b in backoffs]
+    tables = BackoffTables(order=order, vocab_size=vocab, ngrams=ngrams, log10_probs=log10_probs,
+                           log10_backoffs=log10_backoffs)
     return tables, {"discounts": chosen, "fallback_orders": fallback_orders}

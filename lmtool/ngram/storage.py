@@ -16,37 +16,18 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-import tempfile
 import zipfile
 
 import numpy as np
 
 from lmtool.errors import ModelFileError, UsageError
+from lmtool.files import atomic_write
 from lmtool.ngram.arpa import format_arpa, read_arpa_tables
 from lmtool.ngram.model import NgramModel
 from lmtool.ngram.tables import BackoffTables
 
 FORMAT = "lmtool-ngram"
 FORMAT_VERSION = 1
-
-
-def atomic_write(path: str | os.PathLike, write) -> None:
-    """Call ``write(binary_file)`` on a temp file beside ``path``, fsync, then rename it into place."""
-    path = pathlib.Path(path)
-    directory = path.parent if str(path.parent) else pathlib.Path(".")
-    if not directory.is_dir():
-        raise UsageError(f"cannot write {path}: directory {directory} does not exist")
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            write(out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
 
 
 def save_ngram(model: NgramModel, path: str | os.PathLike) -> None:

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from lmtool.errors import ModelFileError
-from lmtool.neural.checkpoint import atomic_write, load_resume, read_model_file, save_model_file, save_resume
+from lmtool.files import atomic_write
+from lmtool.neural.checkpoint import load_resume, read_model_file, save_model_file, save_resume
 from lmtool.neural.model import RnnLM
 
 from .conftest import tiny_config
