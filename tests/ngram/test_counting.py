@@ -6,9 +6,11 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lmtool.errors import UsageError
-from lmtool.ngram.counting import continuation_counts, count_ngrams, first_seen_ranks
+from lmtool.ngram.counting import continuation_counts, count_ngrams, first_seen_ranks, sort_permutation
 
 from .helpers import random_sentences, split_of
 
@@ -69,3 +71,13 @@ def test_order_must_be_positive():
     split = split_of([[3]])
     with pytest.raises(UsageError, match="order"):
         count_ngrams(split.ids, split.starts, 0, 4)
+
+
+@settings(max_examples=200, deadline=None)
+@given(keys=st.lists(st.one_of(st.integers(0, 2**16 + 5), st.integers(0, 2**32 - 1), st.integers(0, 2**40)),
+                     max_size=300))
+def test_sort_permutation_sorts_keys_on_both_sides_of_the_radix_limit(keys):
+    keys = np.array(keys, dtype=np.int64)
+    perm = sort_permutation(keys)
+    assert sorted(perm.tolist()) == list(range(len(keys)))
+    assert np.array_equal(keys[perm], np.sort(keys))
