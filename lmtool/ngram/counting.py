@@ -87,7 +87,7 @@ def count_ngrams(ids: np.ndarray, starts: np.ndarray, order: int, vocab_size: in
 def count_padded(stream: np.ndarray, segment_end: np.ndarray, order: int, vocab_size: int) -> NgramCounts:
     """Count the n-grams of a padded stream (see :func:`padded_stream`); n-grams never cross
     ``segment_end``. Shared with the out-of-core counter, which counts one chunk at a time."""
-    positions = np.arange(len(stream), dtype=np.int64)
+    room = segment_end - np.arange(len(stream), dtype=np.int64)  # tokens from each position to its segment end
     ngrams: list[np.ndarray] = []
     counts: list[np.ndarray] = []
     prefixes: list[np.ndarray] = []
@@ -96,27 +96,26 @@ def count_padded(stream: np.ndarray, segment_end: np.ndarray, order: int, vocab_
     # the segment end)
     row_of = np.full(len(stream), -1, dtype=np.int64)
     for k in range(order):
-        valid = positions + k < segment_end
-        if k == 0:
-            keys = stream[valid]
-        else:
+        valid = room > k
+        if k:
             valid &= row_of >= 0
-            keys = row_of[valid] * vocab_size + stream[positions[valid] + k]
-        unique_keys, occurrence, inverse, n = _unique_ids(keys, vocab_size) if k == 0 else _unique(keys)
+        at = np.flatnonzero(valid)  # start positions of this order's n-grams
         if k == 0:
+            unique_keys, occurrence, inverse, n = _unique_ids(stream[at], vocab_size)
             rows = unique_keys[:, None]
         else:
+            unique_keys, occurrence, inverse, n = _unique(row_of[at] * vocab_size + stream[at + k])
             rows = np.concatenate([ngrams[k - 1][unique_keys // vocab_size], (unique_keys % vocab_size)[:, None]], axis=1)
         previous_row_of = row_of
         row_of = np.full(len(stream), -1, dtype=np.int64)
-        row_of[positions[valid]] = inverse.reshape(-1)
+        row_of[at] = inverse
         if k == 0:
             prefixes.append(np.full(len(unique_keys), -1, dtype=np.int64))
             suffixes.append(np.full(len(unique_keys), -1, dtype=np.int64))
         else:
             prefixes.append(unique_keys // vocab_size)
             # the suffix of the k-gram starting at i is the (k-1)-gram starting at i + 1
-            suffixes.append(previous_row_of[positions[valid][occurrence] + 1])
+            suffixes.append(previous_row_of[at[occurrence] + 1])
         ngrams.append(rows.astype(np.int32))
         counts.append(n.astype(np.int64))
     return NgramCounts(order=order, vocab_size=vocab_size, ngrams=ngrams, counts=counts, prefixes=prefixes,
