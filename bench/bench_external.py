@@ -86,7 +86,8 @@ def identical(path_a: str, path_b: str) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size-mb", type=float, default=240.0, help="corpus size in MB (default 240: over 10x --memory 20M)")
+    parser.add_argument("--size-mb", type=float, default=240.0,
+                        help="corpus size in MB (default 240: over 10x --memory 20M)")
     parser.add_argument("--memory", default="20M", help="--memory budget (default 20M)")
     parser.add_argument("--order", type=int, default=3)
     parser.add_argument("--tmp", default=None, help="directory for the corpus, the models and the runs")

@@ -195,7 +195,8 @@ def throughput(args) -> dict:
 
 def print_throughput(r: dict) -> None:
     print(f"brown-bengio2003, V={r['vocab']}, 2x200 LSTM, BPTT 35, batch 20, SGD; {r['threads']} threads; "
-          f"training: median of {r['steps']} steps, best of {r['repeats']} alternated runs; evaluation: best of 2 passes over {r['steps']} windows")
+          f"training: median of {r['steps']} steps, best of {r['repeats']} alternated runs; "
+          f"evaluation: best of 2 passes over {r['steps']} windows")
     rows = [("train, full softmax", r["plain_train_tok_s"], r["lmtool_train_tok_s"]),
             ("eval, full softmax", r["plain_eval_tok_s"], r["lmtool_eval_tok_s"]),
             ("train, adaptive softmax", r["plain_train_tok_s"], r["lmtool_adaptive_train_tok_s"]),

@@ -1,9 +1,9 @@
 """Training batches over a prepared token stream: contiguous rows with truncated BPTT, or random windows.
 
-Both schemes read one flat stream: ``<s>`` followed by the split's ids (the token accounting of :mod:`lmtool.evaluate`: the input
-for position t is the previous id; ``<s>`` at the very start; with line units the previous
-sentence's ``</s>`` is the input that starts the next sentence). Teacher forcing throughout:
-the input is the stream, the target the stream shifted by one.
+Both schemes read one flat stream: ``<s>`` followed by the split's ids (the token accounting of
+:mod:`lmtool.evaluate`: the input for position t is the previous id; ``<s>`` at the very start;
+with line units the previous sentence's ``</s>`` is the input that starts the next sentence).
+Teacher forcing throughout: the input is the stream, the target the stream shifted by one.
 
 Contiguous streams (PyTorch's word-language-model layout). The N targets are cut into B equal
 rows (the tail that does not fill a row is dropped); row b's inputs are the stream positions

@@ -5,9 +5,9 @@ One pure :class:`torch.nn.Module` (:class:`RnnLM`) configured by one dataclass
 that training, validation and scoring share one path. The hidden state is built from the
 model's own parameters (device and dtype), as in PyTorch's word-language-model example.
 
-``<s>`` is only ever context (the token accounting of :mod:`lmtool.evaluate`), so the softmax excludes it: its logit is masked to
-``-inf`` in both the full and the adaptive softmax, and every distribution the model gives sums
-to one over the other ``V - 1`` tokens.
+``<s>`` is only ever context (the token accounting of :mod:`lmtool.evaluate`), so the softmax
+excludes it: its logit is masked to ``-inf`` in both the full and the adaptive softmax, and
+every distribution the model gives sums to one over the other ``V - 1`` tokens.
 """
 
 from __future__ import annotations

@@ -5,11 +5,12 @@
 >>> model.log_prob("the cat sat on the mat")             # natural log, </s> included (line units)
 >>> model.next_token_distribution("the cat")             # {token: probability}, state carried
 
-Scoring convention (the token accounting of :mod:`lmtool.evaluate`): the input for position t is the previous id; ``<s>`` starts
-the split and, with ``reset_per_sentence``, every segment, each from a zero hidden state.
-:meth:`RnnModel.score` runs many sequences side by side (sentences sorted by length, padded at
-the end, which a causal network cannot see) and long sequences in time chunks with the state
-carried, so its figures equal one token-by-token pass exactly up to float rounding.
+Scoring convention (the token accounting of :mod:`lmtool.evaluate`): the input for position t is
+the previous id; ``<s>`` starts the split and, with ``reset_per_sentence``, every segment, each
+from a zero hidden state. :meth:`RnnModel.score` runs many sequences side by side (sentences
+sorted by length, padded at the end, which a causal network cannot see) and long sequences in
+time chunks with the state carried, so its figures equal one token-by-token pass exactly up to
+float rounding.
 """
 
 from __future__ import annotations

@@ -133,7 +133,8 @@ def resolve_source(spec: str, given: dict):
 
 
 def labeled_splits(source, opts: dict):
-    """The split names and a function yielding ``(split index, line)``; line units cut the fractions by shuffled sentences."""
+    """The split names and a function yielding ``(split index, line)``; with line units, fraction
+    splits are cut by shuffled sentences."""
     return labeled_lines(source, opts["split_fractions"], opts["seed"], shuffle=opts["unit"] == "line")
 
 
