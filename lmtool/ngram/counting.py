@@ -16,11 +16,13 @@ Each segment is preceded by ONE ``<s>`` (id 1), as KenLM and SRILM do: a line se
 lists only the unigrams that occur (with ``<s>`` counted once per segment); estimators add the
 unseen vocabulary themselves.
 
-How the rows are found: the k-gram starting at padded position ``i`` gets the key
-``row_{k-1}(i) * V + word(i + k - 1)``, where ``row_{k-1}(i)`` is the rank of its (k-1)-gram
-prefix. Because prefixes are ranked lexicographically, sorting the keys sorts the k-grams
-lexicographically, and ``np.unique`` gives the rows, the counts and every position's row in one
-sort per order.
+How the rows are found: column j of padded position i holds 1 + the word at i + j, or 0 where
+the segment ends first. One LSD radix sort of the positions by columns 0..N-1 (16-bit digits,
+which numpy sorts by counting) orders them lexicographically by the N-gram they start, so for
+every order k the positions starting one k-gram form a contiguous run: the first k columns
+change at its first position. Runs give the rows and the counts of every order from that one
+sort; a run's position gives its prefix row, and the row of the (k-1)-gram at the next
+position gives its suffix row.
 """
 
 from __future__ import annotations
@@ -87,39 +89,88 @@ def count_ngrams(ids: np.ndarray, starts: np.ndarray, order: int, vocab_size: in
 def count_padded(stream: np.ndarray, segment_end: np.ndarray, order: int, vocab_size: int) -> NgramCounts:
     """Count the n-grams of a padded stream (see :func:`padded_stream`); n-grams never cross
     ``segment_end``. Shared with the out-of-core counter, which counts one chunk at a time."""
-    room = segment_end - np.arange(len(stream), dtype=np.int64)  # tokens from each position to its segment end
+    n = len(stream)
+    columns = word_columns(stream, segment_end, order, vocab_size)
+    perm = lexicographic_permutation(columns, vocab_size + 1)
     ngrams: list[np.ndarray] = []
     counts: list[np.ndarray] = []
     prefixes: list[np.ndarray] = []
     suffixes: list[np.ndarray] = []
-    # row_of[i]: row of the current-order n-gram starting at padded position i (-1 if it crosses
-    # the segment end)
-    row_of = np.full(len(stream), -1, dtype=np.int64)
+    sorted_columns: list[np.ndarray] = []
+    new_run = np.zeros(n, dtype=bool)  # sorted position i starts a new k-gram run (first k columns differ)
+    valid = np.ones(n, dtype=bool)  # sorted position i starts a k-gram inside its segment
+    if n:
+        new_run[0] = True
+    row_in_run: np.ndarray | None = None  # order k-1: row of the run of each sorted position
+    row_of_position: np.ndarray | None = None  # order k-1: row of the n-gram starting at each position
     for k in range(order):
-        valid = room > k
+        column = columns[k][perm]
+        sorted_columns.append(column)
+        np.logical_or(new_run[1:], column[1:] != column[:-1], out=new_run[1:])
         if k:
-            valid &= row_of >= 0
-        at = np.flatnonzero(valid)  # start positions of this order's n-grams
-        if k == 0:
-            unique_keys, occurrence, inverse, n = _unique_ids(stream[at], vocab_size)
-            rows = unique_keys[:, None]
-        else:
-            unique_keys, occurrence, inverse, n = _unique(row_of[at] * vocab_size + stream[at + k])
-            rows = np.concatenate([ngrams[k - 1][unique_keys // vocab_size], (unique_keys % vocab_size)[:, None]], axis=1)
-        previous_row_of = row_of
-        row_of = np.full(len(stream), -1, dtype=np.int64)
-        row_of[at] = inverse
-        if k == 0:
-            prefixes.append(np.full(len(unique_keys), -1, dtype=np.int64))
-            suffixes.append(np.full(len(unique_keys), -1, dtype=np.int64))
-        else:
-            prefixes.append(unique_keys // vocab_size)
+            valid &= column != 0
+        run_starts = np.flatnonzero(new_run)
+        run_lengths = np.diff(np.append(run_starts, n))
+        inside = valid[run_starts]  # a run is inside its segments or not as a whole
+        firsts = run_starts[inside]
+        ngrams.append(np.stack([c[firsts] for c in sorted_columns], axis=1).astype(np.int32) - 1)
+        counts.append(run_lengths[inside].astype(np.int64))
+        if k:
+            prefixes.append(row_in_run[firsts].astype(np.int64))
             # the suffix of the k-gram starting at i is the (k-1)-gram starting at i + 1
-            suffixes.append(previous_row_of[at[occurrence] + 1])
-        ngrams.append(rows.astype(np.int32))
-        counts.append(n.astype(np.int64))
+            suffixes.append(row_of_position[perm[firsts] + 1].astype(np.int64))
+        else:
+            prefixes.append(np.full(len(firsts), -1, dtype=np.int64))
+            suffixes.append(np.full(len(firsts), -1, dtype=np.int64))
+        if k < order - 1:
+            row_in_run = np.cumsum(new_run & valid, dtype=np.int32) - 1
+            row_of_position = np.empty(n, dtype=np.int32)
+            row_of_position[perm] = row_in_run
     return NgramCounts(order=order, vocab_size=vocab_size, ngrams=ngrams, counts=counts, prefixes=prefixes,
                        suffixes=suffixes, first_seen=first_seen_ranks(stream, vocab_size))
+
+
+def word_columns(stream: np.ndarray, segment_end: np.ndarray, order: int, vocab_size: int) -> list[np.ndarray]:
+    """Column j (j < ``order``): 1 + the word at padded position i + j, 0 where i + j is past the
+    end of i's segment; uint16 when the vocabulary allows it (half the memory traffic)."""
+    n = len(stream)
+    dtype = np.uint16 if vocab_size < 1 << 16 else np.uint32
+    words = stream.astype(dtype) + dtype(1)
+    room = segment_end - np.arange(n, dtype=np.int64)  # tokens from each position to its segment end
+    columns = [words]
+    for j in range(1, order):
+        column = np.zeros(n, dtype=dtype)
+        column[: max(n - j, 0)] = words[j:]
+        column[room <= j] = 0
+        columns.append(column)
+    return columns
+
+
+def lexicographic_permutation(columns: list[np.ndarray], radix: int) -> np.ndarray:
+    """The stable permutation that sorts positions by ``columns`` (values below ``radix``),
+    column 0 most significant: an LSD radix sort on 16-bit digits, which numpy's stable argsort
+    sorts by counting (2.5x ``argsort`` of one int64 key per pass on a million positions).
+
+    Small radices pack several columns into one digit (a character model of order 10 takes 5
+    passes, not 10); radices above 2**16 split each column into a high and a low digit.
+    """
+    digits = []  # most significant first
+    if radix <= 1 << 16:
+        per_digit = 1
+        while radix ** (per_digit + 1) <= 1 << 16:
+            per_digit += 1
+        for first in range(0, len(columns), per_digit):
+            digit = np.zeros(len(columns[0]), dtype=np.uint32)
+            for column in columns[first : first + per_digit]:
+                digit = digit * radix + column
+            digits.append(digit.astype(np.uint16) if per_digit > 1 else columns[first].astype(np.uint16, copy=False))
+    else:
+        for column in columns:
+            digits += [(column >> 16).astype(np.uint16), (column & 0xFFFF).astype(np.uint16)]
+    perm = np.argsort(digits[-1], kind="stable")
+    for digit in reversed(digits[:-1]):
+        perm = perm[np.argsort(digit[perm], kind="stable")]
+    return perm
 
 
 def first_seen_ranks(stream: np.ndarray, vocab_size: int) -> np.ndarray:
@@ -130,45 +181,6 @@ def first_seen_ranks(stream: np.ndarray, vocab_size: int) -> np.ndarray:
     ranks = np.empty(vocab_size, dtype=np.int64)
     ranks[np.argsort(first, kind="stable")] = np.arange(vocab_size)
     return ranks
-
-
-def _unique(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``np.unique(keys, return_index, return_inverse, return_counts)``, with one occurrence (not
-    necessarily the first) as the index: that allows the fastest sort (:func:`sort_permutation`)."""
-    if len(keys) == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return keys, empty, empty, empty
-    perm = sort_permutation(keys)
-    ordered = keys[perm]
-    new = np.empty(len(keys), dtype=bool)
-    new[0] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
-    inverse = np.empty(len(keys), dtype=np.int64)
-    inverse[perm] = np.cumsum(new) - 1
-    boundaries = np.flatnonzero(new)
-    return ordered[new], perm[new], inverse, np.diff(np.append(boundaries, len(keys)))
-
-
-def sort_permutation(keys: np.ndarray) -> np.ndarray:
-    """A permutation that sorts the non-negative int64 ``keys``.
-
-    Keys below 2**32 (bigrams and trigrams of most word vocabularies) take a two-pass LSD radix
-    sort on 16-bit digits, which numpy sorts by counting: 2.5x faster than ``argsort`` on a
-    million keys. Wider keys take ``argsort``, which beats three or four radix passes.
-    """
-    if len(keys) == 0 or int(keys.max()) >= 1 << 32:
-        return np.argsort(keys)
-    low = np.argsort(keys.astype(np.uint16), kind="stable")  # astype keeps the low 16 bits
-    return low[np.argsort((keys[low] >> 16).astype(np.uint16), kind="stable")]
-
-
-def _unique_ids(ids: np.ndarray, vocab_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`_unique` for keys below ``vocab_size`` (the unigrams): a bincount, no sort."""
-    n = np.bincount(ids, minlength=vocab_size)
-    present = np.flatnonzero(n)
-    row = np.full(vocab_size, -1, dtype=np.int64)
-    row[present] = np.arange(len(present))
-    return present.astype(np.int64), np.zeros(len(present), dtype=np.int64), row[ids], n[present]
 
 
 def continuation_counts(counts: NgramCounts, k: int) -> np.ndarray:

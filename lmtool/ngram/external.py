@@ -58,7 +58,7 @@ from lmtool.errors import DataError, LmtoolError, UsageError
 from lmtool.ngram.counting import BOS_ID, NgramCounts, count_padded, first_seen_ranks
 
 #: working bytes of count_padded per padded position: about BASE + PER_ORDER * order (tracemalloc
-#: peaks of a run on 1M Zipf tokens: 88-142 bytes at order 3, 149-227 at order 5, V = 60-20,000)
+#: peaks of a run on 1M Zipf tokens: 44-125 bytes at order 3, 115-213 at order 5, V = 60-70,000)
 BYTES_PER_TOKEN_BASE, BYTES_PER_TOKEN_PER_ORDER = 40, 40
 #: bytes per token the reading process holds while it tokenizes and pads a chunk
 READER_BYTES_PER_TOKEN = 40

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lmtool.errors import UsageError
-from lmtool.ngram.counting import continuation_counts, count_ngrams, first_seen_ranks, sort_permutation
+from lmtool.ngram.counting import continuation_counts, count_ngrams, first_seen_ranks, lexicographic_permutation
 
 from .helpers import random_sentences, split_of
 
@@ -74,10 +74,35 @@ def test_order_must_be_positive():
 
 
 @settings(max_examples=200, deadline=None)
-@given(keys=st.lists(st.one_of(st.integers(0, 2**16 + 5), st.integers(0, 2**32 - 1), st.integers(0, 2**40)),
-                     max_size=300))
-def test_sort_permutation_sorts_keys_on_both_sides_of_the_radix_limit(keys):
-    keys = np.array(keys, dtype=np.int64)
-    perm = sort_permutation(keys)
-    assert sorted(perm.tolist()) == list(range(len(keys)))
-    assert np.array_equal(keys[perm], np.sort(keys))
+@given(radix=st.sampled_from([2, 7, 81, 256, 257, 14117, 65536, 65537, 2**20]), width=st.integers(1, 7),
+       length=st.integers(0, 200), seed=st.integers(0, 2**32 - 1))
+def test_lexicographic_permutation_matches_lexsort_for_every_radix_regime(radix, width, length, seed):
+    # radices packed several to a digit (<= 256), one per digit (<= 2**16), split in two (above)
+    rng = np.random.default_rng(seed)
+    dtype = np.uint16 if radix <= 1 << 16 else np.int64
+    columns = [rng.integers(0, min(radix, 3 + length // 4), length).astype(dtype) for _ in range(width)]
+    columns[0][: length // 2] = radix - 1  # the largest value occurs
+    perm = lexicographic_permutation(columns, radix)
+    np.testing.assert_array_equal(perm, np.lexsort(columns[::-1]))  # lexsort is stable too
+
+
+@settings(max_examples=60, deadline=None)
+@given(vocab=st.sampled_from([5, 40, 300, 70_000]), order=st.integers(1, 6), seed=st.integers(0, 2**32 - 1))
+def test_counts_agree_with_a_python_counter_for_every_vocabulary_size(vocab, order, seed):
+    rng = np.random.default_rng(seed)
+    sentences = [rng.integers(3, min(vocab, 3 + rng.integers(1, 12)), rng.integers(0, 9)).tolist()
+                 for _ in range(rng.integers(1, 30))]
+    sentences = [[vocab - 1] + s for s in sentences[:2]] + sentences[2:]  # the largest id occurs
+    split = split_of(sentences)
+    counts = count_ngrams(split.ids, split.starts, order, vocab)
+    for n in range(1, order + 1):
+        expected = Counter()
+        for s in sentences:
+            padded = [1] + s + [2]
+            expected.update(tuple(padded[i : i + n]) for i in range(len(padded) - n + 1))
+        grams = counts.ngrams[n - 1]
+        assert {tuple(g): int(c) for g, c in zip(grams.tolist(), counts.counts[n - 1])} == dict(expected)
+        assert np.array_equal(np.lexsort(grams.T[::-1]), np.arange(len(grams)))  # rows sorted
+        if n > 1:
+            np.testing.assert_array_equal(counts.ngrams[n - 2][counts.prefixes[n - 1]], grams[:, :-1])
+            np.testing.assert_array_equal(counts.ngrams[n - 2][counts.suffixes[n - 1]], grams[:, 1:])
