@@ -121,6 +121,11 @@ def _discount_of(a: np.ndarray, d: tuple[float, float, float]) -> np.ndarray:
     return table[np.minimum(a, 3)]
 
 
+def _table_rows(count_row_to_table: np.ndarray | None, count_rows: np.ndarray) -> np.ndarray:
+    """Rows in the tables of the counts rows ``count_rows`` (None: the same rows)."""
+    return count_rows if count_row_to_table is None else count_row_to_table[count_rows]
+
+
 def prune_thresholds(prune: list[int] | None, order: int) -> list[int]:
     """Per-order thresholds (index k for order k+1), the last given one repeated; validated."""
     if not prune:
@@ -180,30 +185,37 @@ def estimate_modified_kneser_ney(
     probs = [p]
     backoffs = [np.ones(vocab)]
     ngrams = [np.arange(vocab, dtype=np.int32)[:, None]]
-    # count_row_to_table[k][r]: row in the tables of counts row r (-1 if pruned); unigram rows are ids
-    count_row_to_table = [counts.ngrams[0][:, 0].astype(np.int64)]
+    # count_row_to_table[k][r]: row in the tables of counts row r (-1 if pruned), or None when the
+    # order lost nothing to pruning (the rows are the same); unigram rows are ids
+    count_row_to_table: list[np.ndarray | None] = [counts.ngrams[0][:, 0].astype(np.int64)]
     for k in range(1, order):
         a = adjusted[k]
         prefix = counts.prefixes[k]
         m_prev = len(counts.ngrams[k - 1])
         den = np.bincount(prefix, weights=a, minlength=m_prev).astype(np.float64)  # int64 when empty
         keep = kept[k]
-        mass = np.where(keep, _discount_of(a, chosen[k]), a)  # pruned n-grams give all their mass
+        discount = _discount_of(a, chosen[k])
+        mass = np.where(keep, discount, a)  # pruned n-grams give all their mass
         gamma = np.bincount(prefix, weights=mass, minlength=m_prev).astype(np.float64)  # int64 when empty
-        has_context = den > 0
-        gamma[has_context] /= den[has_context]
-        # the context's backoff weight is its gamma (tables rows of order k-1)
-        previous_rows = count_row_to_table[k - 1]
-        valid_prev = previous_rows >= 0
-        backoffs[k - 1][previous_rows[valid_prev & has_context]] = gamma[valid_prev & has_context]
-        rows = np.flatnonzero(keep)
-        u = (a[rows] - _discount_of(a[rows], chosen[k])) / den[prefix[rows]]
-        lower = probs[k - 1][count_row_to_table[k - 1][counts.suffixes[k][rows]]]
-        probs.append(u + gamma[prefix[rows]] * lower)
-        backoffs.append(np.ones(len(rows)))
+        contexts = np.flatnonzero(den > 0)
+        gamma[contexts] /= den[contexts]
+        # the context's backoff weight is its gamma (tables rows of order k-1; a pruned context
+        # has none)
+        context_rows = _table_rows(count_row_to_table[k - 1], contexts)
+        listed = context_rows >= 0
+        backoffs[k - 1][context_rows[listed]] = gamma[contexts[listed]]
+        if keep.all():
+            rows, to_table = slice(None), None  # views, no copies
+        else:
+            rows = np.flatnonzero(keep)
+            to_table = np.full(len(a), -1, dtype=np.int64)
+            to_table[rows] = np.arange(len(rows))
+        kept_prefix = prefix[rows]
+        u = (a[rows] - discount[rows]) / den[kept_prefix]
+        lower = probs[k - 1][_table_rows(count_row_to_table[k - 1], counts.suffixes[k][rows])]
+        probs.append(u + gamma[kept_prefix] * lower)
+        backoffs.append(np.ones(len(u)))
         ngrams.append(counts.ngrams[k][rows])
-        to_table = np.full(len(a), -1, dtype=np.int64)
-        to_table[rows] = np.arange(len(rows))
         count_row_to_table.append(to_table)
     with np.errstate(divide="ignore"):  # p(<s>) = 0 is meant: log10 -inf (ARPA writes it -99)
         log10_probs = [np.minimum(0.0, np.log10(p)) for p in probs]
