@@ -55,34 +55,32 @@ class NgramCounts:
         return int(self.counts[0][unigrams != BOS_ID].sum())
 
 
-def padded_stream(ids: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def padded_stream(ids: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Insert one ``<s>`` before each segment.
 
-    Returns ``(stream, segment_end, token_position)``: the padded ids (int64), for each padded
-    position the (exclusive) end of its segment in the padded stream, and for each original
-    token its position in the padded stream.
+    Returns ``(stream, segment_end)``: the padded ids (int64) and, for each padded position,
+    the (exclusive) end of its segment in the padded stream.
     """
-    ids = np.asarray(ids, dtype=np.int64)
     starts = np.asarray(starts, dtype=np.int64)
     lengths = np.diff(starts)
-    n_segments = len(lengths)
-    # token j of segment s moves to j + s + 1 (s+1 <s> symbols precede it)
-    segment_of_token = np.repeat(np.arange(n_segments, dtype=np.int64), lengths)
-    token_position = np.arange(len(ids), dtype=np.int64) + segment_of_token + 1
-    padded_starts = starts[:-1] + np.arange(n_segments, dtype=np.int64)
-    stream = np.empty(len(ids) + n_segments, dtype=np.int64)
-    stream[token_position] = ids
-    stream[padded_starts] = BOS_ID
-    padded_ends = padded_starts + lengths + 1
-    segment_end = np.repeat(padded_ends, lengths + 1)
-    return stream, segment_end, token_position
+    stream = np.insert(np.asarray(ids, dtype=np.int64), starts[:-1], BOS_ID)  # before each segment's first token
+    padded_ends = starts[1:] + np.arange(1, len(lengths) + 1, dtype=np.int64)  # s + 1 <s> precede segment s's end
+    return stream, np.repeat(padded_ends, lengths + 1)
+
+
+def token_positions(starts: np.ndarray) -> np.ndarray:
+    """Position in the padded stream (:func:`padded_stream`) of each original token."""
+    starts = np.asarray(starts, dtype=np.int64)
+    lengths = np.diff(starts)
+    # token j of segment s moves to j + s + 1 (s + 1 <s> symbols precede it)
+    return np.arange(starts[-1] - starts[0], dtype=np.int64) + np.repeat(np.arange(1, len(lengths) + 1), lengths)
 
 
 def count_ngrams(ids: np.ndarray, starts: np.ndarray, order: int, vocab_size: int) -> NgramCounts:
     """Count the n-grams of orders 1..``order`` of an encoded split (``ids``, ``starts``)."""
     if order < 1:
         raise UsageError(f"order must be at least 1, got {order}: pass --order 1 or more")
-    stream, segment_end, _ = padded_stream(ids, starts)
+    stream, segment_end = padded_stream(ids, starts)
     return count_padded(stream, segment_end, order, vocab_size)
 
 
@@ -113,12 +111,18 @@ def count_padded(stream: np.ndarray, segment_end: np.ndarray, order: int, vocab_
         run_lengths = np.diff(np.append(run_starts, n))
         inside = valid[run_starts]  # a run is inside its segments or not as a whole
         firsts = run_starts[inside]
-        ngrams.append(np.stack([c[firsts] for c in sorted_columns], axis=1).astype(np.int32) - 1)
+        rows = np.empty((len(firsts), k + 1), dtype=np.int32)
+        for j, sorted_column in enumerate(sorted_columns):
+            rows[:, j] = sorted_column[firsts]
+        rows -= 1  # columns hold 1 + the word
+        ngrams.append(rows)
         counts.append(run_lengths[inside].astype(np.int64))
         if k:
             prefixes.append(row_in_run[firsts].astype(np.int64))
             # the suffix of the k-gram starting at i is the (k-1)-gram starting at i + 1
-            suffixes.append(row_of_position[perm[firsts] + 1].astype(np.int64))
+            next_positions = perm[firsts]
+            next_positions += 1
+            suffixes.append(row_of_position[next_positions].astype(np.int64))
         else:
             prefixes.append(np.full(len(firsts), -1, dtype=np.int64))
             suffixes.append(np.full(len(firsts), -1, dtype=np.int64))

@@ -218,7 +218,7 @@ def estimate_modified_kneser_ney(
         ngrams.append(counts.ngrams[k][rows])
         count_row_to_table.append(to_table)
     with np.errstate(divide="ignore"):  # p(<s>) = 0 is meant: log10 -inf (ARPA writes it -99)
-        log10_probs = [np.minimum(0.0, np.log10(p)) for p in probs]
+        log10_probs = [np.minimum(0.0, np.log10(p, out=p), out=p) for p in probs]  # in place: p is ours
         log10_backoffs = [np.log10(b) for b in backoffs]
     tables = BackoffTables(order=order, vocab_size=vocab, ngrams=ngrams, log10_probs=log10_probs,
                            log10_backoffs=log10_backoffs)

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lmtool.ngram.counting import BOS_ID, padded_stream
+from lmtool.ngram.counting import BOS_ID, padded_stream, token_positions
 
 LN10 = float(np.log(10.0))
 
@@ -115,7 +115,8 @@ def score_stream(tables: BackoffTables, ids: np.ndarray, starts: np.ndarray) -> 
     order over the whole stream: ``row[L][i]`` is the row of the L-gram starting at padded
     position i (-1 when unlisted or crossing the segment end).
     """
-    stream, segment_end, target = padded_stream(ids, starts)
+    stream, segment_end = padded_stream(ids, starts)
+    target = token_positions(starts)
     n = len(stream)
     lengths = np.diff(np.asarray(starts, dtype=np.int64))
     # the padded position of each target's segment <s>

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lmtool.errors import UsageError
-from lmtool.ngram.counting import continuation_counts, count_ngrams, first_seen_ranks, lexicographic_permutation
+from lmtool.ngram.counting import (continuation_counts, count_ngrams, first_seen_ranks, lexicographic_permutation,
+                                   padded_stream, token_positions)
 
 from .helpers import random_sentences, split_of
 
@@ -59,6 +60,21 @@ def test_stream_unit_single_segment_and_short_segments():
     split = split_of([[3]], eos=False)  # "<s> a": no bigram crosses the end
     counts = count_ngrams(split.ids, split.starts, 3, 4)
     assert counts.ngrams[1].tolist() == [[1, 3]] and len(counts.ngrams[2]) == 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(segments=st.lists(st.lists(st.integers(0, 9), max_size=5), max_size=6))
+def test_padded_stream_puts_one_bos_before_every_segment_even_empty_ones(segments):
+    split = split_of(segments, eos=False)
+    stream, segment_end = padded_stream(split.ids, split.starts)
+    expected, ends, positions = [], [], []
+    for segment in segments:
+        begin = len(expected)
+        positions += range(begin + 1, begin + 1 + len(segment))
+        expected += [1] + segment
+        ends += [len(expected)] * (len(segment) + 1)
+    assert stream.tolist() == expected and segment_end.tolist() == ends
+    assert token_positions(split.starts).tolist() == positions
 
 
 def test_first_seen_ranks_follow_first_appearance():
