@@ -164,10 +164,10 @@ def lexicographic_permutation(columns: list[np.ndarray], radix: int) -> np.ndarr
         while radix ** (per_digit + 1) <= 1 << 16:
             per_digit += 1
         for first in range(0, len(columns), per_digit):
-            digit = np.zeros(len(columns[0]), dtype=np.uint32)
-            for column in columns[first : first + per_digit]:
-                digit = digit * radix + column
-            digits.append(digit.astype(np.uint16) if per_digit > 1 else columns[first].astype(np.uint16, copy=False))
+            digit = columns[first]  # uint16, and so is the packed digit: it stays below radix ** per_digit
+            for column in columns[first + 1 : first + per_digit]:
+                digit = digit * np.uint16(radix) + column
+            digits.append(digit)
     else:
         for column in columns:
             digits += [(column >> 16).astype(np.uint16), (column & 0xFFFF).astype(np.uint16)]
