@@ -19,7 +19,6 @@ while the text layer never imports ``corpora``.
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
 from typing import Callable, Sequence
 
 from lmtool.errors import DataError, LmtoolError, UsageError
@@ -92,6 +91,8 @@ def discover() -> None:
     if _discovered:
         return
     _discovered = True
+    from importlib.metadata import entry_points  # imported here: tens of ms that a path spec never pays
+
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         try:
             entry.load()()
