@@ -10,6 +10,7 @@ treebank tokenizer needs it). Named and generated corpora are registered into it
 from lmtool.text.encoding import UNITS, EncodedSplit
 from lmtool.text.loading import CORPUS_OPTIONS, encode_corpus, load_corpus
 from lmtool.text.prepared import PreparedCorpus, compute_fingerprint
+from lmtool.text.readers import ENCODING_ERRORS
 from lmtool.text.registry import register_corpus, register_generator
 from lmtool.text.tokenizers import KINDS as TOKENIZER_KINDS
 from lmtool.text.tokenizers import Tokenizer, make_tokenizer, tokenizer_from_json
@@ -19,6 +20,7 @@ __all__ = [
     "BOS",
     "BOS_ID",
     "CORPUS_OPTIONS",
+    "ENCODING_ERRORS",
     "EOS",
     "EOS_ID",
     "TOKENIZER_KINDS",

@@ -13,7 +13,7 @@ from typing import Callable, Iterable, Sequence
 from lmtool.errors import DataError, UsageError
 from lmtool.text.encoding import UNITS, Interner, finalize, intern_lines, split_types, train_counts
 from lmtool.text.prepared import PreparedCorpus, compute_fingerprint, is_prepared_directory
-from lmtool.text.readers import ENCODING_ERRORS
+from lmtool.text.readers import check_encoding_errors
 from lmtool.text.specs import resolve_spec
 from lmtool.text.splits import DEFAULT_FRACTIONS, labeled_lines, parse_fractions
 from lmtool.text.tokenizers import Tokenizer, make_tokenizer
@@ -110,8 +110,7 @@ def resolve_source(spec: str, given: dict):
     if unit is not None and unit not in UNITS:
         raise UsageError(f"--unit must be one of {', '.join(UNITS)}, got {unit!r}")
     errors = given.get("encoding_errors", "strict")
-    if errors not in ENCODING_ERRORS:
-        raise UsageError(f"--encoding-errors must be one of {', '.join(ENCODING_ERRORS)}, got {errors!r}")
+    check_encoding_errors(errors)
     fractions = parse_fractions(given.get("split_fractions", DEFAULT_FRACTIONS))
     source = resolve_spec(spec, errors, whole_lines=unit != "stream", fractions=fractions)
     if source.splits is not None and not source.cut_by_fractions and "split_fractions" in given:
