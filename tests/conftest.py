@@ -64,3 +64,41 @@ def nltk_data(shared_dir) -> pathlib.Path:
     if str(path) not in nltk.data.path:
         nltk.data.path.insert(0, str(path))
     return path
+
+
+# An ARPA bigram written by hand: unigrams <unk> .1, </s> .2, a .3, b .25, c .15 (sum 1);
+# bigrams <s> a .6, a b .5, b </s> .4; backoff weights make each context sum to 1:
+# bow(<s>) = (1 - .6) / (1 - .3) = .571429, bow(a) = .5 / .75, bow(b) = .6 / .8.
+ARPA = """\\data\\
+ngram 1=6
+ngram 2=3
+
+\\1-grams:
+-1.0\t<unk>\t0
+-99\t<s>\t-0.243038
+-0.698970\t</s>\t0
+-0.522879\ta\t-0.176091
+-0.602060\tb\t-0.124939
+-0.823909\tc\t0
+
+\\2-grams:
+-0.221849\t<s> a
+-0.301030\ta b
+-0.397940\tb </s>
+
+\\end\\
+"""
+
+
+def save_rnn(path, prepared) -> None:
+    """An untrained one-layer LSTM (4 units) over ``prepared``'s vocabulary, saved as an RNN model
+    file at ``path``: a real file of that kind for tests of the commands that read one (skips
+    without torch)."""
+    pytest.importorskip("torch")
+    from lmtool.neural import RnnConfig, RnnLM
+    from lmtool.neural.checkpoint import save_model_file
+
+    net = RnnLM(RnnConfig(vocab_size=len(prepared.vocabulary), emb_size=4, hidden_size=4, layers=1))
+    meta = {"unit": prepared.unit, "tokenizer": prepared.tokenizer.to_json(),
+            "vocabulary": prepared.vocabulary.to_json(), "fingerprint": prepared.fingerprint}
+    save_model_file(path, net, meta)

@@ -104,13 +104,6 @@ def test_bad_inputs_give_one_line_and_exit_code(tmp_path, text_file, args, code,
         assert len(result.output.strip().splitlines()) == 1
 
 
-def test_help_ends_with_an_example():
-    for args in (["corpus"], ["corpus", "info"], ["corpus", "prepare"]):
-        result = invoke(*args, "--help")
-        assert result.exit_code == 0
-        assert "Example: lmtool corpus" in result.output
-
-
 def test_corpus_options_bundle_passes_only_given_values():
     seen = {}
 
