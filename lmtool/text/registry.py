@@ -12,7 +12,7 @@ corpus: the top-level ``corpora`` package registers lmtool's own (``brown-bengio
       corpora = "corpora:register"
 
 The entry points are read once per process and only when a spec names a corpus that is not
-registered yet (a path never triggers it): reading installed metadata costs tens of
+registered yet (a path or glob never triggers it): reading installed metadata costs tens of
 milliseconds, and it is why ``load_corpus("gen:repeat")`` works with nothing else imported
 while the text layer never imports ``corpora``.
 """

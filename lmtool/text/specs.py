@@ -16,7 +16,7 @@
 A directory written by ``lmtool corpus prepare`` is recognised before all of these (in
 :func:`lmtool.text.loading.load_corpus`). A path on disk wins over a corpus name: names are
 looked up (in :mod:`lmtool.text.registry`, which the ``corpora`` package fills) only for a
-spec that is no file or directory.
+spec that is no file, directory or glob pattern.
 """
 
 from __future__ import annotations
@@ -64,9 +64,9 @@ def resolve_spec(spec: str, encoding_errors: str, whole_lines: bool, fractions: 
         return files_source(spec, directory_files(spec), encoding_errors, whole_lines)
     if os.path.isfile(spec):
         return files_source(spec, [spec], encoding_errors, whole_lines)
+    if any(char in spec for char in "*?["):
+        return glob_source(spec, encoding_errors, whole_lines)
     named = named_source(spec)
     if named is not None:
         return named
-    if any(char in spec for char in "*?["):
-        return glob_source(spec, encoding_errors, whole_lines)
     raise DataError(f"unknown corpus {spec!r}: no such file or directory, nor a corpus name; a spec is {SPEC_HELP}")

@@ -109,7 +109,8 @@ def test_a_package_registers_through_its_entry_point_lazily_and_once(tmp_path):
         from lmtool.errors import DataError
         from lmtool.text import load_corpus
         load_corpus({str(tmp_path / "plain.txt")!r}, split_fractions="1")
-        assert "fakecorpora" not in sys.modules, "a path spec read the entry points"
+        load_corpus({str(tmp_path / "pl*.txt")!r}, split_fractions="1")
+        assert "fakecorpora" not in sys.modules, "a path or glob spec read the entry points"
         first = load_corpus("fake-corpus", split_fractions="1")
         load_corpus("fake-corpus", split_fractions="1")
         try:
