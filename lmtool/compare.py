@@ -31,6 +31,7 @@ import numpy as np
 from lmtool.errors import DataError, UsageError
 from lmtool.evaluate import Scored, em_weights, mix, perplexity, regime, table_row
 from lmtool.files import atomic_write
+from lmtool.neural.config import RnnConfig, TrainOptions
 
 #: the quick-start corpus: 8 keys, binary fillers, gap 10 -> H = (3 + 10) / 12 = 1.083 bits/char;
 #: an n-gram of order <= 11 cannot see the opening key (about 1.33 bits/char at best).
@@ -106,14 +107,11 @@ def fit_ngrams(corpus, options: CompareOptions) -> tuple[dict, list[str]]:
     return models, collect.messages
 
 
-def train_rnn(corpus, options: CompareOptions, out_path: Path):
-    """Train an RNN on the corpus for ``options.rnn_time`` seconds; return the loaded best model."""
-    import torch
+def train_rnn(corpus, options: CompareOptions, out_path: Path, threads: int | None = None):
+    """Train an RNN on the corpus for ``options.rnn_time`` seconds on the CPU; return the loaded best model."""
+    from lmtool.neural import load_rnn
+    from lmtool.neural.train import train
 
-    from lmtool.neural import RnnConfig, RnnLM, TrainOptions, Trainer, load_rnn
-    from lmtool.neural.rnn import corpus_meta
-
-    torch.manual_seed(options.seed)
     config = RnnConfig(vocab_size=len(corpus.vocabulary), cell=options.cell, emb_size=options.emb,
                        hidden_size=options.hidden, layers=options.layers, dropout_input=options.dropout,
                        dropout_between=options.dropout, dropout_output=options.dropout)
@@ -121,10 +119,8 @@ def train_rnn(corpus, options: CompareOptions, out_path: Path):
                                  lr=options.lr, schedule="constant", max_time=options.rnn_time, patience=0,
                                  valid_every=options.valid_every, seed=options.seed)
     with tempfile.TemporaryDirectory(prefix="lmtool-compare-") as checkpoints:
-        trainer = Trainer(RnnLM(config), corpus.splits["train"].ids, corpus.splits["valid"].ids, train_options,
-                          out_path=out_path, checkpoint_dir=checkpoints, meta=corpus_meta(corpus),
-                          device=torch.device("cpu"))
-        trainer.run()
+        train(corpus, config, train_options, output=out_path, checkpoint_dir=checkpoints, device="cpu",
+              threads=threads)
     return load_rnn(out_path)
 
 
@@ -142,8 +138,11 @@ def score_all(models: dict, corpus, options: CompareOptions) -> tuple[list[Score
 
 
 def compare(spec: str | None, out_dir: str | Path, options: CompareOptions | None = None,
-            corpus_options: dict | None = None, on_stage=lambda message: None) -> dict:
-    """Run the experiment and write the report folder; return the results (as in results.json)."""
+            corpus_options: dict | None = None, on_stage=lambda message: None, threads: int | None = None) -> dict:
+    """Run the experiment and write the report folder; return the results (as in results.json).
+
+    ``threads`` sets torch's CPU threads for the RNN (default: torch's choice).
+    """
     from lmtool.text import load_corpus
 
     options = options or CompareOptions()
@@ -164,7 +163,7 @@ def compare(spec: str | None, out_dir: str | Path, options: CompareOptions | Non
     if options.rnn_time > 0:
         on_stage(f"training an {options.cell.upper()} for {options.rnn_time:g}s")
         rnn_name = options.cell
-        models[rnn_name] = train_rnn(corpus, options, out_dir / "rnn.safetensors")
+        models[rnn_name] = train_rnn(corpus, options, out_dir / "rnn.safetensors", threads)
     on_stage("scoring every model on valid and test")
     scored, valid_scores = score_all(models, corpus, options)
     rows = [table_row(s) for s in scored]

@@ -172,12 +172,12 @@ def test_table_figures_of_an_arpa_ngram(corpus, tmp_path):
 def tiny_rnn(corpus_spec, seed=0):
     """An untrained (seeded) 1-layer LSTM over the corpus's own vocabulary, as an RnnModel."""
     torch = pytest.importorskip("torch")
-    from lmtool.neural import RnnConfig, RnnLM, RnnModel
+    from lmtool.neural import RnnConfig, RnnNetwork, RnnModel
     from lmtool.text import load_corpus
 
     prepared = load_corpus(corpus_spec)
     torch.manual_seed(seed)
-    net = RnnLM(RnnConfig(vocab_size=len(prepared.vocabulary), emb_size=8, hidden_size=8, layers=1))
+    net = RnnNetwork(RnnConfig(vocab_size=len(prepared.vocabulary), emb_size=8, hidden_size=8, layers=1))
     meta = {"format": "lmtool-rnn", "format_version": 1, "unit": prepared.unit, "fingerprint": prepared.fingerprint}
     return RnnModel(net, prepared.tokenizer, prepared.vocabulary, meta), prepared
 

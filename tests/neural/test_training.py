@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from lmtool.errors import LmtoolError
-from lmtool.neural.model import RnnLM
-from lmtool.neural.training import Trainer, TrainOptions
+from lmtool.neural.config import TrainOptions
+from lmtool.neural.network import RnnNetwork
+from lmtool.neural.training import Trainer
 
 from .conftest import repeated_ids, tiny_config
 
@@ -15,7 +16,7 @@ from .conftest import repeated_ids, tiny_config
 def train(tmp_path, options: TrainOptions, resume: bool = False, events=None, **changes) -> Trainer:
     torch.manual_seed(options.seed)
     ids = repeated_ids()
-    trainer = Trainer(RnnLM(tiny_config(**changes)), ids, ids[:70], options, out_path=tmp_path / "best.rnn",
+    trainer = Trainer(RnnNetwork(tiny_config(**changes)), ids, ids[:70], options, out_path=tmp_path / "best.rnn",
                       checkpoint_dir=tmp_path / "ckpt", meta={"fingerprint": "test"}, device=torch.device("cpu"),
                       on_event=events.append if events is not None else None)
     if resume:

@@ -26,7 +26,7 @@ import torch
 from lmtool.errors import ModelFileError
 from lmtool.neural.batching import input_stream
 from lmtool.neural.checkpoint import read_model_file
-from lmtool.neural.model import BOS_ID, RnnLM
+from lmtool.neural.network import BOS_ID, RnnNetwork
 from lmtool.text import EOS_ID, Vocabulary, compute_fingerprint, tokenizer_from_json
 
 
@@ -46,7 +46,7 @@ class RnnModel:
     kind = "rnn"
     normalised = True
 
-    def __init__(self, net: RnnLM, tokenizer, vocabulary: Vocabulary, meta: dict) -> None:
+    def __init__(self, net: RnnNetwork, tokenizer, vocabulary: Vocabulary, meta: dict) -> None:
         self.net = net.eval()
         self._tokenizer, self._vocabulary, self.meta = tokenizer, vocabulary, meta
         self.unit = meta.get("unit", "line")
