@@ -29,8 +29,9 @@ from pathlib import Path
 import numpy as np
 
 from lmtool.errors import DataError, UsageError
-from lmtool.evaluate import Scored, em_weights, mix, perplexity, regime, table_row
+from lmtool.evaluate import Scored, em_weights, mix, mixture, table_row
 from lmtool.files import atomic_write
+from lmtool.lm import perplexity
 from lmtool.neural.config import RnnConfig, TrainOptions
 
 #: the quick-start corpus: 8 keys, binary fillers, gap 10 -> H = (3 + 10) / 12 = 1.083 bits/char;
@@ -130,9 +131,8 @@ def score_all(models: dict, corpus, options: CompareOptions) -> tuple[list[Score
     reset = options.reset_per_sentence
     scored, valid_scores = [], {}
     for name, model in models.items():
-        row_regime = regime(model, corpus.unit, reset)
-        scored.append(Scored(name, model.kind, row_regime, 0, test.ids, test.starts, test.n_chars,
-                             model.score(test, reset_per_sentence=reset), bool(model.normalised)))
+        scored.append(Scored.of(name, model, test, model.score(test, reset_per_sentence=reset), unit=corpus.unit,
+                                reset_per_sentence=reset))
         valid_scores[name] = model.score(valid, reset_per_sentence=reset)
     return scored, valid_scores
 
@@ -169,16 +169,16 @@ def compare(spec: str | None, out_dir: str | Path, options: CompareOptions | Non
     rows = [table_row(s) for s in scored]
     for row, name in zip(rows, models):
         row["valid_perplexity"] = perplexity(valid_scores[name])[1]
-    mixture = None
+    best_mix = None
     if rnn_name is not None:
-        mixture = mix_best(models, rnn_name, scored, valid_scores)
-        rows.append(table_row(mixture["scored"]))
-        rows[-1]["valid_perplexity"] = mixture["valid_perplexity"]
+        best_mix = mix_best(models, rnn_name, scored, valid_scores)
+        rows.append(table_row(best_mix["scored"]))
+        rows[-1]["valid_perplexity"] = best_mix["valid_perplexity"]
     results = {
         "corpus": corpus_summary(spec, corpus),
         "options": asdict(options),
         "rows": rows,
-        "mixture": {k: v for k, v in mixture.items() if k != "scored"} if mixture else None,
+        "mixture": {k: v for k, v in best_mix.items() if k != "scored"} if best_mix else None,
         "rnn": rnn_report(models[rnn_name]) if rnn_name else None,
         "notes": notes,
         "seconds": round(time.perf_counter() - started, 1),
@@ -197,16 +197,12 @@ def mix_best(models: dict, rnn_name: str, scored: list[Scored], valid_scores: di
         raise UsageError("no normalised n-gram to mix with the RNN: add a method other than stupid-backoff")
     best = min(candidates, key=lambda n: perplexity(valid_scores[n])[1])
     names = [best, rnn_name]
-    weights = em_weights(np.stack([valid_scores[n] for n in names]))
+    valid = np.stack([valid_scores[n] for n in names])
+    weights = em_weights(valid)
     members = {s.name: s for s in scored}
-    first = members[best]
-    mixed = mix(np.stack([members[n].log_probs for n in names]), weights)
-    regimes = "+".join(sorted({members[n].regime for n in names}))
-    note = f"weights {best}={weights[0]:.3f}, {rnn_name}={weights[1]:.3f} (tuned by EM on valid)"
     return {"models": names, "weights": [float(w) for w in weights],
-            "valid_perplexity": perplexity(mix(np.stack([valid_scores[n] for n in names]), weights))[1],
-            "scored": Scored(f"{best}+{rnn_name}", "mixture", regimes, 0, first.ids, first.starts, first.n_chars,
-                             mixed, True, [note])}
+            "valid_perplexity": perplexity(mix(valid, weights))[1],
+            "scored": mixture(f"{best}+{rnn_name}", [members[n] for n in names], weights, "tuned by EM on valid")}
 
 
 def corpus_summary(spec: str, corpus) -> dict:

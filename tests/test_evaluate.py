@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lmtool.errors import DataError, UsageError
-from lmtool.evaluate import em_weights, evaluate, mix, perplexity, per_token_lines, render_table, COLUMNS
+from lmtool.evaluate import em_weights, evaluate, mix, per_token_lines, render_table, COLUMNS
 from tests.lm_fakes import BigramTable
 
 # P[next | prev] of the explicit bigram; rows sum to 1 over <unk>, </s>, a, b, c.
@@ -30,15 +30,6 @@ def corpus(tmp_path):
     (tmp_path / "valid.txt").write_text("a b\nb c\nc a\n")
     (tmp_path / "test.txt").write_text("a b\nc zebra\n")
     return str(tmp_path)
-
-
-def test_perplexity_is_exp_of_mean_negative_log_prob():
-    # probabilities 1/2 and 1/8: mean -log2 = (1 + 3) / 2 = 2 bits, perplexity 4.
-    bits, ppl = perplexity(np.log([0.5, 0.125]))
-    assert bits == pytest.approx(2.0)
-    assert ppl == pytest.approx(4.0)
-    assert perplexity(np.array([math.log(0.5), -math.inf]))[1] == math.inf
-    assert math.isnan(perplexity(np.array([]))[1])
 
 
 def test_table_figures_of_an_explicit_bigram(corpus):
