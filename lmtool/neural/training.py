@@ -345,9 +345,19 @@ def finite_or_none(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def make_optimizer(model: RnnNetwork, options: TrainOptions) -> torch.optim.Optimizer:
-    params = model.parameters()
-    if options.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=options.base_lr, weight_decay=options.weight_decay)
-    cls = torch.optim.Adam if options.optimizer == "adam" else torch.optim.AdamW
-    return cls(params, lr=options.base_lr, weight_decay=options.weight_decay)
+#: each of :data:`lmtool.neural.config.OPTIMIZERS` by its torch class
+OPTIMIZER_CLASSES = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+
+
+def make_optimizer(model: torch.nn.Module, options: TrainOptions) -> torch.optim.Optimizer:
+    """SGD, Adam or AdamW over ``model``, with weight decay on matrices only, as nanoGPT does.
+
+    Parameters of two or more dimensions (embeddings, input, recurrent and output matrices)
+    decay; biases and other vectors do not, since shrinking an offset towards zero is no
+    regularisation. With ``weight_decay`` 0 every step equals a single-group optimiser's.
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": options.weight_decay},
+              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+    groups = [group for group in groups if group["params"]]
+    return OPTIMIZER_CLASSES[options.optimizer](groups, lr=options.base_lr)
