@@ -30,14 +30,13 @@ from lmtool.neural.training import Trainer
 NETWORKS = {RnnConfig: RnnNetwork}
 
 
-def build_network(config) -> torch.nn.Module:
-    """The (freshly initialised) network that ``config`` describes."""
+def network_class(config) -> type[torch.nn.Module]:
+    """The torch module class that ``config`` configures (see :data:`NETWORKS`)."""
     try:
-        network = NETWORKS[type(config)]
+        return NETWORKS[type(config)]
     except KeyError:
         raise UsageError(f"no network is built from a {type(config).__name__}: "
                          f"give one of {', '.join(c.__name__ for c in NETWORKS)}") from None
-    return network(config)
 
 
 def pick_device(name: str) -> torch.device:
@@ -96,6 +95,7 @@ def train(corpus, config, options: TrainOptions, *, output: str | Path, checkpoi
     process. Returns the summary (paths, architecture, data sizes, then the trainer's summary:
     steps, epochs, best validation loss...) on rank 0, None on the other ranks of a job.
     """
+    network = network_class(config)
     options.validate()
     config.validate()
     check_placement(device, threads)
@@ -123,7 +123,7 @@ def train(corpus, config, options: TrainOptions, *, output: str | Path, checkpoi
                 listener(event)
 
         try:
-            trainer = Trainer(build_network(config), train_split.ids, valid.ids if valid is not None else None,
+            trainer = Trainer(network(config), train_split.ids, valid.ids if valid is not None else None,
                               options, out_path=output, checkpoint_dir=checkpoint_dir, meta=corpus_meta(corpus),
                               device=device, dist=dist, on_event=tell)
             if resume:
