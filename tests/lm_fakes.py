@@ -14,6 +14,15 @@ from lmtool.text import BOS, EOS, UNK, Vocabulary, make_tokenizer
 
 BOS_ID = 1
 
+# P[next | prev] over <unk>, </s>, a, b, c (ids 0, 2, 3, 4, 5); every row sums to 1, <s> is never predicted.
+ROWS = {
+    "<s>": {"a": 0.5, "b": 0.2, "c": 0.2, "</s>": 0.05, "<unk>": 0.05},
+    "a": {"a": 0.1, "b": 0.6, "c": 0.1, "</s>": 0.1, "<unk>": 0.1},
+    "b": {"a": 0.2, "b": 0.1, "c": 0.3, "</s>": 0.3, "<unk>": 0.1},
+    "c": {"a": 0.2, "b": 0.2, "c": 0.2, "</s>": 0.2, "<unk>": 0.2},
+    "<unk>": {"a": 0.1, "b": 0.1, "c": 0.1, "</s>": 0.6, "<unk>": 0.1},
+}
+
 
 class BigramTable(LanguageModel):
     """``P[prev, next]`` given as a dict of rows; ``<s>`` is never predicted (its column is 0)."""

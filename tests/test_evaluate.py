@@ -7,16 +7,8 @@ import pytest
 
 from lmtool.errors import DataError, UsageError
 from lmtool.evaluate import em_weights, evaluate, mix, per_token_lines, render_table, COLUMNS
-from tests.lm_fakes import BigramTable
+from tests.lm_fakes import ROWS, BigramTable
 
-# P[next | prev] of the explicit bigram; rows sum to 1 over <unk>, </s>, a, b, c.
-ROWS = {
-    "<s>": {"a": 0.5, "b": 0.2, "c": 0.2, "</s>": 0.05, "<unk>": 0.05},
-    "a": {"a": 0.1, "b": 0.6, "c": 0.1, "</s>": 0.1, "<unk>": 0.1},
-    "b": {"a": 0.2, "b": 0.1, "c": 0.3, "</s>": 0.3, "<unk>": 0.1},
-    "c": {"a": 0.2, "b": 0.2, "c": 0.2, "</s>": 0.2, "<unk>": 0.2},
-    "<unk>": {"a": 0.1, "b": 0.1, "c": 0.1, "</s>": 0.6, "<unk>": 0.1},
-}
 FLAT = {prev: {t: 0.2 for t in ("a", "b", "c", "</s>", "<unk>")} for prev in ROWS}
 
 # test split "a b" / "c zebra": ids a b </s> c <unk> </s>, 12 characters with the newlines.

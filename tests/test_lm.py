@@ -8,17 +8,7 @@ import pytest
 from lmtool.errors import UsageError
 from lmtool.lm import LanguageModel, perplexity
 from lmtool.text import EncodedSplit, compute_fingerprint
-from tests.lm_fakes import BigramTable
-
-# P[next | prev] over <unk>, </s>, a, b, c (ids 0, 2, 3, 4, 5); <s> (1) is never predicted.
-ROWS = {
-    "<s>": {"a": 0.5, "b": 0.2, "c": 0.2, "</s>": 0.05, "<unk>": 0.05},
-    "a": {"a": 0.1, "b": 0.6, "c": 0.1, "</s>": 0.1, "<unk>": 0.1},
-    "b": {"a": 0.2, "b": 0.1, "c": 0.3, "</s>": 0.3, "<unk>": 0.1},
-    "c": {"a": 0.2, "b": 0.2, "c": 0.2, "</s>": 0.2, "<unk>": 0.2},
-    "<unk>": {"a": 0.1, "b": 0.1, "c": 0.1, "</s>": 0.6, "<unk>": 0.1},
-}
-
+from tests.lm_fakes import ROWS, BigramTable
 
 @pytest.fixture(scope="module")
 def model():
