@@ -32,11 +32,13 @@ from lmtool.errors import DataError, UsageError
 from lmtool.evaluate import Scored, em_weights, mix, mixture, table_row
 from lmtool.files import atomic_write
 from lmtool.lm import perplexity
+from lmtool.ngram import METHODS, fit_ngram
 from lmtool.neural.config import RnnConfig, TrainOptions
 
 #: the quick-start corpus: 8 keys, binary fillers, gap 10 -> H = (3 + 10) / 12 = 1.083 bits/char;
 #: an n-gram of order <= 11 cannot see the opening key (about 1.33 bits/char at best).
 DEFAULT_CORPUS = "gen:repeat:keys=8,fillers=2,gap=10,length=60000"
+#: the row-name prefix of each n-gram method (lmtool.ngram.METHODS), e.g. mkn3 for modified Kneser-Ney order 3
 SHORT = {"modified-kneser-ney": "mkn", "kneser-ney": "kn", "absolute": "abs", "witten-bell": "wb", "katz": "katz",
          "add-k": "addk", "laplace": "laplace", "mle": "mle", "stupid-backoff": "sb"}
 
@@ -64,9 +66,9 @@ class CompareOptions:
     def validate(self) -> None:
         if not self.orders or any(o < 1 for o in self.orders):
             raise UsageError(f"--orders must be positive integers, got {self.orders}")
-        unknown = [m for m in self.methods if m not in SHORT]
+        unknown = [m for m in self.methods if m not in METHODS]
         if not self.methods or unknown:
-            raise UsageError(f"unknown --methods {', '.join(unknown) or '(none)'}: choose from {', '.join(SHORT)}")
+            raise UsageError(f"unknown --methods {', '.join(unknown) or '(none)'}: choose from {', '.join(METHODS)}")
         if not (self.rnn_time >= 0 and math.isfinite(self.rnn_time)):
             raise UsageError(f"--rnn-time must be 0 (no RNN) or a positive duration, got {self.rnn_time}")
 
@@ -88,8 +90,6 @@ def fit_ngrams(corpus, options: CompareOptions) -> tuple[dict, list[str]]:
     Modified Kneser-Ney runs with lmplz's ``--discount_fallback``: generated corpora over a few
     symbols leave some counts-of-counts empty. The warnings go to results.json, not the terminal.
     """
-    from lmtool.ngram import fit_ngram
-
     models, collect = {}, Collect()
     logger = logging.getLogger("lmtool.ngram")
     logger.addHandler(collect)
