@@ -95,10 +95,10 @@ def save_rnn(path, prepared) -> None:
     file at ``path``: a real file of that kind for tests of the commands that read one (skips
     without torch)."""
     pytest.importorskip("torch")
-    from lmtool.neural import RnnConfig, RnnLM
+    from lmtool.neural import RnnConfig, RnnNetwork
     from lmtool.neural.checkpoint import save_model_file
 
-    net = RnnLM(RnnConfig(vocab_size=len(prepared.vocabulary), emb_size=4, hidden_size=4, layers=1))
+    net = RnnNetwork(RnnConfig(vocab_size=len(prepared.vocabulary), emb_size=4, hidden_size=4, layers=1))
     meta = {"unit": prepared.unit, "tokenizer": prepared.tokenizer.to_json(),
             "vocabulary": prepared.vocabulary.to_json(), "fingerprint": prepared.fingerprint}
     save_model_file(path, net, meta)
