@@ -70,6 +70,13 @@ def test_importing_the_cli_and_the_neural_config_imports_no_torch():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_text_never_imports_corpora():
+    # corpora/ registers its corpora into lmtool.text.registry (an entry point); never the reverse
+    offenders = [path for path in (PACKAGE / "text").rglob("*.py")
+                 if any(name == "corpora" or name.startswith("corpora.") for name in imported_modules(path))]
+    assert offenders == []
+
+
 def test_nothing_imports_cli():
     for path in PACKAGE.rglob("*.py"):
         if "cli" in path.relative_to(PACKAGE).parts or path.name == "__main__.py":
