@@ -55,6 +55,8 @@ class LanguageModel(ABC):
     kind: str = ""
     #: False only for stupid backoff, whose scores are not probabilities.
     normalised: bool = True
+    #: how many preceding tokens the model can see (an n-gram: order - 1); None: unbounded (a recurrent state)
+    context_size: int | None = None
 
     def __init__(self, tokenizer: Any, vocabulary: Any, unit: str = "line") -> None:
         self._tokenizer, self._vocabulary, self._unit = tokenizer, vocabulary, unit
@@ -104,6 +106,25 @@ class LanguageModel(ABC):
     @abstractmethod
     def advance(self, state: Any, token_id: int) -> Any:
         """The state after appending ``token_id``."""
+
+    def score_contexts(self, split: Any, contexts: Sequence[int], targets: np.ndarray, *,
+                       reset_per_sentence: bool = True) -> np.ndarray:
+        """Natural-log probability of ``split.ids[targets]`` seeing only the last K tokens, for each K of ``contexts``.
+
+        Returns (len(contexts), len(targets)). The method of Khandelwal et al. (2018): each
+        target is predicted from a fresh start over exactly the K inputs before it (``<s>``
+        counts as one), fewer where its segment starts sooner under ``reset_per_sentence``; the
+        caller chooses targets that have K inputs before them otherwise. The base serves models
+        of bounded context, for which K >= :attr:`context_size` is the ordinary score (they
+        see no further anyway); a recurrent family overrides it with truncated windows.
+        """
+        if self.context_size is None:
+            raise UsageError(f"{self.kind} models cannot be scored with a truncated context")
+        if min(contexts) < self.context_size:
+            raise UsageError(f"a {self.kind} model sees {self.context_size} tokens of context and cannot be scored "
+                             f"with {min(contexts)}: its curve is by order (fit lower orders for shorter contexts)")
+        row = self.score(split, reset_per_sentence=reset_per_sentence)[np.asarray(targets, dtype=np.int64)]
+        return np.tile(row, (len(contexts), 1))
 
     # -- written once over the above ---------------------------------------------------------
     def encode(self, text: str | Sequence[str], *, sentence_end: bool = True) -> np.ndarray:

@@ -47,6 +47,11 @@ class NgramModel(LanguageModel):
     def order(self) -> int:
         return self.tables.order
 
+    @property
+    def context_size(self) -> int:
+        """The order - 1 tokens an n-gram sees (``<s>`` counts as one)."""
+        return self.tables.order - 1
+
     # -- what the LanguageModel base asks of a family ---------------------------------------
     def describe(self) -> dict:
         """What the model is: order, method, n-grams per order, training data, provenance."""
