@@ -220,7 +220,7 @@ def analyse(models: dict, corpus, options: CompareOptions, results: dict, out_di
     """
     test, reset = corpus.splits["test"], options.reset_per_sentence
     first = SHORT[options.methods[0]]
-    curve_models = {n: m for n, m in models.items() if n.startswith(first) and n[len(first):].isdigit()}
+    curve_models = {f"{first}{o}": models[f"{first}{o}"] for o in sorted(set(options.orders))}
     rnn = results["mixture"]["models"][1] if results["mixture"] else None
     if rnn is not None:
         curve_models[rnn] = models[rnn]

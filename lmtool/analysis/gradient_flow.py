@@ -42,7 +42,7 @@ def require_rnn(name: str, model) -> None:
 def gradient_flow(model, split, *, span: int = 50, positions: int = 256, seed: int = 0,
                   initial: bool = True, name: str = "model") -> GradientFlow:
     """The trained ``model``'s curve on ``split`` (windows of ``span`` + 1 inputs), and with ``initial`` the
-    curve of the same network at initialisation (the seed its training recorded), on the same windows."""
+    curve of the same network at initialisation (the seed its training recorded, else 0), on the same windows."""
     from lmtool.neural.memory import initial_network, sample_gradient_norms
 
     require_rnn(name, model)
