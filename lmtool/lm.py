@@ -48,6 +48,15 @@ def perplexity(log_probs: np.ndarray) -> tuple[float, float]:
     return nats / LN2, math.exp(nats) if nats < 700 else math.inf
 
 
+def top_k(log_probs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` largest entries of each row of ``log_probs`` (B, V), largest first: ``(ids, values)``, (B, k) each."""
+    k = min(k, log_probs.shape[1])
+    ids = np.argpartition(-log_probs, k - 1, axis=1)[:, :k]
+    values = np.take_along_axis(log_probs, ids, axis=1)
+    order = np.argsort(-values, axis=1, kind="stable")
+    return np.take_along_axis(ids, order, axis=1), np.take_along_axis(values, order, axis=1)
+
+
 class LanguageModel(ABC):
     """A model over one tokenizer, vocabulary and unit; subclasses say how it scores and steps."""
 
@@ -125,6 +134,25 @@ class LanguageModel(ABC):
                              f"with {min(contexts)}: its curve is by order (fit lower orders for shorter contexts)")
         row = self.score(split, reset_per_sentence=reset_per_sentence)[np.asarray(targets, dtype=np.int64)]
         return np.tile(row, (len(contexts), 1))
+
+    def top_predictions(self, split: Any, count: int, k: int, *,
+                        reset_per_sentence: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` most likely ids and their natural-log probabilities before each of the first ``count`` ids.
+
+        Returns ``(ids, log_probs)``, (count, k) each, most likely first. A segment starts from
+        ``<s>`` under ``reset_per_sentence`` (n-grams always do); otherwise the state runs on, as
+        :meth:`score` has it. Written here once over :meth:`start`, :meth:`next_log_probs` and
+        :meth:`advance`, one step per token; the families override it with one batched pass.
+        """
+        ids = np.asarray(split.ids, dtype=np.int64)
+        segment_starts = set(np.asarray(split.starts, dtype=np.int64)[:-1].tolist())
+        rows, state = [], self.start([])
+        for t in range(count):
+            if t and t in segment_starts and reset_per_sentence:
+                state = self.start([])
+            rows.append(self.next_log_probs(state))
+            state = self.advance(state, int(ids[t]))
+        return top_k(np.array(rows).reshape(count, len(self._vocabulary)), k)
 
     # -- written once over the above ---------------------------------------------------------
     def encode(self, text: str | Sequence[str], *, sentence_end: bool = True) -> np.ndarray:

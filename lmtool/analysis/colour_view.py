@@ -7,9 +7,9 @@ this shades the difference of two). The view is an HTML fragment with its data a
 inline (:mod:`lmtool.analysis.html`), placed in ``report.html`` or in a page of its own.
 
 The probabilities are the models' ordinary scores (:meth:`lmtool.lm.LanguageModel.score`, the
-figures of the tables). The alternatives come from the generic stepping API (``start`` /
-``next_log_probs`` / ``advance``), one step per shown token, so the view is limited to the first
-lines of a split (:data:`MAX_TOKENS` at most); any model family can be shown.
+figures of the tables); the alternatives come from
+:meth:`~lmtool.lm.LanguageModel.top_predictions`, which every model family answers. The view
+shows the first lines of a split (:data:`MAX_TOKENS` at most): it is for reading.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from lmtool.lm import LN2
 from lmtool.text import EOS_ID
 
 FULL_BITS = 4.0  # a gain or loss of this many bits gets the full colour
-MAX_TOKENS = 3000  # the most tokens a view shows (each costs one step of each model)
+MAX_TOKENS = 3000  # the most tokens a view shows
 BETTER, WORSE = (31, 119, 180), (230, 120, 20)  # B better (blue), B worse (orange)
 
 STYLE = """
@@ -72,28 +72,6 @@ def first_segments(split, lines: int, max_tokens: int = MAX_TOKENS) -> int:
     return int(min(starts[min(lines, len(starts) - 1)], max_tokens))
 
 
-def alternatives(model, ids: np.ndarray, starts: np.ndarray, count: int, top: int,
-                 reset_per_sentence: bool) -> tuple[np.ndarray, np.ndarray]:
-    """``model``'s ``top`` most likely ids and their log-probabilities before each of the first ``count`` ids.
-
-    Stepped through the model's own state: a new segment starts from ``<s>`` when
-    ``reset_per_sentence`` (n-grams always do so themselves), else the state runs on.
-    """
-    starts = set(np.asarray(starts, dtype=np.int64)[:-1].tolist())
-    best = np.empty((count, top), dtype=np.int64)
-    best_lp = np.empty((count, top), dtype=np.float64)
-    state = model.start([])
-    for t in range(count):
-        if t and t in starts and reset_per_sentence:
-            state = model.start([])
-        log_probs = model.next_log_probs(state)
-        pick = np.argpartition(-log_probs, top - 1)[:top] if top < len(log_probs) else np.arange(len(log_probs))
-        pick = pick[np.argsort(-log_probs[pick], kind="stable")][:top]
-        best[t, :len(pick)], best_lp[t, :len(pick)] = pick, log_probs[pick]
-        state = model.advance(state, int(ids[t]))
-    return best, best_lp
-
-
 def probability(log_prob: float) -> float:
     """exp(``log_prob``) to 4 significant figures (the page shows no more)."""
     return float(f"{np.exp(log_prob):.4g}")
@@ -128,7 +106,7 @@ def colour_view(models: dict, split, *, lines: int = 20, top: int = 5, reset_per
     ids = np.asarray(split.ids, dtype=np.int64)[:count]
     scores = log_probs or {name: m.score(split, reset_per_sentence=reset_per_sentence) for name, m in models.items()}
     lp_a, lp_b = scores[name_a][:count], scores[name_b][:count]
-    alts = [alternatives(m, ids, split.starts, count, top, reset_per_sentence) for m in (a, b)]
+    alts = [m.top_predictions(split, count, top, reset_per_sentence=reset_per_sentence) for m in (a, b)]
     tokens = a.vocabulary.tokens
     separator = "" if a.tokenizer.kind in ("char", "bpe") else " "
     line_ends = set((np.asarray(split.starts[1:], dtype=np.int64) - 1).tolist())

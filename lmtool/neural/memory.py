@@ -25,6 +25,8 @@ graph; one backward pass gives every k (Bengio et al. 1994, Pascanu et al. 2013)
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import numpy as np
 import torch
 
@@ -35,18 +37,18 @@ from lmtool.neural.config import RnnConfig
 from lmtool.neural.network import RnnNetwork
 
 
-def window_log_probs(net: RnnNetwork, inputs: np.ndarray, starts: np.ndarray, columns: np.ndarray,
-                     targets: np.ndarray, chunk_tokens: int = 1 << 16) -> np.ndarray:
-    """Natural-log probability of ``targets[i]`` after a zero state reads ``inputs[starts[i] : starts[i] + columns[i] + 1]``.
+def window_features(net: RnnNetwork, inputs: np.ndarray, starts: np.ndarray, columns: np.ndarray,
+                    chunk_tokens: int = 1 << 16) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
+    """The network's features (its output before the softmax) at the end of every window, batch by batch.
 
-    ``inputs`` is the input stream (ids, int64), ``starts``, ``columns`` and ``targets`` are
-    equal-length arrays (the windows, see the module docstring). ``chunk_tokens`` bounds rows x
-    time steps per forward pass.
+    Window i runs from a zero state over ``inputs[starts[i] : starts[i] + columns[i] + 1]`` (see
+    the module docstring). Yields ``(which, features)``: the window indices of one batch (P,) and
+    their features (P, H); every window comes once. ``chunk_tokens`` bounds rows x time steps per
+    forward pass.
     """
     starts, columns = np.asarray(starts, dtype=np.int64), np.asarray(columns, dtype=np.int64)
-    out = np.empty(len(starts), dtype=np.float64)
     if len(starts) == 0:
-        return out
+        return
     runs, run_of = np.unique(starts, return_inverse=True)  # one run per distinct start
     width = np.zeros(len(runs), dtype=np.int64)
     np.maximum.at(width, run_of, columns + 1)
@@ -68,12 +70,35 @@ def window_log_probs(net: RnnNetwork, inputs: np.ndarray, starts: np.ndarray, co
             index = np.minimum(runs[group][:, None] + np.arange(w)[None, :], len(stream) - 1)  # (R, w)
             features, _ = net.features(stream[torch.from_numpy(index)].to(device))  # (R, w, H)
             rows = torch.from_numpy(pair_rank[these] - done_runs)
-            picked = features[rows, torch.from_numpy(columns[these])]  # (P, H)
-            target = torch.from_numpy(np.asarray(targets, dtype=np.int64)[these]).to(device)
-            out[these] = net.target_log_probs(picked, target).double().cpu().numpy()
+            yield these, features[rows, torch.from_numpy(columns[these])]  # (P, H)
             done_runs += len(group)
             done_pairs = upto
+
+
+def window_log_probs(net: RnnNetwork, inputs: np.ndarray, starts: np.ndarray, columns: np.ndarray,
+                     targets: np.ndarray, chunk_tokens: int = 1 << 16) -> np.ndarray:
+    """Natural-log probability of ``targets[i]`` at the end of window i (see :func:`window_features`)."""
+    out = np.empty(len(starts), dtype=np.float64)
+    targets = torch.from_numpy(np.asarray(targets, dtype=np.int64))
+    for which, features in window_features(net, inputs, starts, columns, chunk_tokens):
+        target = targets[torch.from_numpy(which)].to(features.device)
+        out[which] = net.target_log_probs(features, target).double().cpu().numpy()
     return out
+
+
+def window_top(net: RnnNetwork, inputs: np.ndarray, starts: np.ndarray, columns: np.ndarray, k: int,
+               chunk_tokens: int = 1 << 14) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` most likely next ids and their natural-log probabilities at the end of each window, (N, k) each.
+
+    The full distribution is built only for one batch of windows at a time (a smaller default
+    ``chunk_tokens``: each window costs a V-wide row).
+    """
+    ids = np.empty((len(starts), k), dtype=np.int64)
+    log_probs = np.empty((len(starts), k), dtype=np.float64)
+    for which, features in window_features(net, inputs, starts, columns, chunk_tokens):
+        top = torch.topk(net.log_distribution(features).double(), k, dim=1)
+        ids[which], log_probs[which] = top.indices.cpu().numpy(), top.values.cpu().numpy()
+    return ids, log_probs
 
 
 def state_gradient_norms(net: RnnNetwork, inputs: torch.Tensor, targets: torch.Tensor) -> np.ndarray:

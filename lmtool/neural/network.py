@@ -103,6 +103,12 @@ class RnnNetwork(nn.Module):
             return self._adaptive_target_log_probs(flat, targets)
         return -F.cross_entropy(self._logits(flat), targets, reduction="none")
 
+    def log_distribution(self, flat: torch.Tensor) -> torch.Tensor:
+        """The natural-log distribution over the vocabulary (N, V) given the features ``flat`` (N, H), <s> at -inf."""
+        if self.adaptive is not None:
+            return self._log_probs(flat)
+        return F.log_softmax(self._logits(flat), dim=-1)
+
     def _logits(self, flat: torch.Tensor) -> torch.Tensor:
         return without_bos(self.decoder, flat)  # (N, V)
 

@@ -106,3 +106,17 @@ def test_scoring_speed_is_vectorised(data):
     started = time.perf_counter()
     model.score(big)
     assert time.perf_counter() - started < 2.0
+
+
+@pytest.mark.parametrize("method", ["modified-kneser-ney", "stupid-backoff"])
+def test_batched_top_predictions_equal_the_stepwise_ones(data, model, method):
+    # NgramModel's batched contexts against the base's one step per token (start / next_log_probs / advance)
+    if method != "modified-kneser-ney":
+        model = fit_ngram(data[0], model.order, method, vocabulary=vocabulary(V - 3))
+    test = data[1]
+    count = int(test.starts[12])  # a dozen sentences; a batch of 7 rows forces several batches
+    ids, log_probs = model.top_predictions(test, count, 4, batch=7)
+    step_ids, step_log_probs = LanguageModel.top_predictions(model, test, count, 4)
+    assert ids.shape == (count, 4)
+    assert np.allclose(log_probs, step_log_probs, atol=1e-12)
+    assert np.array_equal(ids, step_ids)
