@@ -200,6 +200,7 @@ def compare(spec: str | None, out_dir: str | Path, options: CompareOptions | Non
     }
     on_stage("analysing: context-length curve, attribution, colour view")
     view = analyse(models, corpus, options, results, out_dir, {s.name: s.log_probs for s in scored})
+    results["seconds"] = round(time.perf_counter() - started, 1)
     on_stage(f"writing the report to {out_dir}")
     write_json(out_dir / "results.json", results)
     plot_perplexity_by_order(results, out_dir / "perplexity_by_order.png")

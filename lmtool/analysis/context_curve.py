@@ -134,7 +134,7 @@ def describe_sample(curve: ContextCurve) -> str:
                "carried": "windows cross sentence boundaries",
                "stream": "one continuous text"}[curve.regime]
     extra = f"; the first {skipped:,} skipped so every K scores the same targets" if skipped else ""
-    return f"perplexity over {sample} of {curve.tokens:,} tokens ({windows}{extra})"
+    return f"Perplexity over {sample} of {curve.tokens:,} tokens ({windows}{extra})"
 
 
 def plot_context_curve(curve: ContextCurve, path: str | Path, *, floor: float | None = None,

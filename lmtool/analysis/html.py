@@ -22,6 +22,9 @@ th, td { padding: 2px 8px; border-bottom: 1px solid #eee; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 th { background: #f4f4f4; }
 img { max-width: 100%; border: 1px solid #eee; }
+.figures { display: flex; flex-wrap: wrap; gap: 1em; margin-top: 1.5em; }
+.figures figure { flex: 1 1 420px; margin: 0; }
+figcaption { font-size: 12.5px; color: #555; text-align: center; }
 .note { color: #555; font-size: 12.5px; }
 code { background: #f4f4f4; padding: 0 3px; }
 """

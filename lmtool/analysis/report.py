@@ -78,9 +78,10 @@ def render_report(results: dict, out_dir: Path, images: list[tuple[str, str]], v
     """The page for ``results`` (see :func:`write_report`)."""
     title = f"lmtool compare: {results['corpus']['spec']}"
     body = [f"<h1>{escape(title)}</h1>", corpus_section(results), results_section(results)]
-    for name, caption in images:
-        if (out_dir / name).is_file():
-            body.append(f"<h2>{escape(caption)}</h2>\n{image(out_dir / name, caption)}")
+    figures = [f"<figure>{image(out_dir / name, caption)}<figcaption>{escape(caption)}</figcaption></figure>"
+               for name, caption in images if (out_dir / name).is_file()]
+    if figures:
+        body.append(f'<div class="figures">{"".join(figures)}</div>')
     if results.get("context_curve"):
         body.append(curve_section(results["context_curve"], out_dir))
     if results.get("attribution"):
@@ -97,7 +98,7 @@ def write_report(results: dict, out_dir: str | Path, *, images: list[tuple[str, 
                  view: str | None = None) -> Path:
     """Write ``out_dir/report.html`` for the compare ``results``; return its path.
 
-    ``images`` are ``(file name in out_dir, caption)`` pairs shown after the table, in order;
+    ``images`` are ``(file name in out_dir, caption)`` pairs shown side by side after the table;
     ``context_curve.png`` and ``attribution.png`` join their sections; ``view`` is a colour view
     fragment (:func:`lmtool.analysis.colour_view.colour_view`).
     """
