@@ -32,8 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lmtool.errors import UsageError
-
-BOS_ID = 1
+from lmtool.text import BOS_ID
 
 
 @dataclass

@@ -55,7 +55,8 @@ from typing import Iterable
 import numpy as np
 
 from lmtool.errors import DataError, LmtoolError, UsageError
-from lmtool.ngram.counting import BOS_ID, NgramCounts, count_padded, first_seen_ranks
+from lmtool.ngram.counting import NgramCounts, count_padded, first_seen_ranks
+from lmtool.text import BOS_ID
 
 #: working bytes of count_padded per padded position: about BASE + PER_ORDER * order (tracemalloc
 #: peaks of a run on 1M Zipf tokens: 44-125 bytes at order 3, 115-213 at order 5, V = 60-70,000)

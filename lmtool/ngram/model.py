@@ -13,10 +13,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from lmtool.errors import UsageError
-from lmtool.ngram.counting import BOS_ID
 from lmtool.ngram.tables import LN10, BackoffTables, log10_distribution, log10_prob, score_stream
-
-EOS_ID = 2
+from lmtool.text import BOS_ID, EOS_ID
 
 
 class NgramModel:

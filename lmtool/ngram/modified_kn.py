@@ -41,14 +41,14 @@ import logging
 import numpy as np
 
 from lmtool.errors import DataError, UsageError
-from lmtool.ngram.counting import BOS_ID, NgramCounts
+from lmtool.ngram.counting import NgramCounts
 from lmtool.ngram.tables import BackoffTables
+from lmtool.text import BOS_ID
 
 log = logging.getLogger(__name__)
 
 #: lmplz's --discount_fallback defaults: D1, D2, D3+
 FALLBACK_DISCOUNTS = (0.5, 1.0, 1.5)
-EOS_ID = 2
 
 
 def adjusted_counts(counts: NgramCounts) -> list[np.ndarray]:
