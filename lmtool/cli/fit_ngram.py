@@ -73,7 +73,7 @@ def fit_ngram(ctx: click.Context, spec, from_arpa, order, smoothing, discount, k
     Example: lmtool fit-ngram --corpus brown-bengio2003 --order 5 -o brown5.npz --arpa brown5.arpa
     (larger than memory: add --memory 2G --tmp /scratch --workers 4)
     """
-    from lmtool.ngram import fit_ngram as fit, read_arpa, write_arpa
+    from lmtool.ngram import fit_ngram as fit, read_arpa, save_ngram, write_arpa
     from lmtool.text import load_corpus
 
     quiet = as_json or bool(ctx.find_root().params.get("quiet"))
@@ -103,7 +103,7 @@ def fit_ngram(ctx: click.Context, spec, from_arpa, order, smoothing, discount, k
         if "valid" in corpus.splits and corpus.splits["valid"].n_tokens:
             valid_ppl = model.perplexity(corpus.splits["valid"])
     _progress(f"writing {output}", quiet)
-    model.save(output)
+    save_ngram(model, output)
     if arpa:
         write_arpa(model, arpa)
     summary = {

@@ -7,14 +7,14 @@ scoring), :mod:`~lmtool.ngram.storage` and :mod:`~lmtool.ngram.arpa` (files).
 
 Python API::
 
-    from lmtool.ngram import fit_ngram, load_ngram, read_arpa, write_arpa
+    from lmtool.ngram import fit_ngram, load_ngram, read_arpa, save_ngram, write_arpa
     corpus = load_corpus("brown-bengio2003")                       # from lmtool.text
     model = fit_ngram(corpus, order=3)                             # modified Kneser-Ney
     fit_ngram("notes.txt", 5, "witten-bell", tokenizer="char")     # a spec: corpus options too
     model.logprob("jury", ["<s>", "the"])     # natural log p(jury | <s> the)
     model.score_sentence("the jury said")     # natural log p of the sentence and </s>
     model.perplexity(corpus.splits["test"])   # </s> included, <s> never predicted
-    model.save("brown3.npz"); load_ngram("brown3.npz"); write_arpa(model, "brown3.arpa")
+    save_ngram(model, "brown3.npz"); load_ngram("brown3.npz"); write_arpa(model, "brown3.arpa")
 """
 
 from __future__ import annotations

@@ -134,15 +134,3 @@ class NgramModel:
         if len(logp) == 0:
             raise UsageError("cannot compute a perplexity on an empty split")
         return float(np.exp(-logp.mean()))
-
-    def save(self, path: str) -> None:
-        """Write the native model file (.npz + JSON metadata), atomically."""
-        from lmtool.ngram.storage import save_ngram
-
-        save_ngram(self, path)
-
-    def write_arpa(self, path: str) -> None:
-        """Write the model as an ARPA file (normalised methods only)."""
-        from lmtool.ngram.storage import write_arpa
-
-        write_arpa(self, path)
