@@ -1,7 +1,7 @@
 """Order-n Markov models: counting, smoothing, storage, ARPA; never imports torch.
 
 Estimation runs in named stages, each its own module: :mod:`~lmtool.ngram.counting` (raw
-counts by array sorts), :mod:`~lmtool.ngram.modified_kn` and :mod:`~lmtool.ngram.estimators`
+counts by array sorts), :mod:`~lmtool.ngram.modified_kneser_ney` and :mod:`~lmtool.ngram.estimators`
 (smoothing into backoff tables), :mod:`~lmtool.ngram.tables` (the ARPA form and vectorised
 scoring), :mod:`~lmtool.ngram.storage` and :mod:`~lmtool.ngram.arpa` (files).
 

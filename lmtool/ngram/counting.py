@@ -8,7 +8,7 @@ Layout (the contract every estimator builds on)::
     prefixes[k]     (m_k,) int64: row in ngrams[k-1] of ngrams[k][r, :-1] (the context; all -1 at k=0)
     suffixes[k]     (m_k,) int64: row in ngrams[k-1] of ngrams[k][r, 1:]  (the backoff; all -1 at k=0)
     first_seen      (V,) int64: rank of each id by first appearance in the stream, after <unk>
-                    <s> </s> (= 0, 1, 2): the word ids KenLM's lmplz would assign (see modified_kn)
+                    <s> </s> (= 0, 1, 2): the word ids KenLM's lmplz would assign (see modified_kneser_ney.discounts)
 
 Each segment is preceded by ONE ``<s>`` (id 1), as KenLM and SRILM do: a line segment reads
 ``<s> w1 .. wT`` where ``wT`` is ``</s>``. So ``<s> <s>`` never occurs, n-grams beginning with
@@ -28,6 +28,7 @@ position gives its suffix row.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -75,10 +76,15 @@ def token_positions(starts: np.ndarray) -> np.ndarray:
     return np.arange(starts[-1] - starts[0], dtype=np.int64) + np.repeat(np.arange(1, len(lengths) + 1), lengths)
 
 
+def check_order(order: Any) -> None:
+    """An n-gram order is a whole number of at least 1; a :class:`UsageError` otherwise."""
+    if not isinstance(order, (int, np.integer)) or isinstance(order, bool) or order < 1:
+        raise UsageError(f"--order must be at least 1 (a whole number), got {order!r}")
+
+
 def count_ngrams(ids: np.ndarray, starts: np.ndarray, order: int, vocab_size: int) -> NgramCounts:
     """Count the n-grams of orders 1..``order`` of an encoded split (``ids``, ``starts``)."""
-    if order < 1:
-        raise UsageError(f"order must be at least 1, got {order}: pass --order 1 or more")
+    check_order(order)
     stream, segment_end = padded_stream(ids, starts)
     return count_padded(stream, segment_end, order, vocab_size)
 

@@ -55,7 +55,7 @@ from typing import Iterable
 import numpy as np
 
 from lmtool.errors import DataError, LmtoolError, UsageError
-from lmtool.ngram.counting import NgramCounts, count_padded, first_seen_ranks
+from lmtool.ngram.counting import NgramCounts, check_order, count_padded, first_seen_ranks
 from lmtool.text import BOS_ID
 
 #: working bytes of count_padded per padded position: about BASE + PER_ORDER * order (tracemalloc
@@ -107,8 +107,7 @@ def count_external(chunks: Iterable, order: int, vocab_size: int, memory: int, t
     """The :class:`NgramCounts` of the split that ``chunks`` (:class:`lmtool.text.streaming.Chunk`)
     cut, equal to ``count_ngrams`` on the whole split; runs go to a fresh directory under ``tmp``
     (default: the system's temporary directory), removed on success and on failure."""
-    if order < 1:
-        raise UsageError(f"order must be at least 1, got {order}: pass --order 1 or more")
+    check_order(order)
     if workers < 1:
         raise UsageError(f"--workers must be at least 1, got {workers}")
     stats = stats or ExternalStats(chunk_tokens(memory, workers, order), workers)

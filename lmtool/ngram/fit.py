@@ -2,7 +2,7 @@
 
 The methods of :mod:`lmtool.ngram.estimators` come with their registry (function, normalised
 or not, validated parameters); this module adds ``modified-kneser-ney`` (the default, in
-:mod:`lmtool.ngram.modified_kn`) with its own parameters, so :data:`METHODS` lists them all.
+:mod:`lmtool.ngram.modified_kneser_ney`) with its own parameters, so :data:`METHODS` lists them all.
 """
 
 from __future__ import annotations
@@ -10,27 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
-from lmtool.errors import UsageError
-from lmtool.ngram.counting import NgramCounts
+from lmtool.ngram.counting import NgramCounts, check_order
 from lmtool.ngram.estimators import ESTIMATORS, Estimator, Param, get_estimator
-from lmtool.ngram.modified_kn import estimate_modified_kneser_ney, prune_thresholds
+from lmtool.ngram.modified_kneser_ney import estimate_modified_kneser_ney
+from lmtool.ngram.modified_kneser_ney.prune import check_prune
 from lmtool.ngram.tables import BackoffTables
 
 DEFAULT_METHOD = "modified-kneser-ney"
-
-
-def check_prune(name: str, value: Any) -> list[int] | None:
-    """lmplz-style per-order count thresholds (``0 1 1``), or None for no pruning."""
-    if value is None or len(value) == 0:
-        return None
-    try:
-        values = [int(v) for v in value]
-    except (TypeError, ValueError):
-        raise UsageError(f"--{name} takes integer thresholds such as '0 1 1', got {value!r}") from None
-    prune_thresholds(values, len(values))  # validates: >= 0, first 0, non-decreasing
-    return values
 
 
 def check_flag(name: str, value: Any) -> bool:
@@ -72,8 +58,7 @@ def estimator_for(method: str) -> Estimator:
 def check_fit_options(order: Any, method: str, params: dict) -> None:
     """Validate the order, the method and its options before any counting, so that a typo
     fails at once rather than after a large corpus has been read and counted."""
-    if not isinstance(order, (int, np.integer)) or isinstance(order, bool) or order < 1:
-        raise UsageError(f"order must be a positive integer, got {order!r}: pass --order 1 or more")
+    check_order(order)
     estimator_for(method).resolve(params)
 
 
