@@ -192,16 +192,6 @@ def first_seen_ranks(stream: np.ndarray, vocab_size: int) -> np.ndarray:
     return ranks
 
 
-def continuation_counts(counts: NgramCounts, k: int) -> np.ndarray:
-    """N1+(. g) for every k-gram g of ``counts.ngrams[k]``: distinct words seen before it.
-
-    Counted over the listed (k+1)-grams, so ``<s>``-initial n-grams get 0 (nothing precedes
-    ``<s>``); Kneser-Ney estimators keep their raw counts instead. ``k`` must be below
-    ``order - 1``.
-    """
-    return np.bincount(counts.suffixes[k + 1], minlength=len(counts.ngrams[k])).astype(np.int64)
-
-
 def counts_of_counts(values: np.ndarray, up_to: int = 4) -> np.ndarray:
     """``n[c]`` = how many entries of ``values`` equal ``c``, for c = 0..``up_to``."""
     return np.bincount(np.clip(values, 0, up_to + 1), minlength=up_to + 2)[: up_to + 1].astype(np.int64)
