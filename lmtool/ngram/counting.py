@@ -63,9 +63,14 @@ def padded_stream(ids: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.n
     """
     starts = np.asarray(starts, dtype=np.int64)
     lengths = np.diff(starts)
-    stream = np.insert(np.asarray(ids, dtype=np.int64), starts[:-1], BOS_ID)  # before each segment's first token
+    stream = pad_segments(ids, starts, np.int64)
     padded_ends = starts[1:] + np.arange(1, len(lengths) + 1, dtype=np.int64)  # s + 1 <s> precede segment s's end
     return stream, np.repeat(padded_ends, lengths + 1)
+
+
+def pad_segments(ids: np.ndarray, starts: np.ndarray, dtype: type = np.int32) -> np.ndarray:
+    """``ids`` as ``dtype`` with one ``<s>`` before each segment's first token (empty segments too)."""
+    return np.insert(np.asarray(ids, dtype=dtype), np.asarray(starts, dtype=np.int64)[:-1], BOS_ID)
 
 
 def token_positions(starts: np.ndarray) -> np.ndarray:
