@@ -76,14 +76,7 @@ def fit_ngram(ctx: click.Context, spec, from_arpa, order, smoothing, discount, k
     elif memory is not None:
         model, external = _fit_external(spec, order, smoothing, memory, tmp, workers, quiet, options, **params)
     else:
-        check_fit_options(order, smoothing, params)  # before the corpus is read
-        _progress(f"loading {spec}", quiet)
-        corpus = load_corpus(spec, **corpus_kwargs(options))
-        _progress(f"counting and estimating {order}-grams ({smoothing}) on "
-                  f"{corpus.splits['train'].n_tokens:,} tokens", quiet)
-        model = fit(corpus, order, smoothing, **params)
-        if "valid" in corpus.splits and corpus.splits["valid"].n_tokens:
-            valid_ppl = model.perplexity(corpus.splits["valid"])
+        model, valid_ppl = _fit_in_memory(spec, order, smoothing, quiet, options, params)
     _progress(f"writing {output}", quiet)
     save_ngram(model, output)
     if arpa:
@@ -106,17 +99,37 @@ def fit_ngram(ctx: click.Context, spec, from_arpa, order, smoothing, discount, k
     }
     if as_json:
         print_json(summary)
-        return
-    click.echo(f"{model.method} order {model.order}, vocabulary {len(model.vocabulary):,} -> {output}"
-               + (f" and {arpa}" if arpa else ""))
+    else:
+        _print_summary(summary)
+
+
+def _fit_in_memory(spec, order, smoothing, quiet, options, params):
+    """Load the corpus and fit on its train split; the model and its valid perplexity (None
+    without a valid split)."""
+    check_fit_options(order, smoothing, params)  # before the corpus is read
+    _progress(f"loading {spec}", quiet)
+    corpus = load_corpus(spec, **corpus_kwargs(options))
+    _progress(f"counting and estimating {order}-grams ({smoothing}) on "
+              f"{corpus.splits['train'].n_tokens:,} tokens", quiet)
+    model = fit(corpus, order, smoothing, **params)
+    valid = corpus.splits.get("valid")
+    return model, (model.perplexity(valid) if valid is not None and valid.n_tokens else None)
+
+
+def _print_summary(summary: dict) -> None:
+    """The fit summary for a reader: sizes and discounts per order, perplexity, time, memory."""
+    arpa, discounts, external = summary["arpa"], summary["discounts"], summary["external"]
+    valid_ppl = summary["valid_perplexity"]
+    click.echo(f"{summary['method']} order {summary['order']}, vocabulary {summary['vocabulary_size']:,} -> "
+               f"{summary['model']}" + (f" and {arpa}" if arpa else ""))
     for index, count in enumerate(summary["ngrams"]):
         line = f"  {index + 1}-grams {count:>12,}"
-        if model.discounts and index < len(model.discounts):
-            d = model.discounts[index]
+        if discounts and index < len(discounts):
+            d = discounts[index]
             line += "  discount " + (" ".join(f"{x:.4f}" for x in d) if isinstance(d, list) else f"{d:.4f}")
         click.echo(line)
     if valid_ppl is not None:
-        label = "valid score-perplexity (NOT a perplexity: stupid backoff)" if not model.normalised else "valid perplexity"
+        label = "valid score-perplexity (NOT a perplexity: stupid backoff)" if not summary["normalised"] else "valid perplexity"
         click.echo(f"{label}: {valid_ppl:.2f}")
     click.echo(f"time {summary['seconds']:.2f} s, peak memory {summary['peak_memory_mb']:.0f} MiB")
     if external:
