@@ -1,9 +1,12 @@
 """Order-n Markov models: counting, smoothing, storage, ARPA; never imports torch.
 
 Estimation runs in named stages, each its own module: :mod:`~lmtool.ngram.counting` (raw
-counts by array sorts), :mod:`~lmtool.ngram.modified_kneser_ney` and :mod:`~lmtool.ngram.estimators`
-(smoothing into backoff tables), :mod:`~lmtool.ngram.tables` (the ARPA form and vectorised
-scoring), :mod:`~lmtool.ngram.storage` and :mod:`~lmtool.ngram.arpa` (files).
+counts by array sorts; :mod:`~lmtool.ngram.external` for corpora larger than memory),
+:mod:`~lmtool.ngram.modified_kneser_ney` (the default, one module per lmplz stage: adjust,
+discounts, initial probabilities, interpolate) and :mod:`~lmtool.ngram.estimators` (the other
+methods) into backoff tables, :mod:`~lmtool.ngram.tables` (the ARPA form and vectorised
+scoring), :mod:`~lmtool.ngram.storage` and :mod:`~lmtool.ngram.arpa` (files; the model does
+not know how it is stored). :mod:`~lmtool.ngram.fit` lists the methods and dispatches to them.
 
 Python API::
 
