@@ -133,8 +133,9 @@ def best_rate(function, tokens: int, repeats: int = 2) -> float:
 def lmtool_train(corpus, workdir: Path, *, adaptive: bool, steps: int | None = None, seconds: float | None = None,
                  warmup: int = 3, valid_ids=None) -> dict:
     """Train with lmtool's Trainer; tokens/s is measured from its own step events after ``warmup`` steps."""
-    from lmtool.neural.model import RnnConfig, RnnLM, default_cutoffs
-    from lmtool.neural.training import Trainer, TrainOptions
+    from lmtool.neural.config import RnnConfig, TrainOptions, default_cutoffs
+    from lmtool.neural.network import RnnNetwork
+    from lmtool.neural.training import Trainer
 
     c, vocab = CONFIG, len(corpus.vocabulary)
     config = RnnConfig(vocab_size=vocab, emb_size=c["emb"], hidden_size=c["hidden"], layers=c["layers"],
@@ -144,7 +145,7 @@ def lmtool_train(corpus, workdir: Path, *, adaptive: bool, steps: int | None = N
                            max_steps=steps + warmup if steps else None, max_time=seconds, seed=0)
     marks = []
     torch.manual_seed(0)
-    trainer = Trainer(RnnLM(config), corpus.splits["train"].ids, valid_ids, options, out_path=workdir / "m.rnn",
+    trainer = Trainer(RnnNetwork(config), corpus.splits["train"].ids, valid_ids, options, out_path=workdir / "m.rnn",
                       checkpoint_dir=workdir / "ckpt", meta={"fingerprint": corpus.fingerprint},
                       device=torch.device("cpu"), on_event=lambda e: e["event"] == "step" and marks.append(e))
     summary = trainer.run()

@@ -24,9 +24,9 @@ import time
 REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from lmtool.abc import abc2midi_path, check_tunes, split_tunes, summary  # noqa: E402
+from lmtool.abc_notation import abc2midi_path, check_tunes, split_tunes, summary  # noqa: E402
 from lmtool.compare import CompareOptions, fit_ngrams, train_rnn  # noqa: E402
-from lmtool.evaluate import perplexity  # noqa: E402
+from lmtool.lm import perplexity  # noqa: E402
 from lmtool.sampling import sample  # noqa: E402
 from lmtool.text import load_corpus  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""Named corpora and generated corpora of known entropy rate.
+"""Named corpora and generated corpora of known entropy rate, registered into the text layer.
 
 Named corpora (a spec that is just a name):
 
@@ -14,46 +14,29 @@ in bits per symbol is known exactly, so a report can show how close a model gets
 ``repeat``    a key symbol repeated after a long gap of random filler (long range)
 ============  ====================================================================
 
-Each module here exposes ``source(...) -> lmtool.text.sources.Source``; modules are imported
-only when their corpus is asked for.
+Each module here exposes ``source(...) -> lmtool.text.sources.Source``. The text layer never
+imports this package (imports flow one way): :func:`register` puts the sources in
+:mod:`lmtool.text.registry`, and ``pyproject.toml`` declares it as the ``lmtool.corpora`` entry
+point, so the registry calls it the first time a spec names a corpus it does not know.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Sequence
 
-from lmtool.errors import DataError, UsageError
+from lmtool.errors import UsageError
+from lmtool.text.registry import register_corpus, register_generator
 from lmtool.text.sources import SPLIT_NAMES, Source
 from lmtool.text.splits import split_sizes
 
-NAMED = {"brown-bengio2003": "corpora.brown_bengio2003"}
-GENERATORS = {"markov": "corpora.markov", "repeat": "corpora.repeat"}
 
+def register() -> None:
+    """Register lmtool's corpora (the ``lmtool.corpora`` entry point; running it twice is harmless)."""
+    from corpora import brown_bengio2003, markov, repeat  # here: they import the helpers below
 
-def named_source(name: str) -> Source | None:
-    """The named corpus ``name``, or None when there is no such name."""
-    module = NAMED.get(name)
-    return importlib.import_module(module).source() if module else None
-
-
-def generated_source(name: str, options: str, fractions: Sequence[float]) -> Source:
-    """The generated corpus ``gen:name:options``, cut into splits by ``fractions``."""
-    module = GENERATORS.get(name)
-    if module is None:
-        raise DataError(f"unknown generated corpus gen:{name}: choose one of {', '.join('gen:' + g for g in GENERATORS)}")
-    return importlib.import_module(module).source(parse_options(name, options), fractions)
-
-
-def parse_options(name: str, text: str) -> dict[str, str]:
-    """``"order=2,seed=3"`` as ``{"order": "2", "seed": "3"}``."""
-    options = {}
-    for item in filter(None, text.split(",")):
-        key, equals, value = item.partition("=")
-        if not equals or not key.strip() or not value.strip():
-            raise UsageError(f"gen:{name}: bad option {item!r}: write key=value pairs separated by commas")
-        options[key.strip()] = value.strip()
-    return options
+    register_corpus("brown-bengio2003", brown_bengio2003.source)
+    register_generator("markov", markov.source)
+    register_generator("repeat", repeat.source)
 
 
 def int_options(name: str, options: dict[str, str], defaults: dict[str, int], minima: dict[str, int]) -> dict[str, int]:

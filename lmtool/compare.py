@@ -29,12 +29,16 @@ from pathlib import Path
 import numpy as np
 
 from lmtool.errors import DataError, UsageError
-from lmtool.evaluate import Scored, em_weights, mix, perplexity, regime, table_row
+from lmtool.evaluate import Scored, em_weights, mix, mixture, table_row
 from lmtool.files import atomic_write
+from lmtool.lm import perplexity
+from lmtool.ngram import METHODS, fit_ngram
+from lmtool.neural.config import RnnConfig, TrainOptions
 
 #: the quick-start corpus: 8 keys, binary fillers, gap 10 -> H = (3 + 10) / 12 = 1.083 bits/char;
 #: an n-gram of order <= 11 cannot see the opening key (about 1.33 bits/char at best).
 DEFAULT_CORPUS = "gen:repeat:keys=8,fillers=2,gap=10,length=60000"
+#: the row-name prefix of each n-gram method (lmtool.ngram.METHODS), e.g. mkn3 for modified Kneser-Ney order 3
 SHORT = {"modified-kneser-ney": "mkn", "kneser-ney": "kn", "absolute": "abs", "witten-bell": "wb", "katz": "katz",
          "add-k": "addk", "laplace": "laplace", "mle": "mle", "stupid-backoff": "sb"}
 
@@ -62,9 +66,9 @@ class CompareOptions:
     def validate(self) -> None:
         if not self.orders or any(o < 1 for o in self.orders):
             raise UsageError(f"--orders must be positive integers, got {self.orders}")
-        unknown = [m for m in self.methods if m not in SHORT]
+        unknown = [m for m in self.methods if m not in METHODS]
         if not self.methods or unknown:
-            raise UsageError(f"unknown --methods {', '.join(unknown) or '(none)'}: choose from {', '.join(SHORT)}")
+            raise UsageError(f"unknown --methods {', '.join(unknown) or '(none)'}: choose from {', '.join(METHODS)}")
         if not (self.rnn_time >= 0 and math.isfinite(self.rnn_time)):
             raise UsageError(f"--rnn-time must be 0 (no RNN) or a positive duration, got {self.rnn_time}")
 
@@ -86,8 +90,6 @@ def fit_ngrams(corpus, options: CompareOptions) -> tuple[dict, list[str]]:
     Modified Kneser-Ney runs with lmplz's ``--discount_fallback``: generated corpora over a few
     symbols leave some counts-of-counts empty. The warnings go to results.json, not the terminal.
     """
-    from lmtool.ngram import fit_ngram
-
     models, collect = {}, Collect()
     logger = logging.getLogger("lmtool.ngram")
     logger.addHandler(collect)
@@ -106,14 +108,11 @@ def fit_ngrams(corpus, options: CompareOptions) -> tuple[dict, list[str]]:
     return models, collect.messages
 
 
-def train_rnn(corpus, options: CompareOptions, out_path: Path):
-    """Train an RNN on the corpus for ``options.rnn_time`` seconds; return the loaded best model."""
-    import torch
+def train_rnn(corpus, options: CompareOptions, out_path: Path, threads: int | None = None):
+    """Train an RNN on the corpus for ``options.rnn_time`` seconds on the CPU; return the loaded best model."""
+    from lmtool.neural import load_rnn
+    from lmtool.neural.train import train
 
-    from lmtool.neural import RnnConfig, RnnLM, TrainOptions, Trainer, load_rnn
-    from lmtool.neural.rnn import corpus_meta
-
-    torch.manual_seed(options.seed)
     config = RnnConfig(vocab_size=len(corpus.vocabulary), cell=options.cell, emb_size=options.emb,
                        hidden_size=options.hidden, layers=options.layers, dropout_input=options.dropout,
                        dropout_between=options.dropout, dropout_output=options.dropout)
@@ -121,10 +120,8 @@ def train_rnn(corpus, options: CompareOptions, out_path: Path):
                                  lr=options.lr, schedule="constant", max_time=options.rnn_time, patience=0,
                                  valid_every=options.valid_every, seed=options.seed)
     with tempfile.TemporaryDirectory(prefix="lmtool-compare-") as checkpoints:
-        trainer = Trainer(RnnLM(config), corpus.splits["train"].ids, corpus.splits["valid"].ids, train_options,
-                          out_path=out_path, checkpoint_dir=checkpoints, meta=corpus_meta(corpus),
-                          device=torch.device("cpu"))
-        trainer.run()
+        train(corpus, config, train_options, output=out_path, checkpoint_dir=checkpoints, device="cpu",
+              threads=threads)
     return load_rnn(out_path)
 
 
@@ -134,16 +131,18 @@ def score_all(models: dict, corpus, options: CompareOptions) -> tuple[list[Score
     reset = options.reset_per_sentence
     scored, valid_scores = [], {}
     for name, model in models.items():
-        row_regime = regime(model, corpus.unit, reset)
-        scored.append(Scored(name, model.kind, row_regime, 0, test.ids, test.starts, test.n_chars,
-                             model.score(test, reset_per_sentence=reset), bool(model.normalised)))
+        scored.append(Scored.of(name, model, test, model.score(test, reset_per_sentence=reset), unit=corpus.unit,
+                                reset_per_sentence=reset))
         valid_scores[name] = model.score(valid, reset_per_sentence=reset)
     return scored, valid_scores
 
 
 def compare(spec: str | None, out_dir: str | Path, options: CompareOptions | None = None,
-            corpus_options: dict | None = None, on_stage=lambda message: None) -> dict:
-    """Run the experiment and write the report folder; return the results (as in results.json)."""
+            corpus_options: dict | None = None, on_stage=lambda message: None, threads: int | None = None) -> dict:
+    """Run the experiment and write the report folder; return the results (as in results.json).
+
+    ``threads`` sets torch's CPU threads for the RNN (default: torch's choice).
+    """
     from lmtool.text import load_corpus
 
     options = options or CompareOptions()
@@ -164,22 +163,22 @@ def compare(spec: str | None, out_dir: str | Path, options: CompareOptions | Non
     if options.rnn_time > 0:
         on_stage(f"training an {options.cell.upper()} for {options.rnn_time:g}s")
         rnn_name = options.cell
-        models[rnn_name] = train_rnn(corpus, options, out_dir / "rnn.safetensors")
+        models[rnn_name] = train_rnn(corpus, options, out_dir / "rnn.safetensors", threads)
     on_stage("scoring every model on valid and test")
     scored, valid_scores = score_all(models, corpus, options)
     rows = [table_row(s) for s in scored]
     for row, name in zip(rows, models):
         row["valid_perplexity"] = perplexity(valid_scores[name])[1]
-    mixture = None
+    best_mix = None
     if rnn_name is not None:
-        mixture = mix_best(models, rnn_name, scored, valid_scores)
-        rows.append(table_row(mixture["scored"]))
-        rows[-1]["valid_perplexity"] = mixture["valid_perplexity"]
+        best_mix = mix_best(models, rnn_name, scored, valid_scores)
+        rows.append(table_row(best_mix["scored"]))
+        rows[-1]["valid_perplexity"] = best_mix["valid_perplexity"]
     results = {
         "corpus": corpus_summary(spec, corpus),
         "options": asdict(options),
         "rows": rows,
-        "mixture": {k: v for k, v in mixture.items() if k != "scored"} if mixture else None,
+        "mixture": {k: v for k, v in best_mix.items() if k != "scored"} if best_mix else None,
         "rnn": rnn_report(models[rnn_name]) if rnn_name else None,
         "notes": notes,
         "seconds": round(time.perf_counter() - started, 1),
@@ -198,16 +197,12 @@ def mix_best(models: dict, rnn_name: str, scored: list[Scored], valid_scores: di
         raise UsageError("no normalised n-gram to mix with the RNN: add a method other than stupid-backoff")
     best = min(candidates, key=lambda n: perplexity(valid_scores[n])[1])
     names = [best, rnn_name]
-    weights = em_weights(np.stack([valid_scores[n] for n in names]))
+    valid = np.stack([valid_scores[n] for n in names])
+    weights = em_weights(valid)
     members = {s.name: s for s in scored}
-    first = members[best]
-    mixed = mix(np.stack([members[n].log_probs for n in names]), weights)
-    regimes = "+".join(sorted({members[n].regime for n in names}))
-    note = f"weights {best}={weights[0]:.3f}, {rnn_name}={weights[1]:.3f} (tuned by EM on valid)"
     return {"models": names, "weights": [float(w) for w in weights],
-            "valid_perplexity": perplexity(mix(np.stack([valid_scores[n] for n in names]), weights))[1],
-            "scored": Scored(f"{best}+{rnn_name}", "mixture", regimes, 0, first.ids, first.starts, first.n_chars,
-                             mixed, True, [note])}
+            "valid_perplexity": perplexity(mix(valid, weights))[1],
+            "scored": mixture(f"{best}+{rnn_name}", [members[n] for n in names], weights, "tuned by EM on valid")}
 
 
 def corpus_summary(spec: str, corpus) -> dict:

@@ -23,11 +23,10 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from lmtool.errors import DataError, UsageError
+from lmtool.lm import LN2, perplexity
 from lmtool.text import EOS_ID, UNK_ID, encode_corpus
 
 log = logging.getLogger(__name__)
-
-LN2 = math.log(2.0)
 
 CONVENTION = """\
 Token accounting (identical for n-gram and recurrent models, and for every row of one table):
@@ -61,20 +60,6 @@ COLUMNS = {
 VARIANT_COLUMNS = {"srilm_ppl": "srilm ppl", "srilm_ppl1": "srilm ppl1", "kenlm_ppl": "kenlm ppl"}
 
 
-def perplexity(log_probs: np.ndarray) -> tuple[float, float]:
-    """``(cross-entropy in bits per token, perplexity)`` of per-token natural-log probabilities.
-
-    The only place lmtool turns log-probabilities into a perplexity: every table column and
-    variant calls it on (a masked subset of) one model's per-token scores. A zero-probability
-    token (-inf) gives an infinite perplexity; an empty selection gives NaN.
-    """
-    log_probs = np.asarray(log_probs, dtype=np.float64)
-    if log_probs.size == 0:
-        return math.nan, math.nan
-    nats = -float(np.mean(log_probs))
-    return nats / LN2, math.exp(nats) if nats < 700 else math.inf
-
-
 @dataclass
 class Scored:
     """One model's per-token natural-log probabilities over one encoded split."""
@@ -89,6 +74,13 @@ class Scored:
     log_probs: np.ndarray  # float64, one per id
     normalised: bool = True
     notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, name: str, model, split, log_probs: np.ndarray, *, unit: str, reset_per_sentence: bool,
+           group: int = 0) -> "Scored":
+        """``model``'s per-token ``log_probs`` over the encoded ``split`` of a corpus in ``unit``."""
+        return cls(name, model.kind, regime(model, unit, reset_per_sentence), group, split.ids, split.starts,
+                   split.n_chars, np.asarray(log_probs, dtype=np.float64), bool(model.normalised))
 
 
 @dataclass
@@ -197,7 +189,7 @@ def parse_weights(text: str | None, count: int) -> np.ndarray | None:
 def score_group(models: dict, spec: str, split: str, reset_per_sentence: bool, corpus_options: dict):
     """Encode ``spec`` once with the group's tokenizer and vocabulary; return the corpus and each model's scores."""
     first = next(iter(models.values()))
-    corpus = encode_corpus(spec, first.tokenizer, first.vocabulary, unit=getattr(first, "unit", None),
+    corpus = encode_corpus(spec, first.tokenizer, first.vocabulary, unit=first.unit,
                            **corpus_options)
     if split not in corpus.splits:
         raise DataError(f"corpus {spec!r} has no {split!r} split (it has {', '.join(corpus.splits)}): "
@@ -229,9 +221,8 @@ def evaluate(models: dict, spec: str, split: str = "test", *, reset_per_sentence
         corpus, scores = score_group(group, spec, split, reset_per_sentence, corpus_options)
         encoded = corpus.splits[split]
         for name, model in group.items():
-            scored.append(Scored(name, model.kind, regime(model, corpus.unit, reset_per_sentence),
-                                 index, encoded.ids, encoded.starts, encoded.n_chars,
-                                 np.asarray(scores[name], dtype=np.float64), bool(model.normalised)))
+            scored.append(Scored.of(name, model, encoded, scores[name], unit=corpus.unit,
+                                    reset_per_sentence=reset_per_sentence, group=index))
         group_info.append({"fingerprint": next(iter(group.values())).fingerprint, "models": list(group),
                            "corpus": corpus, "tokens": corpus.vocabulary.tokens})
     if len(groups) > 1:
@@ -270,14 +261,23 @@ def mixtures(models, groups, group_info, scored, split, reset_per_sentence, weig
                                  for n in names])
             given = em_weights(valid_lp)
         members = [s for s in scored if s.name in names and s.group == index]
-        mixed = mix(np.stack([s.log_probs for s in members]), given)
-        shown = ", ".join(f"{n}={w:.3f}" for n, w in zip(names, given))
-        regimes = sorted({s.regime for s in members})
-        first = members[0]
-        out.append(Scored("mixture" if len(mixable) == 1 else f"mixture-{group_label(index)}",
-                          "mixture", "+".join(regimes), index, first.ids, first.starts, first.n_chars, mixed, True,
-                          [f"weights {shown} ({'given' if weights else 'tuned by EM on valid'})"]))
+        name = "mixture" if len(mixable) == 1 else f"mixture-{group_label(index)}"
+        out.append(mixture(name, members, given, "given" if weights else "tuned by EM on valid"))
     return out
+
+
+def mixture(name: str, members: Sequence[Scored], weights: Sequence[float], how: str) -> Scored:
+    """The linear mixture of ``members`` (rows of one vocab group: the same ids) as one more row.
+
+    Its regime joins the members' regimes; its note gives each member's weight and ``how`` the
+    weights were chosen (e.g. "tuned by EM on valid", see :func:`em_weights`).
+    """
+    mixed = mix(np.stack([s.log_probs for s in members]), weights)
+    shown = ", ".join(f"{s.name}={w:.3f}" for s, w in zip(members, weights))
+    regimes = "+".join(sorted({s.regime for s in members}))
+    first = members[0]
+    return Scored(name, "mixture", regimes, first.group, first.ids, first.starts, first.n_chars, mixed, True,
+                  [f"weights {shown} ({how})"])
 
 
 def per_token_lines(evaluation: Evaluation) -> Iterator[str]:

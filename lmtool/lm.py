@@ -1,8 +1,12 @@
-"""The small protocol both model families meet, so evaluation and sampling are written once.
+"""The base class every model family extends, so that evaluation, sampling and the API are written once.
 
-An n-gram model (:mod:`lmtool.ngram`) and a recurrent model (:mod:`lmtool.neural`) both
-implement :class:`LanguageModel`. :mod:`lmtool.evaluate` and :mod:`lmtool.sampling` use nothing
-else, which is what makes their figures comparable token for token.
+An n-gram model (:class:`lmtool.ngram.NgramModel`) and a recurrent model
+(:class:`lmtool.neural.RnnModel`) both extend :class:`LanguageModel`; :mod:`lmtool.evaluate` and
+:mod:`lmtool.sampling` use nothing else, which is what makes their figures comparable token for
+token. As in ``nltk.lm``, the base does the shared work once (it holds the tokenizer,
+vocabulary, unit and fingerprint; it encodes text, scores a sentence, gives the next-token
+distribution and the perplexity) and each family overrides the minimum: :meth:`score`,
+:meth:`start` / :meth:`next_log_probs` / :meth:`advance`, and :meth:`describe`.
 
 Conventions (the same for both families, see the README's "Token accounting"):
 
@@ -16,35 +20,71 @@ Conventions (the same for both families, see the README's "Token accounting"):
 
 from __future__ import annotations
 
-from typing import Any, Protocol, Sequence, runtime_checkable
+import math
+from abc import ABC, abstractmethod
+from functools import cached_property
+from typing import Any, Sequence
 
 import numpy as np
 
+from lmtool.errors import UsageError
+from lmtool.text import EOS_ID, EncodedSplit, compute_fingerprint
 
-@runtime_checkable
-class LanguageModel(Protocol):
-    """What evaluation and sampling need from a model of either family."""
+LN2 = math.log(2.0)
 
-    #: "ngram" or "rnn"
-    kind: str
+
+def perplexity(log_probs: np.ndarray) -> tuple[float, float]:
+    """``(cross-entropy in bits per token, perplexity)`` of per-token natural-log probabilities.
+
+    The only place lmtool turns log-probabilities into a perplexity: every model's
+    :meth:`LanguageModel.perplexity`, every table column and variant calls it on (a masked
+    subset of) one model's per-token scores. A zero-probability token (-inf) gives an infinite
+    perplexity; an empty selection gives NaN.
+    """
+    log_probs = np.asarray(log_probs, dtype=np.float64)
+    if log_probs.size == 0:
+        return math.nan, math.nan
+    nats = -float(np.mean(log_probs))
+    return nats / LN2, math.exp(nats) if nats < 700 else math.inf
+
+
+class LanguageModel(ABC):
+    """A model over one tokenizer, vocabulary and unit; subclasses say how it scores and steps."""
+
+    #: "ngram" or "rnn" (the kind column of reports)
+    kind: str = ""
     #: False only for stupid backoff, whose scores are not probabilities.
-    normalised: bool
+    normalised: bool = True
+
+    def __init__(self, tokenizer: Any, vocabulary: Any, unit: str = "line") -> None:
+        self._tokenizer, self._vocabulary, self._unit = tokenizer, vocabulary, unit
 
     @property
     def tokenizer(self) -> Any:
         """The :class:`lmtool.text.Tokenizer` the model was trained with."""
+        return self._tokenizer
 
     @property
     def vocabulary(self) -> Any:
         """The :class:`lmtool.text.Vocabulary` the model predicts over."""
+        return self._vocabulary
 
     @property
-    def fingerprint(self) -> str:
-        """Hash of tokenizer config + vocabulary; equal fingerprints mean comparable perplexities."""
+    def unit(self) -> str:
+        """``"line"`` (each line a sentence ending in ``</s>``) or ``"stream"`` (one text, no ``</s>``)."""
+        return self._unit
 
+    @cached_property
+    def fingerprint(self) -> str:
+        """Hash of tokenizer config + vocabulary + unit; equal fingerprints mean comparable perplexities."""
+        return compute_fingerprint(self._tokenizer, self._vocabulary, self._unit)
+
+    # -- what each family provides ----------------------------------------------------------
+    @abstractmethod
     def describe(self) -> dict:
         """A JSON-serialisable summary (kind, order or architecture, training summary...)."""
 
+    @abstractmethod
     def score(self, split: Any, *, reset_per_sentence: bool = True) -> np.ndarray:
         """Natural-log probability of every token of ``split.ids`` (float64, same length).
 
@@ -53,11 +93,52 @@ class LanguageModel(Protocol):
         restarts from the ``<s>`` context at every segment start, on equal terms with n-grams.
         """
 
+    @abstractmethod
     def start(self, context_ids: Sequence[int]) -> Any:
         """The model state after ``<s>`` followed by ``context_ids`` (a prompt, maybe empty)."""
 
+    @abstractmethod
     def next_log_probs(self, state: Any) -> np.ndarray:
         """Natural-log distribution over the whole vocabulary (shape ``(V,)``) given ``state``."""
 
+    @abstractmethod
     def advance(self, state: Any, token_id: int) -> Any:
         """The state after appending ``token_id``."""
+
+    # -- written once over the above ---------------------------------------------------------
+    def encode(self, text: str | Sequence[str], *, sentence_end: bool = True) -> np.ndarray:
+        """Ids of ``text`` (a string is tokenized, a list is taken as tokens) as one segment.
+
+        Out-of-vocabulary tokens become ``<unk>``; in line units ``</s>`` is appended unless
+        ``sentence_end`` is false (a prompt or a context, which the model continues).
+        """
+        tokens = self._tokenizer.tokenize(text) if isinstance(text, str) else list(text)
+        ids = self._vocabulary.encode(tokens).astype(np.int64)
+        return np.append(ids, EOS_ID) if sentence_end and self._unit == "line" else ids
+
+    def log_prob(self, text: str | Sequence[str] | Sequence[int]) -> float:
+        """Natural-log probability of ``text`` as one segment starting from ``<s>``.
+
+        A string or a list of tokens is encoded (``</s>`` included in line units); a sequence of
+        ids is scored as given.
+        """
+        if isinstance(text, str) or all(isinstance(t, str) for t in text):
+            ids = self.encode(text)
+        else:
+            ids = np.asarray(text, dtype=np.int64)
+        segment = EncodedSplit(ids=ids, starts=np.array([0, len(ids)], dtype=np.int64), n_chars=0)
+        return float(self.score(segment).sum())
+
+    def next_token_distribution(self, context: str | Sequence[int] = "", top: int | None = None) -> dict[str, float]:
+        """Probabilities of the next token after ``<s>`` + ``context`` (text or ids), most likely first."""
+        ids = self.encode(context, sentence_end=False) if isinstance(context, str) else context
+        probs = np.exp(self.next_log_probs(self.start([int(i) for i in ids])))
+        order = np.argsort(-probs, kind="stable")[:top]
+        return {self._vocabulary.token(int(i)): float(probs[i]) for i in order if probs[i] > 0}
+
+    def perplexity(self, split: Any, *, reset_per_sentence: bool = True) -> float:
+        """exp of the mean negative log-probability over every id of ``split`` (``</s>`` included)."""
+        log_probs = self.score(split, reset_per_sentence=reset_per_sentence)
+        if len(log_probs) == 0:
+            raise UsageError("cannot compute a perplexity on an empty split")
+        return perplexity(log_probs)[1]

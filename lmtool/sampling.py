@@ -1,4 +1,4 @@
-"""Text generation written once over the protocol's ``start`` / ``next_log_probs`` / ``advance``.
+"""Text generation written once over :class:`lmtool.lm.LanguageModel`'s ``start`` / ``next_log_probs`` / ``advance``.
 
 Each step takes the model's natural-log distribution over the whole vocabulary (an n-gram's
 smoothed distribution with its backoff, or an RNN's softmax with its state carried), reshapes

@@ -1,4 +1,4 @@
-"""The import rules of STYLE.md: imports flow one way and torch stays lazy."""
+"""The import rules of STYLE.md: imports flow one way, and torch is imported only under lmtool/neural."""
 
 import ast
 import pathlib
@@ -16,10 +16,15 @@ FORBIDDEN = {
     "lm": ["lmtool.ngram", "lmtool.neural", "lmtool.evaluate", "lmtool.sampling", "lmtool.cli"],
     "ngram": ["lmtool.neural", "lmtool.evaluate", "lmtool.sampling", "lmtool.cli", "torch"],
     "neural": ["lmtool.ngram", "lmtool.evaluate", "lmtool.sampling", "lmtool.cli"],
+    "evaluate": ["lmtool.cli", "torch"],
+    "sampling": ["lmtool.cli", "torch"],
+    "compare": ["lmtool.cli", "torch"],
+    "cli": ["torch"],
 }
 
 
 def imported_modules(path: pathlib.Path) -> set[str]:
+    """Every module ``path`` imports, anywhere in the file (inside functions too), absolute imports only."""
     tree = ast.parse(path.read_text())
     names = set()
     for node in ast.walk(tree):
@@ -39,6 +44,37 @@ def test_imports_flow_one_way():
                 if any(name == bad or name.startswith(bad + ".") for bad in forbidden):
                     violations.append(f"{path.relative_to(PACKAGE.parent)} imports {name}")
     assert violations == []
+
+
+def test_torch_is_imported_only_under_neural():
+    outside = [path for path in PACKAGE.rglob("*.py") if "neural" not in path.relative_to(PACKAGE).parts]
+    assert len(outside) > 20  # the walk sees the package
+    importers = [str(path.relative_to(PACKAGE.parent)) for path in outside
+                 if any(name == "torch" or name.startswith("torch.") for name in imported_modules(path))]
+    assert importers == []
+
+
+def test_the_rule_sees_lazy_imports(tmp_path):
+    # the check must catch an import inside a function, which a top-level scan would miss
+    path = tmp_path / "lazy.py"
+    path.write_text("def f():\n    import torch.nn\n    from torch import optim\n")
+    assert imported_modules(path) == {"torch.nn", "torch"}
+
+
+def test_importing_the_cli_and_the_neural_config_imports_no_torch():
+    code = ("import sys, pkgutil, importlib, lmtool.cli, lmtool.neural.config\n"
+            "for module in pkgutil.iter_modules(lmtool.cli.__path__):\n"
+            "    importlib.import_module('lmtool.cli.' + module.name)\n"
+            "import lmtool.compare, lmtool.evaluate, lmtool.sampling, lmtool.models, lmtool.lm\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_text_never_imports_corpora():
+    # corpora/ registers its corpora into lmtool.text.registry (an entry point); never the reverse
+    offenders = [path for path in (PACKAGE / "text").rglob("*.py")
+                 if any(name == "corpora" or name.startswith("corpora.") for name in imported_modules(path))]
+    assert offenders == []
 
 
 def test_nothing_imports_cli():

@@ -6,17 +6,9 @@ import numpy as np
 import pytest
 
 from lmtool.errors import DataError, UsageError
-from lmtool.evaluate import em_weights, evaluate, mix, perplexity, per_token_lines, render_table, COLUMNS
-from tests.lm_fakes import BigramTable
+from lmtool.evaluate import em_weights, evaluate, mix, per_token_lines, render_table, COLUMNS
+from tests.lm_fakes import ROWS, BigramTable
 
-# P[next | prev] of the explicit bigram; rows sum to 1 over <unk>, </s>, a, b, c.
-ROWS = {
-    "<s>": {"a": 0.5, "b": 0.2, "c": 0.2, "</s>": 0.05, "<unk>": 0.05},
-    "a": {"a": 0.1, "b": 0.6, "c": 0.1, "</s>": 0.1, "<unk>": 0.1},
-    "b": {"a": 0.2, "b": 0.1, "c": 0.3, "</s>": 0.3, "<unk>": 0.1},
-    "c": {"a": 0.2, "b": 0.2, "c": 0.2, "</s>": 0.2, "<unk>": 0.2},
-    "<unk>": {"a": 0.1, "b": 0.1, "c": 0.1, "</s>": 0.6, "<unk>": 0.1},
-}
 FLAT = {prev: {t: 0.2 for t in ("a", "b", "c", "</s>", "<unk>")} for prev in ROWS}
 
 # test split "a b" / "c zebra": ids a b </s> c <unk> </s>, 12 characters with the newlines.
@@ -30,15 +22,6 @@ def corpus(tmp_path):
     (tmp_path / "valid.txt").write_text("a b\nb c\nc a\n")
     (tmp_path / "test.txt").write_text("a b\nc zebra\n")
     return str(tmp_path)
-
-
-def test_perplexity_is_exp_of_mean_negative_log_prob():
-    # probabilities 1/2 and 1/8: mean -log2 = (1 + 3) / 2 = 2 bits, perplexity 4.
-    bits, ppl = perplexity(np.log([0.5, 0.125]))
-    assert bits == pytest.approx(2.0)
-    assert ppl == pytest.approx(4.0)
-    assert perplexity(np.array([math.log(0.5), -math.inf]))[1] == math.inf
-    assert math.isnan(perplexity(np.array([]))[1])
 
 
 def test_table_figures_of_an_explicit_bigram(corpus):
@@ -172,12 +155,12 @@ def test_table_figures_of_an_arpa_ngram(corpus, tmp_path):
 def tiny_rnn(corpus_spec, seed=0):
     """An untrained (seeded) 1-layer LSTM over the corpus's own vocabulary, as an RnnModel."""
     torch = pytest.importorskip("torch")
-    from lmtool.neural import RnnConfig, RnnLM, RnnModel
+    from lmtool.neural import RnnConfig, RnnNetwork, RnnModel
     from lmtool.text import load_corpus
 
     prepared = load_corpus(corpus_spec)
     torch.manual_seed(seed)
-    net = RnnLM(RnnConfig(vocab_size=len(prepared.vocabulary), emb_size=8, hidden_size=8, layers=1))
+    net = RnnNetwork(RnnConfig(vocab_size=len(prepared.vocabulary), emb_size=8, hidden_size=8, layers=1))
     meta = {"format": "lmtool-rnn", "format_version": 1, "unit": prepared.unit, "fingerprint": prepared.fingerprint}
     return RnnModel(net, prepared.tokenizer, prepared.vocabulary, meta), prepared
 

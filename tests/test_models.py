@@ -9,7 +9,7 @@ import pytest
 
 from lmtool.errors import ModelFileError
 from lmtool.models import load_model, model_kind
-from tests.test_evaluate import ARPA
+from tests.conftest import ARPA, save_rnn
 
 
 @pytest.fixture(scope="module")
@@ -27,17 +27,6 @@ def files(tmp_path_factory):
         handle.write(ARPA)
     save_rnn(directory / "rnn.bin", prepared)
     return directory
-
-
-def save_rnn(path, prepared):
-    pytest.importorskip("torch")
-    from lmtool.neural import RnnConfig, RnnLM
-    from lmtool.neural.checkpoint import save_model_file
-
-    net = RnnLM(RnnConfig(vocab_size=len(prepared.vocabulary), emb_size=4, hidden_size=4, layers=1))
-    meta = {"unit": prepared.unit, "tokenizer": prepared.tokenizer.to_json(),
-            "vocabulary": prepared.vocabulary.to_json(), "fingerprint": prepared.fingerprint}
-    save_model_file(path, net, meta)
 
 
 @pytest.mark.parametrize("name, kind", [("ngram.bin", "ngram"), ("arpa.txt", "arpa"), ("arpa.gz", "arpa"),

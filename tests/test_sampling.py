@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lmtool.errors import UsageError
-from lmtool.sampling import check_options, detokenize, draw, sample, shaped_probs
+from lmtool.sampling import MAX_NUM, MAX_TOKENS_LIMIT, check_options, detokenize, draw, sample, shaped_probs
 from tests.lm_fakes import BigramTable
 
 # P[next | prev]; "</s>" has no row: an n-gram never conditions on it, the sampler restarts at <s>.
@@ -142,9 +142,25 @@ def test_absurd_values_are_usage_errors(model, options):
         sample(model, "a", **{"max_tokens": 5, **options})
 
 
-def test_check_options_accepts_the_edges():
-    check_options(1, 1, 0.0, 0, 1.0, None)
-    check_options(10, 3, 2.5, 5, 1e-9, "\n\n")
+@pytest.mark.parametrize("name, edge, beyond", [
+    ("max_tokens", 1, 0), ("max_tokens", MAX_TOKENS_LIMIT, MAX_TOKENS_LIMIT + 1), ("num", 1, 0),
+    ("num", MAX_NUM, MAX_NUM + 1), ("temperature", 0.0, -1e-9), ("top_k", 0, -1), ("top_p", 1.0, 1.0 + 1e-9),
+    ("top_p", 1e-9, 0.0), ("stop", "\n\n", ""),
+])
+def test_check_options_accepts_the_edges_and_refuses_one_step_beyond(name, edge, beyond):
+    usual = {"max_tokens": 10, "num": 3, "temperature": 1.0, "top_k": None, "top_p": 1.0, "stop": None}
+    check_options(**{**usual, name: edge})  # no error at the edge
+    with pytest.raises(UsageError, match=f"--{name.replace('_', '-')}"):
+        check_options(**{**usual, name: beyond})
+
+
+def test_edge_values_sample(model):
+    # greedy at temperature 0; the smallest nucleus keeps only the most probable token (a, .5 after <s>)
+    assert [s.tokens for s in sample(model, "", max_tokens=1, num=3, temperature=0.0, seed=1)] == [["a"]] * 3
+    assert [s.tokens for s in sample(model, "", max_tokens=1, num=20, top_p=1e-9, seed=1)] == [["a"]] * 20
+    # top_k 0 is "off": the draws cover more than the two most probable tokens
+    drawn = {s.tokens[0] for s in sample(model, "", max_tokens=1, num=200, top_k=0, seed=1)}
+    assert len(drawn) >= 3
 
 
 def test_detokenize_breaks_lines_at_sentence_ends(model):

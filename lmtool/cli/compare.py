@@ -6,6 +6,7 @@ import click
 
 from lmtool.cli.options import corpus_kwargs, corpus_options, json_option, print_json
 from lmtool.errors import UsageError
+from lmtool.neural.config import CELLS, check_placement, parse_duration
 
 
 def parse_orders(text: str) -> list[int]:
@@ -19,16 +20,6 @@ def parse_orders(text: str) -> list[int]:
         raise UsageError(f"--orders takes a range like 1-5 or a list like 1,2,3,5, got {text!r}") from None
 
 
-def parse_rnn_time(text: str) -> float:
-    """``90``, ``90s``, ``2m`` as seconds (0 = no RNN)."""
-    from lmtool.cli.train_rnn import parse_duration
-
-    try:
-        return parse_duration(text)
-    except UsageError:
-        raise UsageError(f"--rnn-time {text!r} is not a duration: write e.g. 0, 90, 90s or 2m") from None
-
-
 @click.command("compare", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--corpus", "spec", metavar="SPEC", default=None,
               help="Corpus (see `lmtool corpus -h`); default: an embedded generated corpus with long-range structure.")
@@ -37,7 +28,7 @@ def parse_rnn_time(text: str) -> float:
 @click.option("--methods", default="modified-kneser-ney", show_default=True,
               help="Comma-separated smoothing methods (e.g. modified-kneser-ney,witten-bell,katz).")
 @click.option("--rnn-time", default="90s", show_default=True, help="RNN training budget (90, 90s, 5m; 0 = no RNN).")
-@click.option("--cell", type=click.Choice(["lstm", "gru", "rnn-tanh", "rnn-relu"]), default="lstm", show_default=True)
+@click.option("--cell", type=click.Choice(CELLS), default="lstm", show_default=True)
 @click.option("--emb", type=int, default=32, show_default=True, help="RNN embedding size.")
 @click.option("--hidden", type=int, default=128, show_default=True, help="RNN hidden size.")
 @click.option("--layers", type=int, default=1, show_default=True, help="RNN layers.")
@@ -65,19 +56,13 @@ def compare(spec, orders, methods, rnn_time, cell, emb, hidden, layers, dropout,
     from lmtool.compare import CompareOptions, compare as run_compare
     from lmtool.evaluate import COLUMNS, render_table
 
-    seconds = parse_rnn_time(rnn_time)
-    if threads is not None:
-        if threads < 1:
-            raise UsageError(f"--threads must be at least 1 (got {threads})")
-        import torch
-
-        torch.set_num_threads(threads)
+    check_placement("cpu", threads)
     settings = CompareOptions(orders=parse_orders(orders), methods=[m.strip() for m in methods.split(",") if m.strip()],
-                              rnn_time=seconds, cell=cell, emb=emb, hidden=hidden, layers=layers, dropout=dropout,
-                              lr=lr, bptt=bptt, batch_size=batch_size, seed=rnn_seed,
+                              rnn_time=parse_duration(rnn_time, "--rnn-time"), cell=cell, emb=emb, hidden=hidden,
+                              layers=layers, dropout=dropout, lr=lr, bptt=bptt, batch_size=batch_size, seed=rnn_seed,
                               reset_per_sentence=reset_per_sentence)
     say = (lambda message: None) if as_json else (lambda message: click.echo(f"compare: {message}", err=True))
-    results = run_compare(spec, output, settings, corpus_kwargs(options), on_stage=say)
+    results = run_compare(spec, output, settings, corpus_kwargs(options), on_stage=say, threads=threads)
     if as_json:
         print_json(results)
         return

@@ -7,6 +7,8 @@ from typing import Callable
 
 import click
 
+from lmtool.text import CORPUS_OPTIONS, ENCODING_ERRORS, TOKENIZER_KINDS, UNITS
+
 
 def json_option(function: Callable) -> Callable:
     """``--json``: print the command's figures as one JSON document on stdout instead of a table."""
@@ -16,19 +18,6 @@ def json_option(function: Callable) -> Callable:
 def print_json(payload: dict) -> None:
     """Print ``payload`` as indented JSON (the output of every ``--json`` flag)."""
     click.echo(json.dumps(payload, indent=2, sort_keys=False, default=str))
-
-
-#: the CLI spelling of each load_corpus option (the bundle's parameter names are the same keys)
-CORPUS_OPTION_NAMES = (
-    "tokenizer",
-    "bpe_vocab_size",
-    "unit",
-    "min_count",
-    "max_vocab",
-    "split_fractions",
-    "seed",
-    "encoding_errors",
-)
 
 
 def _apply(options: list, function: Callable) -> Callable:
@@ -45,7 +34,7 @@ def split_options(function: Callable) -> Callable:
             click.option("--split-fractions", default=None, metavar="TRAIN,VALID,TEST",
                          help="Fractions for a corpus without its own splits (default 0.8,0.1,0.1)."),
             click.option("--seed", type=int, default=None, help="Seed of the fraction split (default 0)."),
-            click.option("--encoding-errors", type=click.Choice(["strict", "replace"]), default=None,
+            click.option("--encoding-errors", type=click.Choice(ENCODING_ERRORS), default=None,
                          help="Invalid UTF-8: strict stops with an error (default); replace uses U+FFFD."),
         ],
         function,
@@ -63,11 +52,11 @@ def corpus_options(function: Callable) -> Callable:
     """
     return _apply(
         [
-            click.option("--tokenizer", type=click.Choice(["word", "treebank", "char", "bpe"]), default=None,
+            click.option("--tokenizer", type=click.Choice(TOKENIZER_KINDS), default=None,
                          help="Tokens: word (whitespace, default), treebank (NLTK rules), char, bpe (learned)."),
             click.option("--bpe-vocab-size", type=click.IntRange(min=257), default=None,
                          help="Target vocabulary size of --tokenizer bpe (default 1000)."),
-            click.option("--unit", type=click.Choice(["line", "stream"]), default=None,
+            click.option("--unit", type=click.Choice(UNITS), default=None,
                          help="line: each line a sentence ending in </s> (default); stream: one continuous text."),
             click.option("--min-count", type=click.IntRange(min=1), default=None,
                          help="Train-split types seen fewer times become <unk> (default 1)."),
@@ -80,5 +69,6 @@ def corpus_options(function: Callable) -> Callable:
 
 
 def corpus_kwargs(params: dict) -> dict:
-    """The ``load_corpus`` keyword arguments among a command's parsed ``params`` (None ones dropped)."""
-    return {name: params[name] for name in CORPUS_OPTION_NAMES if params.get(name) is not None}
+    """The ``load_corpus`` keyword arguments among a command's parsed ``params`` (None ones dropped);
+    each option's parameter name is its ``load_corpus`` keyword."""
+    return {name: params[name] for name in CORPUS_OPTIONS if params.get(name) is not None}

@@ -53,7 +53,7 @@ def sample(model, prompt, max_tokens, num, temperature, top_k, top_p, seed, stop
                        top_k=top_k, top_p=top_p, seed=seed, stop=stop, until_eos=until_eos)
     abc = None
     if abc_midi is not None:
-        from lmtool.abc import check_tunes, split_tunes, summary
+        from lmtool.abc_notation import check_tunes, split_tunes, summary
 
         abc = summary(check_tunes([t for s in samples for t in split_tunes(s.text)], abc_midi))
     if as_json:

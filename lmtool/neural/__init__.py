@@ -1,10 +1,36 @@
-"""Recurrent language models (Elman RNN, LSTM, GRU): model, batching, training, checkpoints.
+"""Neural language models (Elman RNN, LSTM, GRU): config, network, batching, training, checkpoints.
 
-The only lmtool package that imports torch; everything else imports it from here, at call time.
+The only lmtool package that imports torch. Its names load on first use (PEP 562), so that
+``lmtool.neural.config`` (the torch-free options and names the CLI offers) can be imported
+without torch; ``from lmtool.neural import load_rnn`` imports torch then.
+
+- :mod:`~lmtool.neural.config`: ``RnnConfig``, ``TrainOptions`` and the cell, optimiser,
+  schedule and device names (no torch);
+- :mod:`~lmtool.neural.network`: ``RnnNetwork``, the torch module;
+- :mod:`~lmtool.neural.language_model`: ``RnnModel``, a trained network as a
+  :class:`lmtool.lm.LanguageModel`, and ``load_rnn``;
+- :mod:`~lmtool.neural.train`: ``train``, the one training entry point, over
+  :mod:`~lmtool.neural.training`'s ``Trainer`` (import it from there: the module has its name).
 """
 
-from lmtool.neural.model import RnnConfig, RnnLM
-from lmtool.neural.rnn import RnnModel, corpus_meta, load_rnn
-from lmtool.neural.training import Trainer, TrainOptions
+from __future__ import annotations
 
-__all__ = ["RnnConfig", "RnnLM", "RnnModel", "TrainOptions", "Trainer", "corpus_meta", "load_rnn"]
+import importlib
+
+EXPORTS = {
+    "RnnConfig": "lmtool.neural.config",
+    "TrainOptions": "lmtool.neural.config",
+    "RnnNetwork": "lmtool.neural.network",
+    "RnnModel": "lmtool.neural.language_model",
+    "corpus_meta": "lmtool.neural.language_model",
+    "load_rnn": "lmtool.neural.language_model",
+    "Trainer": "lmtool.neural.training",
+}
+
+__all__ = list(EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in EXPORTS:
+        raise AttributeError(f"module 'lmtool.neural' has no attribute {name!r}")
+    return getattr(importlib.import_module(EXPORTS[name]), name)

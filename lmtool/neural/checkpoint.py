@@ -26,14 +26,15 @@ from safetensors.torch import save as safetensors_bytes
 
 from lmtool.errors import ModelFileError
 from lmtool.files import atomic_write
-from lmtool.neural.model import RnnConfig, RnnLM
+from lmtool.neural.config import RnnConfig
+from lmtool.neural.network import RnnNetwork
 
 FORMAT = "lmtool-rnn"
 FORMAT_VERSION = 1
 RESUME_FORMAT = "lmtool-rnn-resume"
 
 
-def model_tensors(model: RnnLM) -> dict[str, torch.Tensor]:
+def model_tensors(model: RnnNetwork) -> dict[str, torch.Tensor]:
     """The weights to store: contiguous CPU copies, the tied output matrix stored once (as the embedding)."""
     state = model.state_dict()
     if model.config.tied:
@@ -41,14 +42,14 @@ def model_tensors(model: RnnLM) -> dict[str, torch.Tensor]:
     return {name: t.detach().to("cpu").contiguous().clone() for name, t in state.items()}
 
 
-def save_model_file(path: str | Path, model: RnnLM, meta: dict) -> None:
+def save_model_file(path: str | Path, model: RnnNetwork, meta: dict) -> None:
     """Write ``model`` and its metadata (see module docstring) to ``path`` atomically."""
     header = {"format": FORMAT, "format_version": FORMAT_VERSION, "architecture": model.config.to_dict(), **meta}
     data = safetensors_bytes(model_tensors(model), metadata={"lmtool": json.dumps(header)})
     atomic_write(path, lambda f: f.write(data))
 
 
-def read_model_file(path: str | Path) -> tuple[RnnLM, dict]:
+def read_model_file(path: str | Path) -> tuple[RnnNetwork, dict]:
     """Load a model file written by :func:`save_model_file`; any damage raises :class:`ModelFileError`."""
     path = Path(path)
     if not path.is_file():
@@ -70,7 +71,7 @@ def read_model_file(path: str | Path) -> tuple[RnnLM, dict]:
         raise ModelFileError(f"{path}: format version {meta.get('format_version')} is not supported "
                              f"(this lmtool reads {FORMAT_VERSION}): upgrade lmtool")
     try:
-        model = RnnLM(RnnConfig.from_dict(meta["architecture"]))
+        model = RnnNetwork(RnnConfig.from_dict(meta["architecture"]))
         if model.config.tied:
             tensors["decoder.weight"] = tensors["encoder.weight"]
         model.load_state_dict(tensors, strict=True)

@@ -32,7 +32,7 @@ import copy
 import math
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
@@ -43,62 +43,12 @@ from lmtool.errors import LmtoolError, UsageError
 from lmtool.neural.batching import RandomWindows, StreamBatches, rank_rows
 from lmtool.neural.checkpoint import (load_resume, numpy_rng_state, read_model_file, save_model_file, save_resume,
                                       seed_everything, set_numpy_rng_state)
+from lmtool.neural.config import TrainOptions
 from lmtool.neural.distributed import Distributed
-from lmtool.neural.model import RnnLM, detach_hidden
+from lmtool.neural.network import RnnNetwork, detach_hidden
 
 
-@dataclass
-class TrainOptions:
-    """How to train (the network itself is :class:`lmtool.neural.model.RnnConfig`)."""
-
-    bptt: int = 35  # truncated-BPTT window (time steps)
-    batch_size: int = 20  # global batch rows (split across ranks under torchrun)
-    optimizer: str = "sgd"  # sgd | adam | adamw
-    lr: float | None = None  # None: 20 for SGD (PyTorch's example), 1e-3 for Adam/AdamW
-    clip: float = 0.25  # max gradient norm; 0 = no clipping
-    weight_decay: float = 0.0
-    schedule: str = "auto"  # auto | plateau | cosine | constant
-    warmup: int = 0  # linear warm-up steps
-    lr_decay: float = 4.0  # plateau and rollback divisor
-    epochs: int | None = None  # None with no other budget: 10
-    max_steps: int | None = None
-    max_time: float | None = None  # seconds of wall clock
-    patience: int = 3  # scheduled validations without improvement before stopping; 0 = never
-    valid_every: int | None = None  # steps; None = each epoch
-    eval_batch_size: int = 10  # rows of the streamed validation
-    seed: int = 1234
-    random_windows: bool = False
-    max_rollbacks: int = 3
-
-    def validate(self) -> None:
-        for name in ("bptt", "batch_size", "eval_batch_size"):
-            if getattr(self, name) < 1:
-                raise UsageError(f"--{name.replace('_', '-')} must be at least 1 (got {getattr(self, name)})")
-        if self.optimizer not in ("sgd", "adam", "adamw"):
-            raise UsageError(f"unknown optimizer {self.optimizer!r}: choose sgd, adam or adamw")
-        if self.schedule not in ("auto", "plateau", "cosine", "constant"):
-            raise UsageError(f"unknown schedule {self.schedule!r}: choose auto, plateau, cosine or constant")
-        if self.lr is not None and not self.lr > 0:
-            raise UsageError(f"--lr must be positive (got {self.lr})")
-        if self.clip < 0 or self.weight_decay < 0 or self.warmup < 0 or self.patience < 0:
-            raise UsageError("--clip, --weight-decay, --warmup and --patience cannot be negative")
-        if self.lr_decay <= 1:
-            raise UsageError(f"--lr-decay must be above 1 (got {self.lr_decay})")
-        for name in ("epochs", "max_steps", "valid_every"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise UsageError(f"--{name.replace('_', '-')} must be at least 1 (got {value})")
-        if self.max_time is not None and not self.max_time > 0:
-            raise UsageError(f"--max-time must be positive (got {self.max_time})")
-        if self.schedule == "cosine" and self.epochs is None and self.max_steps is None:
-            raise UsageError("--schedule cosine needs --epochs or --max-steps to know where the cosine ends")
-
-    @property
-    def base_lr(self) -> float:
-        return self.lr if self.lr is not None else (20.0 if self.optimizer == "sgd" else 1e-3)
-
-
-def evaluate_stream(model: RnnLM, ids: np.ndarray, batch_size: int, bptt: int) -> float:
+def evaluate_stream(model: RnnNetwork, ids: np.ndarray, batch_size: int, bptt: int) -> float:
     """Mean NLL (nats/token) of ``ids`` read as ``batch_size`` contiguous rows with carried state.
 
     The streamed estimate used for validation during training, as in PyTorch's example (each
@@ -129,7 +79,7 @@ class Trainer:
     ``end`` events (rank 0 only) for progress bars and logs.
     """
 
-    def __init__(self, model: RnnLM, train_ids: np.ndarray, valid_ids: np.ndarray | None,
+    def __init__(self, model: RnnNetwork, train_ids: np.ndarray, valid_ids: np.ndarray | None,
                  options: TrainOptions, *, out_path: str | Path, checkpoint_dir: str | Path,
                  meta: dict, device: torch.device, dist: Distributed | None = None,
                  on_event: Callable[[dict], None] | None = None) -> None:
@@ -395,9 +345,19 @@ def finite_or_none(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def make_optimizer(model: RnnLM, options: TrainOptions) -> torch.optim.Optimizer:
-    params = model.parameters()
-    if options.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=options.base_lr, weight_decay=options.weight_decay)
-    cls = torch.optim.Adam if options.optimizer == "adam" else torch.optim.AdamW
-    return cls(params, lr=options.base_lr, weight_decay=options.weight_decay)
+#: each of :data:`lmtool.neural.config.OPTIMIZERS` by its torch class
+OPTIMIZER_CLASSES = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+
+
+def make_optimizer(model: torch.nn.Module, options: TrainOptions) -> torch.optim.Optimizer:
+    """SGD, Adam or AdamW over ``model``, with weight decay on matrices only, as nanoGPT does.
+
+    Parameters of two or more dimensions (embeddings, input, recurrent and output matrices)
+    decay; biases and other vectors do not, since shrinking an offset towards zero is no
+    regularisation. With ``weight_decay`` 0 every step equals a single-group optimiser's.
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": options.weight_decay},
+              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+    groups = [group for group in groups if group["params"]]
+    return OPTIMIZER_CLASSES[options.optimizer](groups, lr=options.base_lr)

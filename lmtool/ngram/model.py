@@ -1,4 +1,4 @@
-"""NgramModel: backoff tables plus the tokenizer and vocabulary they index, as a LanguageModel.
+"""NgramModel: backoff tables plus the tokenizer and vocabulary they index, a :class:`lmtool.lm.LanguageModel`.
 
 Scores are natural logs (the tables hold log10, converted here at the edge). Every segment of a
 split starts from the ``<s>`` context; ``</s>`` is predicted, ``<s>`` never (probability 0).
@@ -13,12 +13,17 @@ from typing import Any, Sequence
 import numpy as np
 
 from lmtool.errors import UsageError
+from lmtool.lm import LanguageModel
 from lmtool.ngram.tables import LN10, BackoffTables, log10_distribution, log10_prob, score_stream
 from lmtool.text import BOS_ID, EOS_ID
 
 
-class NgramModel:
-    """An order-n Markov model in backoff form (see :mod:`lmtool.ngram.tables`)."""
+class NgramModel(LanguageModel):
+    """An order-n Markov model in backoff form (see :mod:`lmtool.ngram.tables`).
+
+    Besides the base's API (``log_prob``, ``perplexity``, ``next_token_distribution``) it answers
+    ``logprob(word, context)`` for any context, as ``nltk.lm`` does.
+    """
 
     kind = "ngram"
 
@@ -27,10 +32,8 @@ class NgramModel:
                  discounts: list | None = None, training: dict | None = None, source: str = "fit") -> None:
         if len(vocabulary) != tables.vocab_size:
             raise UsageError(f"vocabulary has {len(vocabulary)} tokens but the tables index {tables.vocab_size}")
+        super().__init__(tokenizer, vocabulary, unit)
         self.tables = tables
-        self._tokenizer = tokenizer
-        self._vocabulary = vocabulary
-        self.unit = unit
         self.method = method
         self.normalised = normalised
         self.parameters = dict(parameters or {})
@@ -38,25 +41,11 @@ class NgramModel:
         self.training = dict(training or {})
         self.source = source
 
-    # -- the LanguageModel protocol ---------------------------------------------------------
-    @property
-    def tokenizer(self) -> Any:
-        return self._tokenizer
-
-    @property
-    def vocabulary(self) -> Any:
-        return self._vocabulary
-
     @property
     def order(self) -> int:
         return self.tables.order
 
-    @property
-    def fingerprint(self) -> str:
-        from lmtool.text import compute_fingerprint
-
-        return compute_fingerprint(self._tokenizer, self._vocabulary, self.unit)
-
+    # -- what the LanguageModel base asks of a family ---------------------------------------
     def describe(self) -> dict:
         """What the model is: order, method, n-grams per order, training data, provenance."""
         info = {
@@ -120,17 +109,6 @@ class NgramModel:
         grams = np.array(self._ids(list(context)) + [word_id], dtype=np.int64)
         return float(log10_prob(self.tables, grams)[0] * LN10)
 
-    def score_sentence(self, tokens: str | Sequence[str]) -> float:
-        """Natural-log probability of a sentence (a string is tokenized), ``</s>`` included in line units."""
-        if isinstance(tokens, str):
-            tokens = self._tokenizer.tokenize(tokens)
-        ids = [self._vocabulary.id(t) for t in tokens] + ([EOS_ID] if self.unit == "line" else [])
-        log10, _ = score_stream(self.tables, np.array(ids, dtype=np.int32), np.array([0, len(ids)]))
-        return float(log10.sum() * LN10)
+    #: the sentence's natural-log probability, ``</s>`` included in line units (the base's log_prob)
+    score_sentence = LanguageModel.log_prob
 
-    def perplexity(self, split: Any) -> float:
-        """exp of the mean negative log-probability over every id of ``split`` (``</s>`` included)."""
-        logp = self.score(split)
-        if len(logp) == 0:
-            raise UsageError("cannot compute a perplexity on an empty split")
-        return float(np.exp(-logp.mean()))

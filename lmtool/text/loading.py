@@ -8,12 +8,12 @@ vocabulary from the train counts only, map all splits to vocabulary ids.
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from typing import Callable, Iterable, Sequence
 
 from lmtool.errors import DataError, UsageError
 from lmtool.text.encoding import UNITS, Interner, finalize, intern_lines, split_types, train_counts
 from lmtool.text.prepared import PreparedCorpus, compute_fingerprint, is_prepared_directory
-from lmtool.text.readers import ENCODING_ERRORS
+from lmtool.text.readers import check_encoding_errors
 from lmtool.text.specs import resolve_spec
 from lmtool.text.splits import DEFAULT_FRACTIONS, labeled_lines, parse_fractions
 from lmtool.text.tokenizers import Tokenizer, make_tokenizer
@@ -47,15 +47,8 @@ def load_corpus(spec: str, **options) -> PreparedCorpus:
         return prepared
     spec = os.fspath(spec)
     source, opts = resolve_source(spec, given)
-    tokenizer = opts["tokenizer"]
-    if not isinstance(tokenizer, Tokenizer):
-        if tokenizer != "bpe" and opts["bpe_vocab_size"] is not None:
-            raise UsageError(f"--bpe-vocab-size applies only to --tokenizer bpe (not {tokenizer})")
-        tokenizer = make_tokenizer(tokenizer, vocab_size=opts["bpe_vocab_size"])
     names, labeled = labeled_splits(source, opts)
-    if tokenizer.needs_training:
-        strip = opts["unit"] == "line"
-        tokenizer.train(line.rstrip("\r\n") if strip else line for index, line in labeled() if index == 0)
+    tokenizer = trained_tokenizer(opts, labeled)
     interner = Interner()
     interned = intern_lines(labeled(), len(names), tokenizer, opts["unit"], interner)
     types = interner.types
@@ -117,8 +110,7 @@ def resolve_source(spec: str, given: dict):
     if unit is not None and unit not in UNITS:
         raise UsageError(f"--unit must be one of {', '.join(UNITS)}, got {unit!r}")
     errors = given.get("encoding_errors", "strict")
-    if errors not in ENCODING_ERRORS:
-        raise UsageError(f"--encoding-errors must be one of {', '.join(ENCODING_ERRORS)}, got {errors!r}")
+    check_encoding_errors(errors)
     fractions = parse_fractions(given.get("split_fractions", DEFAULT_FRACTIONS))
     source = resolve_spec(spec, errors, whole_lines=unit != "stream", fractions=fractions)
     if source.splits is not None and not source.cut_by_fractions and "split_fractions" in given:
@@ -130,6 +122,23 @@ def resolve_source(spec: str, given: dict):
             f"{spec} is a generated corpus whose entropy rate is per symbol: use --tokenizer char --unit stream"
         )
     return source, opts
+
+
+def trained_tokenizer(opts: dict, labeled: Callable[[], Iterable[tuple[int, str]]]) -> Tokenizer:
+    """The tokenizer the settled ``opts`` ask for (a kind name, or a :class:`Tokenizer` as given),
+    trained on the train lines of ``labeled()`` (split index 0) when it learns and has not yet.
+
+    The one place a tokenizer option becomes a tokenizer, for :func:`load_corpus` and
+    :func:`lmtool.text.streaming.stream_train` alike."""
+    tokenizer = opts["tokenizer"]
+    if not isinstance(tokenizer, Tokenizer):
+        if tokenizer != "bpe" and opts["bpe_vocab_size"] is not None:
+            raise UsageError(f"--bpe-vocab-size applies only to --tokenizer bpe (not {tokenizer})")
+        tokenizer = make_tokenizer(tokenizer, vocab_size=opts["bpe_vocab_size"])
+    if tokenizer.needs_training:
+        strip = opts["unit"] == "line"
+        tokenizer.train(line.rstrip("\r\n") if strip else line for index, line in labeled() if index == 0)
+    return tokenizer
 
 
 def labeled_splits(source, opts: dict):

@@ -57,6 +57,12 @@ def _matches(head: bytes, magic: bytes) -> bool:
     return head.startswith(magic)
 
 
+def check_encoding_errors(errors: str) -> None:
+    """:class:`UsageError` unless ``errors`` is one of :data:`ENCODING_ERRORS`."""
+    if errors not in ENCODING_ERRORS:
+        raise UsageError(f"--encoding-errors must be one of {', '.join(ENCODING_ERRORS)}, got {errors!r}")
+
+
 def read_lines(path: str, errors: str = "strict", whole_lines: bool = True) -> Iterator[str]:
     """The lines of ``path`` (decoded, each with its ``\\n`` except maybe the last), read lazily.
 
@@ -64,8 +70,7 @@ def read_lines(path: str, errors: str = "strict", whole_lines: bool = True) -> I
     (with ``errors="strict"``: the byte offset in the decompressed text), a corrupt compressed
     file, and, when ``whole_lines`` is true, a line longer than :data:`MAX_LINE_BYTES`.
     """
-    if errors not in ENCODING_ERRORS:
-        raise UsageError(f"--encoding-errors must be one of {', '.join(ENCODING_ERRORS)}, got {errors!r}")
+    check_encoding_errors(errors)
     name = "standard input" if path in _SPOOLED else path  # errors name what the user gave
     decoder = codecs.getincrementaldecoder("utf-8")(errors)
     offset = 0

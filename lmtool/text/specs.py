@@ -7,12 +7,16 @@
 ``GLOB``                    all matching files in name order (``data/*.txt``, ``**`` recurses)
 ``ptb:DIR``                 a directory with ``train.txt`` and optionally ``valid.txt``/``test.txt``
 ``nltk:NAME``               an NLTK corpus reader (``brown``, ``treebank``, ``gutenberg``...)
-``brown-bengio2003``        Brown split as in Bengio et al. 2003 (see ``corpora``)
-``gen:NAME[:k=v,...]``      generated text of known entropy rate (``gen:markov``, ``gen:repeat``)
+``NAME``                    a registered corpus, e.g. ``brown-bengio2003`` (Brown split as in
+                            Bengio et al. 2003)
+``gen:NAME[:k=v,...]``      a registered generator of text of known entropy rate (``gen:markov``,
+                            ``gen:repeat``)
 ==========================  =========================================================
 
 A directory written by ``lmtool corpus prepare`` is recognised before all of these (in
-:func:`lmtool.text.loading.load_corpus`).
+:func:`lmtool.text.loading.load_corpus`). A path on disk wins over a corpus name: names are
+looked up (in :mod:`lmtool.text.registry`, which the ``corpora`` package fills) only for a
+spec that is no file, directory or glob pattern.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Sequence
 
 from lmtool.errors import DataError
 from lmtool.text.readers import spool_stdin
+from lmtool.text.registry import generated_source, named_source
 from lmtool.text.sources import (
     Source,
     directory_files,
@@ -39,13 +44,11 @@ SPEC_HELP = (
 
 def resolve_spec(spec: str, encoding_errors: str, whole_lines: bool, fractions: Sequence[float]) -> Source:
     """The :class:`Source` that ``spec`` names; :class:`DataError` when it names nothing."""
-    import corpora
-
     if spec == "-":
         return files_source("-", [spool_stdin()], encoding_errors, whole_lines)
     if spec.startswith("gen:"):
         name, _, options = spec[4:].partition(":")
-        return corpora.generated_source(name, options, fractions)
+        return generated_source(name, options, fractions)
     if spec.startswith("nltk:"):
         from lmtool.text.nltk_corpora import nltk_source
 
@@ -55,9 +58,6 @@ def resolve_spec(spec: str, encoding_errors: str, whole_lines: bool, fractions: 
         if not os.path.isdir(directory):
             raise DataError(f"{spec}: {directory} is not a directory: give ptb:DIR with DIR/train.txt")
         return split_directory_source(spec, directory, encoding_errors, whole_lines)
-    named = corpora.named_source(spec)
-    if named is not None:
-        return named
     if os.path.isdir(spec):
         if has_split_files(spec):
             return split_directory_source(spec, spec, encoding_errors, whole_lines)
@@ -66,4 +66,7 @@ def resolve_spec(spec: str, encoding_errors: str, whole_lines: bool, fractions: 
         return files_source(spec, [spec], encoding_errors, whole_lines)
     if any(char in spec for char in "*?["):
         return glob_source(spec, encoding_errors, whole_lines)
+    named = named_source(spec)
+    if named is not None:
+        return named
     raise DataError(f"unknown corpus {spec!r}: no such file or directory, nor a corpus name; a spec is {SPEC_HELP}")

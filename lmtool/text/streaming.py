@@ -26,8 +26,8 @@ import numpy as np
 
 from lmtool.errors import DataError
 from lmtool.text.encoding import EncodedSplit, InternedSplit, Interner, as_numpy, intern_lines
-from lmtool.text.loading import checked_options, labeled_splits, prepared_at, resolve_source
-from lmtool.text.tokenizers import Tokenizer, make_tokenizer
+from lmtool.text.loading import checked_options, labeled_splits, prepared_at, resolve_source, trained_tokenizer
+from lmtool.text.tokenizers import Tokenizer
 from lmtool.text.vocabulary import Vocabulary
 
 #: characters of text tokenized per batch in the vocabulary pass
@@ -68,16 +68,13 @@ def stream_train(spec: str, **options) -> StreamedTrain:
                              lambda max_tokens: split_chunks(split, max_tokens))
     spec = os.fspath(spec)
     source, opts = resolve_source(spec, given)
-    tokenizer, unit = opts["tokenizer"], opts["unit"]
-    if not isinstance(tokenizer, Tokenizer):
-        tokenizer = make_tokenizer(tokenizer, vocab_size=opts["bpe_vocab_size"] if tokenizer == "bpe" else None)
+    unit = opts["unit"]
     _, labeled = labeled_splits(source, opts)
+    tokenizer = trained_tokenizer(opts, labeled)
 
     def train_lines() -> Iterator[str]:
         return (line for index, line in labeled() if index == 0)
 
-    if tokenizer.needs_training:
-        tokenizer.train(line.rstrip("\r\n") if unit == "line" else line for line in train_lines())
     interner = Interner()
     counts = np.zeros(0, dtype=np.int64)
     n_chars = 0

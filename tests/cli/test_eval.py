@@ -1,4 +1,5 @@
-"""``lmtool eval`` and ``lmtool info`` through CliRunner: the table, its formats, and bad inputs."""
+"""``lmtool eval`` and ``lmtool info`` through CliRunner: the table, its formats, and bad inputs
+(bad model files for every command that reads one: eval, sample, info)."""
 
 import csv
 import io
@@ -8,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from lmtool.cli.main import cli
+from tests.conftest import save_rnn
 
 TRAIN = "the cat sat on the mat\nthe dog sat on the log\na cat and a dog\nthe mat is red\n"
 
@@ -21,7 +23,6 @@ def setup(tmp_path_factory):
     """A split corpus, a word bigram (.npz and ARPA), a tiny untrained LSTM, and a char bigram."""
     from lmtool.ngram import fit_ngram, save_ngram, write_arpa
     from lmtool.text import load_corpus
-    from tests.test_models import save_rnn
 
     root = tmp_path_factory.mktemp("eval")
     corpus = root / "corpus"
@@ -86,16 +87,19 @@ def test_mismatched_fingerprints_warn_and_keep_bits_per_char(setup):
     assert all(r["bits_per_char"] > 0 for r in rows)
 
 
-@pytest.mark.parametrize("make, code, message", [
-    (lambda d: d / "missing.npz", 4, "no such model file"),
-    (lambda d: _write(d / "notes.txt", b"not a model\n"), 4, "not a model file"),
-    (lambda d: _write(d / "cut.npz", (d / "wb2.npz").read_bytes()[:300]), 4, "cut.npz"),
+@pytest.mark.parametrize("command", [["eval", "--corpus", "CORPUS"], ["sample"], ["info"]])
+@pytest.mark.parametrize("make, message", [
+    (lambda d: d / "missing.npz", "no such model file"),
+    (lambda d: _write(d / "notes.txt", b"not a model\n"), "not a model file"),
+    (lambda d: _write(d / "cut.npz", (d / "wb2.npz").read_bytes()[:300]), "cut.npz"),
 ])
-def test_bad_model_files(setup, make, code, message):
+def test_bad_model_files_in_every_command_that_reads_one(setup, command, make, message):
     root, corpus = setup
-    result = invoke("eval", make(root), "--corpus", corpus)
-    assert result.exit_code == code, result.output
+    name, *options = command
+    result = invoke(name, make(root), *[corpus if option == "CORPUS" else option for option in options])
+    assert result.exit_code == 4, result.output
     assert message in result.stderr and "Traceback" not in result.output
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def _write(path, content):
@@ -121,4 +125,3 @@ def test_info_text_and_json(setup):
     assert result.exit_code == 0 and "order: 2" in result.output and "witten-bell" in result.output
     described = json.loads(invoke("info", root / "tiny.rnn", "--json").stdout)
     assert described["kind"] == "rnn" and described["architecture"]["cell"] == "lstm"
-    assert invoke("info", root / "nope.npz").exit_code == 4

@@ -13,20 +13,21 @@ from lmtool.cli.main import COMMANDS, SUMMARIES, cli
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-def leaf_invocations(name: str) -> list[list[str]]:
-    """``[name]`` for a plain command; ``[name, sub]`` for each subcommand of a group such as ``corpus``."""
+def invocations(name: str) -> list[list[str]]:
+    """``[name]``, and ``[name, sub]`` for each subcommand of a group such as ``corpus``."""
     command = cli.get_command(click.Context(cli), name)
     if isinstance(command, click.Group):
-        return [[name, sub] for sub in command.commands]
+        return [[name]] + [[name, sub] for sub in command.commands]
     return [[name]]
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_command_has_help_with_an_example(name):
-    for invocation in leaf_invocations(name):
+    for invocation in invocations(name):
         result = CliRunner().invoke(cli, [*invocation, "-h"])
         assert result.exit_code == 0, (invocation, result.output)
-        assert "Example" in result.output, f"`lmtool {' '.join(invocation)} -h` gives no example"
+        example = f"Example: lmtool {' '.join(invocation)}"
+        assert example in result.output, f"`lmtool {' '.join(invocation)} -h` gives no example ({example} ...)"
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))

@@ -6,6 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from lmtool.cli.main import cli
+from tests.conftest import save_rnn
 
 TRAIN = "the cat sat on the mat\nthe dog sat on the log\na cat and a dog\nthe mat is red\n" * 3
 
@@ -18,7 +19,6 @@ def invoke(*args, env=None):
 def models(tmp_path_factory):
     from lmtool.ngram import fit_ngram, save_ngram
     from lmtool.text import load_corpus
-    from tests.test_models import save_rnn
 
     root = tmp_path_factory.mktemp("sample")
     (root / "train.txt").write_text(TRAIN)
@@ -78,13 +78,6 @@ def test_absurd_values_are_usage_errors(models, options, fragment):
     result = invoke("sample", models / "wb3.npz", *options)
     assert result.exit_code == 2, result.output
     assert fragment in result.stderr and "Traceback" not in result.output
-
-
-def test_missing_and_wrong_model_files(models, tmp_path):
-    assert invoke("sample", tmp_path / "none.npz").exit_code == 4
-    (tmp_path / "x.txt").write_text("hello\n")
-    result = invoke("sample", tmp_path / "x.txt")
-    assert result.exit_code == 4 and "not a model file" in result.stderr
 
 
 def test_abc_midi_without_abc2midi_says_how_to_install(models, tmp_path):

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from lmtool.neural.model import RnnConfig, RnnLM
-from lmtool.neural.rnn import RnnModel
+from lmtool.neural.config import RnnConfig
+from lmtool.neural.network import RnnNetwork
+from lmtool.neural.language_model import RnnModel
 from lmtool.text.prepared import compute_fingerprint
 from lmtool.text.tokenizers import make_tokenizer
 from lmtool.text.vocabulary import Vocabulary
@@ -39,7 +40,7 @@ def tiny_model(vocabulary: Vocabulary, seed: int = 0, **changes) -> RnnModel:
     """An untrained (random) RnnModel over ``vocabulary`` with line units."""
     torch.manual_seed(seed)
     tokenizer = make_tokenizer("word")
-    net = RnnLM(tiny_config(len(vocabulary), **changes))
+    net = RnnNetwork(tiny_config(len(vocabulary), **changes))
     meta = {"format": "lmtool-rnn", "format_version": 1, "unit": "line", "tokenizer": tokenizer.to_json(),
             "vocabulary": vocabulary.to_json(), "fingerprint": compute_fingerprint(tokenizer, vocabulary, "line")}
     return RnnModel(net, tokenizer, vocabulary, meta)

@@ -11,7 +11,7 @@ import torch
 from lmtool.errors import ModelFileError
 from lmtool.files import atomic_write
 from lmtool.neural.checkpoint import load_resume, read_model_file, save_model_file, save_resume
-from lmtool.neural.model import RnnLM
+from lmtool.neural.network import RnnNetwork
 
 from .conftest import tiny_config
 
@@ -28,7 +28,7 @@ class Payload:
 
 @pytest.mark.parametrize("changes", [{}, {"tied": True, "emb_size": 16}, {"adaptive_cutoffs": [4, 8], "cell": "gru"}])
 def test_model_file_round_trip(tmp_path, changes):
-    model = RnnLM(tiny_config(**changes))
+    model = RnnNetwork(tiny_config(**changes))
     save_model_file(tmp_path / "m.rnn", model, {"unit": "line", "curves": {"step": [1, 2]}})
     loaded, meta = read_model_file(tmp_path / "m.rnn")
     assert meta["format"] == "lmtool-rnn" and meta["curves"] == {"step": [1, 2]}
@@ -52,7 +52,7 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
 
 
 def test_truncated_or_foreign_model_file_is_a_model_file_error(tmp_path):
-    save_model_file(tmp_path / "m.rnn", RnnLM(tiny_config()), {})
+    save_model_file(tmp_path / "m.rnn", RnnNetwork(tiny_config()), {})
     data = (tmp_path / "m.rnn").read_bytes()
     (tmp_path / "cut.rnn").write_bytes(data[: len(data) // 2])
     (tmp_path / "text.rnn").write_text("hello")

@@ -79,14 +79,3 @@ def test_bad_options_give_one_clear_line(tmp_path, corpus, args, code, message):
     result = run("--corpus", corpus, "-o", str(tmp_path / "m.rnn"), *args)
     assert result.exit_code == code, result.output
     assert message in result.output and "Traceback" not in result.output
-
-
-def test_empty_corpus_is_a_data_error(tmp_path):
-    (tmp_path / "empty.txt").write_text("")
-    result = run("--corpus", str(tmp_path / "empty.txt"), "-o", str(tmp_path / "m.rnn"))
-    assert result.exit_code == 3 and "empty" in result.output
-
-
-def test_help_ends_with_an_example():
-    result = CliRunner().invoke(cli, ["train-rnn", "--help"])
-    assert result.exit_code == 0 and "Example: lmtool train-rnn" in result.output

@@ -1,4 +1,4 @@
-"""The training loop: it learns, it is deterministic, it resumes exactly, it survives NaN."""
+"""The training loop: it learns, it is deterministic, it resumes exactly, it survives NaN; the optimiser's decay groups."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from lmtool.errors import LmtoolError
-from lmtool.neural.model import RnnLM
-from lmtool.neural.training import Trainer, TrainOptions
+from lmtool.neural.config import OPTIMIZERS, TrainOptions
+from lmtool.neural.network import RnnNetwork
+from lmtool.neural.training import OPTIMIZER_CLASSES, Trainer, make_optimizer
 
 from .conftest import repeated_ids, tiny_config
 
@@ -15,7 +16,7 @@ from .conftest import repeated_ids, tiny_config
 def train(tmp_path, options: TrainOptions, resume: bool = False, events=None, **changes) -> Trainer:
     torch.manual_seed(options.seed)
     ids = repeated_ids()
-    trainer = Trainer(RnnLM(tiny_config(**changes)), ids, ids[:70], options, out_path=tmp_path / "best.rnn",
+    trainer = Trainer(RnnNetwork(tiny_config(**changes)), ids, ids[:70], options, out_path=tmp_path / "best.rnn",
                       checkpoint_dir=tmp_path / "ckpt", meta={"fingerprint": "test"}, device=torch.device("cpu"),
                       on_event=events.append if events is not None else None)
     if resume:
@@ -86,3 +87,40 @@ def test_nan_loss_rolls_back_then_stops_with_a_clear_message(tmp_path):
     assert [e["event"] for e in events].count("rollback") == 3
     lrs = [e["lr"] for e in events if e["event"] == "rollback"]
     assert lrs[1] == pytest.approx(lrs[0] / 4)
+
+
+def test_weight_decay_shrinks_matrices_only():
+    # SGD with decay wd and a zero gradient: p <- p - lr * wd * p = 0.9 p for lr 1, wd 0.1
+    model = RnnNetwork(tiny_config(layers=1))
+    optimizer = make_optimizer(model, TrainOptions(optimizer="sgd", lr=1.0, weight_decay=0.1))
+    decayed = {id(p) for group in optimizer.param_groups if group["weight_decay"] > 0 for p in group["params"]}
+    assert decayed == {id(p) for p in model.parameters() if p.dim() >= 2}  # embedding, rnn and output matrices
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)
+    optimizer.step()
+    for name, p in model.named_parameters():
+        expected = 0.9 * before[name] if p.dim() >= 2 else before[name]
+        assert torch.allclose(p, expected), name
+    assert {"encoder.weight", "rnn.weight_hh_l0", "decoder.weight"} <= {n for n, p in model.named_parameters()
+                                                                         if p.dim() >= 2}
+    assert all(n.endswith(("bias", "bias_ih_l0", "bias_hh_l0")) for n, p in model.named_parameters() if p.dim() < 2)
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_without_weight_decay_steps_equal_a_single_group_optimizer(name):
+    torch.manual_seed(0)
+    grouped, single = RnnNetwork(tiny_config(layers=1)), RnnNetwork(tiny_config(layers=1))
+    single.load_state_dict(grouped.state_dict())
+    options = TrainOptions(optimizer=name, lr=0.01)
+    optimizers = [make_optimizer(grouped, options), OPTIMIZER_CLASSES[name](single.parameters(), lr=0.01,
+                                                                            weight_decay=0.0)]
+    ids = torch.from_numpy(repeated_ids(3)).long()[None, :]  # (1, 21)
+    for _ in range(3):
+        for model, optimizer in zip((grouped, single), optimizers):
+            _, loss, _ = model(ids[:, :-1], None, ids[:, 1:])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    assert all(torch.equal(a, b) for a, b in zip(grouped.parameters(), single.parameters()))
+    assert set(OPTIMIZER_CLASSES) == set(OPTIMIZERS)

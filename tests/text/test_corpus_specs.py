@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from lmtool.errors import DataError, UsageError
 from lmtool.text import EOS_ID, encode_corpus, load_corpus
+from lmtool.text.streaming import stream_train
 
 TEXT = "the cat sat\nthe dog sat\na cat ran\n"
 
@@ -237,6 +238,8 @@ def test_option_errors(small, tmp_path):
         load_corpus(str(write_splits(tmp_path / "d")), split_fractions="1")
     with pytest.raises(UsageError, match="only to --tokenizer bpe"):
         load_corpus(str(small), tokenizer="char", bpe_vocab_size=500)
+    with pytest.raises(UsageError, match="only to --tokenizer bpe"):  # the streaming path checks the same
+        stream_train(str(small), tokenizer="char", bpe_vocab_size=500)
     with pytest.raises(TypeError):
         load_corpus(str(small), tokeniser="char")
     assert os.path.exists(small)

@@ -1,9 +1,11 @@
-"""A trained recurrent model as a :class:`lmtool.lm.LanguageModel`, and the Python API around it.
+"""A trained recurrent network as a :class:`lmtool.lm.LanguageModel`, and how to load one.
 
 >>> model = load_rnn("brown.rnn")                       # doctest: +SKIP
 >>> model.perplexity(split)                              # exact, lmtool's token accounting
 >>> model.log_prob("the cat sat on the mat")             # natural log, </s> included (line units)
 >>> model.next_token_distribution("the cat")             # {token: probability}, state carried
+
+The base class provides that API; this module gives it the network's scoring and stepping.
 
 Scoring convention (the token accounting of :mod:`lmtool.evaluate`): the input for position t is
 the previous id; ``<s>`` starts the split and, with ``reset_per_sentence``, every segment, each
@@ -15,7 +17,6 @@ float rounding.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -24,12 +25,11 @@ import numpy as np
 import torch
 
 from lmtool.errors import ModelFileError
+from lmtool.lm import LanguageModel
 from lmtool.neural.batching import input_stream
 from lmtool.neural.checkpoint import read_model_file
-from lmtool.neural.model import BOS_ID, RnnLM
-from lmtool.text import EOS_ID, Vocabulary, compute_fingerprint, tokenizer_from_json
-
-
+from lmtool.neural.network import RnnNetwork
+from lmtool.text import BOS_ID, Vocabulary, tokenizer_from_json
 
 
 @dataclass(frozen=True)
@@ -40,29 +40,17 @@ class RnnState:
     log_probs: np.ndarray  # (V,) natural logs, <s> at -inf
 
 
-class RnnModel:
-    """A recurrent LM with its tokenizer and vocabulary; implements :class:`lmtool.lm.LanguageModel`."""
+class RnnModel(LanguageModel):
+    """A recurrent network with its tokenizer and vocabulary, and the model file's metadata."""
 
     kind = "rnn"
-    normalised = True
 
-    def __init__(self, net: RnnLM, tokenizer, vocabulary: Vocabulary, meta: dict) -> None:
+    def __init__(self, net: RnnNetwork, tokenizer, vocabulary: Vocabulary, meta: dict) -> None:
+        super().__init__(tokenizer, vocabulary, meta.get("unit", "line"))
         self.net = net.eval()
-        self._tokenizer, self._vocabulary, self.meta = tokenizer, vocabulary, meta
-        self.unit = meta.get("unit", "line")
+        self.meta = meta
 
-    @property
-    def tokenizer(self):
-        return self._tokenizer
-
-    @property
-    def vocabulary(self) -> Vocabulary:
-        return self._vocabulary
-
-    @property
-    def fingerprint(self) -> str:
-        return self.meta["fingerprint"]
-
+    # ----- what the LanguageModel base asks of a family ---------------------------------------
     def describe(self) -> dict:
         parameters = sum(p.numel() for p in self.net.parameters())
         return {"kind": self.kind, "format": self.meta["format"], "format_version": self.meta["format_version"],
@@ -70,7 +58,6 @@ class RnnModel:
                 "vocabulary_size": len(self._vocabulary), "tokenizer": self._tokenizer.to_json(),
                 "fingerprint": self.fingerprint, "training": self.meta.get("training", {})}
 
-    # ----- LanguageModel protocol ---------------------------------------------------------------
     def score(self, split, *, reset_per_sentence: bool = True, chunk_tokens: int = 2048) -> np.ndarray:
         """Natural-log probability of every id of ``split`` (float64), by lmtool's token accounting.
 
@@ -124,37 +111,6 @@ class RnnModel:
             log_probs = torch.log_softmax(logits[0, -1].double(), dim=-1)
         return RnnState(hidden, log_probs.cpu().numpy())
 
-    # ----- convenience API ---------------------------------------------------------------------
-    def encode(self, text: str) -> np.ndarray:
-        """Ids of ``text`` as one segment: tokens, then ``</s>`` in line units."""
-        ids = self._vocabulary.encode(self._tokenizer.tokenize(text)).astype(np.int64)
-        return np.append(ids, EOS_ID) if self.unit == "line" else ids
-
-    def log_prob(self, text: str | Sequence[int]) -> float:
-        """Natural-log probability of ``text`` (a string, or ids) as one segment starting from ``<s>``."""
-        ids = self.encode(text) if isinstance(text, str) else np.asarray(text, dtype=np.int64)
-        return float(self.score(_Split(ids, np.array([0, len(ids)]))).sum())
-
-    def next_token_distribution(self, context: str | Sequence[int] = "", top: int | None = None) -> dict[str, float]:
-        """Probabilities of the next token after ``<s>`` + ``context``, most likely first."""
-        ids = context if not isinstance(context, str) else (
-            self._vocabulary.encode(self._tokenizer.tokenize(context)) if context else [])
-        probs = np.exp(self.next_log_probs(self.start([int(i) for i in ids])))
-        order = np.argsort(-probs, kind="stable")[:top]
-        return {self._vocabulary.token(int(i)): float(probs[i]) for i in order if probs[i] > 0}
-
-    def perplexity(self, split, *, reset_per_sentence: bool = True) -> float:
-        """exp of the mean negative log-probability over every id of ``split``."""
-        return math.exp(-float(np.mean(self.score(split, reset_per_sentence=reset_per_sentence))))
-
-
-@dataclass(frozen=True)
-class _Split:
-    """The two fields of :class:`lmtool.text.EncodedSplit` that scoring reads."""
-
-    ids: np.ndarray
-    starts: np.ndarray
-
 
 def corpus_meta(corpus) -> dict:
     """What a model file records about the :class:`lmtool.text.PreparedCorpus` it was trained on."""
@@ -172,6 +128,7 @@ def load_rnn(path: str | Path, device: str | torch.device = "cpu") -> RnnModel:
         raise ModelFileError(f"{path}: unreadable tokenizer or vocabulary ({error})") from None
     if len(vocabulary) != net.config.vocab_size:
         raise ModelFileError(f"{path}: vocabulary of {len(vocabulary)} tokens for a {net.config.vocab_size}-way softmax")
-    if compute_fingerprint(tokenizer, vocabulary, meta.get("unit", "line")) != meta.get("fingerprint"):
+    model = RnnModel(net.to(device), tokenizer, vocabulary, meta)
+    if model.fingerprint != meta.get("fingerprint"):
         raise ModelFileError(f"{path}: stored fingerprint does not match its tokenizer and vocabulary: the file is damaged")
-    return RnnModel(net.to(device), tokenizer, vocabulary, meta)
+    return model

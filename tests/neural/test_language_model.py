@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from lmtool.lm import LanguageModel
-from lmtool.neural.rnn import load_rnn
+from lmtool.neural.language_model import load_rnn
 from lmtool.neural.training import evaluate_stream
 from lmtool.text.encoding import EncodedSplit
 

@@ -1,12 +1,12 @@
-"""RnnLM: shapes for every cell, normalisation with <s> excluded, configuration errors."""
+"""RnnNetwork: shapes for every cell, normalisation with <s> excluded, the hidden state, tying."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from lmtool.errors import UsageError
-from lmtool.neural.model import CELLS, RnnConfig, RnnLM
+from lmtool.neural.config import CELLS
+from lmtool.neural.network import RnnNetwork
 
 from .conftest import tiny_config
 
@@ -15,7 +15,7 @@ from .conftest import tiny_config
 @pytest.mark.parametrize("cell", CELLS)
 def test_shapes_and_normalisation(cell, cutoffs):
     torch.manual_seed(0)
-    model = RnnLM(tiny_config(vocab_size=20, cell=cell, adaptive_cutoffs=cutoffs)).eval()
+    model = RnnNetwork(tiny_config(vocab_size=20, cell=cell, adaptive_cutoffs=cutoffs)).eval()
     x = torch.randint(2, 20, (3, 5))  # (B, T)
     logits, loss, hidden = model(x)
     assert logits.shape == (3, 5, 20) and loss is None
@@ -34,28 +34,10 @@ def test_shapes_and_normalisation(cell, cutoffs):
 
 
 def test_hidden_follows_parameters_dtype():
-    model = RnnLM(tiny_config(cell="gru")).double()
+    model = RnnNetwork(tiny_config(cell="gru")).double()
     assert model.init_hidden(4).dtype == torch.float64
 
 
 def test_tied_weights_share_one_matrix():
-    model = RnnLM(tiny_config(emb_size=16, tied=True))
+    model = RnnNetwork(tiny_config(emb_size=16, tied=True))
     assert model.decoder.weight is model.encoder.weight
-
-
-@pytest.mark.parametrize("changes, message", [
-    ({"hidden_size": 0}, "--hidden must be at least 1"),
-    ({"dropout_output": 1.5}, "dropout output must be in [0, 1)"),
-    ({"tied": True}, "tied weights need equal embedding and hidden sizes"),
-    ({"cell": "transformer"}, "unknown cell"),
-    ({"adaptive_cutoffs": [8, 4]}, "must increase strictly"),
-    ({"adaptive_cutoffs": [4], "emb_size": 16, "tied": True}, "cannot be combined"),
-])
-def test_bad_configuration_is_a_usage_error(changes, message):
-    with pytest.raises(UsageError, match=message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
-        RnnLM(tiny_config(**changes))
-
-
-def test_config_round_trips_through_dict():
-    config = tiny_config(cell="rnn-relu", adaptive_cutoffs=[4])
-    assert RnnConfig.from_dict(config.to_dict()) == config

@@ -6,7 +6,7 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
-from lmtool.abc import check_tunes, split_tunes, summary
+from lmtool.abc_notation import check_tunes, split_tunes, summary
 from lmtool.cli.main import cli
 
 # Tunes written for these tests (not from any collection).

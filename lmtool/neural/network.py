@@ -1,6 +1,6 @@
-"""The recurrent language model: embedding -> stacked RNN/LSTM/GRU -> dropout -> softmax.
+"""The recurrent network: embedding -> stacked RNN/LSTM/GRU -> dropout -> softmax.
 
-One pure :class:`torch.nn.Module` (:class:`RnnLM`) configured by one dataclass
+One pure :class:`torch.nn.Module` (:class:`RnnNetwork`) configured by one dataclass
 (:class:`RnnConfig`), as in nanoGPT: ``forward(x, hidden, targets)`` returns logits and loss so
 that training, validation and scoring share one path. The hidden state is built from the
 model's own parameters (device and dtype), as in PyTorch's word-language-model example.
@@ -12,86 +12,15 @@ every distribution the model gives sums to one over the other ``V - 1`` tokens.
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lmtool.errors import UsageError
+from lmtool.neural.config import ADAPTIVE_DIV, RnnConfig
 from lmtool.text import BOS_ID
 
-CELLS = ("rnn-tanh", "rnn-relu", "lstm", "gru")
-ADAPTIVE_DIV = 4.0  # each adaptive-softmax tail cluster projects to hidden / 4**(i+1), as in Grave et al.
 
-
-@dataclass
-class RnnConfig:
-    """Everything that defines the network (and nothing about training)."""
-
-    vocab_size: int = 10000  # V, the shared Vocabulary's size, <unk>/<s>/</s> included
-    cell: str = "lstm"  # one of CELLS
-    emb_size: int = 200  # embedding width
-    hidden_size: int = 200  # width of every recurrent layer
-    layers: int = 2  # stacked recurrent layers
-    dropout_input: float = 0.2  # on the embeddings
-    dropout_between: float = 0.2  # between recurrent layers (needs layers > 1 to matter)
-    dropout_output: float = 0.2  # on the last layer's output, before the softmax
-    tied: bool = False  # share the embedding with the output layer (needs emb_size == hidden_size)
-    adaptive_cutoffs: list[int] = field(default_factory=list)  # [] = full softmax; else cluster edges
-
-    def validate(self) -> None:
-        """Raise :class:`UsageError` naming the first nonsensical field and how to fix it."""
-        if self.cell not in CELLS:
-            raise UsageError(f"unknown cell {self.cell!r}: choose one of {', '.join(CELLS)}")
-        for name, flag in (("emb_size", "--emb"), ("hidden_size", "--hidden"), ("layers", "--layers")):
-            if int(getattr(self, name)) < 1:
-                raise UsageError(f"{flag} must be at least 1 (got {getattr(self, name)})")
-        if self.vocab_size < 4:  # <unk> <s> </s> and at least one word
-            raise UsageError(f"vocabulary of {self.vocab_size} ids is too small: the corpus has no tokens besides <unk> <s> </s>")
-        for name in ("dropout_input", "dropout_between", "dropout_output"):
-            p = getattr(self, name)
-            if not 0.0 <= p < 1.0:
-                raise UsageError(f"{name.replace('_', ' ')} must be in [0, 1) (got {p}): set --dropout "
-                                 f"or --{name.replace('_', '-')} to a probability below 1")
-        if self.tied and self.emb_size != self.hidden_size:
-            raise UsageError(
-                f"tied weights need equal embedding and hidden sizes (got --emb {self.emb_size}, "
-                f"--hidden {self.hidden_size}): make them equal or drop --tied")
-        if self.adaptive_cutoffs:
-            cutoffs = list(self.adaptive_cutoffs)
-            if self.tied:
-                raise UsageError("--tied and --adaptive-softmax cannot be combined: drop one of them")
-            if cutoffs != sorted(set(cutoffs)) or cutoffs[0] <= BOS_ID or cutoffs[-1] >= self.vocab_size:
-                raise UsageError(
-                    f"adaptive-softmax cutoffs {cutoffs} must increase strictly and lie between 2 and "
-                    f"the vocabulary size - 1 ({self.vocab_size - 1}): pass smaller --cutoffs")
-            if self.hidden_size // int(ADAPTIVE_DIV ** len(cutoffs)) < 1:
-                raise UsageError(
-                    f"hidden size {self.hidden_size} is too small for {len(cutoffs)} adaptive-softmax "
-                    f"clusters (the last projects to hidden/{int(ADAPTIVE_DIV ** len(cutoffs))}): use fewer --cutoffs")
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "RnnConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
-
-
-def default_cutoffs(vocab_size: int) -> list[int]:
-    """Cluster edges for the adaptive softmax: a 2,000-word head then 10,000, like Grave et al. on PTB-sized vocabularies.
-
-    Smaller vocabularies get proportionally smaller clusters (a fifth and a half of V).
-    """
-    if vocab_size > 20000:
-        return [2000, 10000]
-    return sorted({max(2, vocab_size // 5), max(3, vocab_size // 2)})
-
-
-class RnnLM(nn.Module):
+class RnnNetwork(nn.Module):
     """Embedding -> dropout -> recurrent stack -> dropout -> (full | adaptive) softmax over V."""
 
     def __init__(self, config: RnnConfig) -> None:
@@ -211,9 +140,3 @@ def detach_hidden(hidden):
         return tuple(h.detach() for h in hidden)
     return hidden.detach()
 
-
-def select_rows(hidden, rows):
-    """The state of the batch rows ``rows`` (a slice or index tensor) only."""
-    if isinstance(hidden, tuple):
-        return tuple(h[:, rows] for h in hidden)
-    return hidden[:, rows]
