@@ -7,6 +7,7 @@ import pytest
 
 from lmtool.errors import DataError, UsageError
 from lmtool.evaluate import em_weights, evaluate, mix, per_token_lines, render_table, COLUMNS
+from tests.conftest import ARPA
 from tests.lm_fakes import ROWS, BigramTable
 
 FLAT = {prev: {t: 0.2 for t in ("a", "b", "c", "</s>", "<unk>")} for prev in ROWS}
@@ -115,28 +116,6 @@ def test_missing_split_is_a_data_error(corpus):
         evaluate({"m": BigramTable(["a", "b", "c"], ROWS)}, corpus, "nonesuch")
 
 
-# An ARPA bigram written by hand: unigrams <unk> .1, </s> .2, a .3, b .25, c .15 (sum 1);
-# bigrams <s> a .6, a b .5, b </s> .4; backoff weights make each context sum to 1:
-# bow(<s>) = (1 - .6) / (1 - .3) = .571429, bow(a) = .5 / .75, bow(b) = .6 / .8.
-ARPA = """\\data\\
-ngram 1=6
-ngram 2=3
-
-\\1-grams:
--1.0\t<unk>\t0
--99\t<s>\t-0.243038
--0.698970\t</s>\t0
--0.522879\ta\t-0.176091
--0.602060\tb\t-0.124939
--0.823909\tc\t0
-
-\\2-grams:
--0.221849\t<s> a
--0.301030\ta b
--0.397940\tb </s>
-
-\\end\\
-"""
 
 
 def test_table_figures_of_an_arpa_ngram(corpus, tmp_path):
