@@ -25,14 +25,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import numpy as np
-
 from lmtool.errors import DataError, UsageError
 from lmtool.ngram.counting import NgramCounts, count_ngrams
-from lmtool.ngram.fit import DEFAULT_METHOD, METHODS, check_fit_options, estimate
+from lmtool.ngram.fit import DEFAULT_METHOD, METHODS, check_fit_options, estimate, model_from_counts
 from lmtool.ngram.model import NgramModel
 from lmtool.ngram.storage import load_ngram, read_arpa, save_ngram, write_arpa
 from lmtool.ngram.tables import BackoffTables
+from lmtool.text import CORPUS_OPTIONS, PreparedCorpus, load_corpus, make_tokenizer
 
 __all__ = [
     "BackoffTables",
@@ -62,8 +61,6 @@ def fit_ngram(corpus_or_split: Any, order: int = 3, method: str = DEFAULT_METHOD
     method's options: ``k`` (add-k), ``discount`` (absolute, kneser-ney), ``prune`` and
     ``discount_fallback`` (modified-kneser-ney), ...
     """
-    from lmtool.text import CORPUS_OPTIONS, PreparedCorpus, load_corpus, make_tokenizer
-
     if isinstance(corpus_or_split, str):
         options = dict(corpus_options or {})
         options.update({name: params.pop(name) for name in list(params) if name in CORPUS_OPTIONS})
@@ -93,22 +90,3 @@ def fit_ngram(corpus_or_split: Any, order: int = 3, method: str = DEFAULT_METHOD
     }
     return model_from_counts(counts, method, params, tokenizer, vocabulary, unit, training, started)
 
-
-def model_from_counts(counts: NgramCounts, method: str, params: dict, tokenizer: Any, vocabulary: Any, unit: str,
-                      training: dict, started: float) -> NgramModel:
-    """Smooth ``counts`` with ``method`` and wrap the tables with the text layer's tokenizer and
-    vocabulary; the in-memory and the out-of-core fits both end here. ``training`` (corpus,
-    unit, sizes) gets the seconds since ``started``, counting included."""
-    result = estimate(counts, method, **params)
-    training = {**training, "seconds": round(time.perf_counter() - started, 3)}
-    return NgramModel(result.tables, tokenizer, vocabulary, unit=unit, method=method, normalised=result.normalised,
-                      parameters=result.parameters, discounts=_plain(result.info.get("discounts")), training=training)
-
-
-def _plain(value: Any) -> Any:
-    """Discounts as JSON-ready floats (estimators may give numpy scalars, tuples or None)."""
-    if value is None:
-        return None
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [_plain(v) for v in value]
-    return float(value)

@@ -32,6 +32,7 @@ import re
 import resource
 import shutil
 import tempfile
+import time
 from concurrent.futures.process import BrokenProcessPool
 from typing import Iterable
 
@@ -41,6 +42,8 @@ from lmtool.errors import DataError, LmtoolError, UsageError
 from lmtool.ngram.counting import NgramCounts, check_order, first_seen_ranks
 from lmtool.ngram.external.merge import link_orders, merge_runs
 from lmtool.ngram.external.spill import ExternalStats, run_path, spill_runs
+from lmtool.ngram.fit import check_fit_options, model_from_counts
+from lmtool.text.streaming import stream_train
 
 __all__ = ["ExternalStats", "chunk_tokens", "count_external", "fit_external", "parse_memory"]
 
@@ -120,12 +123,6 @@ def fit_external(spec: str, order: int, method: str, memory: int, tmp: str | Non
     """:func:`lmtool.ngram.fit_ngram` on the train split of ``spec`` without loading it: the text is
     streamed (:func:`lmtool.text.streaming.stream_train`) and counted out of core; the model is
     identical to the in-memory one. Returns ``(model, ExternalStats)``."""
-    import time
-
-    from lmtool.ngram import model_from_counts
-    from lmtool.ngram.fit import check_fit_options
-    from lmtool.text.streaming import stream_train
-
     check_fit_options(order, method, params)
     started = time.perf_counter()
     train = stream_train(spec, **(corpus_options or {}))
