@@ -19,7 +19,7 @@ def invoke(*args):
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     """A word corpus with its splits, Witten-Bell n-grams of orders 1 to 3, a tiny LSTM, a char model."""
-    from lmtool.ngram import fit_ngram
+    from lmtool.ngram import fit_ngram, save_ngram
     from lmtool.text import load_corpus
 
     root = tmp_path_factory.mktemp("analyze")
@@ -27,9 +27,9 @@ def setup(tmp_path_factory):
         (root / f"{name}.txt").write_text(lines)
     corpus = load_corpus(str(root))
     for order in (1, 2, 3):
-        fit_ngram(corpus, order=order, method="witten-bell").save(str(root / f"wb{order}.npz"))
+        save_ngram(fit_ngram(corpus, order=order, method="witten-bell"), root / f"wb{order}.npz")
     save_rnn(root / "tiny.rnn", corpus)
-    fit_ngram(load_corpus(str(root), tokenizer="char"), order=2, method="witten-bell").save(str(root / "char2.npz"))
+    save_ngram(fit_ngram(load_corpus(str(root), tokenizer="char"), order=2, method="witten-bell"), root / "char2.npz")
     return root
 
 
