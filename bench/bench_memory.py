@@ -157,7 +157,7 @@ def brown(args) -> dict:
     if rnn.fingerprint != corpus.fingerprint:
         raise SystemExit(f"{args.brown} was not trained on brown-bengio2003's vocabulary")
     started = time.perf_counter()
-    ngrams = {f"kn{n}": fit_ngram(corpus, order=n) for n in range(1, 6)}
+    ngrams = {f"kn{n}": fit_ngram(corpus, order=n, discount_fallback=True) for n in range(1, 6)}  # order 1 needs it
     results = {"model": str(args.brown), "fit_seconds": round(time.perf_counter() - started, 1), "curves": {}}
     for reset in (True, False):
         started = time.perf_counter()
