@@ -168,7 +168,7 @@ def brown(args) -> dict:
         plot_context_curve(curve, args.out / f"brown_curve_{curve.regime}.png",
                            title=f"brown-bengio2003 test, {curve.regime}: perplexity by context length")
         print(render_table(*curve_table(curve)))
-        print(f"{describe_sample(curve)}; {minutes:.1f} minutes on {args.threads} threads\n")
+        print(f"{describe_sample(curve)}; {minutes:.1f} minutes with {args.threads} torch thread(s)\n")
     started = time.perf_counter()
     scores = [ngrams["kn5"].score(test), rnn.score(test, reset_per_sentence=True)]
     result = attribute(*scores, test, train, vocab_size=len(corpus.vocabulary), names=("kn5", "lstm"))
