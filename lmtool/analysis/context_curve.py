@@ -43,8 +43,8 @@ class ContextCurve:
     tokens: int  # tokens of the split
     eligible: int  # targets every K can score
     scored: int  # targets scored: all eligible ones, or a sample of them
-    rows: list[dict]  # per model: model, kind, context_size, perplexity (one per K, None below its
-    #                   context), full, bits_per_token (per K), full_bits
+    rows: list[dict]  # per model: model, kind, method (n-grams), context_size, perplexity (one per K,
+    #                   None below its context), bits_per_token (per K), full, full_bits
 
     def to_json(self) -> dict:
         return asdict(self)
