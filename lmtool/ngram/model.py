@@ -110,7 +110,7 @@ class NgramModel(LanguageModel):
         for first in range(0, count, batch):
             logp = log10_distribution(self.tables, contexts[first:first + batch]) * LN10  # (B, V)
             if not self.normalised:  # renormalised scores, as next_log_probs gives them
-                logp -= np.logaddexp.reduce(np.where(np.isfinite(logp), logp, -np.inf), axis=1, keepdims=True)
+                logp -= np.logaddexp.reduce(logp, axis=1, keepdims=True)
             top = top_k(logp, k)
             ids.append(top[0])
             log_probs.append(top[1])
