@@ -199,7 +199,8 @@ def compare(spec: str | None, out_dir: str | Path, options: CompareOptions | Non
         "seconds": round(time.perf_counter() - started, 1),
     }
     on_stage("analysing: context-length curve, attribution, colour view")
-    view = analyse(models, corpus, options, results, out_dir, {s.name: s.log_probs for s in scored})
+    view = analyse(models, corpus, options, results, out_dir, {s.name: s.log_probs for s in scored},
+                   pair=best_mix["models"] if best_mix else None)
     results["seconds"] = round(time.perf_counter() - started, 1)
     on_stage(f"writing the report to {out_dir}")
     write_json(out_dir / "results.json", results)
@@ -209,38 +210,38 @@ def compare(spec: str | None, out_dir: str | Path, options: CompareOptions | Non
     return results
 
 
-def analyse(models: dict, corpus, options: CompareOptions, results: dict, out_dir: Path,
-            test_scores: dict) -> str | None:
+def analyse(models: dict, corpus, options: CompareOptions, results: dict, out_dir: Path, test_scores: dict,
+            pair: list[str] | None) -> str | None:
     """The analyses of :mod:`lmtool.analysis` that compare adds to its results, with their plots.
 
-    The context-length curve of the first method's n-grams and the RNN (a sample of test
-    targets, so the quick start stays quick); with an RNN, the attribution of its gain over the
-    n-gram best on valid (the one mixed) and the colour view of the first test lines.
+    The context-length curve of the first normalised method's n-grams and of every model that is
+    not an n-gram (the RNN, and any other family compare fits), on a sample of test targets so
+    the quick start stays quick; with a ``pair`` (A, B: the n-gram and the RNN that were mixed),
+    the attribution of B's gain over A and the colour view of the first test lines.
     ``test_scores`` are the models' test log-probabilities, already computed. Returns the view's
-    HTML fragment (None without an RNN).
+    HTML fragment (None without a pair).
     """
     test, reset = corpus.splits["test"], options.reset_per_sentence
-    first = SHORT[options.methods[0]]
-    curve_models = {f"{first}{o}": models[f"{first}{o}"] for o in sorted(set(options.orders))}
-    rnn = results["mixture"]["models"][1] if results["mixture"] else None
-    if rnn is not None:
-        curve_models[rnn] = models[rnn]
-    curve = context_curve(curve_models, test, CURVE_CONTEXTS, reset_per_sentence=reset, positions=CURVE_POSITIONS,
-                          scores=test_scores)
-    results["context_curve"] = curve.to_json()
-    plot_context_curve(curve, out_dir / "context_curve.png", floor=results["corpus"]["floor_perplexity"],
-                       title=f"Perplexity by context length: {results['corpus']['spec']}")
-    results["attribution"] = None
-    if rnn is None:
+    orders = sorted(set(options.orders))
+    methods = [SHORT[m] for m in options.methods if models[f"{SHORT[m]}{orders[0]}"].normalised]
+    curve_models = {f"{methods[0]}{o}": models[f"{methods[0]}{o}"] for o in orders} if methods else {}
+    curve_models.update({n: m for n, m in models.items() if m.kind != "ngram" and m.normalised})
+    results["context_curve"] = results["attribution"] = None
+    if curve_models:
+        curve = context_curve(curve_models, test, CURVE_CONTEXTS, reset_per_sentence=reset,
+                              positions=CURVE_POSITIONS, scores=test_scores)
+        results["context_curve"] = curve.to_json()
+        plot_context_curve(curve, out_dir / "context_curve.png", floor=results["corpus"]["floor_perplexity"],
+                           title=f"Perplexity by context length: {results['corpus']['spec']}")
+    if pair is None:
         return None
-    pair = {name: models[name] for name in results["mixture"]["models"]}  # A: best n-gram, B: the RNN
     scores = {name: test_scores[name] for name in pair}
     attribution = attribute(*scores.values(), test, corpus.splits["train"], vocab_size=len(corpus.vocabulary),
-                            names=tuple(pair), novelty_order=max(options.orders))
+                            names=tuple(pair), novelty_order=max(orders))
     results["attribution"] = attribution.to_json()
     plot_attribution(attribution, out_dir / "attribution.png")
-    return colour_view(pair, test, lines=VIEW_LINES, reset_per_sentence=reset, log_probs=scores,
-                       max_tokens=VIEW_TOKENS)
+    return colour_view({name: models[name] for name in pair}, test, lines=VIEW_LINES, reset_per_sentence=reset,
+                       log_probs=scores, max_tokens=VIEW_TOKENS)
 
 
 def mix_best(models: dict, rnn_name: str, scored: list[Scored], valid_scores: dict) -> dict:
