@@ -130,8 +130,9 @@ class LanguageModel(ABC):
         if self.context_size is None:
             raise UsageError(f"{self.kind} models cannot be scored with a truncated context")
         if min(contexts) < self.context_size:
-            raise UsageError(f"a {self.kind} model sees {self.context_size} tokens of context and cannot be scored "
-                             f"with {min(contexts)}: its curve is by order (fit lower orders for shorter contexts)")
+            plural = "" if self.context_size == 1 else "s"
+            raise UsageError(f"a {self.kind} model sees {self.context_size} token{plural} of context and cannot be "
+                             f"scored with {min(contexts)}: its curve is by order (fit lower orders for shorter contexts)")
         row = self.score(split, reset_per_sentence=reset_per_sentence)[np.asarray(targets, dtype=np.int64)]
         return np.tile(row, (len(contexts), 1))
 

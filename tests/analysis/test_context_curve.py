@@ -100,3 +100,23 @@ def test_refusals(setup):
     other = fit_ngram(load_corpus("gen:markov:order=1,alphabet=3,length=300"), order=2, method="witten-bell")
     with pytest.raises(UsageError, match="different vocabularies"):
         context_curve({"wb3": models["wb3"], "other": other}, test, [2])
+
+
+def test_any_bounded_family_is_flat_beyond_its_window(tmp_path):
+    # a model family other than n-grams that sees a fixed window (a feed-forward neural n-gram, say)
+    # needs only context_size: the base scores it for every K at least that window
+    from tests.lm_fakes import ROWS, BigramTable
+    from tests.ngram.helpers import split_of
+
+    class WindowModel(BigramTable):
+        kind = "window"
+        context_size = 1
+
+    model = WindowModel(["a", "b", "c"], ROWS)
+    split = split_of([[3, 4, 5], [4, 3]])
+    curve = context_curve({"window": model}, split, [1, 2, 8], reset_per_sentence=True)
+    assert curve.rows[0]["perplexity"] == pytest.approx([model.perplexity(split)] * 3)
+    assert curve.rows[0]["context_size"] == 1
+    plot_context_curve(curve, tmp_path / "curve.png")
+    with pytest.raises(UsageError, match="sees 1 token of context"):
+        model.score_contexts(split, [0], np.arange(3))
