@@ -15,7 +15,7 @@ after training. Prints a table and writes ``cells.png`` and ``cells.json`` to ``
 
 Brown (the context curve up to K = 64 over the whole test split, timed)::
 
-    NLTK_DATA=../shared/nltk_data .venv/bin/python bench/bench_memory.py --brown brown.rnn --threads 2 --out memory-bench
+    NLTK_DATA=../shared/nltk_data .venv/bin/python bench/bench_memory.py --brown brown.rnn --out memory-bench
 
 Fits modified Kneser-Ney n-grams of orders 1 to 5, then the curve of the n-grams and the RNN for
 K = 1, 2, 4, ..., 64 over every test token, per sentence (windows stop at the sentence start;

@@ -52,7 +52,8 @@ CURVE_CONTEXTS = (1, 2, 4, 8, 16, 32, 64)
 CURVE_POSITIONS = 2000
 VIEW_LINES, VIEW_TOKENS = 20, 600
 #: the report's plots after its table (file, caption); context_curve.png and attribution.png join their sections
-REPORT_IMAGES = [("perplexity_by_order.png", "Perplexity by n-gram order"), ("learning_curve.png", "RNN learning curve")]
+REPORT_IMAGES = [("perplexity_by_order.png", "Perplexity by n-gram order"),
+                 ("learning_curve.png", "RNN learning curve")]
 #: the row-name prefix of each n-gram method (lmtool.ngram.METHODS), e.g. mkn3 for modified Kneser-Ney order 3
 SHORT = {"modified-kneser-ney": "mkn", "kneser-ney": "kn", "absolute": "abs", "witten-bell": "wb", "katz": "katz",
          "add-k": "addk", "laplace": "laplace", "mle": "mle", "stupid-backoff": "sb"}

@@ -132,7 +132,7 @@ class LanguageModel(ABC):
         if min(contexts) < self.context_size:
             plural = "" if self.context_size == 1 else "s"
             raise UsageError(f"a {self.kind} model sees {self.context_size} token{plural} of context and cannot be "
-                             f"scored with {min(contexts)}: its curve is by order (fit lower orders for shorter contexts)")
+                             f"scored with {min(contexts)}: its curve is by order (fit lower orders for less)")
         row = self.score(split, reset_per_sentence=reset_per_sentence)[np.asarray(targets, dtype=np.int64)]
         return np.tile(row, (len(contexts), 1))
 

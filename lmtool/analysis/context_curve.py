@@ -95,7 +95,7 @@ def context_curve(models: dict, split, contexts, *, reset_per_sentence: bool = T
     rows = []
     for name, model in models.items():
         if not model.normalised:
-            raise UsageError(f"{name} gives scores, not probabilities (stupid backoff): its perplexity is no perplexity")
+            raise UsageError(f"{name} gives scores, not probabilities (stupid backoff): it has no perplexity curve")
         whole = (scores or {}).get(name)
         full = (whole if whole is not None else model.score(split, reset_per_sentence=reset_per_sentence))[targets]
         bound = model.context_size

@@ -49,6 +49,7 @@ def load_pair(model_a: str, model_b: str) -> dict:
 def analyze() -> None:
     """Where memory pays: context-length curves, per-token attribution, a colour view, gradient flow.
 
+    \b
     Example: lmtool analyze context-curve brown.rnn kn5.npz --corpus brown-bengio2003 --positions 5000
     """
 
@@ -72,7 +73,8 @@ def context_curve_command(models, spec, split, split_fractions, seed, encoding_e
     staircase). With --reset-per-sentence windows stop at the sentence start; otherwise the
     first max(K) - 1 targets are skipped so every K scores the same targets.
 
-    Example: lmtool analyze context-curve brown.rnn kn3.npz kn5.npz --corpus brown-bengio2003 --contexts 1,2,4,8,16,32,64 --plot curve.png
+    \b
+    Example: lmtool analyze context-curve brown.rnn kn3.npz kn5.npz --corpus brown-bengio2003 --plot curve.png
     """
     from lmtool.analysis.context_curve import context_curve, curve_table, describe_sample, parse_contexts
     from lmtool.analysis.context_curve import plot_context_curve
@@ -112,6 +114,7 @@ def attribution_command(model_a, model_b, spec, split, split_fractions, seed, en
     at it that occurs in training), tokens since it last occurred (the cache effect), and its
     position in the sentence. Each grouping's rows add up to the total difference.
 
+    \b
     Example: lmtool analyze attribution kn5.npz brown.rnn --corpus brown-bengio2003 --reset-per-sentence
     """
     from lmtool.analysis.attribution import COLUMNS, GROUP_TITLES, attribute, plot_attribution, summary_line
@@ -152,6 +155,7 @@ def view_command(model_a, model_b, spec, split, split_fractions, seed, encoding_
     Blue where B is better, orange where worse; hover a token for both probabilities and each
     model's top alternatives. Styles, script and data are inline: the file opens anywhere.
 
+    \b
     Example: lmtool analyze view kn5.npz brown.rnn --corpus brown-bengio2003 --lines 30 -o view.html
     """
     from lmtool.analysis.colour_view import colour_view, view_page
@@ -184,6 +188,7 @@ def gradient_flow_command(model, spec, split, split_fractions, seed, encoding_er
     LSTM); windows run across sentence boundaries. A vanishing curve means the cell cannot learn
     what lies k steps back. Needs an RNN model file.
 
+    \b
     Example: lmtool analyze gradient-flow lstm.safetensors --corpus gen:repeat:gap=20 --span 40 --plot flow.png
     """
     from lmtool.analysis.gradient_flow import gradient_flow, plot_gradient_flow, require_rnn, summary_rows

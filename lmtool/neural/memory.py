@@ -149,7 +149,8 @@ def sample_gradient_norms(net: RnnNetwork, ids: np.ndarray, span: int, count: in
     was_training = net.training
     net.eval()
     try:
-        return np.concatenate([state_gradient_norms(net, windows[i:i + batch].to(device), labels[i:i + batch].to(device))
+        return np.concatenate([state_gradient_norms(net, windows[i:i + batch].to(device),
+                                                    labels[i:i + batch].to(device))
                                for i in range(0, len(targets), batch)])
     finally:
         net.train(was_training)

@@ -1,4 +1,4 @@
-"""lmtool.neural.memory: truncated-context windows against direct runs, and state gradients against finite differences."""
+"""lmtool.neural.memory: truncated-context windows against direct runs, state gradients against finite differences."""
 
 import numpy as np
 import pytest
@@ -192,6 +192,7 @@ def test_initial_network_is_the_one_train_starts_from(monkeypatch, tmp_path):
     corpus = load_corpus("gen:markov:order=1,alphabet=4,length=400")
     config = tiny_config(len(corpus.vocabulary))
     with pytest.raises(Stop):
-        train_module.train(corpus, config, TrainOptions(max_steps=1, seed=77), output=tmp_path / "unused.rnn", device="cpu")
+        train_module.train(corpus, config, TrainOptions(max_steps=1, seed=77), output=tmp_path / "unused.rnn",
+                           device="cpu")
     fresh = initial_network(config, 77).state_dict()
     assert all(torch.equal(fresh[k], v) for k, v in seen["state"].items())
