@@ -1,0 +1,242 @@
+"""Millions of ARPA numbers at once: ``%.9g`` text and decimal parsing by integer arithmetic.
+
+A number's text is held as 16 bytes in two little-endian uint64 words, ``(lo, hi)``, first
+character in the lowest byte, so that laying out digits, inserting a dot or reading a digit
+are shifts and masks over whole arrays (no Python loop per value, no string objects).
+
+Formatting: each value becomes its nine significant digits ``m`` (an integer in [1e8, 1e9)) and
+decimal exponent ``e``; the digits are spelled through a 4-digit table and placed per ``e``
+(``%g``'s fixed notation for -4 <= e <= 8, else ``d.ddde-XX``), trailing zeros cut by the
+length. The sign is returned apart (the line writer puts a ``-`` piece before the text).
+``x * 10**s`` by an exact power of ten is one correctly rounded product, so ``rint`` of it is
+the correct nine-digit rounding unless the product lies within 1e-6 of a half (its error is
+below 1.2e-7); those rare values, and exponents beyond the exact powers, go through Python's
+``'%.9g' % x``. The result equals Python's byte for byte (tests check millions of values).
+
+Parsing: every digit byte is masked to ``0`` to give the text's *shape* (``-0.0000000``);
+fields of one shape have their digits at the same places, so each shape is read with constant
+shifts. A mantissa of at most 15 digits is exact in float64, and ``mantissa * 10**p`` or
+``/ 10**-p`` with ``|p| <= 22`` is correctly rounded (Clinger's fast path): the value equals
+Python's ``float(text)``. Other fields (longer, more digits, ``inf``, ``nan``, far exponents)
+are marked for the caller to give to ``float`` one by one.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+POW10 = 10.0 ** np.arange(23)
+_U = np.uint64
+_ASCII4 = np.array([sum(ord(c) << (8 * i) for i, c in enumerate(f"{v:04d}")) for v in range(10000)], dtype=_U)
+_TRAILING_ZEROS4 = np.array([len(f"{v:04d}") - len(f"{v:04d}".rstrip("0")) for v in range(10000)], dtype=np.int64)
+_LOW_BYTES = np.array([(1 << (8 * n)) - 1 for n in range(8)] + [2**64 - 1], dtype=_U)
+_FIXED_MIN, _FIXED_MAX = -4, 8  # %g's fixed notation for these exponents (precision 9)
+_DOT, _ZERO, _E = ord("."), ord("0"), ord("e")
+
+
+def _shift_left(lo, hi, n_bytes: int):
+    """The 128-bit ``(lo, hi)`` shifted towards higher bytes by ``n_bytes`` (0..15, constant)."""
+    if n_bytes == 0:
+        return lo, hi
+    bits = _U(8 * n_bytes)
+    if n_bytes >= 8:
+        return np.zeros_like(lo), lo << _U(8 * (n_bytes - 8))
+    return lo << bits, (hi << bits) | (lo >> _U(64 - 8 * n_bytes))
+
+
+def _with_dot(lo, hi, p: int):
+    """``(lo, hi)`` with a ``.`` inserted before byte ``p`` (1..9) and the bytes from ``p`` moved up one."""
+    if p < 8:
+        keep_lo, keep_hi = lo & _LOW_BYTES[p], np.zeros_like(hi)
+        up_lo, up_hi = _shift_left(lo & ~_LOW_BYTES[p], hi, 1)
+        return keep_lo | up_lo | _U(_DOT << (8 * p)), up_hi
+    up_lo, up_hi = _shift_left(np.zeros_like(lo), hi & ~_LOW_BYTES[p - 8], 1)
+    return lo, (hi & _LOW_BYTES[p - 8]) | up_hi | _U(_DOT << (8 * (p - 8)))
+
+
+def _nine_digits(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For positive finite ``a``: (m in [1e8, 1e9) as uint64, decimal exponent e, exact) with
+    a ~= m * 10**(e - 8); ``exact`` False where the arithmetic cannot promise %.9g's rounding."""
+    e = np.floor(np.log10(a)).astype(np.int64)
+    m = np.zeros(len(a))
+    exact = np.ones(len(a), dtype=bool)
+    todo = np.arange(len(a))
+    for _ in range(3):  # log10 may be one off either way, and rounding may carry to 10**9
+        scale = 8 - e[todo]
+        usable = np.abs(scale) <= 22
+        exact[todo[~usable]] = False
+        todo, scale = todo[usable], scale[usable]
+        power = POW10[np.abs(scale)]
+        y = np.where(scale >= 0, a[todo] * power, a[todo] / power)
+        m[todo] = np.rint(y)
+        exact[todo] = np.abs(y - np.floor(y) - 0.5) > 1e-6
+        low, high = m[todo] < 1e8, m[todo] >= 1e9
+        e[todo[low]] -= 1
+        e[todo[high]] += 1
+        todo = todo[low | high]
+        if not len(todo):
+            break
+    exact[todo] = False
+    return np.clip(m, 1e8, 1e9 - 1).astype(_U), e, exact
+
+
+def _spell(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The 9 ASCII digits of each m in [1e8, 1e9) as (lo, hi), and how many to keep (no trailing 0)."""
+    a = m // _U(100_000_000)
+    rest = m - a * _U(100_000_000)
+    b = rest // _U(10_000)
+    c = rest - b * _U(10_000)
+    lo = (a + _U(_ZERO)) | (_ASCII4[b] << _U(8)) | (_ASCII4[c] << _U(40))
+    hi = _ASCII4[c] >> _U(24)
+    zeros = np.where(c == 0, 4 + np.where(b == 0, 4, _TRAILING_ZEROS4[b]), _TRAILING_ZEROS4[c])
+    return lo, hi, 9 - zeros
+
+
+def format_g9(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``'%.9g' % abs(x)`` of every value as a (n, 16) uint8 matrix (text left-aligned), its
+    length, and whether a ``-`` goes before it (``signbit``, so ``-0.0`` prints ``-0`` as Python does)."""
+    x = np.asarray(values, dtype=np.float64)
+    n = len(x)
+    a = np.abs(x)
+    text = np.zeros((n, 2), dtype=_U)
+    length = np.ones(n, dtype=np.int64)
+    text[:, 0] = _ZERO  # "0" for zeros
+    regular = np.flatnonzero(np.isfinite(a) & (a > 0))
+    m, e, exact = _nine_digits(a[regular])
+    lo, hi, kept = _spell(m)
+    fixed = (e >= _FIXED_MIN) & (e <= _FIXED_MAX)
+    present = np.bincount(np.clip(e, _FIXED_MIN - 1, _FIXED_MAX + 1) - (_FIXED_MIN - 1), minlength=_FIXED_MAX - _FIXED_MIN + 3)[1:-1]
+    for exponent in np.flatnonzero(present) + _FIXED_MIN:
+        rows = np.flatnonzero(e == exponent)
+        text[regular[rows]], length[regular[rows]] = _fixed(lo[rows], hi[rows], kept[rows], int(exponent))
+    rows = np.flatnonzero(~fixed)
+    text[regular[rows]], length[regular[rows]] = _scientific(lo[rows], hi[rows], kept[rows], e[rows])
+    others = np.concatenate([regular[~exact], np.flatnonzero(~np.isfinite(a))])
+    for i in others:  # rounding ties, exponents beyond the exact powers of ten, nan and inf
+        spelled = b"%.9g" % a[i]
+        text[i] = 0
+        text[i].view(np.uint8)[: len(spelled)] = np.frombuffer(spelled, dtype=np.uint8)
+        length[i] = len(spelled)
+    negative = np.signbit(x) & ~np.isnan(x)
+    return text.view(np.uint8).reshape(n, 16), length, negative
+
+
+def _fixed(lo, hi, kept, e: int):
+    """Texts of one fixed-notation exponent: d..d.ddd (e >= 0) or 0.00ddd (e < 0), and lengths."""
+    if e < 0:
+        lead = 1 - e  # "0." and -e-1 zeros
+        lo, hi = _shift_left(lo, hi, lead)
+        prefix = int.from_bytes(b"0." + b"0" * (-e - 1), "little")
+        return np.stack([lo | _U(prefix), hi], axis=1), lead + kept
+    if e < 8:
+        lo, hi = _with_dot(lo, hi, e + 1)  # a dot after all 9 digits (e = 8) is never shown
+    return np.stack([lo, hi], axis=1), np.where(kept > e + 1, kept + 1, e + 1)
+
+
+def _scientific(lo, hi, kept, e):
+    """Texts d[.ddd]e-XX (two exponent digits at least, as C's printf) and lengths."""
+    lo, hi = _with_dot(lo, hi, 1)
+    mantissa = np.where(kept > 1, kept + 1, 1)
+    exponent = np.abs(e).astype(_U)
+    two = _ASCII4[exponent % _U(100)] >> _U(16)  # the last two digits
+    three = _ASCII4[exponent % _U(1000)] >> _U(8)
+    wide = exponent >= 100
+    sign = np.where(e < 0, _U(ord("-")), _U(ord("+")))
+    suffix = _U(_E) | (sign << _U(8)) | (np.where(wide, three, two) << _U(16))
+    # clear the bytes from the mantissa's end, then put the suffix there (variable shifts: rare rows)
+    bits = (8 * mantissa).astype(_U)
+    low_mask = np.where(bits >= 64, _U(2**64 - 1), (_U(1) << np.minimum(bits, _U(63))) - _U(1))
+    high_bits = np.where(bits >= 64, bits - _U(64), _U(0))
+    lo = np.where(bits >= 64, lo, (lo & low_mask) | (suffix << bits))
+    spill = np.where(bits >= 64, suffix << high_bits, np.where(bits > 0, suffix >> (_U(64) - bits), _U(0)))
+    high_mask = np.where(bits >= 64, (_U(1) << high_bits) - _U(1), _U(0))
+    hi = (hi & high_mask) | spill
+    return np.stack([lo, hi], axis=1), mantissa + 4 + wide
+
+
+def byte_windows(buffer: np.ndarray) -> np.ndarray:
+    """Every 8-byte little-endian window of ``buffer`` as a uint64 (window i starts at byte i);
+    ``buffer`` must carry at least 16 padding bytes past the last field read through it."""
+    return np.ndarray(shape=(len(buffer) - 7,), dtype="<u8", buffer=buffer, strides=(1,))
+
+
+def chunk(windows: np.ndarray, starts: np.ndarray, lengths: np.ndarray, q: int) -> np.ndarray:
+    """Bytes 8q..8q+7 of each field (zero past its end) as a little-endian uint64."""
+    rest = np.clip(lengths - 8 * q, 0, 8)
+    return windows[starts + 8 * q] & _LOW_BYTES[rest]
+
+
+_NIBBLES = _U(0x0F0F0F0F0F0F0F0F)
+_BIT4 = _U(0x1010101010101010)
+
+
+def _digit_nibbles(word: np.ndarray) -> np.ndarray:
+    """0x0F in the low nibble of each byte of ``word`` that is an ASCII digit, 0 elsewhere."""
+    high_not_3 = ((((word >> _U(4)) & _NIBBLES) ^ _U(0x0303030303030303)) + _NIBBLES) & _BIT4
+    low_above_9 = ((word & _NIBBLES) + _U(0x0606060606060606)) & _BIT4
+    digit = ~(high_not_3 | low_above_9) & _BIT4
+    return digit - (digit >> _U(4))
+
+
+_SHAPE = re.compile(rb"([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?)(\d{1,3}))?")
+
+
+def parse_decimal(windows: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """float64 value of each field holding a decimal ``[+-]digits[.digits][(e|E)[+-]digits]``,
+    and a mask of the fields this could not read exactly (for ``float`` to judge one by one)."""
+    n = len(starts)
+    lo, hi = chunk(windows, starts, lengths, 0), chunk(windows, starts, lengths, 1)
+    lo_digits, hi_digits = _digit_nibbles(lo), _digit_nibbles(hi)
+    shape = np.stack([lo & ~lo_digits, hi & ~hi_digits], axis=1)
+    values = np.zeros(n)
+    unread = lengths > 16
+    todo = np.flatnonzero(~unread)
+    while len(todo):
+        key = _most_common(shape[todo])
+        same = (shape[todo, 0] == key[0]) & (shape[todo, 1] == key[1])
+        rows, todo = todo[same], todo[~same]
+        read = _read_shape(bytes(key.view(np.uint8)).rstrip(b"\0"), lo[rows] & lo_digits[rows],
+                           hi[rows] & hi_digits[rows], lengths[rows])
+        if read is None:
+            unread[rows] = True
+        else:
+            values[rows], unread[rows] = read
+    return values, unread
+
+
+def _most_common(shapes: np.ndarray) -> np.ndarray:
+    """The most frequent row of ``shapes`` among (at most) its first 256 rows."""
+    sample = shapes[:256]
+    unique, counts = np.unique(sample, axis=0, return_counts=True)
+    return unique[np.argmax(counts)]
+
+
+def _read_shape(shape: bytes, lo: np.ndarray, hi: np.ndarray, lengths: np.ndarray):
+    """(values, unread) of fields sharing one shape (digits shown as 0) whose digit values sit
+    in the nibbles of ``(lo, hi)``; None when the shape is not a decimal the fast path reads."""
+    match = _SHAPE.fullmatch(shape)
+    if match is None or b"\0" in shape or not (lengths == len(shape)).all():
+        return None
+    sign, whole, fraction, exp_sign, exp_digits = match.groups(b"")
+    digits = [match.start(2) + i for i in range(len(whole))] + [match.start(3) + i for i in range(len(fraction))]
+    if not digits or len(digits) > 15:
+        return None
+    mantissa = np.zeros(len(lo), dtype=_U)
+    for position in digits:
+        mantissa = mantissa * _U(10) + _nibble(lo, hi, position)
+    power = np.zeros(len(lo), dtype=np.int64)
+    for position in range(match.start(5), match.end(5)):
+        power = power * 10 + _nibble(lo, hi, position).astype(np.int64)
+    power = (-power if exp_sign == b"-" else power) - len(fraction)
+    scale = POW10[np.minimum(np.abs(power), 22)]
+    value = mantissa.astype(np.float64)
+    value = np.where(power >= 0, value * scale, value / scale)
+    return (-value if sign == b"-" else value), np.abs(power) > 22
+
+
+def _nibble(lo: np.ndarray, hi: np.ndarray, position: int) -> np.ndarray:
+    """The digit at byte ``position`` (0..15)."""
+    word = lo if position < 8 else hi
+    return (word >> _U(8 * (position % 8))) & _U(0x0F)
