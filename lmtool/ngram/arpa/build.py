@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 
 from lmtool.errors import ModelFileError
+from lmtool.ngram.arpa.hashing import HashIndex, hash_columns
 from lmtool.ngram.tables import BackoffTables, _lookup, find_rows, log10_prob
 
 Repeats = Callable[[int, np.ndarray, np.ndarray, np.ndarray], None]
@@ -98,17 +99,15 @@ def _prefix_closed_tables(grams, probs, backoffs, vocab, uni_prob, uni_back, uni
     keys = [np.arange(vocab, dtype=np.int64)]
     for k in range(1, len(grams)):
         g = grams[k]
-        rows = g[:, 0].astype(np.int64)
-        for j in range(1, k):
-            rows = _lookup(keys[j], rows * vocab + g[:, j])
-        if (rows < 0).any():
+        rows = g[:, 0].astype(np.int64) if k == 1 else _prefix_rows(tables.ngrams[k - 1], g[:, :k], keys, vocab)
+        if rows is None:
             return None
         key = rows * vocab + g[:, -1]
         perm = np.argsort(key, kind="stable")
         key = key[perm]
         check(k, perm, key[1:] == key[:-1], g)
         keys.append(key)
-        tables.ngrams.append(g[perm].astype(np.int32))
+        tables.ngrams.append(g[perm].astype(np.int32, copy=False))
         tables.log10_probs.append(probs[k][perm])
         tables.log10_backoffs.append(backoffs[k][perm])
         tables.order = k + 1
@@ -116,6 +115,24 @@ def _prefix_closed_tables(grams, probs, backoffs, vocab, uni_prob, uni_back, uni
         tables.listed = [uni_listed] + [np.ones(len(g), dtype=bool) for g in tables.ngrams[1:]]
     tables._keys = keys
     return tables
+
+
+def _prefix_rows(table: np.ndarray, prefixes: np.ndarray, keys: list[np.ndarray], vocab: int) -> np.ndarray | None:
+    """Row in the sorted n-gram array ``table`` of each row of ``prefixes``; None if one is absent.
+
+    One hash lookup per prefix (:class:`HashIndex`), confirmed by comparing the ids; if two
+    rows of ``table`` share a hash, the exact chain of key lookups (one per word) instead.
+    """
+    index = HashIndex(hash_columns(table))
+    if not index.unique:
+        rows = prefixes[:, 0].astype(np.int64)
+        for j in range(1, prefixes.shape[1]):
+            rows = _lookup(keys[j], rows * vocab + prefixes[:, j])
+        return None if (rows < 0).any() else rows
+    rows = index.find(hash_columns(prefixes))
+    if (rows < 0).any() or not (table[rows] == prefixes).all():
+        return None  # absent (or a hash shared with another n-gram): the general path is exact
+    return rows
 
 
 def _match_rows(rows: np.ndarray, sorted_grams: np.ndarray) -> np.ndarray:

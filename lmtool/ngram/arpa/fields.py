@@ -1,7 +1,8 @@
 """Split a block of ARPA lines into fields, and find words in the vocabulary, for whole blocks at once.
 
-A block is a run of complete lines as bytes. Fields are the runs of bytes other than space, tab,
-CR, VT, FF and newline (so Windows line ends and any mix of tabs and spaces read the same);
+A block is a run of complete lines as bytes. Fields are the runs of bytes above 0x20: space,
+tab, CR, the other control characters and newline separate them (so Windows line ends and any
+mix of tabs and spaces read the same, as Python's ``str.split`` reads them);
 each non-blank line is known by its first field and its number of fields. Words are looked up
 by the 8-byte chunks of their bytes (read as uint64 through :func:`numbers.byte_windows`):
 a hash of the chunks finds the candidate in a sorted table, and comparing every chunk and the
@@ -14,13 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lmtool.ngram.arpa.hashing import HashIndex, mix
 from lmtool.ngram.arpa.numbers import byte_windows, chunk
 
-_SEPARATOR = np.zeros(256, dtype=bool)
-_SEPARATOR[list(b" \t\r\n\v\f")] = True
-_FIELD = ~_SEPARATOR
 PADDING = 16  # bytes after a block, so that 16-byte reads past any field stay inside the buffer
-_MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
 @dataclass
@@ -52,8 +50,7 @@ def split_block(data: bytes) -> Block:
     """Fields and lines of ``data``, complete lines each ending in a newline."""
     buffer = np.frombuffer(data + b"\0" * PADDING, dtype=np.uint8)
     field = np.zeros(len(buffer) + 1, dtype=bool)
-    field[1:] = _FIELD[buffer]
-    field[-PADDING - 1 :] = False  # the padding is no field
+    np.greater(buffer, ord(" "), out=field[1:])  # the zero padding is no field
     edges = np.flatnonzero(field[1:] != field[:-1])
     starts, ends = edges[0::2], edges[1::2]
     newlines = np.flatnonzero(buffer[: len(data)] == ord("\n"))
@@ -64,21 +61,21 @@ def split_block(data: bytes) -> Block:
                  first=fields_before[line] - count[line], count=count[line], line=line, n_lines=len(newlines))
 
 
-def _chunks(windows: np.ndarray, starts: np.ndarray, lengths: np.ndarray, n_chunks: int) -> np.ndarray:
-    """(n, n_chunks) uint64: the 8-byte chunks of each field, zero past its end."""
-    out = np.zeros((len(starts), n_chunks), dtype=np.uint64)
-    for q in range(n_chunks):
-        longer = np.flatnonzero(lengths > 8 * q) if q else np.arange(len(starts))
-        out[longer, q] = chunk(windows, starts[longer], lengths[longer], q)
+def _chunks(windows: np.ndarray, starts: np.ndarray, lengths: np.ndarray, n_chunks: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For q = 0..n_chunks-1: (fields longer than 8q, their bytes 8q..8q+7 as uint64, zero past the end)."""
+    out = [(slice(None), chunk(windows, starts, lengths, 0))]
+    longer = np.arange(len(starts))
+    for q in range(1, n_chunks):
+        longer = longer[lengths[longer] > 8 * q]
+        out.append((longer, chunk(windows, starts[longer], lengths[longer], q)))
     return out
 
 
-def _hash(chunks: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """A 64-bit hash of each row of chunks and its length (wrapping arithmetic)."""
-    h = lengths.astype(np.uint64) * _MIX
-    for q in range(chunks.shape[1]):
-        h = (h ^ chunks[:, q]) * _MIX
-        h ^= h >> np.uint64(29)
+def _hash(chunks: list[tuple[np.ndarray, np.ndarray]], lengths: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each field's length and chunks."""
+    h = mix(lengths.astype(np.uint64), chunks[0][1])
+    for rows, values in chunks[1:]:
+        h[rows] = mix(h[rows], values)
     return h
 
 
@@ -90,28 +87,32 @@ class WordIndex:
         buffer = np.frombuffer(b"".join(words) + b"\0" * PADDING, dtype=np.uint8)
         self.n_chunks = max(1, -(-int(lengths.max(initial=0)) // 8))
         self.lengths = lengths
-        self.chunks = _chunks(byte_windows(buffer), np.cumsum(lengths) - lengths, lengths, self.n_chunks)
-        hashes = _hash(self.chunks, lengths)
-        self.order = np.argsort(hashes)
-        self.hashes = hashes[self.order]
+        chunks = _chunks(byte_windows(buffer), np.cumsum(lengths) - lengths, lengths, self.n_chunks)
+        self.chunks = np.zeros((len(words), self.n_chunks), dtype=np.uint64)
+        for q, (rows, values) in enumerate(chunks):
+            self.chunks[rows, q] = values
+        self.index = HashIndex(_hash(chunks, lengths), slots_per_item=8)  # small, probed millions of times
         # two words sharing a hash (about 2**-64 per pair) would break the lookup: use a dict then
-        collide = len(self.hashes) > 1 and bool((self.hashes[1:] == self.hashes[:-1]).any())
-        self.fallback = {word: i for i, word in enumerate(words)} if collide else None
+        self.fallback = None if self.index.unique else {word: i for i, word in enumerate(words)}
 
     def find(self, block: Block, fields: np.ndarray) -> np.ndarray:
         """Index (in the vocabulary's word list) of the word in each of ``fields``, -1 if absent."""
-        starts, lengths = block.starts[fields], block.lengths[fields]
         if self.fallback is not None:
             return np.array([self.fallback.get(block.text(f), -1) for f in fields], dtype=np.int64)
-        found = np.full(len(fields), -1, dtype=np.int64)
-        if not len(self.hashes):
+        n, lengths = len(fields), block.lengths[fields]
+        fits = None
+        if lengths.max(initial=0) > 8 * self.n_chunks:  # a longer word is no vocabulary word
+            fits = np.flatnonzero(lengths <= 8 * self.n_chunks)
+            fields, lengths = fields[fits], lengths[fits]
+        chunks = _chunks(block.windows, block.starts[fields], lengths, self.n_chunks)
+        candidate = self.index.find(_hash(chunks, lengths))
+        safe = np.maximum(candidate, 0)
+        same = (self.lengths[safe] == lengths) & (self.chunks[safe, 0] == chunks[0][1])
+        for q, (rows, values) in enumerate(chunks[1:], start=1):
+            same[rows] &= self.chunks[safe[rows], q] == values
+        found = np.where(same, candidate, -1)
+        if fits is None:
             return found
-        fits = np.flatnonzero(lengths <= 8 * self.n_chunks)
-        chunks = _chunks(block.windows, starts[fits], lengths[fits], self.n_chunks)
-        hashes = _hash(chunks, lengths[fits])
-        position = np.minimum(np.searchsorted(self.hashes, hashes), len(self.hashes) - 1)
-        candidate = self.order[position]
-        same = (self.hashes[position] == hashes) & (self.lengths[candidate] == lengths[fits])
-        same &= (self.chunks[candidate] == chunks).all(axis=1)
-        found[fits[same]] = candidate[same]
-        return found
+        out = np.full(n, -1, dtype=np.int64)
+        out[fits] = found
+        return out

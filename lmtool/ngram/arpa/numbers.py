@@ -27,6 +27,8 @@ import re
 
 import numpy as np
 
+from lmtool.ngram.arpa.hashing import mix
+
 POW10 = 10.0 ** np.arange(23)
 _U = np.uint64
 _ASCII4 = np.array([sum(ord(c) << (8 * i) for i, c in enumerate(f"{v:04d}")) for v in range(10000)], dtype=_U)
@@ -60,24 +62,23 @@ def _nine_digits(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For positive finite ``a``: (m in [1e8, 1e9) as uint64, decimal exponent e, exact) with
     a ~= m * 10**(e - 8); ``exact`` False where the arithmetic cannot promise %.9g's rounding."""
     e = np.floor(np.log10(a)).astype(np.int64)
-    m = np.zeros(len(a))
-    exact = np.ones(len(a), dtype=bool)
-    todo = np.arange(len(a))
-    for _ in range(3):  # log10 may be one off either way, and rounding may carry to 10**9
-        scale = 8 - e[todo]
-        usable = np.abs(scale) <= 22
-        exact[todo[~usable]] = False
-        todo, scale = todo[usable], scale[usable]
-        power = POW10[np.abs(scale)]
-        y = np.where(scale >= 0, a[todo] * power, a[todo] / power)
-        m[todo] = np.rint(y)
-        exact[todo] = np.abs(y - np.floor(y) - 0.5) > 1e-6
-        low, high = m[todo] < 1e8, m[todo] >= 1e9
-        e[todo[low]] -= 1
-        e[todo[high]] += 1
-        todo = todo[low | high]
+    scale = 8 - e
+    y = a * POW10[np.clip(scale, 0, 22)]
+    m = np.rint(y)
+    exact = (np.abs(y - np.floor(y) - 0.5) > 1e-6) & (scale <= 22)
+    # log10 one off either way, rounding up to 10**9, or a division by a power: redo those
+    todo = np.flatnonzero((m < 1e8) | (m >= 1e9) | (scale < 0))
+    for _ in range(3):
         if not len(todo):
             break
+        e[todo[m[todo] < 1e8]] -= 1
+        e[todo[m[todo] >= 1e9]] += 1
+        scale = 8 - e[todo]
+        power = POW10[np.minimum(np.abs(scale), 22)]
+        y = np.where(scale >= 0, a[todo] * power, a[todo] / power)
+        m[todo] = np.rint(y)
+        exact[todo] = (np.abs(y - np.floor(y) - 0.5) > 1e-6) & (np.abs(scale) <= 22)
+        todo = todo[(m[todo] < 1e8) | (m[todo] >= 1e9)]
     exact[todo] = False
     return np.clip(m, 1e8, 1e9 - 1).astype(_U), e, exact
 
@@ -94,33 +95,38 @@ def _spell(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return lo, hi, 9 - zeros
 
 
-def format_g9(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``'%.9g' % abs(x)`` of every value as a (n, 16) uint8 matrix (text left-aligned), its
-    length, and whether a ``-`` goes before it (``signbit``, so ``-0.0`` prints ``-0`` as Python does)."""
+def format_g9(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``'%.9g' % x`` of every value as a (n, 16) uint8 matrix (text left-aligned, at most 16
+    bytes: a sign and 15 characters) and its length; ``-0.0`` prints ``-0`` as in Python."""
     x = np.asarray(values, dtype=np.float64)
-    n = len(x)
     a = np.abs(x)
-    text = np.zeros((n, 2), dtype=_U)
-    length = np.ones(n, dtype=np.int64)
-    text[:, 0] = _ZERO  # "0" for zeros
-    regular = np.flatnonzero(np.isfinite(a) & (a > 0))
-    m, e, exact = _nine_digits(a[regular])
+    regular = np.isfinite(a) & (a > 0)
+    m, e, exact = _nine_digits(np.where(regular, a, 1.0))
+    exact &= regular
     lo, hi, kept = _spell(m)
+    text_lo, text_hi = np.zeros_like(lo), np.zeros_like(hi)
+    length = np.zeros(len(x), dtype=np.int64)
     fixed = (e >= _FIXED_MIN) & (e <= _FIXED_MAX)
-    present = np.bincount(np.clip(e, _FIXED_MIN - 1, _FIXED_MAX + 1) - (_FIXED_MIN - 1), minlength=_FIXED_MAX - _FIXED_MIN + 3)[1:-1]
-    for exponent in np.flatnonzero(present) + _FIXED_MIN:
-        rows = np.flatnonzero(e == exponent)
-        text[regular[rows]], length[regular[rows]] = _fixed(lo[rows], hi[rows], kept[rows], int(exponent))
-    rows = np.flatnonzero(~fixed)
-    text[regular[rows]], length[regular[rows]] = _scientific(lo[rows], hi[rows], kept[rows], e[rows])
-    others = np.concatenate([regular[~exact], np.flatnonzero(~np.isfinite(a))])
-    for i in others:  # rounding ties, exponents beyond the exact powers of ten, nan and inf
-        spelled = b"%.9g" % a[i]
+    bins = np.bincount(np.where(fixed, e - _FIXED_MIN, _FIXED_MAX - _FIXED_MIN + 1), minlength=_FIXED_MAX - _FIXED_MIN + 2)
+    for index in np.flatnonzero(bins[:-1]):
+        rows = np.flatnonzero(e == index + _FIXED_MIN) if bins[index] < len(x) else slice(None)
+        text_lo[rows], text_hi[rows], length[rows] = _fixed(lo[rows], hi[rows], kept[rows], int(index) + _FIXED_MIN)
+    if bins[-1]:
+        rows = np.flatnonzero(~fixed)
+        text_lo[rows], text_hi[rows], length[rows] = _scientific(lo[rows], hi[rows], kept[rows], e[rows])
+    zero = a == 0
+    text_lo[zero], length[zero] = _ZERO, 1
+    negative = np.signbit(x)
+    text_hi = np.where(negative, (text_hi << _U(8)) | (text_lo >> _U(56)), text_hi)
+    text_lo = np.where(negative, (text_lo << _U(8)) | _U(ord("-")), text_lo)
+    text = np.stack([text_lo, text_hi], axis=1)
+    length += negative
+    for i in np.flatnonzero(~exact & ~zero):  # rounding ties, exponents beyond the exact powers, nan, inf
+        spelled = b"%.9g" % x[i]
         text[i] = 0
         text[i].view(np.uint8)[: len(spelled)] = np.frombuffer(spelled, dtype=np.uint8)
         length[i] = len(spelled)
-    negative = np.signbit(x) & ~np.isnan(x)
-    return text.view(np.uint8).reshape(n, 16), length, negative
+    return text.view(np.uint8).reshape(len(x), 16), length
 
 
 def _fixed(lo, hi, kept, e: int):
@@ -129,10 +135,10 @@ def _fixed(lo, hi, kept, e: int):
         lead = 1 - e  # "0." and -e-1 zeros
         lo, hi = _shift_left(lo, hi, lead)
         prefix = int.from_bytes(b"0." + b"0" * (-e - 1), "little")
-        return np.stack([lo | _U(prefix), hi], axis=1), lead + kept
+        return lo | _U(prefix), hi, lead + kept
     if e < 8:
         lo, hi = _with_dot(lo, hi, e + 1)  # a dot after all 9 digits (e = 8) is never shown
-    return np.stack([lo, hi], axis=1), np.where(kept > e + 1, kept + 1, e + 1)
+    return lo, hi, np.where(kept > e + 1, kept + 1, e + 1)
 
 
 def _scientific(lo, hi, kept, e):
@@ -153,7 +159,7 @@ def _scientific(lo, hi, kept, e):
     spill = np.where(bits >= 64, suffix << high_bits, np.where(bits > 0, suffix >> (_U(64) - bits), _U(0)))
     high_mask = np.where(bits >= 64, (_U(1) << high_bits) - _U(1), _U(0))
     hi = (hi & high_mask) | spill
-    return np.stack([lo, hi], axis=1), mantissa + 4 + wide
+    return lo, hi, mantissa + 4 + wide
 
 
 def byte_windows(buffer: np.ndarray) -> np.ndarray:
@@ -163,9 +169,8 @@ def byte_windows(buffer: np.ndarray) -> np.ndarray:
 
 
 def chunk(windows: np.ndarray, starts: np.ndarray, lengths: np.ndarray, q: int) -> np.ndarray:
-    """Bytes 8q..8q+7 of each field (zero past its end) as a little-endian uint64."""
-    rest = np.clip(lengths - 8 * q, 0, 8)
-    return windows[starts + 8 * q] & _LOW_BYTES[rest]
+    """Bytes 8q..8q+7 of each field longer than 8q bytes (zero past its end) as a little-endian uint64."""
+    return windows[starts + 8 * q] & _LOW_BYTES[np.minimum(lengths - 8 * q, 8)]
 
 
 _NIBBLES = _U(0x0F0F0F0F0F0F0F0F)
@@ -187,30 +192,30 @@ def parse_decimal(windows: np.ndarray, starts: np.ndarray, lengths: np.ndarray) 
     """float64 value of each field holding a decimal ``[+-]digits[.digits][(e|E)[+-]digits]``,
     and a mask of the fields this could not read exactly (for ``float`` to judge one by one)."""
     n = len(starts)
-    lo, hi = chunk(windows, starts, lengths, 0), chunk(windows, starts, lengths, 1)
+    lo, hi = chunk(windows, starts, lengths, 0), np.zeros(n, dtype=_U)
+    longer = np.flatnonzero(lengths > 8)
+    hi[longer] = chunk(windows, starts[longer], lengths[longer], 1)
     lo_digits, hi_digits = _digit_nibbles(lo), _digit_nibbles(hi)
-    shape = np.stack([lo & ~lo_digits, hi & ~hi_digits], axis=1)
+    shape_lo, shape_hi = lo & ~lo_digits, hi & ~hi_digits
+    key = mix(shape_lo, shape_hi)
     values = np.zeros(n)
     unread = lengths > 16
-    todo = np.flatnonzero(~unread)
-    while len(todo):
-        key = _most_common(shape[todo])
-        same = (shape[todo, 0] == key[0]) & (shape[todo, 1] == key[1])
-        rows, todo = todo[same], todo[~same]
-        read = _read_shape(bytes(key.view(np.uint8)).rstrip(b"\0"), lo[rows] & lo_digits[rows],
-                           hi[rows] & hi_digits[rows], lengths[rows])
-        if read is None:
-            unread[rows] = True
-        else:
-            values[rows], unread[rows] = read
+    pending = ~unread
+    while pending.any():
+        # the shapes seen among the next pending fields, each read in all fields at once
+        for shape in np.unique(key[np.flatnonzero(pending)[:512]]):
+            rows = np.flatnonzero((key == shape) & pending)
+            pending[rows] = False
+            same = (shape_lo[rows] == shape_lo[rows[0]]) & (shape_hi[rows] == shape_hi[rows[0]])
+            unread[rows[~same]] = True  # another shape with the same key: left to float()
+            rows = rows[same]
+            text = (int(shape_lo[rows[0]]) | int(shape_hi[rows[0]]) << 64).to_bytes(16, "little").rstrip(b"\0")
+            read = _read_shape(text, lo[rows] & lo_digits[rows], hi[rows] & hi_digits[rows], lengths[rows])
+            if read is None:
+                unread[rows] = True
+            else:
+                values[rows], unread[rows] = read
     return values, unread
-
-
-def _most_common(shapes: np.ndarray) -> np.ndarray:
-    """The most frequent row of ``shapes`` among (at most) its first 256 rows."""
-    sample = shapes[:256]
-    unique, counts = np.unique(sample, axis=0, return_counts=True)
-    return unique[np.argmax(counts)]
 
 
 def _read_shape(shape: bytes, lo: np.ndarray, hi: np.ndarray, lengths: np.ndarray):

@@ -31,7 +31,7 @@ from lmtool.ngram.arpa.fields import Block, WordIndex, split_block
 from lmtool.ngram.arpa.numbers import parse_decimal
 
 SPECIALS = ("<unk>", "<s>", "</s>")
-BLOCK_BYTES = 1 << 24
+BLOCK_BYTES = 1 << 22
 _HEADER = re.compile(rb"ngram\s+(\d+)\s*=\s*(\d+)")
 _SECTION = re.compile(rb"\\(\d+)-grams:")
 _NUMBER = re.compile(rb"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity|nan)", re.IGNORECASE)

@@ -1,8 +1,9 @@
 """Write backoff tables as ARPA text in bulk: blocks of lines assembled by one byte gather each.
 
-Every line is a sequence of *pieces* (a sign, a number's text, a tab, each word with the space
-before it, a newline) copied from one source buffer that holds the vocabulary's words, a few
-separator bytes and the block's formatted numbers (:func:`~lmtool.ngram.arpa.numbers.format_g9`).
+Every line is a sequence of *pieces* (a number's text, the first word with the tab before it,
+each other word with the space before it, a tab, a number, a newline) copied from one source
+buffer that holds the vocabulary's words (twice: after a tab, after a space), two separator
+bytes and the block's formatted numbers (:func:`~lmtool.ngram.arpa.numbers.format_g9`).
 With each piece's source offset and length per line, a block is ``source[repeat(offsets) +
 arange]``: no Python loop per line or per number, and only one block (``BLOCK_ROWS`` lines,
 a few MB) exists as bytes at a time, streamed to the output.
@@ -24,30 +25,33 @@ from lmtool.ngram.arpa.numbers import format_g9
 from lmtool.ngram.tables import BackoffTables
 
 BLOCK_ROWS = 1 << 16
-_SEPARATORS = b"-\t\n"  # offsets 0, 1, 2 of the source buffer
-_MINUS, _TAB, _NEWLINE = 0, 1, 2
+_SEPARATORS = b"\t\n"  # offsets 0, 1 of the source buffer
+_TAB, _NEWLINE = 0, 1
 
 
 class _Source:
-    """The source buffer of the byte gather: separators, then ``" word"`` for every vocabulary
-    word, then room for one block's formatted probabilities and backoffs (16 bytes each)."""
+    """The source buffer of the byte gather: separators, ``"\tword"`` then ``" word"`` for
+    every vocabulary word, then room for one block's formatted probabilities and backoffs."""
 
     def __init__(self, tokens: list[str]) -> None:
-        words = [(" " + token).encode("utf-8") for token in tokens]
-        lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
-        self.word_start = len(_SEPARATORS) + np.cumsum(lengths) - lengths
+        words = [token.encode("utf-8") for token in tokens]
+        lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words)) + 1
+        self.after_tab = len(_SEPARATORS) + np.cumsum(lengths) - lengths
+        self.after_space = self.after_tab + int(lengths.sum())
         self.word_length = lengths
-        self.numbers = len(_SEPARATORS) + int(lengths.sum())
+        self.numbers = len(_SEPARATORS) + 2 * int(lengths.sum())
         self.buffer = np.empty(self.numbers + 2 * 16 * BLOCK_ROWS, dtype=np.uint8)
-        self.buffer[: self.numbers] = np.frombuffer(_SEPARATORS + b"".join(words), dtype=np.uint8)
+        text = _SEPARATORS + b"".join(b"\t" + w for w in words) + b"".join(b" " + w for w in words)
+        self.buffer[: self.numbers] = np.frombuffer(text, dtype=np.uint8)
+        self.offsets = np.arange(0, dtype=np.int32)  # grown on demand, see gather_pieces
 
-    def put_numbers(self, values: np.ndarray, slot: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def put_numbers(self, values: np.ndarray, slot: int) -> tuple[np.ndarray, np.ndarray]:
         """Format ``values`` into number slot 0 (probabilities) or 1 (backoffs): (text start in
-        the buffer, text length, sign piece length) per value."""
-        text, length, negative = format_g9(values)
+        the buffer, text length) per value."""
+        text, length = format_g9(values)
         base = self.numbers + slot * 16 * BLOCK_ROWS
         self.buffer[base : base + text.size] = text.reshape(-1)
-        return base + 16 * np.arange(len(values)), length, negative.astype(np.int64)
+        return base + 16 * np.arange(len(values)), length
 
 
 def write_arpa_tables(tokens: list[str], tables: BackoffTables, out: BinaryIO) -> None:
@@ -79,31 +83,30 @@ def _check_finite(tables: BackoffTables) -> None:
 def _lines(source: _Source, grams: np.ndarray, probs: np.ndarray, backoffs: np.ndarray | None) -> np.ndarray:
     """The bytes of one block of ARPA lines (``backoffs`` None at the highest order)."""
     n, width = grams.shape
-    prob_start, prob_length, prob_sign = source.put_numbers(np.where(np.isneginf(probs), -99.0, probs), 0)
-    # pieces of a line: sign, prob, tab, words, [tab, sign, backoff], newline
-    pieces = 4 + width + (3 if backoffs is not None else 0)
+    prob_start, prob_length = source.put_numbers(np.where(np.isneginf(probs), -99.0, probs), 0)
+    # pieces of a line: prob, tab and first word, space and word ..., [tab, backoff], newline
+    pieces = 2 + width + (2 if backoffs is not None else 0)
     start = np.empty((n, pieces), dtype=np.int64)
     length = np.empty((n, pieces), dtype=np.int64)
-    start[:, 0], length[:, 0] = _MINUS, prob_sign
-    start[:, 1], length[:, 1] = prob_start, prob_length
-    start[:, 2], length[:, 2] = _TAB, 1
-    start[:, 3 : 3 + width] = source.word_start[grams]
-    length[:, 3 : 3 + width] = source.word_length[grams]
-    start[:, 3] += 1  # the first word without its leading space
-    length[:, 3] -= 1
+    start[:, 0], length[:, 0] = prob_start, prob_length
+    start[:, 1] = source.after_tab[grams[:, 0]]
+    start[:, 2 : 1 + width] = source.after_space[grams[:, 1:]]
+    length[:, 1 : 1 + width] = source.word_length[grams]
     if backoffs is not None:
-        back_start, back_length, back_sign = source.put_numbers(np.where(np.isneginf(backoffs), -99.0, backoffs), 1)
-        column = 3 + width
-        start[:, column], length[:, column] = _TAB, 1
-        start[:, column + 1], length[:, column + 1] = _MINUS, back_sign
-        start[:, column + 2], length[:, column + 2] = back_start, back_length
+        back_start, back_length = source.put_numbers(np.where(np.isneginf(backoffs), -99.0, backoffs), 1)
+        start[:, 1 + width], length[:, 1 + width] = _TAB, 1
+        start[:, 2 + width], length[:, 2 + width] = back_start, back_length
     start[:, -1], length[:, -1] = _NEWLINE, 1
-    return gather_pieces(source.buffer, start.reshape(-1), length.reshape(-1))
+    return gather_pieces(source, start.reshape(-1), length.reshape(-1))
 
 
-def gather_pieces(buffer: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.ndarray:
-    """``buffer[start[0]:start[0]+length[0]] + buffer[start[1]:...] + ...`` in one gather."""
+def gather_pieces(source: _Source, start: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """``buffer[start[0]:start[0]+length[0]] + buffer[start[1]:...] + ...`` in one gather
+    (int32 offsets: the buffer is far below 2 GiB)."""
     end = np.cumsum(length)
-    offset = np.repeat(start - end + length, length)
-    offset += np.arange(len(offset))
-    return buffer[offset]
+    total = int(end[-1]) if len(end) else 0
+    if len(source.offsets) < total:
+        source.offsets = np.arange(2 * total, dtype=np.int32)
+    offset = np.repeat((start - end + length).astype(np.int32), length)
+    offset += source.offsets[:total]
+    return np.take(source.buffer, offset)
