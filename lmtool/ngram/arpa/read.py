@@ -169,6 +169,8 @@ class ArpaReader:
                 self.start_section(int(section.group(1)), number, text)
             elif text == b"\\end\\":
                 self.finish_section()
+                if len(self.sections) < self.order:
+                    raise self.fail(number, f"the \\{len(self.sections) + 1}-grams: section is missing before \\end\\")
                 self.ended = True
                 return
             else:
@@ -188,7 +190,7 @@ class ArpaReader:
         bad = np.flatnonzero((count != k + 1) & (count != k + 2))
         if len(bad):
             raise self.fail(int(numbers[bad[0]]), f"a {k}-gram line needs a probability, {k} word(s) and an "
-                                                  f"optional backoff, got {block.line_text(int(rows[bad[0]]))[:60]!r}")
+                                                  f"optional backoff, got {_shown(block.line_text(int(rows[bad[0]])))}")
         first = block.first[rows]
         probs = self.numbers(block, first, rows, numbers)
         backoffs = np.zeros(len(rows))
@@ -208,7 +210,7 @@ class ArpaReader:
         for i in np.flatnonzero(unread):
             text = block.text(int(fields[i]))
             if not _NUMBER.fullmatch(text):
-                raise self.fail(int(numbers[i]), f"not a number in {block.line_text(int(rows[i]))[:60]!r}")
+                raise self.fail(int(numbers[i]), f"not a number in {_shown(block.line_text(int(rows[i])))}")
             values[i] = float(text)
         bad = np.flatnonzero(~np.isfinite(values))
         if len(bad):
@@ -226,6 +228,11 @@ class ArpaReader:
             raise self.fail(int(numbers[missing[0]]), f"a {k}-gram uses a word missing from the unigrams: "
                                                       f"{word.decode('utf-8', 'replace')!r}")
         return self.file_ids[found]
+
+
+def _shown(text: bytes) -> str:
+    """A line's text for a message: decoded, at most 60 characters, quoted."""
+    return repr(text[:60].decode("utf-8", "replace"))
 
 
 def _decodes(word: bytes) -> bool:
