@@ -103,11 +103,11 @@ def _prefix_closed_tables(grams, probs, backoffs, vocab, uni_prob, uni_back, uni
         if rows is None:
             return None
         key = rows * vocab + g[:, -1]
-        perm = np.argsort(key, kind="stable")
+        perm = sort_order(key)
         key = key[perm]
         check(k, perm, key[1:] == key[:-1], g)
         keys.append(key)
-        tables.ngrams.append(g[perm].astype(np.int32, copy=False))
+        tables.ngrams.append(np.take(g, perm, axis=0).astype(np.int32, copy=False))
         tables.log10_probs.append(probs[k][perm])
         tables.log10_backoffs.append(backoffs[k][perm])
         tables.order = k + 1
@@ -123,16 +123,28 @@ def _prefix_rows(table: np.ndarray, prefixes: np.ndarray, keys: list[np.ndarray]
     One hash lookup per prefix (:class:`HashIndex`), confirmed by comparing the ids; if two
     rows of ``table`` share a hash, the exact chain of key lookups (one per word) instead.
     """
-    index = HashIndex(hash_columns(table))
+    index = HashIndex(hash_columns(table), exact=False)
     if not index.unique:
         rows = prefixes[:, 0].astype(np.int64)
         for j in range(1, prefixes.shape[1]):
             rows = _lookup(keys[j], rows * vocab + prefixes[:, j])
         return None if (rows < 0).any() else rows
     rows = index.find(hash_columns(prefixes))
-    if (rows < 0).any() or not (table[rows] == prefixes).all():
+    if (rows < 0).any() or not (np.take(table, rows, axis=0) == prefixes).all():
         return None  # absent (or a hash shared with another n-gram): the general path is exact
     return rows
+
+
+def sort_order(key: np.ndarray) -> np.ndarray:
+    """``np.argsort(key, kind="stable")`` of non-negative int64 keys, by sorting (key, index)
+    packed in one uint64 when both fit (about twice as fast as an argsort)."""
+    n = len(key)
+    index_bits = max(1, (n - 1).bit_length())
+    if n == 0 or int(key.max()) >= 1 << (64 - index_bits):
+        return np.argsort(key, kind="stable")
+    packed = (key.astype(np.uint64) << np.uint64(index_bits)) | np.arange(n, dtype=np.uint64)
+    packed.sort()
+    return (packed & np.uint64((1 << index_bits) - 1)).astype(np.int64)
 
 
 def _match_rows(rows: np.ndarray, sorted_grams: np.ndarray) -> np.ndarray:

@@ -36,14 +36,16 @@ class HashIndex:
     """Positions of 64-bit hashes: ``find(h)`` is the index ``i`` with ``hashes[i] == h``, or -1.
 
     ``unique`` is False when two of the indexed hashes are equal (then ``find`` may return
-    either: callers check ``unique`` and take an exact slower path instead).
+    either: callers check ``unique`` and take an exact slower path instead). With ``exact``
+    False the hashes are ordered by their top bits only (a faster sort) and ``unique`` may miss
+    a repeat: for callers that confirm every hit anyway.
     """
 
-    def __init__(self, hashes: np.ndarray, slots_per_item: int = 2) -> None:
+    def __init__(self, hashes: np.ndarray, slots_per_item: int = 2, exact: bool = True) -> None:
         n = len(hashes)
         bits = max(4, int(slots_per_item * n - 1).bit_length())  # load 1/slots_per_item or less
         self.shift = np.uint64(64 - bits)
-        order = np.argsort(hashes)
+        order = _order(hashes, bits, exact)
         ordered = hashes[order]
         self.unique = not (ordered[1:] == ordered[:-1]).any()
         rank = np.arange(n)
@@ -67,3 +69,15 @@ class HashIndex:
             found[pending[hit]] = item[hit]
             pending = pending[(item >= 0) & ~hit]
         return found
+
+
+def _order(hashes: np.ndarray, bits: int, exact: bool) -> np.ndarray:
+    """An order of ``hashes`` sorted by value (``exact``) or by their top ``64 - index bits``
+    bits, which keeps them sorted by home slot (their top ``bits`` bits) when ``bits`` fits."""
+    n = len(hashes)
+    index_bits = max(1, (n - 1).bit_length())
+    if exact or index_bits + bits > 64:
+        return np.argsort(hashes)
+    packed = ((hashes >> np.uint64(index_bits)) << np.uint64(index_bits)) | np.arange(n, dtype=np.uint64)
+    packed.sort()
+    return (packed & np.uint64((1 << index_bits) - 1)).astype(np.int64)

@@ -36,9 +36,11 @@ class _Source:
     def __init__(self, tokens: list[str]) -> None:
         words = [token.encode("utf-8") for token in tokens]
         lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words)) + 1
-        self.after_tab = len(_SEPARATORS) + np.cumsum(lengths) - lengths
-        self.after_space = self.after_tab + int(lengths.sum())
-        self.word_length = lengths
+        if 2 * int(lengths.sum()) + 2 * 16 * BLOCK_ROWS >= 2**31:
+            raise LmtoolError("the vocabulary's words take more than 1 GB: too large for the ARPA writer")
+        self.after_tab = (len(_SEPARATORS) + np.cumsum(lengths) - lengths).astype(np.int32)
+        self.after_space = self.after_tab + np.int32(lengths.sum())
+        self.word_length = lengths.astype(np.int32)
         self.numbers = len(_SEPARATORS) + 2 * int(lengths.sum())
         self.buffer = np.empty(self.numbers + 2 * 16 * BLOCK_ROWS, dtype=np.uint8)
         text = _SEPARATORS + b"".join(b"\t" + w for w in words) + b"".join(b" " + w for w in words)
@@ -51,7 +53,7 @@ class _Source:
         text, length = format_g9(values)
         base = self.numbers + slot * 16 * BLOCK_ROWS
         self.buffer[base : base + text.size] = text.reshape(-1)
-        return base + 16 * np.arange(len(values)), length
+        return np.arange(base, base + text.size, 16, dtype=np.int32), length
 
 
 def write_arpa_tables(tokens: list[str], tables: BackoffTables, out: BinaryIO) -> None:
@@ -86,8 +88,8 @@ def _lines(source: _Source, grams: np.ndarray, probs: np.ndarray, backoffs: np.n
     prob_start, prob_length = source.put_numbers(np.where(np.isneginf(probs), -99.0, probs), 0)
     # pieces of a line: prob, tab and first word, space and word ..., [tab, backoff], newline
     pieces = 2 + width + (2 if backoffs is not None else 0)
-    start = np.empty((n, pieces), dtype=np.int64)
-    length = np.empty((n, pieces), dtype=np.int64)
+    start = np.empty((n, pieces), dtype=np.int32)
+    length = np.empty((n, pieces), dtype=np.int32)
     start[:, 0], length[:, 0] = prob_start, prob_length
     start[:, 1] = source.after_tab[grams[:, 0]]
     start[:, 2 : 1 + width] = source.after_space[grams[:, 1:]]
@@ -103,10 +105,10 @@ def _lines(source: _Source, grams: np.ndarray, probs: np.ndarray, backoffs: np.n
 def gather_pieces(source: _Source, start: np.ndarray, length: np.ndarray) -> np.ndarray:
     """``buffer[start[0]:start[0]+length[0]] + buffer[start[1]:...] + ...`` in one gather
     (int32 offsets: the buffer is far below 2 GiB)."""
-    end = np.cumsum(length)
+    end = np.cumsum(length, dtype=np.int32)
     total = int(end[-1]) if len(end) else 0
     if len(source.offsets) < total:
         source.offsets = np.arange(2 * total, dtype=np.int32)
-    offset = np.repeat((start - end + length).astype(np.int32), length)
+    offset = np.repeat(start - end + length, length)
     offset += source.offsets[:total]
     return np.take(source.buffer, offset)
