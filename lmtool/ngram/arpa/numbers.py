@@ -195,8 +195,11 @@ def parse_decimal(windows: np.ndarray, starts: np.ndarray, lengths: np.ndarray) 
     lo, hi = chunk(windows, starts, lengths, 0), np.zeros(n, dtype=_U)
     longer = np.flatnonzero(lengths > 8)
     hi[longer] = chunk(windows, starts[longer], lengths[longer], 1)
-    lo_digits, hi_digits = _digit_nibbles(lo), _digit_nibbles(hi)
+    lo_digits, hi_digits = _digit_nibbles(lo), np.zeros(n, dtype=_U)
+    hi_digits[longer] = _digit_nibbles(hi[longer])
     shape_lo, shape_hi = lo & ~lo_digits, hi & ~hi_digits
+    lo &= lo_digits  # the digits' values, in place
+    hi &= hi_digits
     key = mix(shape_lo, shape_hi)
     values = np.zeros(n)
     unread = lengths > 16
@@ -210,7 +213,7 @@ def parse_decimal(windows: np.ndarray, starts: np.ndarray, lengths: np.ndarray) 
             unread[rows[~same]] = True  # another shape with the same key: left to float()
             rows = rows[same]
             text = (int(shape_lo[rows[0]]) | int(shape_hi[rows[0]]) << 64).to_bytes(16, "little").rstrip(b"\0")
-            read = _read_shape(text, lo[rows] & lo_digits[rows], hi[rows] & hi_digits[rows], lengths[rows])
+            read = _read_shape(text, lo[rows], hi[rows], lengths[rows])
             if read is None:
                 unread[rows] = True
             else:

@@ -221,13 +221,12 @@ class ArpaReader:
     def word_ids(self, block: Block, first: np.ndarray, numbers: np.ndarray, k: int) -> np.ndarray:
         """(m, k) int32 token ids of the words of m entry lines of order k."""
         fields = (first[:, None] + np.arange(1, k + 1)).reshape(-1)
-        found = self.words.find(block, fields).reshape(-1, k)
-        missing = np.flatnonzero((found < 0).any(axis=1))
-        if len(missing):
-            word = block.text(int(fields[missing[0] * k + np.argmax(found[missing[0]] < 0)]))
-            raise self.fail(int(numbers[missing[0]]), f"a {k}-gram uses a word missing from the unigrams: "
-                                                      f"{word.decode('utf-8', 'replace')!r}")
-        return self.file_ids[found]
+        found = self.words.find(block, fields)
+        if found.min(initial=0) < 0:
+            missing = int(np.argmax(found < 0))
+            word = block.text(int(fields[missing])).decode("utf-8", "replace")
+            raise self.fail(int(numbers[missing // k]), f"a {k}-gram uses a word missing from the unigrams: {word!r}")
+        return np.take(self.file_ids, found).reshape(-1, k)
 
 
 def _shown(text: bytes) -> str:
