@@ -47,7 +47,7 @@ __all__ = ["SPECIALS", "read_arpa", "read_arpa_tables", "write_arpa", "write_arp
 def read_arpa_tables(path: str | os.PathLike) -> tuple[list[str], BackoffTables]:
     """Parse an ARPA file into its vocabulary (ids 0-2 are <unk> <s> </s>) and backoff tables."""
     reader = read_arpa_sections(path)
-    grams, probs, backoffs, lines = zip(*(section.arrays() for section in reader.sections))
+    grams, probs, backoffs, lines = zip(*(section.take_arrays() for section in reader.sections))
     check = repeat_check(reader.path, reader.tokens, list(lines))
     return reader.tokens, build_tables(list(grams), list(probs), list(backoffs), len(reader.tokens), check)
 

@@ -46,14 +46,13 @@ class Block:
         return b" ".join(self.text(f) for f in range(first, first + int(self.count[line])))
 
 
-def split_block(data: bytes) -> Block:
-    """Fields and lines of ``data``, complete lines each ending in a newline."""
-    buffer = np.frombuffer(data + b"\0" * PADDING, dtype=np.uint8)
+def split_block(buffer: np.ndarray) -> Block:
+    """Fields and lines of ``buffer``: complete lines, each ending in a newline, then ``PADDING`` zero bytes."""
     field = np.zeros(len(buffer) + 1, dtype=bool)
     np.greater(buffer, ord(" "), out=field[1:])  # the zero padding is no field
     edges = np.flatnonzero(field[1:] != field[:-1])
     starts, ends = edges[0::2], edges[1::2]
-    newlines = np.flatnonzero(buffer[: len(data)] == ord("\n"))
+    newlines = np.flatnonzero(buffer[: len(buffer) - PADDING] == ord("\n"))
     fields_before = np.searchsorted(starts, newlines)  # fields on lines 0..i
     count = np.diff(fields_before, prepend=0)
     line = np.flatnonzero(count)

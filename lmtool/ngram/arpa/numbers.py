@@ -7,7 +7,7 @@ are shifts and masks over whole arrays (no Python loop per value, no string obje
 Formatting: each value becomes its nine significant digits ``m`` (an integer in [1e8, 1e9)) and
 decimal exponent ``e``; the digits are spelled through a 4-digit table and placed per ``e``
 (``%g``'s fixed notation for -4 <= e <= 8, else ``d.ddde-XX``), trailing zeros cut by the
-length. The sign is returned apart (the line writer puts a ``-`` piece before the text).
+length, then a ``-`` shifted in front of negative values.
 ``x * 10**s`` by an exact power of ten is one correctly rounded product, so ``rint`` of it is
 the correct nine-digit rounding unless the product lies within 1e-6 of a half (its error is
 below 1.2e-7); those rare values, and exponents beyond the exact powers, go through Python's

@@ -1,7 +1,7 @@
 """Read an ARPA file in bulk: large blocks of lines, each parsed by array operations.
 
 The small ``\\data\\`` header is read line by line; the sections are read in blocks of
-``BLOCK_BYTES`` (a partial last line waits for the next block), split into fields
+``BLOCK_BYTES`` into one reused buffer (a partial last line waits for the next block), split into fields
 (:mod:`~lmtool.ngram.arpa.fields`), their numbers parsed together
 (:func:`~lmtool.ngram.arpa.numbers.parse_decimal`) and their words mapped to ids: the
 unigram section's words make the vocabulary (one dict pass), higher orders look their words
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lmtool.errors import ModelFileError
-from lmtool.ngram.arpa.fields import Block, WordIndex, split_block
+from lmtool.ngram.arpa.fields import PADDING, Block, WordIndex, split_block
 from lmtool.ngram.arpa.numbers import parse_decimal
 
 SPECIALS = ("<unk>", "<s>", "</s>")
@@ -49,11 +49,15 @@ class Section:
     backoffs: list = field(default_factory=list)
     lines: list = field(default_factory=list)
 
-    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def take_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The entries as four arrays (ids (m, k), probs, backoffs, line numbers); the section
+        lets go of its per-block pieces, so only one copy is held."""
         k = self.order
         join = lambda parts, empty: np.concatenate(parts) if parts else empty  # noqa: E731
-        return (join(self.ids, np.zeros((0, k), dtype=np.int32)), join(self.probs, np.zeros(0)),
-                join(self.backoffs, np.zeros(0)), join(self.lines, np.zeros(0, dtype=np.int64)))
+        out = (join(self.ids, np.zeros((0, k), dtype=np.int32)), join(self.probs, np.zeros(0)),
+               join(self.backoffs, np.zeros(0)), join(self.lines, np.zeros(0, dtype=np.int64)))
+        self.ids, self.probs, self.backoffs, self.lines = [out[0]], [out[1]], [out[2]], [out[3]]
+        return out
 
     def __len__(self) -> int:
         return sum(len(p) for p in self.probs)
@@ -255,6 +259,34 @@ def open_arpa(path: pathlib.Path):
     return raw
 
 
+def _blocks(handle):
+    """Blocks of complete lines read from ``handle``, each a uint8 array ending in ``PADDING``
+    zero bytes (the last line gets a newline if it has none). One buffer is reused: a block is
+    valid until the next one is taken, and the partial line after a block's last newline moves
+    to the buffer's start."""
+    store = bytearray(BLOCK_BYTES + PADDING + 1)
+    kept = 0  # bytes of a partial line at the start of the buffer
+    while True:
+        if len(store) - PADDING - 1 - kept < max(1, BLOCK_BYTES // 2):  # a long line: a larger buffer (a new
+            store = store[:kept] + bytearray(BLOCK_BYTES + PADDING + 1)  # one, blocks may be in use)
+        with memoryview(store) as view:
+            got = handle.readinto(view[kept : len(store) - PADDING - 1])
+        end = kept + got
+        if not got and not kept:
+            return
+        cut = end + 1 if not got else store.rfind(b"\n", 0, end) + 1
+        if not got:
+            store[end] = ord("\n")  # the file's last line, without its newline
+        elif not cut:
+            kept = end
+            continue
+        tail = bytes(store[cut:end])
+        store[cut : cut + PADDING] = bytes(PADDING)
+        yield np.frombuffer(store, dtype=np.uint8, count=cut + PADDING)
+        store[: len(tail)] = tail
+        kept = len(tail)
+
+
 def read_arpa_sections(path: str | pathlib.Path) -> ArpaReader:
     """Read ``path`` to the end of its ``\\end\\`` line; the reader holds tokens and sections."""
     reader = ArpaReader(pathlib.Path(path))
@@ -262,18 +294,12 @@ def read_arpa_sections(path: str | pathlib.Path) -> ArpaReader:
         number = 0
         try:
             number = reader.read_header(handle)
-            pending = b""
-            while not reader.ended:
-                data = handle.read(BLOCK_BYTES)
-                if not data and not pending:
-                    raise reader.fail(number, "file ends before \\end\\ (truncated?)")
-                block = pending + data if data else pending + b"\n"
-                cut = block.rfind(b"\n") + 1
-                pending = block[cut:]
-                if cut:
-                    lines = split_block(block[:cut])
-                    reader.take_block(lines, number)
-                    number += lines.n_lines
+            for buffer in _blocks(handle):
+                lines = split_block(buffer)
+                reader.take_block(lines, number)
+                number += lines.n_lines
+                if reader.ended:
+                    return reader
         except _UNREADABLE as error:
             raise reader.fail(number + 1, f"unreadable ({error}); a damaged file?") from None
-    return reader
+    raise reader.fail(number, "file ends before \\end\\ (truncated?)")
