@@ -143,3 +143,18 @@ def test_block_boundaries_anywhere(tmp_path, monkeypatch, block_bytes):
     whole = tables_of(path)
     monkeypatch.setattr(read, "BLOCK_BYTES", block_bytes)
     assert tables_of(path) == whole
+
+
+def test_shared_hashes_take_the_exact_paths(tmp_path, monkeypatch):
+    # hashes only find candidates: with words and n-grams forced to share hashes, the dict
+    # lookup of words and the key-by-key lookup of prefixes give the same tables
+    from lmtool.ngram.arpa import build, fields
+
+    rng = np.random.default_rng(2)
+    model = fit_ngram(split_of(random_sentences(rng, 80, 12)), 4, vocabulary=vocabulary(10), discount_fallback=True)
+    path = tmp_path / "m.arpa"
+    write_arpa(model, path)
+    whole = tables_of(path)
+    monkeypatch.setattr(fields, "_hash", lambda chunks, lengths: lengths.astype(np.uint64))
+    monkeypatch.setattr(build, "hash_columns", lambda columns: np.zeros(len(columns), dtype=np.uint64))
+    assert tables_of(path) == whole
