@@ -32,7 +32,7 @@ from lmtool.ngram.arpa.hashing import mix
 POW10 = 10.0 ** np.arange(23)
 _U = np.uint64
 _ASCII4 = np.array([sum(ord(c) << (8 * i) for i, c in enumerate(f"{v:04d}")) for v in range(10000)], dtype=_U)
-_TRAILING_ZEROS4 = np.array([len(f"{v:04d}") - len(f"{v:04d}".rstrip("0")) for v in range(10000)], dtype=np.int64)
+_TRAILING_ZEROS4 = np.array([len(f"{v:04d}") - len(f"{v:04d}".rstrip("0")) for v in range(10000)], dtype=np.int8)
 _LOW_BYTES = np.array([(1 << (8 * n)) - 1 for n in range(8)] + [2**64 - 1], dtype=_U)
 _FIXED_MIN, _FIXED_MAX = -4, 8  # %g's fixed notation for these exponents (precision 9)
 _DOT, _ZERO, _E = ord("."), ord("0"), ord("e")
@@ -89,10 +89,11 @@ def _spell(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rest = m - a * _U(100_000_000)
     b = rest // _U(10_000)
     c = rest - b * _U(10_000)
-    lo = (a + _U(_ZERO)) | (_ASCII4[b] << _U(8)) | (_ASCII4[c] << _U(40))
-    hi = _ASCII4[c] >> _U(24)
-    zeros = np.where(c == 0, 4 + np.where(b == 0, 4, _TRAILING_ZEROS4[b]), _TRAILING_ZEROS4[c])
-    return lo, hi, 9 - zeros
+    spelled_c = _ASCII4[c]
+    lo = (a + _U(_ZERO)) | (_ASCII4[b] << _U(8)) | (spelled_c << _U(40))
+    # "0000" counts 4 trailing zeros, so c == 0 adds b's (a >= 1 has none)
+    zeros = _TRAILING_ZEROS4[c] + (c == 0) * _TRAILING_ZEROS4[b]
+    return lo, spelled_c >> _U(24), 9 - zeros
 
 
 def format_g9(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
