@@ -9,7 +9,9 @@ On the Brown corpus split of Bengio et al. (2003) (``brown-bengio2003``), for ea
   ``<unk>`` in its input; no pruning on either side; ``--discount_fallback`` is added to both
   only if lmplz stops without it). lmtool's process also writes its .npz model.
 - **ARPA -> model file**: ``lmtool fit-ngram --from-arpa k.arpa -o x.npz`` against
-  ``build_binary probing`` and ``build_binary trie`` on the *same* ARPA file (lmplz's).
+  ``build_binary probing`` and ``build_binary trie`` on the *same* ARPA file (lmplz's); and
+  ``read_arpa`` alone, timed in this process (without the interpreter's start, its imports
+  and the .npz written, which a short file's import is mostly made of).
 
 Every command runs in a fresh process under ``nice -n 5``, ``--repeats`` times (best wall time
 kept; the machine may be shared); wall time, CPU time (user + system) and peak RSS come from
@@ -117,27 +119,44 @@ def bench_order(order: int, train: pathlib.Path, work: pathlib.Path, args, kenlm
           f"importing {source.name} ({size:.1f} MB, {counts(source) if source.exists() else '-'} n-grams)"
           + (" with --discount_fallback" if fallback else ""), flush=True)
     ours = best(lmtool + ["--from-arpa", str(source), "-o", str(work / "x.npz")], args.repeats)
+    in_process = in_process_read(source, args.repeats)
     for structure in ("probing", "trie"):
         theirs = best(["build_binary", structure, str(source), str(work / f"k.{structure}")], args.repeats) if kenlm else None
         rows.append(("ARPA -> model file", ours, f"build_binary {structure}", theirs))
+        rows.append(("  read_arpa alone", in_process, f"build_binary {structure}", theirs))
     return rows
+
+
+def in_process_read(arpa: pathlib.Path, repeats: int) -> dict:
+    """``read_arpa`` timed inside this process (no interpreter start, imports or model file
+    written): the fastest of ``repeats``; RSS is not measured here."""
+    from lmtool.ngram import read_arpa
+
+    runs = []
+    for _ in range(repeats):
+        wall, cpu = time.perf_counter(), time.process_time()
+        read_arpa(arpa)
+        runs.append({"ok": True, "wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu, "rss": float("nan")})
+    return min(runs, key=lambda r: r["wall"])
 
 
 def show(order: int, rows: list[tuple]) -> None:
     """One table line per comparison: wall, CPU, peak RSS on both sides and the ratios."""
+    known = lambda value: value == value  # noqa: E731 (NaN: not measured)
     for task, ours, name, theirs in rows:
         if not ours["ok"]:
             print(f"{order:>5}  {task:<19} lmtool failed: {' / '.join(ours['error'])}")
             continue
-        line = f"{order:>5}  {task:<19} {ours['wall']:>7.2f} {ours['cpu']:>7.2f} {ours['rss']:>7.0f}"
+        rss = f"{ours['rss']:>7.0f}" if known(ours["rss"]) else f"{'-':>7}"
+        line = f"{order:>5}  {task:<19} {ours['wall']:>7.2f} {ours['cpu']:>7.2f} {rss}"
         if theirs is None:
             print(line + f"  {name:<22} (not on PATH)")
         elif not theirs["ok"]:
             print(line + f"  {name:<22} failed: {' / '.join(theirs['error'])}")
         else:
+            memory = f"{ours['rss'] / theirs['rss']:>6.2f}x" if known(ours["rss"]) else f"{'-':>7}"
             print(line + f"  {name:<22} {theirs['wall']:>7.2f} {theirs['cpu']:>7.2f} {theirs['rss']:>7.0f}"
-                         f"  {ours['wall'] / theirs['wall']:>6.2f}x {ours['cpu'] / theirs['cpu']:>6.2f}x"
-                         f" {ours['rss'] / theirs['rss']:>6.2f}x")
+                         f"  {ours['wall'] / theirs['wall']:>6.2f}x {ours['cpu'] / theirs['cpu']:>6.2f}x {memory}")
 
 
 def main(argv: list[str] | None = None) -> None:
