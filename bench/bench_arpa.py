@@ -26,6 +26,7 @@ figures alone.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import pathlib
 import shutil
@@ -55,23 +56,30 @@ def write_train_text(path: pathlib.Path) -> int:
     return split.n_tokens
 
 
+# A fresh small process starts each measured command: a child's peak RSS counts the pages of
+# the process it was forked from (Linux folds them in at exec), so forking from this process,
+# which holds the corpus, would report its size for every command.
+_LAUNCHER = """
+import json, os, subprocess, sys, time
+inp, out, command = sys.argv[1], sys.argv[2], sys.argv[3:]
+started = time.perf_counter()
+with open(inp or os.devnull, "rb") as stdin, open(out or os.devnull, "wb") as stdout:
+    process = subprocess.Popen(command, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE)
+    error = process.stderr.read()
+    _, status, usage = os.wait4(process.pid, 0)
+print(json.dumps({"code": os.waitstatus_to_exitcode(status), "wall": time.perf_counter() - started,
+                  "cpu": usage.ru_utime + usage.ru_stime, "rss": usage.ru_maxrss / 1024,
+                  "error": error.decode("utf-8", "replace").strip().splitlines()[-3:]}))
+"""
+
+
 def run(command: list[str], stdin: pathlib.Path | None = None, stdout: pathlib.Path | None = None) -> dict:
     """Run ``command`` under nice; wall seconds, CPU seconds and peak RSS (MiB) of that process."""
-    inp = open(stdin, "rb") if stdin else subprocess.DEVNULL
-    out = open(stdout, "wb") if stdout else subprocess.DEVNULL
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    started = time.perf_counter()
-    process = subprocess.Popen(["nice", "-n", "5", *command], stdin=inp, stdout=out, stderr=subprocess.PIPE, env=env)
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - started
-    error = process.stderr.read().decode("utf-8", "replace")
-    process.stderr.close()
-    for handle in (inp, out):
-        if handle is not subprocess.DEVNULL:
-            handle.close()
-    code = os.waitstatus_to_exitcode(status)
-    return {"ok": code == 0, "error": error.strip().splitlines()[-3:], "wall": wall,
-            "cpu": usage.ru_utime + usage.ru_stime, "rss": usage.ru_maxrss / 1024}
+    launch = [sys.executable, "-c", _LAUNCHER, str(stdin or ""), str(stdout or ""), "nice", "-n", "5", *command]
+    result = json.loads(subprocess.run(launch, env=env, capture_output=True, check=True, text=True).stdout)
+    result["ok"] = result.pop("code") == 0
+    return result
 
 
 def best(command: list[str], repeats: int, **files) -> dict:
