@@ -85,9 +85,15 @@ def model_from_counts(counts: NgramCounts, method: str, params: dict, tokenizer:
     """Smooth ``counts`` with ``method`` and wrap the tables with the text layer's tokenizer and
     vocabulary; the in-memory and the out-of-core fits both end here. ``training`` (corpus,
     unit, sizes) gets the seconds since ``started``, counting included."""
-    result = estimate(counts, method, **params)
+    return model_from_estimate(estimate(counts, method, **params), tokenizer, vocabulary, unit, training, started)
+
+
+def model_from_estimate(result: Estimate, tokenizer: Any, vocabulary: Any, unit: str, training: dict,
+                        started: float) -> NgramModel:
+    """The model of an :class:`Estimate`: :func:`model_from_counts` after estimation, and where the
+    cluster's fit (:mod:`lmtool.ngram.cluster`), which estimates across its workers, ends."""
     training = {**training, "seconds": round(time.perf_counter() - started, 3)}
-    return NgramModel(result.tables, tokenizer, vocabulary, unit=unit, method=method, normalised=result.normalised,
+    return NgramModel(result.tables, tokenizer, vocabulary, unit=unit, method=result.method, normalised=result.normalised,
                       parameters=result.parameters, discounts=_plain(result.info.get("discounts")), training=training)
 
 
