@@ -54,20 +54,20 @@ def fit_on_cluster(spec: str, order: int, smoothing: str, cluster: str, cluster_
                    partition_size: str | None, quiet: bool, corpus_options: dict, params: dict):
     """Fit on the cluster ``cluster`` names; the model and what ``--json`` reports of the cluster."""
     try:
-        from lmtool.ngram.cluster import DEFAULT_PART_BYTES, fit_cluster, open_cluster
+        from lmtool.ngram.cluster import DEFAULT_PART_BYTES, fit_cluster, open_cluster, plan_fit
     except ImportError as error:
         raise UsageError(f"--cluster needs Dask ({error}): pip install 'lmtool[dask]'") from None
     from lmtool.ngram.external import parse_memory
 
     memory = parse_memory(cluster_memory, "--cluster-memory") if cluster_memory is not None else None
     part_bytes = parse_memory(partition_size, "--partition-size", 1024) if partition_size else DEFAULT_PART_BYTES
+    plan = plan_fit(spec, order, smoothing, part_bytes=part_bytes, corpus_options=corpus_options, **params)
     if logging.getLogger().getEffectiveLevel() > logging.INFO:
-        logging.getLogger("distributed").setLevel(logging.ERROR)  # Dask's own chatter, unless -v
+        logging.getLogger("distributed").setLevel(logging.CRITICAL)  # Dask's own chatter, unless -v
     with open_cluster(cluster, memory) as (client, info):
         if not quiet:
             _announce(info)
-        model, stats = fit_cluster(spec, order, smoothing, client, part_bytes=part_bytes, corpus_options=corpus_options,
-                                   progress=None if quiet else _Progress(), **params)
+        model, stats = fit_cluster(plan, client, progress=None if quiet else _Progress())
     figures = {name: {"tasks": f.tasks, "seconds": f.seconds, "shuffle_mb": round(f.shuffle_bytes / 2**20, 3)}
                for name, f in stats.stages.items()}
     return model, {**vars(info), "parts": stats.parts, "partitions": stats.partitions, "part_bytes": stats.part_bytes,

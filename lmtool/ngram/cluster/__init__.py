@@ -3,7 +3,15 @@
 ``fit-ngram --cluster ADDRESS`` (a running scheduler) or ``--cluster local:N`` (N worker
 processes on this machine) runs the estimation as distributed stages, with Dask doing the
 shuffles; each task calls the numpy stages of the in-memory fit on its share. Read top to bottom
-in :func:`~.fit.fit_cluster`:
+in :func:`~.fit.fit_cluster`, after :func:`~.fit.plan_fit` has checked the options and cut
+the files into parts on the client::
+
+    from lmtool.ngram.cluster import fit_cluster, open_cluster, plan_fit
+    plan = plan_fit("shards/*.txt.gz", 5, "modified-kneser-ney", part_bytes=64 << 20)
+    with open_cluster("tcp://scheduler:8786") as (client, info):   # or "local:4"
+        model, stats = fit_cluster(plan, client)
+
+The stages:
 
 1. **vocabulary** (:mod:`.inputs`): the files cut into parts at line starts; each part read,
    tokenized and interned once; type counts summed by a tree of tasks; the text layer's
@@ -27,7 +35,8 @@ This package imports Dask; nothing else in lmtool imports it.
 
 from lmtool.ngram.cluster.engine import ClusterInfo, open_cluster
 from lmtool.ngram.cluster.estimate import CLUSTER_METHODS
-from lmtool.ngram.cluster.fit import ClusterStats, fit_cluster
+from lmtool.ngram.cluster.fit import ClusterFit, ClusterStats, fit_cluster, plan_fit
 from lmtool.ngram.cluster.inputs import DEFAULT_PART_BYTES
 
-__all__ = ["CLUSTER_METHODS", "DEFAULT_PART_BYTES", "ClusterInfo", "ClusterStats", "fit_cluster", "open_cluster"]
+__all__ = ["CLUSTER_METHODS", "DEFAULT_PART_BYTES", "ClusterFit", "ClusterInfo", "ClusterStats", "fit_cluster",
+           "open_cluster", "plan_fit"]

@@ -20,6 +20,7 @@ import logging
 import operator
 import time
 import uuid
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
@@ -70,9 +71,11 @@ def open_cluster(spec: str, worker_memory: int | None = None, timeout: float = C
     workers = parse_cluster(spec)
     local = None
     if workers is not None:
-        local = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                             dashboard_address="127.0.0.1:8787", memory_limit=worker_memory or "auto",
-                             silence_logs=logging.ERROR)
+        with warnings.catch_warnings():  # 8787 taken: Dask serves the dashboard on another port, which is printed
+            warnings.filterwarnings("ignore", message="Port .* is already in use")
+            local = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                 dashboard_address="127.0.0.1:8787", memory_limit=worker_memory or "auto",
+                                 silence_logs=logging.CRITICAL)  # a task's error reaches the client, once
     elif worker_memory is not None:
         raise UsageError("--cluster-memory applies to --cluster local:N; a running cluster's workers have their own limits")
     try:

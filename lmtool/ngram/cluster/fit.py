@@ -17,7 +17,7 @@ from lmtool.ngram.cluster.counting import PartCounts, bucket_of, count_part, fir
 from lmtool.ngram.cluster.engine import Progress, Run, StageFigures
 from lmtool.ngram.cluster.estimate import (CLUSTER_METHODS, Smoothing, by_context, context_partition,
                                            interpolate_partition, smoothing)
-from lmtool.ngram.cluster.inputs import DEFAULT_PART_BYTES, input_files, merge_counts, plan_parts, scan_part
+from lmtool.ngram.cluster.inputs import DEFAULT_PART_BYTES, Part, input_files, merge_counts, plan_parts, scan_part
 from lmtool.ngram.cluster.suffix import statistics, suffix_partition
 from lmtool.ngram.fit import Estimate, check_fit_options, estimator_for, model_from_estimate
 from lmtool.ngram.model import NgramModel
@@ -44,15 +44,27 @@ class ClusterStats:
     stages: dict[str, StageFigures] = field(default_factory=dict)
 
 
-def fit_cluster(spec: str, order: int, method: str, client, *, part_bytes: int = DEFAULT_PART_BYTES,
-                partitions: int | None = None, corpus_options: dict | None = None, progress: Progress | None = None,
-                **params) -> tuple[NgramModel, ClusterStats]:
-    """:func:`lmtool.ngram.fit_ngram` of the text in ``spec``'s files, on the Dask cluster of ``client``.
+@dataclass
+class ClusterFit:
+    """A fit checked and planned before any cluster is involved: its options settled, its files
+    found and cut into parts (:func:`plan_fit`)."""
 
-    The model equals the in-memory fit on the same text with ``split_fractions="1"`` (the whole
-    input is training text). ``part_bytes``: text per part of stages 1 and 2; ``partitions``:
-    the shuffle's partitions (default two per worker thread); ``corpus_options`` as for
-    :func:`lmtool.text.load_corpus`; ``progress(stage, done, total)`` hears of every task.
+    spec: str
+    order: int
+    method: str
+    parameters: dict
+    options: dict
+    parts: list[Part]
+    part_bytes: int
+
+
+def plan_fit(spec: str, order: int, method: str, *, part_bytes: int = DEFAULT_PART_BYTES,
+             corpus_options: dict | None = None, **params) -> ClusterFit:
+    """Check a cluster fit of ``spec``'s files and cut them into parts of ``part_bytes``, on this
+    machine and before connecting, so that a typo or a missing file fails at once.
+
+    ``corpus_options`` as for :func:`lmtool.text.load_corpus` (see :func:`cluster_corpus_options`);
+    ``params`` the method's options.
     """
     check_fit_options(order, method, params)
     if method not in CLUSTER_METHODS:
@@ -60,23 +72,30 @@ def fit_cluster(spec: str, order: int, method: str, client, *, part_bytes: int =
                          f"drop --cluster to fit {method} in memory (or out of core with --memory)")
     parameters = estimator_for(method).resolve(params)
     options = cluster_corpus_options(corpus_options or {})
+    return ClusterFit(spec, int(order), method, parameters, options, plan_parts(input_files(spec), part_bytes), part_bytes)
+
+
+def fit_cluster(fit: ClusterFit, client, *, partitions: int | None = None,
+                progress: Progress | None = None) -> tuple[NgramModel, ClusterStats]:
+    """Run the planned ``fit`` on the Dask cluster of ``client``: the model, equal to
+    :func:`lmtool.ngram.fit_ngram` of the same text with ``split_fractions="1"`` (the whole input
+    is training text), and the figures. ``partitions``: the shuffle's partitions (default two per
+    worker thread); ``progress(stage, done, total)`` hears of every task."""
     started = time.perf_counter()
-    parts = plan_parts(input_files(spec), part_bytes)
     threads = sum(client.nthreads().values())
-    stats = ClusterStats(len(parts), partitions or PARTITIONS_PER_THREAD * max(1, threads), part_bytes)
-    run = Run(client, progress, stats.stages)
-    n = stats.partitions
-    vocabulary, tails, interned = vocabulary_stage(run, parts, options, order, spec)
+    stats = ClusterStats(len(fit.parts), partitions or PARTITIONS_PER_THREAD * max(1, threads), fit.part_bytes)
+    run, n, order, options = Run(client, progress, stats.stages), stats.partitions, fit.order, fit.options
+    vocabulary, tails, interned = vocabulary_stage(run, fit.parts, options, order, fit.spec)
     counted, pieces = count_stage(run, interned, vocabulary, overlaps(tails, vocabulary, order, options["unit"]), order, n)
     suffix, summaries = adjust_stage(run, pieces, counted, order, len(vocabulary), n)
-    smoothed = smoothing(method, parameters, order, len(vocabulary), summaries)
+    smoothed = smoothing(fit.method, fit.parameters, order, len(vocabulary), summaries)
     tables = estimate_stage(run, suffix, smoothed, order, len(vocabulary), n)
     stats.tokens = sum(part.tokens for part in counted)
     stats.gathered_bytes = nbytes([t.ngrams + t.log10_probs + t.log10_backoffs for t in tables])
-    training = {"corpus": spec, "unit": options["unit"], "segments": sum(part.segments for part in counted),
+    training = {"corpus": fit.spec, "unit": options["unit"], "segments": sum(part.segments for part in counted),
                 "tokens": stats.tokens, "unk_tokens": sum(part.unk_tokens for part in counted)}
-    result = Estimate(tables=assemble(tables, order, len(vocabulary), n), method=method, normalised=True,
-                      parameters=parameters, info=smoothed.info)
+    result = Estimate(tables=assemble(tables, order, len(vocabulary), n), method=fit.method, normalised=True,
+                      parameters=fit.parameters, info=smoothed.info)
     return model_from_estimate(result, options["tokenizer"], vocabulary, options["unit"], training, started), stats
 
 
