@@ -21,7 +21,7 @@ STAGES = {"read and tokenize": "parts", "vocabulary": "merges of type counts", "
 
 
 def cluster_options(function: Callable) -> Callable:
-    """``--cluster``, ``--cluster-memory``, ``--partition-size``."""
+    """``--cluster``, ``--cluster-memory``, ``--partition-size``, ``--shuffle-partitions``."""
     for option in reversed([
         click.option("--cluster", default=None, metavar="ADDRESS|local:N",
                      help="Fit on a Dask cluster: a running scheduler (tcp://host:8786) or local:N, N worker "
@@ -32,26 +32,30 @@ def cluster_options(function: Callable) -> Callable:
         click.option("--partition-size", default=None, metavar="SIZE",
                      help="Text per partition read and counted by one --cluster task (default 16M; counting "
                           "takes about (40 + 40 x order) bytes per token)."),
+        click.option("--shuffle-partitions", type=click.IntRange(min=1), default=None, metavar="N",
+                     help="Partitions of the --cluster shuffles (default 2 per worker thread); each holds about "
+                          "1/N of the counts."),
     ]):
         function = option(function)
     return function
 
 
-def check_cluster_options(cluster: str | None, cluster_memory: str | None, partition_size: str | None, *,
-                          from_arpa: str | None, memory: str | None) -> None:
+def check_cluster_options(cluster: str | None, cluster_memory: str | None, partition_size: str | None,
+                          shuffle_partitions: int | None, *, from_arpa: str | None, memory: str | None) -> None:
     """A :class:`UsageError` for cluster options that would be ignored or clash (before anything runs)."""
     if cluster is None:
-        given = [name for name, value in (("--cluster-memory", cluster_memory), ("--partition-size", partition_size))
-                 if value is not None]
+        given = [name for name, value in (("--cluster-memory", cluster_memory), ("--partition-size", partition_size),
+                                          ("--shuffle-partitions", shuffle_partitions)) if value is not None]
         if given:
-            raise UsageError(f"{' and '.join(given)} apply to --cluster: add --cluster ADDRESS|local:N or drop them")
+            raise UsageError(f"{', '.join(given)}: only with --cluster ADDRESS|local:N (add it, or drop them)")
     elif from_arpa is not None or memory is not None:
         raise UsageError("--cluster fits on --corpus files and replaces --memory: give one of --cluster, --memory, "
                          "--from-arpa")
 
 
 def fit_on_cluster(spec: str, order: int, smoothing: str, cluster: str, cluster_memory: str | None,
-                   partition_size: str | None, quiet: bool, corpus_options: dict, params: dict):
+                   partition_size: str | None, shuffle_partitions: int | None, quiet: bool, corpus_options: dict,
+                   params: dict):
     """Fit on the cluster ``cluster`` names; the model and what ``--json`` reports of the cluster."""
     try:
         from lmtool.ngram.cluster import DEFAULT_PART_BYTES, fit_cluster, open_cluster, plan_fit
@@ -67,11 +71,16 @@ def fit_on_cluster(spec: str, order: int, smoothing: str, cluster: str, cluster_
     with open_cluster(cluster, memory) as (client, info):
         if not quiet:
             _announce(info)
-        model, stats = fit_cluster(plan, client, progress=None if quiet else _Progress())
+        model, stats = fit_cluster(plan, client, partitions=shuffle_partitions, progress=None if quiet else _Progress())
     figures = {name: {"tasks": f.tasks, "seconds": f.seconds, "shuffle_mb": round(f.shuffle_bytes / 2**20, 3)}
                for name, f in stats.stages.items()}
+    peaks = stats.peak_memory_mb
+    if not quiet:
+        click.echo(f"peak memory: workers {', '.join(f'{mb:.0f}' for mb in peaks['workers'])} MiB, "
+                   f"scheduler {peaks['scheduler']:.0f} MiB", err=True)
     return model, {**vars(info), "parts": stats.parts, "partitions": stats.partitions, "part_bytes": stats.part_bytes,
-                   "tokens": stats.tokens, "gathered_mb": round(stats.gathered_bytes / 2**20, 3), "stages": figures}
+                   "tokens": stats.tokens, "gathered_mb": round(stats.gathered_bytes / 2**20, 3), "stages": figures,
+                   "peak_memory_mb": peaks}
 
 
 def _announce(info) -> None:

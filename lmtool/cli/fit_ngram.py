@@ -54,8 +54,8 @@ def peak_memory_mb() -> float:
 @json_option
 @click.pass_context
 def fit_ngram(ctx: click.Context, spec, from_arpa, order, smoothing, discount, k, gtmax, alpha, prune,
-              discount_fallback, output, arpa, memory, tmp, workers, cluster, cluster_memory, partition_size, as_json,
-              **options) -> None:
+              discount_fallback, output, arpa, memory, tmp, workers, cluster, cluster_memory, partition_size,
+              shuffle_partitions, as_json, **options) -> None:
     """Estimate an order-N Markov model and save it (and optionally its ARPA form).
 
     Prints n-grams per order, discounts, time, peak memory and the valid perplexity (when
@@ -71,15 +71,15 @@ def fit_ngram(ctx: click.Context, spec, from_arpa, order, smoothing, discount, k
     valid_ppl = external = on_cluster = None
     if memory is not None and from_arpa is not None:
         raise UsageError("--memory applies to fitting on --corpus, not to --from-arpa")
-    check_cluster_options(cluster, cluster_memory, partition_size, from_arpa=from_arpa, memory=memory)
+    check_cluster_options(cluster, cluster_memory, partition_size, shuffle_partitions, from_arpa=from_arpa, memory=memory)
     # --prune goes through as given: the n-gram package parses and checks it (prune.check_prune)
     params = dict(discount=discount, k=k, gtmax=gtmax, alpha=alpha, prune=prune, discount_fallback=discount_fallback)
     if from_arpa is not None:
         _progress(f"reading {from_arpa}", quiet)
         model = read_arpa(from_arpa)
     elif cluster is not None:
-        model, on_cluster = fit_on_cluster(spec, order, smoothing, cluster, cluster_memory, partition_size, quiet,
-                                           corpus_kwargs(options), params)
+        model, on_cluster = fit_on_cluster(spec, order, smoothing, cluster, cluster_memory, partition_size,
+                                           shuffle_partitions, quiet, corpus_kwargs(options), params)
     elif memory is not None:
         model, external = _fit_external(spec, order, smoothing, memory, tmp, workers, quiet, options, **params)
     else:

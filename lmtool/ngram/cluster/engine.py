@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import operator
+import resource
 import time
 import uuid
 import warnings
@@ -118,6 +119,19 @@ def _describe(client: Client, local: bool) -> ClusterInfo:
                        threads=sum(info.get("nthreads", 1) for info in workers.values()),
                        memory_per_worker=limits.pop() if len(limits) == 1 else None,
                        dashboard=client.dashboard_link)
+
+
+def peak_memory_mb(client: Client) -> dict:
+    """Peak resident memory so far of the scheduler and of each worker process, in MiB (each
+    process's own high-water mark: Dask starts workers as fresh processes)."""
+    workers = client.run(peak_rss_mb)
+    return {"scheduler": round(client.run_on_scheduler(peak_rss_mb), 1),
+            "workers": [round(workers[address], 1) for address in sorted(workers)]}
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MiB (Linux reports KiB); run on the cluster's processes."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def lmtool_version() -> str:

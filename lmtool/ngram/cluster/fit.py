@@ -14,7 +14,7 @@ import numpy as np
 
 from lmtool.errors import DataError, UsageError
 from lmtool.ngram.cluster.counting import PartCounts, bucket_of, count_part, first_seen, nbytes, overlaps
-from lmtool.ngram.cluster.engine import Progress, Run, StageFigures
+from lmtool.ngram.cluster.engine import Progress, Run, StageFigures, peak_memory_mb
 from lmtool.ngram.cluster.estimate import (CLUSTER_METHODS, Smoothing, by_context, context_partition,
                                            interpolate_partition, smoothing)
 from lmtool.ngram.cluster.inputs import DEFAULT_PART_BYTES, Part, input_files, merge_counts, plan_parts, scan_part
@@ -42,6 +42,7 @@ class ClusterStats:
     tokens: int = 0
     gathered_bytes: int = 0
     stages: dict[str, StageFigures] = field(default_factory=dict)
+    peak_memory_mb: dict = field(default_factory=dict)  # the scheduler's and each worker's
 
 
 @dataclass
@@ -92,6 +93,7 @@ def fit_cluster(fit: ClusterFit, client, *, partitions: int | None = None,
     tables = estimate_stage(run, suffix, smoothed, order, len(vocabulary), n)
     stats.tokens = sum(part.tokens for part in counted)
     stats.gathered_bytes = nbytes([t.ngrams + t.log10_probs + t.log10_backoffs for t in tables])
+    stats.peak_memory_mb = peak_memory_mb(client)
     training = {"corpus": fit.spec, "unit": options["unit"], "segments": sum(part.segments for part in counted),
                 "tokens": stats.tokens, "unk_tokens": sum(part.unk_tokens for part in counted)}
     result = Estimate(tables=assemble(tables, order, len(vocabulary), n), method=fit.method, normalised=True,
