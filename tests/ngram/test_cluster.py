@@ -101,9 +101,10 @@ def test_counts_and_adjusted_counts_are_exact(cluster, corpus_dir):
     client, _ = cluster
     order, spec = 4, str(corpus_dir)
     run, plan = Run(client), plan_fit(spec, order, "modified-kneser-ney", part_bytes=PART)
-    vocabulary, tails, interned = vocabulary_stage(run, plan.parts, plan.options, order, spec)
-    counted, pieces = count_stage(run, interned, vocabulary, overlaps(tails, vocabulary, order, "line"), order, 3)
-    suffix, _ = adjust_stage(run, pieces, counted, order, len(vocabulary), 3)
+    shared, tails, interned = vocabulary_stage(run, plan.parts, plan.options, order, spec)
+    vocabulary = client.gather(shared)
+    counted, pieces = count_stage(run, interned, shared, overlaps(tails, vocabulary, order, "line"), order, 3)
+    suffix, _ = adjust_stage(run, pieces, counted, client.gather(counted), order, len(vocabulary), 3)
     partitions = client.gather(suffix)
     split = load_corpus(spec, split_fractions="1").splits["train"]
     expected = count_ngrams(split.ids, split.starts, order, len(vocabulary))
@@ -150,19 +151,24 @@ def test_parts_smaller_than_a_line_leave_empty_parts(cluster, tmp_path):
     assert_same_model(fit_ngram(str(path), 3, "kneser-ney", split_fractions="1"), model)
 
 
-def test_a_worker_killed_during_counting_is_replaced_and_the_model_is_unchanged(cluster, corpus_dir):
+@pytest.mark.parametrize("stage, holding", [
+    ("count n-grams", "lmtool-count"),  # counted parts lost: counted again from the interned parts
+    ("interpolate", "lmtool-suffix"),  # partitions by last word lost after their inputs were released: from the text
+])
+def test_a_killed_worker_is_replaced_and_the_model_is_unchanged(cluster, corpus_dir, stage, holding):
     client, _ = cluster
+    client.wait_for_workers(2, timeout=60)
     before = client.run(os.getpid)
     killed = []
 
-    def kill_during_counting(stage, done, total):
-        # once a part is counted, kill the worker holding it: its results are lost and must be computed again
-        if stage == "count n-grams" and done == 1 and not killed:
-            holders = [w for w, keys in client.has_what().items() if any("lmtool-count" in str(key) for key in keys)]
+    def kill_a_worker(name, done, total):
+        # once a task of the stage is done, kill a worker holding results it needs: they are lost and must be computed again
+        if name == stage and done == 1 and not killed:
+            holders = [w for w, keys in client.has_what().items() if any(holding in str(key) for key in keys)]
             killed.append(before[holders[0]])
             os.kill(killed[0], signal.SIGKILL)
 
-    model, _ = fit(client, corpus_dir, 3, progress=kill_during_counting)
+    model, _ = fit(client, corpus_dir, 3, progress=kill_a_worker)
     assert killed
     client.wait_for_workers(2, timeout=60)
     after = client.run(os.getpid)

@@ -113,7 +113,7 @@ def overlaps(tails: list[list[str]], vocabulary: Vocabulary, order: int, unit: s
     return result
 
 
-def first_seen(parts: list[PartCounts], vocab_size: int) -> np.ndarray:
+def first_seen(vocab_size: int, *parts: PartCounts) -> np.ndarray:
     """``NgramCounts.first_seen`` of the whole stream from each part's first positions."""
     offsets = np.cumsum([0] + [part.positions for part in parts[:-1]])
     first_position = np.full(vocab_size, np.iinfo(np.int64).max, dtype=np.int64)

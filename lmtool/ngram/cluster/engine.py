@@ -153,25 +153,31 @@ class StageFigures:
 @dataclass
 class Run:
     """One fit on ``client``: names its tasks, waits for stages with ``progress``, does shuffles,
-    and keeps each stage's figures."""
+    and keeps each stage's figures.
+
+    It holds every future it made until it is dropped: a result that a worker took with it when
+    it died is computed again from its inputs, which Dask can do only while they are wanted (a
+    released input is forgotten once its dependents are done). So every stage's results stay on
+    the workers, in memory or spilled to their disk, until the model is gathered. For the same
+    reason nothing is scattered: data scattered from the client has no lineage (and Dask's
+    active memory manager may drop the replicas of a broadcast), so what every task needs (the
+    vocabulary, the discounts) is itself a task's result."""
 
     client: Client
     progress: Progress | None = None
     stages: dict[str, StageFigures] = field(default_factory=dict)
     token: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    held: list = field(default_factory=list)
 
     def submit(self, name: str, function: Callable, *args: Any) -> Any:
         """A future of ``function(*args)`` (futures among ``args`` are their results), named for the dashboard."""
-        return self.client.submit(function, *args, key=f"lmtool-{name}-{self.token}-{uuid.uuid4().hex[:6]}")
-
-    def scatter(self, value: Any) -> Any:
-        """``value`` copied to every worker once, as a future tasks take instead of the value."""
-        return self.client.scatter(value, broadcast=True, hash=False)
+        future = self.client.submit(function, *args, key=f"lmtool-{name}-{self.token}-{uuid.uuid4().hex[:6]}")
+        self.held.append(future)
+        return future
 
     def pieces(self, sources: list, n: int) -> list[list]:
         """``pieces[j][i]``: the future of piece ``j`` of source ``i`` (each source a tuple of ``n``)."""
-        return [[self.client.submit(operator.getitem, source, j, key=f"lmtool-piece-{self.token}-{uuid.uuid4().hex[:8]}")
-                 for source in sources] for j in range(n)]
+        return [[self.submit("piece", operator.getitem, source, j) for source in sources] for j in range(n)]
 
     def shuffle(self, name: str, sources: list, n: int, function: Callable, *args: Any) -> list:
         """All-to-all: destination ``j`` is ``function(j, *args, *pieces j of every source)``."""

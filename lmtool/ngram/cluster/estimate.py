@@ -54,8 +54,10 @@ class Smoothing:
     info: dict
 
 
-def smoothing(method: str, parameters: dict, order: int, vocab_size: int, stats: list[Statistics]) -> Smoothing:
-    """Stage 4 on the client: discounts from the summed counts-of-counts, and the unigram stage."""
+def smoothing(method: str, parameters: dict, order: int, vocab_size: int, *stats: Statistics) -> Smoothing:
+    """Stage 4: discounts from the summed counts-of-counts, and the unigram stage. It runs on the
+    client (whose user sees its warnings and errors, as in memory) and again as a task whose
+    result the tasks of stage 5 take (see :class:`~.engine.Run` on why nothing is scattered)."""
     check_vocabulary(vocab_size)
     if method == "modified-kneser-ney":
         chosen, fallback_orders = [], []
@@ -91,8 +93,7 @@ def by_context(partition: SuffixPartition, n: int) -> tuple:
     return tuple(pieces)
 
 
-def context_partition(index: int, discounts: list[Discounts], thresholds: list[int], vocab_size: int,
-                      *pieces: list) -> tuple:
+def context_partition(index: int, smoothed: Smoothing, vocab_size: int, *pieces: list) -> tuple:
     """Stage 5's task by context: the initial probabilities of the n-grams of partition ``index``'s
     contexts, dealt back. Returns ``((bytes received, bytes sent back), piece 0, ..., piece n-1)``:
     piece ``b`` holds, per order >= 2, ``(row numbers, u, gamma of their context)`` of the kept
@@ -100,7 +101,7 @@ def context_partition(index: int, discounts: list[Discounts], thresholds: list[i
     word is in partition ``b``."""
     n = len(pieces)
     back = [[] for _ in range(n)]
-    for k in range(1, len(discounts)):
+    for k in range(1, len(smoothed.discounts)):
         rows, adjusted, raw, numbers = (np.concatenate([piece[k - 1][i] for piece in pieces]) for i in range(4))
         source = np.repeat(np.arange(n), [len(piece[k - 1][0]) for piece in pieces])
         order = np.lexsort(rows.T[::-1])
@@ -111,7 +112,7 @@ def context_partition(index: int, discounts: list[Discounts], thresholds: list[i
         # order k+1 as initial_order reads it: its contexts are the rows of order k (none below)
         view = NgramCounts(order=k + 1, vocab_size=vocab_size, ngrams=[None] * (k - 1) + [rows[new, :-1], rows],
                            counts=[None] * k + [raw], prefixes=[None] * k + [prefix])
-        stage = initial_order(view, k, adjusted, discounts[k], raw > thresholds[k])
+        stage = initial_order(view, k, adjusted, smoothed.discounts[k], raw > smoothed.thresholds[k])
         kept = np.arange(len(rows))[stage.rows]
         to_rows = deal(source[kept], n, [numbers[kept], stage.u, stage.gamma[prefix[kept]]])
         contexts = rows[new, :-1][stage.contexts]

@@ -15,7 +15,7 @@ import numpy as np
 from lmtool.errors import DataError, UsageError
 from lmtool.ngram.cluster.counting import PartCounts, bucket_of, count_part, first_seen, nbytes, overlaps
 from lmtool.ngram.cluster.engine import Progress, Run, StageFigures, peak_memory_mb
-from lmtool.ngram.cluster.estimate import (CLUSTER_METHODS, Smoothing, by_context, context_partition,
+from lmtool.ngram.cluster.estimate import (CLUSTER_METHODS, by_context, context_partition,
                                            interpolate_partition, smoothing)
 from lmtool.ngram.cluster.inputs import DEFAULT_PART_BYTES, Part, input_files, merge_counts, plan_parts, scan_part
 from lmtool.ngram.cluster.suffix import statistics, suffix_partition
@@ -86,17 +86,24 @@ def fit_cluster(fit: ClusterFit, client, *, partitions: int | None = None,
     threads = sum(client.nthreads().values())
     stats = ClusterStats(len(fit.parts), partitions or PARTITIONS_PER_THREAD * max(1, threads), fit.part_bytes)
     run, n, order, options = Run(client, progress, stats.stages), stats.partitions, fit.order, fit.options
-    vocabulary, tails, interned = vocabulary_stage(run, fit.parts, options, order, fit.spec)
-    counted, pieces = count_stage(run, interned, vocabulary, overlaps(tails, vocabulary, order, options["unit"]), order, n)
-    suffix, summaries = adjust_stage(run, pieces, counted, order, len(vocabulary), n)
-    smoothed = smoothing(fit.method, fit.parameters, order, len(vocabulary), summaries)
-    tables = estimate_stage(run, suffix, smoothed, order, len(vocabulary), n)
-    stats.tokens = sum(part.tokens for part in counted)
+    shared_vocabulary, tails, interned = vocabulary_stage(run, fit.parts, options, order, fit.spec)
+    vocabulary = run.gather([shared_vocabulary])[0]
+    size = len(vocabulary)
+    counted, pieces = count_stage(run, interned, shared_vocabulary, overlaps(tails, vocabulary, order, options["unit"]),
+                                  order, n)
+    parts = run.gather(counted)
+    run.stages["count n-grams"].shuffle_bytes = sum(part.shuffle_bytes for part in parts)
+    suffix, summaries = adjust_stage(run, pieces, counted, parts, order, size, n)
+    # stage 4 on the client, whose user sees its warnings and errors; the same as a task for stage 5
+    smoothed = smoothing(fit.method, fit.parameters, order, size, *run.gather(summaries))
+    shared = run.submit("smoothing", smoothing, fit.method, fit.parameters, order, size, *summaries)
+    tables = estimate_stage(run, suffix, shared, order, size, n)
+    stats.tokens = sum(part.tokens for part in parts)
     stats.gathered_bytes = nbytes([t.ngrams + t.log10_probs + t.log10_backoffs for t in tables])
     stats.peak_memory_mb = peak_memory_mb(client)
-    training = {"corpus": fit.spec, "unit": options["unit"], "segments": sum(part.segments for part in counted),
-                "tokens": stats.tokens, "unk_tokens": sum(part.unk_tokens for part in counted)}
-    result = Estimate(tables=assemble(tables, order, len(vocabulary), n), method=fit.method, normalised=True,
+    training = {"corpus": fit.spec, "unit": options["unit"], "segments": sum(part.segments for part in parts),
+                "tokens": stats.tokens, "unk_tokens": sum(part.unk_tokens for part in parts)}
+    result = Estimate(tables=assemble(tables, order, size, n), method=fit.method, normalised=True,
                       parameters=fit.parameters, info=smoothed.info)
     return model_from_estimate(result, options["tokenizer"], vocabulary, options["unit"], training, started), stats
 
@@ -120,7 +127,7 @@ def cluster_corpus_options(given: dict) -> dict:
 
 def vocabulary_stage(run: Run, parts: list, options: dict, order: int, spec: str):
     """Stage 1: read and tokenize every part once; the vocabulary from the summed type counts.
-    Returns the vocabulary, each part's tail and the futures of the interned parts."""
+    Returns the future of the vocabulary, each part's tail and the futures of the interned parts."""
     scanned = [run.submit(f"read-{i}", scan_part, part, options["tokenizer"], options["unit"], options["encoding_errors"],
                           order) for i, part in enumerate(parts)]
     run.wait("read and tokenize", scanned)
@@ -128,50 +135,49 @@ def vocabulary_stage(run: Run, parts: list, options: dict, order: int, spec: str
     while len(level) > 1:
         level = [run.submit("merge-types", merge_counts, *level[i:i + REDUCTION_FAN_IN])
                  for i in range(0, len(level), REDUCTION_FAN_IN)]
-    run.wait("vocabulary", level)
     summaries = run.gather(scans)
     if sum(scan.tokens for scan in summaries) == 0:
         raise DataError(f"{spec}: the training text is empty (no tokens): give files with text")
-    o = options
-    vocabulary = Vocabulary.build(run.gather(level)[0], o["min_count"], o["max_vocab"])
+    vocabulary = run.submit("vocabulary", Vocabulary.build, level[0], options["min_count"], options["max_vocab"])
+    run.wait("vocabulary", [vocabulary])
     return vocabulary, [scan.tail for scan in summaries], interned
 
 
-def count_stage(run: Run, interned: list, vocabulary: Vocabulary, overlap: list, order: int, n: int):
-    """Stage 2: count every part, its counts dealt by last word; the parts' summaries and the pieces."""
-    shared = run.scatter(vocabulary)
-    counted = [run.submit(f"count-{i}", count_part, part, shared, order, overlap[i], n) for i, part in enumerate(interned)]
+def count_stage(run: Run, interned: list, vocabulary, overlap: list, order: int, n: int):
+    """Stage 2: count every part, its counts dealt by last word; the futures of the parts' summaries
+    and of the pieces."""
+    counted = [run.submit(f"count-{i}", count_part, part, vocabulary, order, overlap[i], n)
+               for i, part in enumerate(interned)]
     run.wait("count n-grams", counted)
     summary, *pieces = run.pieces(counted, n + 1)
-    summaries: list[PartCounts] = run.gather(summary)
-    run.stages["count n-grams"].shuffle_bytes = sum(part.shuffle_bytes for part in summaries)
-    return summaries, pieces
+    return summary, pieces
 
 
-def adjust_stage(run: Run, pieces: list, counted: list[PartCounts], order: int, vocab_size: int, n: int):
-    """Stage 3: merge each partition by last word and adjust its counts; the partitions and their statistics."""
-    ranks = first_seen(counted, vocab_size)
-    seen = np.unique(np.concatenate([part.seen for part in counted]))
+def adjust_stage(run: Run, pieces: list, counted: list, parts: list[PartCounts], order: int, vocab_size: int, n: int):
+    """Stage 3: merge each partition by last word and adjust its counts; the futures of the
+    partitions and of their statistics. ``counted``: the futures of the parts' summaries ``parts``."""
+    ranks = first_seen(vocab_size, *parts)
+    seen = np.unique(np.concatenate([part.seen for part in parts]))
     last = int(seen[np.argmax(ranks[seen])])  # the word seen last for the first time: KenLM's quirk starts there
     owner = int(bucket_of(np.array([[last]]), n)[0])
-    ranks_future = run.scatter(ranks)
-    suffix = [run.submit(f"suffix-{j}", suffix_partition, j, order, vocab_size, ranks_future if j == owner else None,
+    shared = run.submit("first-seen", first_seen, vocab_size, *counted)  # the same ranks, on a worker
+    suffix = [run.submit(f"suffix-{j}", suffix_partition, j, order, vocab_size, shared if j == owner else None,
                          *pieces[j]) for j in range(n)]
     summary = [run.submit(f"statistics-{j}", statistics, partition) for j, partition in enumerate(suffix)]
     run.wait("adjust counts", summary)
-    return suffix, run.gather(summary)
+    return suffix, summary
 
 
-def estimate_stage(run: Run, suffix: list, smoothed: Smoothing, order: int, vocab_size: int, n: int) -> list[BackoffTables]:
-    """Stage 5: initial probabilities by context, interpolation by last word; each partition's tables."""
-    shared = run.scatter(smoothed)
+def estimate_stage(run: Run, suffix: list, smoothed, order: int, vocab_size: int, n: int) -> list[BackoffTables]:
+    """Stage 5: initial probabilities by context, interpolation by last word; each partition's tables.
+    ``smoothed``: the future of stage 4's :class:`~.estimate.Smoothing`."""
     sources = [run.submit(f"by-context-{j}", by_context, partition, n) for j, partition in enumerate(suffix)]
-    contexts = run.shuffle("context", sources, n, context_partition, smoothed.discounts, smoothed.thresholds, vocab_size)
+    contexts = run.shuffle("context", sources, n, context_partition, smoothed, vocab_size)
     run.wait("initial probabilities", contexts)
     summary, *back = run.pieces(contexts, n + 1)
     volumes = run.gather(summary)  # bytes each context partition received and sent back
     run.stages["initial probabilities"].shuffle_bytes = sum(received for received, _ in volumes)
-    tables = [run.submit(f"interpolate-{j}", interpolate_partition, j, suffix[j], shared, *back[j]) for j in range(n)]
+    tables = [run.submit(f"interpolate-{j}", interpolate_partition, j, suffix[j], smoothed, *back[j]) for j in range(n)]
     run.wait("interpolate", tables)
     run.stages["interpolate"].shuffle_bytes = sum(sent for _, sent in volumes)
     return run.gather(tables)
