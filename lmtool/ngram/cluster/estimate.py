@@ -123,8 +123,9 @@ def context_partition(index: int, smoothed: Smoothing, vocab_size: int, *pieces:
 
 
 def interpolate_partition(index: int, partition: SuffixPartition, smoothed: Smoothing, *pieces: list) -> BackoffTables:
-    """Stage 5's task by last word: the backoff tables of this partition's n-grams (every unigram
-    with its probability, only this partition's with their backoff weights).
+    """Stage 5's task by last word: the backoff tables of this partition's n-grams. Of the unigrams
+    it keeps the backoff weights of its own words only (in id order), and only partition 0 keeps
+    their probabilities, which every partition computes alike: the client gathers them once.
 
     :func:`interpolate` reads ``gamma[prefixes[k]]`` for an n-gram's context and ``gamma[contexts]``
     for the backoff weights of this partition's rows of order k: here the two live in one array,
@@ -146,4 +147,8 @@ def interpolate_partition(index: int, partition: SuffixPartition, smoothed: Smoo
         u_rows[numbers] = u
         stages.append(InitialProbabilities(order=k + 1, u=u_rows[rows], gamma=combined, rows=rows, contexts=own))
         prefixes.append(m_context + np.arange(m, dtype=np.int64))
-    return interpolate(replace(counts, prefixes=prefixes), stages)
+    tables = interpolate(replace(counts, prefixes=prefixes), stages)
+    tables.log10_backoffs[0] = tables.log10_backoffs[0][bucket_of(tables.ngrams[0], len(pieces)) == index]
+    if index:
+        tables.ngrams[0], tables.log10_probs[0] = tables.ngrams[0][:0], tables.log10_probs[0][:0]
+    return tables

@@ -185,12 +185,12 @@ def estimate_stage(run: Run, suffix: list, smoothed, order: int, vocab_size: int
 
 def assemble(parts: list[BackoffTables], order: int, vocab_size: int, n: int) -> BackoffTables:
     """Stage 6 (client): the partitions' tables as one, each order's rows sorted as the model's
-    tables are; every partition has all the unigram probabilities, and the backoff weight of each
-    unigram comes from the partition of its word."""
+    tables are; the unigram probabilities come from partition 0, the backoff weight of each
+    unigram from the partition of its word (see :func:`~.estimate.interpolate_partition`)."""
     owner = bucket_of(np.arange(vocab_size)[:, None], n)
     backoffs0 = np.zeros(vocab_size)
     for j, part in enumerate(parts):
-        backoffs0[owner == j] = part.log10_backoffs[0][owner == j]
+        backoffs0[owner == j] = part.log10_backoffs[0]
     ngrams, probs, backoffs = [parts[0].ngrams[0]], [parts[0].log10_probs[0]], [backoffs0]
     for k in range(1, order):
         rows = np.concatenate([part.ngrams[k] for part in parts])
