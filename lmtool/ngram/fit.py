@@ -4,7 +4,8 @@ The methods of :mod:`lmtool.ngram.estimators` come with their registry (function
 or not, validated parameters); this module adds ``modified-kneser-ney`` (the default, in
 :mod:`lmtool.ngram.modified_kneser_ney`) with its own parameters, so :data:`METHODS` lists them all.
 :func:`model_from_counts` is where the in-memory fit (:func:`lmtool.ngram.fit_ngram`) and the
-out-of-core one (:func:`lmtool.ngram.external.fit_external`) both end.
+out-of-core one (:func:`lmtool.ngram.external.fit_external`) both end; the cluster's fit
+(:mod:`lmtool.ngram.cluster`) estimates on its workers and ends in :func:`model_from_estimate`.
 """
 
 from __future__ import annotations

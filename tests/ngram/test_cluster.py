@@ -68,11 +68,11 @@ def char_files(tmp_path_factory):
     return directory
 
 
-def fit(client, spec, order, method="kneser-ney", part_bytes=PART, progress=None, **options):
+def fit(client, spec, order, method="kneser-ney", part_bytes=PART, partitions=None, progress=None, **options):
     """A cluster fit of ``spec`` (``options``: the method's and the corpus's, as fit_ngram takes them)."""
     corpus = {key: options.pop(key) for key in list(options) if key in ("tokenizer", "unit", "min_count", "max_vocab")}
     plan = plan_fit(str(spec), order, method, part_bytes=part_bytes, corpus_options=corpus, **options)
-    return fit_cluster(plan, client, progress=progress)
+    return fit_cluster(plan, client, partitions=partitions, progress=progress)
 
 
 def assert_same_model(expected, got) -> None:
@@ -117,11 +117,13 @@ def test_counts_and_adjusted_counts_are_exact(cluster, corpus_dir):
         assert np.array_equal(np.concatenate([p.adjusted[k] for p in partitions])[sort], adjusted[k])
 
 
-def test_stream_units_across_files_and_parts(cluster, char_files):
+@pytest.mark.parametrize("partitions", [None, 16])  # 16: more partitions than the 6 symbols, so some are empty
+def test_stream_units_across_files_and_parts(cluster, char_files, partitions):
     client, _ = cluster
     options = dict(tokenizer="char", unit="stream")
-    model, stats = fit(client, char_files / "*.txt", 5, part_bytes=700, **options)
+    model, stats = fit(client, char_files / "*.txt", 5, part_bytes=700, partitions=partitions, **options)
     assert stats.parts == 8 and model.training["segments"] == 1  # 5 parts of 1.txt, 3 of 2.txt
+    assert stats.partitions == (partitions or 4)
     assert_same_model(fit_ngram(str(char_files / "*.txt"), 5, "kneser-ney", split_fractions="1", **options), model)
 
 
