@@ -15,7 +15,7 @@ import click
 from lmtool.errors import UsageError
 
 #: the cluster fit's stages, as its progress names them, and what their tasks are
-STAGES = {"read and tokenize": "parts", "vocabulary": "merges of type counts", "count n-grams": "parts",
+STAGES = {"read and tokenize": "parts", "vocabulary": "task", "count n-grams": "parts",
           "adjust counts": "partitions by last word", "initial probabilities": "partitions by context",
           "interpolate": "partitions by last word"}
 
