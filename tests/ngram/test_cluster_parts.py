@@ -62,6 +62,11 @@ def test_empty_input_files_and_specs_that_name_no_files(tmp_path):
     for spec in ("brown-bengio2003", "gen:markov", "-"):
         with pytest.raises(UsageError, match="--cluster reads text files"):
             input_files(spec)
+    prepared = tmp_path / "prepared"
+    prepared.mkdir()
+    (prepared / "vocab.json").write_text("{}")
+    with pytest.raises(UsageError, match="is a prepared corpus"):
+        input_files(str(prepared))
 
 
 def test_input_files_follow_the_text_layer(tmp_path):

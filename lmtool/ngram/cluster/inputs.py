@@ -34,6 +34,7 @@ import numpy as np
 
 from lmtool.errors import DataError, UsageError
 from lmtool.text.encoding import Interner, as_numpy, intern_lines, train_counts
+from lmtool.text.prepared import is_prepared_directory
 from lmtool.text.readers import decode_lines, decompressor
 from lmtool.text.sources import directory_files, glob_files, has_split_files
 from lmtool.text.tokenizers import Tokenizer
@@ -76,6 +77,9 @@ def input_files(spec: str) -> list[str]:
     if "://" in spec:
         return _url_files(spec)
     directory = spec[len("ptb:"):] if spec.startswith("ptb:") else spec
+    if is_prepared_directory(directory):
+        raise UsageError(f"{spec} is a prepared corpus (token ids, not text): give --cluster the text it was "
+                         "prepared from, or fit it without --cluster")
     if os.path.isdir(directory):
         if spec != directory or has_split_files(directory):
             train = os.path.join(directory, "train.txt")
