@@ -7,6 +7,7 @@ import time
 
 import click
 
+from lmtool.cli.cluster import check_cluster_options, cluster_options, fit_on_cluster
 from lmtool.cli.options import corpus_kwargs, corpus_options, json_option, print_json
 from lmtool.errors import UsageError
 from lmtool.ngram import fit_ngram as fit, read_arpa, save_ngram, write_arpa
@@ -49,30 +50,36 @@ def peak_memory_mb() -> float:
               help="Directory for the --memory runs (default: the system temporary directory).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes counting chunks in parallel (with --memory).")
+@cluster_options
 @json_option
 @click.pass_context
 def fit_ngram(ctx: click.Context, spec, from_arpa, order, smoothing, discount, k, gtmax, alpha, prune,
-              discount_fallback, output, arpa, memory, tmp, workers, as_json, **options) -> None:
+              discount_fallback, output, arpa, memory, tmp, workers, cluster, cluster_memory, partition_size,
+              shuffle_partitions, as_json, **options) -> None:
     """Estimate an order-N Markov model and save it (and optionally its ARPA form).
 
     Prints n-grams per order, discounts, time, peak memory and the valid perplexity (when
     the corpus has a valid split; </s> counted, <s> never predicted).
 
     Example: lmtool fit-ngram --corpus brown-bengio2003 --order 5 -o brown5.npz --arpa brown5.arpa
-    (larger than memory: add --memory 2G --tmp /scratch --workers 4)
+    (larger than memory: add --memory 2G --tmp /scratch --workers 4; on a Dask cluster: --cluster tcp://host:8786)
     """
     quiet = as_json or bool(ctx.find_root().params.get("quiet"))
     started = time.perf_counter()
     if (spec is None) == (from_arpa is None):
         raise UsageError("give exactly one of --corpus SPEC (to fit) or --from-arpa FILE (to convert)")
-    valid_ppl = external = None
+    valid_ppl = external = on_cluster = None
     if memory is not None and from_arpa is not None:
         raise UsageError("--memory applies to fitting on --corpus, not to --from-arpa")
+    check_cluster_options(cluster, cluster_memory, partition_size, shuffle_partitions, from_arpa=from_arpa, memory=memory)
     # --prune goes through as given: the n-gram package parses and checks it (prune.check_prune)
     params = dict(discount=discount, k=k, gtmax=gtmax, alpha=alpha, prune=prune, discount_fallback=discount_fallback)
     if from_arpa is not None:
         _progress(f"reading {from_arpa}", quiet)
         model = read_arpa(from_arpa)
+    elif cluster is not None:
+        model, on_cluster = fit_on_cluster(spec, order, smoothing, cluster, cluster_memory, partition_size,
+                                           shuffle_partitions, quiet, corpus_kwargs(options), params)
     elif memory is not None:
         model, external = _fit_external(spec, order, smoothing, memory, tmp, workers, quiet, options, **params)
     else:
@@ -96,6 +103,7 @@ def fit_ngram(ctx: click.Context, spec, from_arpa, order, smoothing, discount, k
         "seconds": round(time.perf_counter() - started, 3),
         "peak_memory_mb": round(peak_memory_mb(), 1),
         "external": external,
+        "cluster": on_cluster,
     }
     if as_json:
         print_json(summary)

@@ -1,7 +1,8 @@
 """Order-n Markov models: counting, smoothing, storage, ARPA; never imports torch.
 
 Estimation runs in named stages, each its own module: :mod:`~lmtool.ngram.counting` (raw
-counts by array sorts; :mod:`~lmtool.ngram.external` for corpora larger than memory),
+counts by array sorts; :mod:`~lmtool.ngram.external` for corpora larger than memory;
+:mod:`~lmtool.ngram.cluster` runs the same stages on a Dask cluster),
 :mod:`~lmtool.ngram.modified_kneser_ney` (the default, one module per lmplz stage: adjust,
 discounts, initial probabilities, interpolate) and :mod:`~lmtool.ngram.estimators` (the other
 methods) into backoff tables, :mod:`~lmtool.ngram.tables` (the ARPA form and vectorised

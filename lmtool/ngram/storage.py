@@ -20,12 +20,12 @@ import zipfile
 
 import numpy as np
 
-from lmtool.errors import ModelFileError, UsageError
+from lmtool.errors import ModelFileError
 from lmtool.files import atomic_write
-from lmtool.ngram.arpa import format_arpa, read_arpa_tables
+from lmtool.ngram.arpa import read_arpa, write_arpa  # noqa: F401 (the ARPA half of storage, re-exported)
 from lmtool.ngram.model import NgramModel
 from lmtool.ngram.tables import BackoffTables
-from lmtool.text import Vocabulary, make_tokenizer, tokenizer_from_json
+from lmtool.text import Vocabulary, tokenizer_from_json
 
 FORMAT = "lmtool-ngram"
 FORMAT_VERSION = 1
@@ -123,19 +123,3 @@ def load_ngram(path: str | os.PathLike) -> NgramModel:
                       normalised=bool(metadata["normalised"]), parameters=metadata.get("parameters") or {},
                       discounts=metadata.get("discounts"), training=metadata.get("training") or {},
                       source=metadata.get("source", "fit"))
-
-
-def read_arpa(path: str | os.PathLike) -> NgramModel:
-    """An NgramModel from a KenLM/SRILM ARPA file: word tokenizer, the ARPA's vocabulary."""
-    tokens, tables = read_arpa_tables(path)
-    vocabulary = Vocabulary(tokens, np.zeros(len(tokens), dtype=np.int64))
-    return NgramModel(tables, make_tokenizer("word"), vocabulary, unit="line", method="arpa",
-                      normalised=True, source=f"arpa:{pathlib.Path(path).name}")
-
-
-def write_arpa(model: NgramModel, path: str | os.PathLike) -> None:
-    """Write ``model`` as an ARPA file, atomically; stupid backoff has no ARPA form."""
-    if not model.normalised:
-        raise UsageError(f"{model.method} is not a normalised model, so it has no ARPA form: export a normalised method")
-    text = format_arpa(model.vocabulary.tokens, model.tables)
-    atomic_write(path, lambda out: out.write(text.encode("utf-8")))
