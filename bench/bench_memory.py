@@ -19,9 +19,9 @@ Brown (the context curve up to K = 64 over the whole test split, timed)::
 
 Fits modified Kneser-Ney n-grams of orders 1 to 5, then the curve of the n-grams and the RNN for
 K = 1, 2, 4, ..., 64 over every test token, per sentence (windows stop at the sentence start;
-Chelba et al.'s setting) and carried (windows run across sentences; Khandelwal et al.'s), and
-the attribution of the RNN's gain over the 5-gram; prints tables with the minutes each took and
-writes ``brown_*.png`` and ``brown.json``.
+Chelba et al.'s setting) and carried (windows run across sentences; Khandelwal et al.'s), what
+a sentence's first word costs in each regime, and the attribution of the RNN's gain over the
+5-gram; prints tables with the minutes each took and writes ``brown_*.png`` and ``brown.json``.
 """
 
 from __future__ import annotations
@@ -169,6 +169,7 @@ def brown(args) -> dict:
                            title=f"brown-bengio2003 test, {curve.regime}: perplexity by context length")
         print(render_table(*curve_table(curve)))
         print(f"{describe_sample(curve)}; {minutes:.1f} minutes with {args.threads} torch thread(s)\n")
+    results["first_words"] = first_words(rnn, test)
     started = time.perf_counter()
     scores = [ngrams["kn5"].score(test), rnn.score(test, reset_per_sentence=True)]
     result = attribute(*scores, test, train, vocab_size=len(corpus.vocabulary), names=("kn5", "lstm"))
@@ -179,6 +180,30 @@ def brown(args) -> dict:
         print(f"\nby {GROUP_TITLES[name]}:")
         print(render_table([{**r, "share": f"{100 * r['share']:.1f}"} for r in rows], COLUMNS))
     return results
+
+
+def first_words(rnn, test) -> dict:
+    """What a sentence's first word costs the RNN scored per sentence (zero state, ``<s>`` as input), fed
+    ``</s>`` instead, and with its state carried; and the perplexity of the other tokens in both regimes."""
+    from lmtool.neural.batching import input_stream
+    from lmtool.neural.memory import window_log_probs
+    from lmtool.text import EOS_ID
+
+    ids, first = np.asarray(test.ids, dtype=np.int64), np.asarray(test.starts[:-1], dtype=np.int64)
+    inputs = input_stream(ids)
+    inputs[first] = EOS_ID
+    scores = {"reset": rnn.score(test, reset_per_sentence=True), "carried": rnn.score(test, reset_per_sentence=False)}
+    rest = np.ones(len(ids), dtype=bool)
+    rest[first] = False
+    out = {"first_bits_reset": -float(np.mean(scores["reset"][first])) / LN2,
+           "first_bits_fed_eos": -float(np.mean(window_log_probs(rnn.net, inputs, first, np.zeros_like(first), ids[first]))) / LN2,
+           "first_bits_carried": -float(np.mean(scores["carried"][first])) / LN2,
+           "other_ppl_reset": 2 ** (-float(np.mean(scores["reset"][rest])) / LN2),
+           "other_ppl_carried": 2 ** (-float(np.mean(scores["carried"][rest])) / LN2)}
+    print("first words, bits/token: per sentence {first_bits_reset:.2f}, fed </s> from a zero state "
+          "{first_bits_fed_eos:.2f}, state carried {first_bits_carried:.2f}; perplexity of the other tokens: "
+          "per sentence {other_ppl_reset:.1f}, carried {other_ppl_carried:.1f}\n".format(**out))
+    return out
 
 
 def main() -> None:
