@@ -192,11 +192,12 @@ def first_words(rnn, test) -> dict:
     ids, first = np.asarray(test.ids, dtype=np.int64), np.asarray(test.starts[:-1], dtype=np.int64)
     inputs = input_stream(ids)
     inputs[first] = EOS_ID
-    scores = {"reset": rnn.score(test, reset_per_sentence=True), "carried": rnn.score(test, reset_per_sentence=False)}
+    scores = {"reset": rnn.score(test, reset_per_sentence=True), "carried": rnn.score(test, reset_per_sentence=False),
+              "fed_eos": window_log_probs(rnn.net, inputs, first, np.zeros_like(first), ids[first])}
     rest = np.ones(len(ids), dtype=bool)
     rest[first] = False
     out = {"first_bits_reset": -float(np.mean(scores["reset"][first])) / LN2,
-           "first_bits_fed_eos": -float(np.mean(window_log_probs(rnn.net, inputs, first, np.zeros_like(first), ids[first]))) / LN2,
+           "first_bits_fed_eos": -float(np.mean(scores["fed_eos"])) / LN2,
            "first_bits_carried": -float(np.mean(scores["carried"][first])) / LN2,
            "other_ppl_reset": 2 ** (-float(np.mean(scores["reset"][rest])) / LN2),
            "other_ppl_carried": 2 ** (-float(np.mean(scores["carried"][rest])) / LN2)}
