@@ -19,6 +19,7 @@ COMMANDS = {
     "eval": "lmtool.cli.eval:eval_command",
     "sample": "lmtool.cli.sample:sample",
     "compare": "lmtool.cli.compare:compare",
+    "analyze": "lmtool.cli.analyze:analyze",
     "export": "lmtool.cli.export:export",
     "info": "lmtool.cli.info:info",
 }
@@ -31,6 +32,7 @@ SUMMARIES = {
     "eval": "Perplexity of any mix of models on the same tokens.",
     "sample": "Generate text from an n-gram or recurrent model.",
     "compare": "Fit n-grams and an RNN on one corpus and compare them.",
+    "analyze": "Where memory pays: context curves, attribution, colour view, gradient flow.",
     "export": "Write an n-gram model as an ARPA file.",
     "info": "Show what a model file holds.",
 }

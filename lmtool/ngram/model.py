@@ -13,7 +13,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from lmtool.errors import UsageError
-from lmtool.lm import LanguageModel
+from lmtool.lm import LanguageModel, top_k
+from lmtool.ngram.counting import padded_stream, token_positions
 from lmtool.ngram.tables import LN10, BackoffTables, log10_distribution, log10_prob, score_stream
 from lmtool.text import BOS_ID, EOS_ID
 
@@ -44,6 +45,11 @@ class NgramModel(LanguageModel):
     @property
     def order(self) -> int:
         return self.tables.order
+
+    @property
+    def context_size(self) -> int:
+        """The order - 1 tokens an n-gram sees (``<s>`` counts as one)."""
+        return self.tables.order - 1
 
     # -- what the LanguageModel base asks of a family ---------------------------------------
     def describe(self) -> dict:
@@ -88,6 +94,27 @@ class NgramModel(LanguageModel):
             finite = np.isfinite(logp)
             logp[finite] -= np.logaddexp.reduce(logp[finite])
         return logp
+
+    def top_predictions(self, split: Any, count: int, k: int, *, reset_per_sentence: bool = True,
+                        batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
+        """See :meth:`lmtool.lm.LanguageModel.top_predictions`: the contexts of all ``count`` tokens at once
+        (each segment from ``<s>``), their distributions ``batch`` rows at a time."""
+        stream, _ = padded_stream(split.ids, split.starts)
+        starts = np.asarray(split.starts, dtype=np.int64)
+        lengths = np.diff(starts)
+        position = token_positions(starts)[:count]  # each token's place in the padded stream
+        begin = np.repeat(starts[:-1] + np.arange(len(lengths)), lengths)[:count]  # its segment's <s>
+        back = position[:, None] - (self.order - 1) + np.arange(self.order - 1)[None, :]  # (count, order - 1)
+        contexts = np.where(back >= begin[:, None], stream[np.maximum(back, 0)], -1)  # -1: before <s>
+        ids, log_probs = [], []
+        for first in range(0, count, batch):
+            logp = log10_distribution(self.tables, contexts[first:first + batch]) * LN10  # (B, V)
+            if not self.normalised:  # renormalised scores, as next_log_probs gives them
+                logp -= np.logaddexp.reduce(logp, axis=1, keepdims=True)
+            top = top_k(logp, k)
+            ids.append(top[0])
+            log_probs.append(top[1])
+        return np.concatenate(ids), np.concatenate(log_probs)
 
     def advance(self, state: np.ndarray, token_id: int) -> np.ndarray:
         """The state after ``token_id``; after ``</s>`` in line units a new sentence starts from ``<s>``."""
