@@ -19,24 +19,25 @@ U64 = np.uint64
 NATIVE = {8: np.uint8, 16: np.uint16, 32: np.uint32}
 
 
-def words_for(count: int, width: int) -> int:
+def words_for(count: int, width: int, native: bool = True) -> int:
     """Length of the stored array for ``count`` fields of ``width`` bits (see :func:`pack`)."""
-    if width in NATIVE:
+    if native and width in NATIVE:
         return count
     return 0 if width == 0 else (count * width + 63) // 64 + 1
 
 
-def stored_dtype(width: int) -> np.dtype:
+def stored_dtype(width: int, native: bool = True) -> np.dtype:
     """The numpy type of the stored array of ``width``-bit fields."""
-    return np.dtype(NATIVE.get(width, U64))
+    return np.dtype(NATIVE.get(width, U64) if native else U64)
 
 
-def pack(values: np.ndarray, width: int) -> np.ndarray:
-    """``values`` (non-negative, each below ``2**width``) as the stored array of :func:`unpack`."""
+def pack(values: np.ndarray, width: int, native: bool = True) -> np.ndarray:
+    """``values`` (non-negative, each below ``2**width``) as the stored array of :func:`unpack`;
+    ``native=False`` keeps widths 8, 16 and 32 in uint64 words too (for :func:`window` reads)."""
     values = np.asarray(values)
-    if width in NATIVE:
+    if native and width in NATIVE:
         return values.astype(NATIVE[width])
-    out = np.zeros(words_for(len(values), width), dtype=U64)
+    out = np.zeros(words_for(len(values), width, native), dtype=U64)
     if width == 0 or len(values) == 0:
         return out
     values = values.astype(U64)
@@ -53,21 +54,21 @@ def pack(values: np.ndarray, width: int) -> np.ndarray:
     return out
 
 
-def unpack(stored: np.ndarray, width: int, index: np.ndarray) -> np.ndarray:
+def unpack(stored: np.ndarray, width: int, index: np.ndarray, native: bool = True) -> np.ndarray:
     """Fields number ``index`` (an integer array) of a :func:`pack`-ed array, as uint64."""
     index = np.asarray(index, dtype=np.int64)
-    if width in NATIVE:
+    if native and width in NATIVE:
         return stored.take(index).astype(U64)
     if width == 0:
         return np.zeros(index.shape, dtype=U64)
-    return window(stored, index.astype(U64) * U64(width)) & U64((1 << width) - 1)
+    return window(stored, index * width) & U64((1 << width) - 1)
 
 
 def window(stored: np.ndarray, bit: np.ndarray) -> np.ndarray:
-    """The 64 bits starting at bit ``bit`` (uint64 array) of a packed array (high bits past the
-    end of the data read as 0)."""
-    word = (bit >> U64(6)).astype(np.intp)
-    offset = bit & U64(63)
+    """The 64 bits starting at bit ``bit`` (a non-negative int64 array) of an array packed in
+    uint64 words (high bits past the end of the data read as 0)."""
+    word = bit >> 6
+    offset = (bit & 63).view(U64)
     return (stored.take(word) >> offset) | (stored.take(word + 1) << (U64(64) - offset))
 
 
@@ -77,6 +78,6 @@ def unpack_pairs(stored: np.ndarray, width: int, index: np.ndarray) -> tuple[np.
     index = np.asarray(index, dtype=np.int64)
     if width in NATIVE or width == 0 or 2 * width > 64:
         return unpack(stored, width, index), unpack(stored, width, index + 1)
-    both = window(stored, index.astype(U64) * U64(width))
+    both = window(stored, index * width)
     mask = U64((1 << width) - 1)
     return both & mask, (both >> U64(width)) & mask

@@ -31,7 +31,7 @@ import numpy as np
 from lmtool.errors import ModelFileError
 from lmtool.ngram.bitpack import U64, pack, stored_dtype, unpack, words_for
 from lmtool.ngram.container import Container
-from lmtool.ngram.hashing import MULTIPLIERS, BucketIndex
+from lmtool.ngram.hashing import MULTIPLIER, BucketIndex
 from lmtool.ngram.tables import BackoffTables
 from lmtool.ngram.values import ValueColumn, encode_exact, quantise
 
@@ -65,7 +65,7 @@ def layout(tables: BackoffTables, bits: int | None = None) -> tuple[dict, dict[s
             arrays[f"{k}.listed"] = pack(tables.listed[k][permutation], 1)
         orders.append(info)
     entry = {"vocabulary_size": V, "orders": orders, "ngrams": tables.n_listed(), "quantised": bits,
-             "hash_multipliers": list(MULTIPLIERS), "listed": tables.listed is not None}
+             "hash_multiplier": MULTIPLIER, "listed": tables.listed is not None}
     return entry, arrays
 
 
@@ -108,7 +108,7 @@ class CompactTables:
             self._orders = [dict(info) for info in entry["orders"]]
             self._listed_counts = [int(n) for n in entry["ngrams"]]
             self._has_listed = bool(entry["listed"])
-            sane = entry["hash_multipliers"] == list(MULTIPLIERS) and len(self._listed_counts) == len(self._orders)
+            sane = entry["hash_multiplier"] == MULTIPLIER and len(self._listed_counts) == len(self._orders)
             sane &= self._orders[0]["entries"] == self.vocab_size >= 3 and len(self._orders) >= 1
         except (KeyError, TypeError, ValueError, IndexError):
             sane = False
@@ -141,15 +141,15 @@ class CompactTables:
         return self._decoded
 
     # -- reading the arrays ---------------------------------------------------------------------
-    def _array(self, name: str, width: int, count: int, check=None) -> np.ndarray:
-        expected = words_for(count, width)
+    def _array(self, name: str, width: int, count: int, check=None, native: bool = True) -> np.ndarray:
+        expected = words_for(count, width, native)
 
         def checked(array: np.ndarray) -> str | None:
             if len(array) != expected:
                 return f"has {len(array):,} words, its header implies {expected:,}"
             return check(array) if check else None
 
-        return self._container.array(name, stored_dtype(width).str, checked)
+        return self._container.array(name, stored_dtype(width, native).str, checked)
 
     def index(self, k: int) -> BucketIndex:
         """The hash index of order ``k`` >= 1, its pointers checked (monotone, ending at the
@@ -172,7 +172,7 @@ class CompactTables:
                 return None
 
             pointers = self._array(f"{k}.pointers", width, count, monotone)
-            quotients = self._array(f"{k}.quotients", bits - bucket_bits, m)
+            quotients = self._array(f"{k}.quotients", bits - bucket_bits, m, native=False)
             self._indexes[k] = BucketIndex(m, bits, bucket_bits, pointers, quotients)
         return self._indexes[k]
 

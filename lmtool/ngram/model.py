@@ -132,3 +132,10 @@ class NgramModel(LanguageModel):
     #: the sentence's natural-log probability, ``</s>`` included in line units (the base's log_prob)
     score_sentence = LanguageModel.log_prob
 
+    def score_sentences(self, sentences: Sequence[str]) -> np.ndarray:
+        """Natural-log probability of each sentence (``</s>`` included), all scored in one
+        vectorised pass (:func:`lmtool.ngram.query.score_sentences` gives per-token detail)."""
+        from lmtool.ngram.query import score_sentences
+
+        return score_sentences(self, sentences).totals * LN10
+

@@ -135,49 +135,70 @@ def find_rows(tables, k: int, grams: np.ndarray) -> np.ndarray:
     return rows
 
 
+#: padded positions scored per pass of :func:`score_stream`: its arrays then stay in the caches
+CHUNK = 1 << 16
+
+
 def score_stream(tables, ids: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """log10 p of every id of an encoded split, each segment starting from ``<s>``.
 
     Returns ``(log10_probs, ngram_length)``: the probability and the length of the longest
-    listed n-gram used (KenLM's ``query`` prints the same length). One lookup pass per order
-    over the whole stream: ``row[L][i]`` is the row of the L-gram starting at padded position i
-    (-1 when unlisted or crossing the segment end). ``tables`` is any store with the lookup
-    methods (see the module docstring).
+    listed n-gram used (KenLM's ``query`` prints the same length). ``tables`` is any store
+    with the lookup methods (see the module docstring). The padded stream is scored
+    :data:`CHUNK` positions at a time, each window starting order-1 positions early for context.
     """
     stream, segment_end = padded_stream(ids, starts)
-    target = token_positions(starts)
     n = len(stream)
-    lengths = np.diff(np.asarray(starts, dtype=np.int64))
-    # the padded position of each target's segment <s>
-    segment_start = np.repeat(np.asarray(starts[:-1], dtype=np.int64) + np.arange(len(lengths)), lengths)
+    # depth[p]: how far p is from its segment's <s> (an n-gram ending at p has at most depth[p] + 1 words)
+    starts = np.asarray(starts, dtype=np.int64)
+    lengths = np.diff(starts)
+    depth = np.arange(n) - np.repeat(starts[:-1] + np.arange(len(lengths)), lengths + 1)
+    log10 = np.empty(n, dtype=np.float64)
+    length = np.empty(n, dtype=np.int16)
+    for lo in range(0, n, CHUNK):
+        hi = min(lo + CHUNK, n)
+        begin = max(0, lo - tables.order + 1)
+        window = slice(begin, hi)
+        out = _score_window(tables, stream[window], np.minimum(segment_end[window], hi) - begin, depth[window])
+        log10[lo:hi], length[lo:hi] = out[0][lo - begin :], out[1][lo - begin :]
+    target = token_positions(starts)
+    return log10[target], length[target].astype(np.int64)
+
+
+def _score_window(tables, stream: np.ndarray, segment_end: np.ndarray, depth: np.ndarray):
+    """log10 p and n-gram length at every position of a window of the padded stream.
+
+    ``rows[k][p]`` is the row at order k of the (k+1)-gram starting at p (-1 when not listed or
+    crossing ``segment_end[p]``) and ``longest[p]`` the length of the longest listed n-gram
+    starting at p: every prefix of a listed n-gram is listed, so the n-gram of length l ending at
+    p is listed iff ``longest[p - l + 1] >= l`` (and it starts inside p's segment). Everything
+    after the lookups is shifted slices of these arrays, so no per-target gathers.
+    """
+    n, order = len(stream), tables.order
     rows = [stream]
-    alive = np.flatnonzero(stream >= 0)  # positions whose L-gram is listed, for the current L
-    for k in range(1, tables.order):
+    longest = np.ones(n, dtype=np.int16)
+    alive = np.arange(n)  # positions whose k-gram is listed, for the current k
+    for k in range(1, order):
         alive = alive[alive + k < segment_end[alive]]
-        nxt = np.full(n, -1, dtype=np.int64)
         found = tables.child_rows(k, rows[k - 1][alive], stream[alive + k])
-        nxt[alive] = found
+        rows.append(np.full(n, -1, dtype=np.int64))
+        rows[k][alive] = found
         alive = alive[found >= 0]
-        rows.append(nxt)
-    log10 = np.zeros(len(target), dtype=np.float64)
-    length = np.zeros(len(target), dtype=np.int64)
-    pending = np.arange(len(target))  # targets without a listed n-gram of the lengths tried so far
-    # longest match first: the n-gram of length L ending at target t starts at t - L + 1
-    for L in range(tables.order, 0, -1):
-        begin = target[pending] - L + 1
-        inside = begin >= segment_start[pending]  # an L-gram that fits in the segment
-        r = np.where(inside, rows[L - 1][np.where(inside, begin, 0)], -1)
-        hit = r >= 0
-        log10[pending[hit]] += tables.probs(L - 1, r[hit])
-        length[pending[hit]] = L
-        # not matched at length L: back off through the context of length L-1 ending at t-1
-        miss = inside & ~hit
-        if L >= 2 and miss.any():
-            c = rows[L - 2][begin[miss]]
-            listed = c >= 0
-            log10[pending[miss][listed]] += tables.backoffs(L - 2, c[listed])
-        pending = pending[~hit]
-    return log10, length
+        longest[alive] = k + 1
+    # the match length at p: the longest listed n-gram ending at p
+    match = np.ones(n, dtype=np.int16)
+    for l in range(2, min(order, n) + 1):
+        match[l - 1 :][(longest[: n - l + 1] >= l) & (depth[l - 1 :] >= l - 1)] = l
+    log10 = np.empty(n, dtype=np.float64)
+    for l in range(1, min(order, n) + 1):
+        start = np.flatnonzero(match[l - 1 :] == l)  # where the matched l-gram ending at start + l - 1 starts
+        log10[start + l - 1] = tables.probs(l - 1, rows[l - 1][start])
+    # backing off from length j + 1 to j at p: the context of length j ending at p - 1 (starting at
+    # p - j) is listed, inside the segment, and no longer n-gram matched
+    for j in range(1, min(order, n)):
+        start = np.flatnonzero((match[j:] <= j) & (longest[: n - j] >= j) & (depth[j:] >= j))
+        log10[start + j] += tables.backoffs(j - 1, rows[j - 1][start])
+    return log10, match
 
 
 def log10_distribution(tables: BackoffTables, contexts: np.ndarray) -> np.ndarray:
