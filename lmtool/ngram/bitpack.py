@@ -70,14 +70,3 @@ def window(stored: np.ndarray, bit: np.ndarray) -> np.ndarray:
     word = bit >> 6
     offset = (bit & 63).view(U64)
     return (stored.take(word) >> offset) | (stored.take(word + 1) << (U64(64) - offset))
-
-
-def unpack_pairs(stored: np.ndarray, width: int, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Fields ``index`` and ``index + 1`` together: one 64-bit window holds both when
-    ``2 * width <= 64``, so neighbouring pointers (a bucket's start and end) cost one read."""
-    index = np.asarray(index, dtype=np.int64)
-    if width in NATIVE or width == 0 or 2 * width > 64:
-        return unpack(stored, width, index), unpack(stored, width, index + 1)
-    both = window(stored, index * width)
-    mask = U64((1 << width) - 1)
-    return both & mask, (both >> U64(width)) & mask

@@ -44,8 +44,13 @@ class Tokens:
     end: np.ndarray  # (T,) int64
     line: np.ndarray  # (T,) int64 line number of each token within the block
     lines: int  # lines in the block (each ends with \\n, except maybe the last)
-    spelled: np.ndarray  # the tokens' bytes, concatenated in order (uint8)
+    data: np.ndarray  # the bytes the ranges index (uint8)
+    space: np.ndarray | None = None  # which of them are whitespace (None: none are)
     ids: np.ndarray | None = None  # (T,) int64 vocabulary ids, once looked up
+
+    def spelled(self) -> np.ndarray:
+        """The tokens' bytes, concatenated in order."""
+        return self.data if self.space is None else self.data[~self.space]
 
 
 def split_lines(block: bytes) -> Tokens:
@@ -56,7 +61,7 @@ def split_lines(block: bytes) -> Tokens:
     begin, end = edges[0::2], edges[1::2]  # a token runs from a space->text edge to the next
     newlines = np.flatnonzero(data == 10)
     lines = len(newlines) + (len(data) > 0 and data[-1] != 10)
-    return Tokens(begin, end, np.searchsorted(newlines, begin), int(lines), data[~space])
+    return Tokens(begin, end, np.searchsorted(newlines, begin), int(lines), data, space)
 
 
 def _words(padded: np.ndarray, begin: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -32,7 +32,7 @@ from lmtool.errors import ModelFileError
 from lmtool.ngram.bitpack import U64, pack, stored_dtype, unpack, words_for
 from lmtool.ngram.container import Container
 from lmtool.ngram.hashing import MULTIPLIER, BucketIndex
-from lmtool.ngram.tables import BackoffTables
+from lmtool.ngram.tables import BackoffTables, find_rows
 from lmtool.ngram.values import ValueColumn, encode_exact, quantise
 
 
@@ -65,8 +65,15 @@ def layout(tables: BackoffTables, bits: int | None = None) -> tuple[dict, dict[s
             arrays[f"{k}.listed"] = pack(tables.listed[k][permutation], 1)
         orders.append(info)
     entry = {"vocabulary_size": V, "orders": orders, "ngrams": tables.n_listed(), "quantised": bits,
+             "suffix_closed": suffix_closed(tables),
              "hash_multiplier": MULTIPLIER, "listed": tables.listed is not None}
     return entry, arrays
+
+
+def suffix_closed(tables: BackoffTables) -> bool:
+    """Whether every n-gram's suffix (all its words but the first) is an n-gram of the tables
+    (true of every model lmtool or lmplz estimates; SRILM's pruning can break it)."""
+    return all(bool((find_rows(tables, k - 1, tables.ngrams[k][:, 1:]) >= 0).all()) for k in range(1, tables.order))
 
 
 def stored_tables(tables: BackoffTables, bits: int | None = None) -> BackoffTables:
@@ -108,6 +115,7 @@ class CompactTables:
             self._orders = [dict(info) for info in entry["orders"]]
             self._listed_counts = [int(n) for n in entry["ngrams"]]
             self._has_listed = bool(entry["listed"])
+            self.suffix_closed = bool(entry["suffix_closed"])
             sane = entry["hash_multiplier"] == MULTIPLIER and len(self._listed_counts) == len(self._orders)
             sane &= self._orders[0]["entries"] == self.vocab_size >= 3 and len(self._orders) >= 1
         except (KeyError, TypeError, ValueError, IndexError):
@@ -162,8 +170,7 @@ class CompactTables:
                     raise ValueError
             except (KeyError, TypeError, ValueError):
                 raise ModelFileError(f"{self._container.path}: invalid model: order {k + 1}'s index is described wrongly") from None
-            width = m.bit_length()
-            count = (1 << bucket_bits) + 1
+            width, count = BucketIndex.pointer_width, (1 << bucket_bits) + 1
 
             def monotone(stored: np.ndarray) -> str | None:
                 pointers = unpack(stored, width, np.arange(count)).astype(np.int64)

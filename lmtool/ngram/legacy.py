@@ -16,7 +16,8 @@ invariant scoring relies on is checked first, so a damaged or hand-edited file i
 order of at least 1, arrays of numbers (no strings, no pickles), consistent shapes, ids in
 range, rows sorted and unique with every prefix listed, no NaN or +inf values, and n-gram
 counts that agree with the metadata. ``lmtool fit-ngram --from-model old.npz -o new.lmt``
-converts one to the compact format.
+converts one to the compact format. :func:`write_npz` still writes the layout, for the tests
+that check old files keep loading and for the benchmark's size comparison.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import zipfile
 import numpy as np
 
 from lmtool.errors import LmtoolError, ModelFileError
+from lmtool.files import atomic_write
 from lmtool.ngram.model import NgramModel
 from lmtool.ngram.tables import BackoffTables
 from lmtool.text import Vocabulary, tokenizer_from_json
@@ -62,6 +64,25 @@ def read_npz(path: pathlib.Path) -> NgramModel:
                       normalised=normalised, parameters=metadata.get("parameters") or {},
                       discounts=metadata.get("discounts"), training=metadata.get("training") or {},
                       source=metadata.get("source", "fit"))
+
+
+def write_npz(model: NgramModel, path: str | pathlib.Path) -> None:
+    """Write ``model`` in the ``.npz`` layout above (what lmtool 0.x's ``save_ngram`` wrote)."""
+    tables = model.tables
+    metadata = {"format": FORMAT, "format_version": FORMAT_VERSION, "kind": "ngram", "order": tables.order,
+                "method": model.method, "normalised": model.normalised, "parameters": model.parameters,
+                "discounts": model.discounts, "unit": model.unit, "tokenizer": model.tokenizer.to_json(),
+                "vocabulary": model.vocabulary.to_json(), "fingerprint": model.fingerprint,
+                "training": model.training, "source": model.source, "ngrams": tables.n_listed()}
+    arrays = {"metadata": np.frombuffer(json.dumps(metadata).encode("utf-8"), dtype=np.uint8)}
+    for k in range(tables.order):
+        if k:
+            arrays[f"ngrams_{k}"] = tables.ngrams[k]
+        arrays[f"log10_probs_{k}"] = tables.log10_probs[k]
+        arrays[f"log10_backoffs_{k}"] = tables.log10_backoffs[k]
+        if tables.listed is not None:
+            arrays[f"listed_{k}"] = tables.listed[k]
+    atomic_write(path, lambda out: np.savez(out, **arrays))
 
 
 def _metadata(path: pathlib.Path, archive) -> dict:

@@ -42,9 +42,7 @@ PLACES = 6  # decimals of the log10 values printed
 class Scored:
     """The scores of a block of lines: per token (``</s>`` of each line included) and per line."""
 
-    spelled: np.ndarray  # the tokens' bytes, concatenated in order (uint8; none for </s>)
-    begin: np.ndarray  # (n,) byte range of each token in ``spelled`` (``</s>``: empty)
-    end: np.ndarray
+    tokens: Tokens  # the words of the block, with their spellings
     ids: np.ndarray  # (n,) vocabulary ids
     starts: np.ndarray  # (lines + 1,) where each line's tokens start
     log10: np.ndarray  # (n,) log10 p of each token
@@ -120,17 +118,13 @@ class LineScorer:
         words = np.ones(starts[-1], dtype=bool)
         words[eos] = False
         ids = np.full(starts[-1], EOS_ID, dtype=np.int64)
-        begin, end = np.zeros(starts[-1], dtype=np.int64), np.zeros(starts[-1], dtype=np.int64)
         ids[words] = tokens.ids
-        spelled_length = tokens.end - tokens.begin
-        end[words] = np.cumsum(spelled_length)
-        begin[words] = end[words] - spelled_length
         log10, length = score_stream(self.model.lookup, ids, starts)
-        return Scored(tokens.spelled, begin, end, ids, starts, log10, length)
+        return Scored(tokens, ids, starts, log10, length)
 
     def _tokenize(self, block: bytes) -> Tokens:
-        """The model's own tokenizer and vocabulary, line by line (byte ranges index the
-        re-encoded tokens, not the block)."""
+        """The model's own tokenizer and vocabulary, line by line (the byte ranges index the
+        tokens re-encoded and joined, not the block)."""
         lines = block.decode("utf-8").split("\n")
         if lines and lines[-1] == "":
             lines.pop()
@@ -191,7 +185,11 @@ def render(scored: Scored, level: str) -> bytes:
     fields.decimals(log10, PLACES).text(b"\t")
     closings = np.zeros(len(ids), dtype=np.int64)
     closings[ends] = closing_length
-    return interleave([(scored.spelled, scored.end - scored.begin), fields.squeeze(), (closing, closings)])
+    spelling = np.zeros(len(ids), dtype=np.int64)  # each position's word, none at the </s> ones
+    words = np.ones(len(ids), dtype=bool)
+    words[ends] = False
+    spelling[words] = scored.tokens.end - scored.tokens.begin
+    return interleave([(scored.tokens.spelled(), spelling), fields.squeeze(), (closing, closings)])
 
 
 def _closing(scored: Scored) -> tuple[np.ndarray, np.ndarray]:

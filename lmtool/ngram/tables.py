@@ -55,6 +55,11 @@ class BackoffTables:
     log10_backoffs: list[np.ndarray]
     listed: list[np.ndarray] | None = None
 
+    #: whether every listed n-gram's suffix (its words but the first) is listed too, which
+    #: lets scoring skip lookups bound to miss; only a compact file records it (it costs a
+    #: lookup of every n-gram to establish), so in memory the tables say False
+    suffix_closed = False
+
     def __post_init__(self) -> None:
         self._keys: list[np.ndarray] | None = None
 
@@ -180,6 +185,8 @@ def _score_window(tables, stream: np.ndarray, segment_end: np.ndarray, depth: np
     alive = np.arange(n)  # positions whose k-gram is listed, for the current k
     for k in range(1, order):
         alive = alive[alive + k < segment_end[alive]]
+        if k >= 2 and tables.suffix_closed:  # the (k+1)-gram at p is listed only if its suffix at p+1 is
+            alive = alive[rows[k - 1][alive + 1] >= 0]
         found = tables.child_rows(k, rows[k - 1][alive], stream[alive + k])
         rows.append(np.full(n, -1, dtype=np.int64))
         rows[k][alive] = found

@@ -54,8 +54,13 @@ def code_width(n_codes: int) -> int:
 
 
 def encode_exact(values: np.ndarray) -> ValueColumn:
-    """``values`` rounded to float32, as a raw column or a codebook, whichever takes fewer bytes."""
+    """``values`` rounded to float32, as a raw column or a codebook, whichever takes fewer bytes
+    (a long column whose every 64th value is mostly distinct is kept raw without sorting it all:
+    its codebook would hold about as many values as the column)."""
     values32 = np.asarray(values, dtype=np.float32)
+    sample = values32[::64]
+    if len(values32) >= 1 << 16 and len(np.unique(sample)) > len(sample) // 2:
+        return _column(None, values32, 32)
     codebook, codes = np.unique(values32, return_inverse=True)
     width = code_width(len(codebook))
     if 32 * (1 << width) + width * len(values32) < 32 * len(values32):

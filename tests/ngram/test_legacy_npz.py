@@ -1,7 +1,7 @@
 """Older ``.npz`` model files: they still load, and every damaged or inconsistent one is refused (issue 12).
 
-``write_npz`` below writes the layout lmtool 0.x's ``save_ngram`` wrote (documented in
-:mod:`lmtool.ngram.legacy`), so these files are what users have on disk.
+:func:`lmtool.ngram.legacy.write_npz` writes the layout lmtool 0.x's ``save_ngram`` wrote, so
+these files are what users have on disk.
 """
 
 from __future__ import annotations
@@ -16,24 +16,16 @@ from click.testing import CliRunner
 from lmtool.cli.main import cli
 from lmtool.errors import ModelFileError
 from lmtool.ngram import fit_ngram, load_ngram, stored_model
+from lmtool.ngram.legacy import write_npz
 
 from .helpers import random_sentences, split_of, vocabulary
 
 
-def npz_arrays(model) -> dict:
-    tables = model.tables
-    metadata = {"format": "lmtool-ngram", "format_version": 1, "kind": "ngram", "order": tables.order,
-                "method": model.method, "normalised": model.normalised, "parameters": model.parameters,
-                "discounts": model.discounts, "unit": model.unit, "tokenizer": model.tokenizer.to_json(),
-                "vocabulary": model.vocabulary.to_json(), "fingerprint": model.fingerprint,
-                "training": model.training, "source": model.source, "ngrams": tables.n_listed()}
-    arrays = {"metadata": np.frombuffer(json.dumps(metadata).encode(), dtype=np.uint8)}
-    for k in range(tables.order):
-        if k:
-            arrays[f"ngrams_{k}"] = tables.ngrams[k]
-        arrays[f"log10_probs_{k}"] = tables.log10_probs[k]
-        arrays[f"log10_backoffs_{k}"] = tables.log10_backoffs[k]
-    return arrays
+def npz_arrays(model, tmp_path) -> dict:
+    """The arrays of ``model``'s .npz file, to damage one at a time."""
+    write_npz(model, tmp_path / "good.npz")
+    with np.load(tmp_path / "good.npz", allow_pickle=False) as archive:
+        return {name: np.array(archive[name]) for name in archive.files}
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +37,7 @@ def fitted():
 
 def test_old_files_load_and_score_as_before(tmp_path, fitted):
     model, test = fitted
-    np.savez(tmp_path / "m.npz", **npz_arrays(model))
+    write_npz(model, tmp_path / "m.npz")
     old = load_ngram(tmp_path / "m.npz")
     np.testing.assert_array_equal(old.score(test), model.score(test))  # float64, as written
     assert old.describe() == model.describe()
@@ -53,7 +45,7 @@ def test_old_files_load_and_score_as_before(tmp_path, fitted):
 
 def test_cli_converts_an_old_file(tmp_path, fitted):
     model, test = fitted
-    np.savez(tmp_path / "m.npz", **npz_arrays(model))
+    write_npz(model, tmp_path / "m.npz")
     result = CliRunner().invoke(cli, ["fit-ngram", "--from-model", str(tmp_path / "m.npz"), "-o", str(tmp_path / "m.lmt")])
     assert result.exit_code == 0, result.output
     np.testing.assert_array_equal(load_ngram(tmp_path / "m.lmt").score(test), stored_model(model).score(test))
@@ -128,8 +120,7 @@ DEFECTS = [
 @pytest.mark.parametrize("damage, message", DEFECTS, ids=[d.__name__.strip("_") for d, _ in DEFECTS])
 def test_damaged_files_are_refused_naming_the_defect(tmp_path, fitted, damage, message):
     model, _ = fitted
-    arrays = npz_arrays(model)
-    arrays = {name: np.array(value) for name, value in arrays.items()}
+    arrays = npz_arrays(model, tmp_path)
     damage(arrays)
     path = tmp_path / "bad.npz"
     np.savez(path, **arrays)
@@ -142,7 +133,7 @@ def test_damaged_files_are_refused_naming_the_defect(tmp_path, fitted, damage, m
 
 def test_pickles_are_never_loaded(tmp_path, fitted):
     model, _ = fitted
-    arrays = npz_arrays(model)
+    arrays = npz_arrays(model, tmp_path)
     np.savez(tmp_path / "object.npz", **{**arrays, "log10_probs_0": np.array([object()] * 3, dtype=object)})
     with pytest.raises(ModelFileError, match="corrupt or truncated"):
         load_ngram(tmp_path / "object.npz")

@@ -37,7 +37,7 @@ def test_byte_tokenizer_equals_str_split_and_the_vocabulary():
     ids = ByteVocabulary(TOKENS).lookup(block, tokens)
     got = [ids[tokens.line == i].tolist() for i in range(tokens.lines)]
     assert got == python_ids(vocabulary, TRICKY)
-    assert bytes(tokens.spelled) == "".join(TRICKY.split()).encode()
+    assert bytes(tokens.spelled()) == "".join(TRICKY.split()).encode()
 
 
 def test_byte_tokenizer_on_random_text():

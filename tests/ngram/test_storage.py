@@ -92,6 +92,7 @@ def test_round_trip_and_header(tmp_path, fitted):
     assert header["fingerprint"] == model.fingerprint and header["tokenizer"]["kind"] == "word"
     assert header["training"]["tokens"] == model.training["tokens"] and header["ngrams"] == model.tables.n_listed()
     assert header["file_bytes"] == path.stat().st_size
+    assert header["tables"]["suffix_closed"] is True  # as every Kneser-Ney model is
     # saving the loaded model again writes the same bytes
     save_ngram(again, tmp_path / "again.lmt")
     assert (tmp_path / "again.lmt").read_bytes() == path.read_bytes()
@@ -130,6 +131,7 @@ def test_unlisted_contexts_survive(tmp_path):
     save_ngram(model, tmp_path / "m.lmt")
     again = load_ngram(tmp_path / "m.lmt")
     assert again.describe()["ngrams"] == [5, 1, 1]
+    assert header_of(tmp_path / "m.lmt")["tables"]["suffix_closed"] is False  # "b </s>" is not listed
     for k in range(3):
         np.testing.assert_array_equal(again.tables.listed[k], model.tables.listed[k])
     split = split_of([[3, 4], [4, 3, 4]])
