@@ -50,15 +50,23 @@ from lmtool.text import load_corpus  # noqa: E402
 
 PYTHON = [sys.executable, "-m", "lmtool"]
 KENLM = {name: shutil.which(name) for name in ("lmplz", "build_binary", "query")}
+GNU_TIME = "/usr/bin/time" if os.path.exists("/usr/bin/time") else None
 
 
 def run(command: list[str], stdin: pathlib.Path | None = None, stdout: pathlib.Path | None = None) -> dict:
-    """Run ``command`` under nice -n 5: wall and CPU seconds, peak RSS (MiB), stdout (unless saved)."""
+    """Run ``command`` under nice -n 5: wall and CPU seconds, peak RSS (MiB), stdout (unless saved).
+
+    The peak RSS comes from GNU time when it is installed: a child forked from this (large)
+    Python process would report this process's size as its own peak (Linux keeps ru_maxrss
+    across exec); without it the figure is wait4's and says so.
+    """
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPATH"] = str(REPO)
-    with open(stdin or os.devnull, "rb") as source, (open(stdout, "wb") if stdout else tempfile.TemporaryFile()) as sink:
+    with tempfile.NamedTemporaryFile("r") as timing, open(stdin or os.devnull, "rb") as source, \
+            (open(stdout, "wb") if stdout else tempfile.TemporaryFile()) as sink:
+        timer = [GNU_TIME, "-o", timing.name, "-f", "%M"] if GNU_TIME else []
         started = time.perf_counter()
-        child = subprocess.Popen(["nice", "-n", "5", *command], stdin=source, stdout=sink,
+        child = subprocess.Popen([*timer, "nice", "-n", "5", *command], stdin=source, stdout=sink,
                                  stderr=subprocess.PIPE, env=env)
         _, status, usage = os.wait4(child.pid, 0)
         wall = time.perf_counter() - started
@@ -66,11 +74,12 @@ def run(command: list[str], stdin: pathlib.Path | None = None, stdout: pathlib.P
         child.stderr.close()
         if status:
             raise RuntimeError(f"{' '.join(command)} failed ({status}): {error[-500:]}")
+        rss_kb = int(timing.read().split()[-1]) if GNU_TIME else usage.ru_maxrss
         text = ""
         if not stdout:
             sink.seek(0)
-            text = sink.read()[-4000:].decode(errors="replace")
-    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024, "stdout": text}
+            text = sink.read().decode(errors="replace")
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mb": rss_kb / 1024, "stdout": text}
 
 
 def best_of(commands: dict[str, dict], repeat: int) -> dict[str, dict]:
@@ -189,6 +198,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     missing = [name for name, path in KENLM.items() if path is None]
     print("KenLM programs: " + ("all on PATH" if not missing else f"{', '.join(missing)} not on PATH: lmtool's figures only"))
+    if not GNU_TIME:
+        print("no /usr/bin/time: peak RSS is wait4's, which includes this Python process's size at the fork")
     with tempfile.TemporaryDirectory() as scratch:
         workdir = args.workdir or pathlib.Path(scratch)
         workdir.mkdir(parents=True, exist_ok=True)

@@ -100,13 +100,14 @@ class ByteVocabulary:
     addressed by the top bits of their hash; a probe that meets an empty slot ends the search.
     """
 
-    def __init__(self, tokens: list[str]) -> None:
-        encoded = [token.encode("utf-8") for token in tokens]
-        length = np.array([len(token) for token in encoded], dtype=np.int64)
-        begin = np.concatenate([[0], np.cumsum(length)[:-1]]).astype(np.int64)
-        self._first, self._second = _words(_as_words(b"".join(encoded)), begin, length)
+    def __init__(self, offsets: np.ndarray, data: bytes) -> None:
+        """``data`` holds every token's UTF-8 bytes, token ``i`` at ``offsets[i]:offsets[i+1]``
+        (a compact model file stores its vocabulary so: no Python string is made here)."""
+        offsets = np.asarray(offsets, dtype=np.int64)
+        begin, length = offsets[:-1], np.diff(offsets)
+        self._first, self._second = _words(_as_words(data), begin, length)
         self._length, self._hash = length, _key(self._first, self._second, length)
-        ids = np.arange(len(tokens))
+        ids = np.arange(len(length))
         short = np.flatnonzero((length <= SHORT) & (ids != BOS_ID))  # text "<s>" is <unk>, as Vocabulary.encode has it
         self._bits = max(2, int(len(short)).bit_length() + 2)
         self._table = np.full((1 << self._bits) + len(short), -1, dtype=np.int64)  # room to probe past the end
@@ -115,7 +116,14 @@ class ByteVocabulary:
         # linear probing, entries in home order: the i-th lands at the first free slot >= its home
         slot = np.maximum.accumulate(home[order] - np.arange(len(short))) + np.arange(len(short))
         self._table[slot] = short[order]
-        self._slow = {tokens[i]: i for i in np.flatnonzero(length > SHORT) if i != BOS_ID}
+        self._slow = {data[offsets[i] : offsets[i + 1]].decode("utf-8"): int(i)
+                      for i in np.flatnonzero(length > SHORT) if i != BOS_ID}
+
+    @classmethod
+    def of(cls, tokens: list[str]) -> "ByteVocabulary":
+        """The index of a list of tokens."""
+        encoded = [token.encode("utf-8") for token in tokens]
+        return cls(np.concatenate([[0], np.cumsum([len(token) for token in encoded])]), b"".join(encoded))
 
     def lookup(self, block: bytes, tokens: Tokens) -> np.ndarray:
         """The id of every token of ``block`` (out-of-vocabulary ones, and ``<s>``, get ``<unk>``)."""

@@ -34,7 +34,7 @@ from lmtool.ngram.tables import LN10, score_stream
 from lmtool.text import EOS, EOS_ID, UNK_ID
 
 LEVELS = ("word", "sentence", "summary")
-BLOCK = 1 << 18  # bytes of text scored at a time (its arrays take about 40 times as much memory)
+BLOCK = 1 << 16  # bytes of text scored at a time: arrays about 40 times its size, which stay in the caches
 PLACES = 6  # decimals of the log10 values printed
 
 
@@ -103,7 +103,11 @@ class LineScorer:
             raise UsageError("this model was trained on a stream (--unit stream): query scores lines as sentences; "
                              "use lmtool eval for stream models")
         self.model = model
-        self._bytes = ByteVocabulary(model.vocabulary.tokens) if model.tokenizer.kind == "word" else None
+        self._bytes = None
+        if model.tokenizer.kind == "word":
+            vocabulary = model.vocabulary
+            stored = getattr(vocabulary, "token_bytes", None)  # a compact file's: no Python strings
+            self._bytes = ByteVocabulary(*stored()) if stored else ByteVocabulary.of(vocabulary.tokens)
 
     def score(self, block: bytes) -> Scored:
         """Score ``block``: whole lines of UTF-8 text (the last ``\\n`` optional)."""

@@ -113,7 +113,7 @@ class MappedVocabulary(Vocabulary):
 
     def __getattr__(self, name: str):
         # only attributes the base's __init__ sets reach here (tokens, counts, _index, ...)
-        if name.startswith("__") or name in ("_container", "_size"):
+        if name.startswith("__") or name in ("_container", "_size", "_arrays", "token_bytes"):
             raise AttributeError(name)
         tokens, counts = self._read()
         try:
@@ -122,15 +122,28 @@ class MappedVocabulary(Vocabulary):
             raise ModelFileError(f"{self._container.path}: invalid model vocabulary: {error}") from None
         return getattr(self, name)
 
-    def _read(self) -> tuple[list[str], np.ndarray]:
-        """The tokens and counts, checked against the header's size."""
+    def token_bytes(self) -> tuple[np.ndarray, bytes]:
+        """The tokens as stored: offsets into one UTF-8 byte string (what the streaming scorer
+        indexes, without making a Python string per token)."""
+        offsets, data = self._arrays()
+        return offsets, data.tobytes()
+
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The offsets and bytes, checked against the header's size."""
         path, V = self._container.path, self._size
         offsets = self._container.array("vocabulary.offsets", "<i8")
         data = self._container.array("vocabulary.bytes", "|u1")
-        counts = self._container.array("vocabulary.counts", "<i8")
-        if len(offsets) != V + 1 or len(counts) != V or offsets[0] != 0 or offsets[-1] != len(data) or (
-                np.diff(offsets) < 0).any():
+        if len(offsets) != V + 1 or offsets[0] != 0 or offsets[-1] != len(data) or (np.diff(offsets) < 0).any():
             raise ModelFileError(f"{path}: invalid model: the vocabulary arrays disagree with its {V:,} tokens")
+        return offsets, data
+
+    def _read(self) -> tuple[list[str], np.ndarray]:
+        """The tokens and counts."""
+        path = self._container.path
+        offsets, data = self._arrays()
+        counts = self._container.array("vocabulary.counts", "<i8")
+        if len(counts) != self._size:
+            raise ModelFileError(f"{path}: invalid model: the vocabulary counts disagree with its {self._size:,} tokens")
         text = data.tobytes()
         try:
             tokens = [text[a:b].decode("utf-8") for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]

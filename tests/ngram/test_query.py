@@ -34,7 +34,7 @@ def test_byte_tokenizer_equals_str_split_and_the_vocabulary():
     vocabulary = Vocabulary(TOKENS, np.zeros(len(TOKENS)))
     block = TRICKY.encode()
     tokens = split_lines(block)
-    ids = ByteVocabulary(TOKENS).lookup(block, tokens)
+    ids = ByteVocabulary.of(TOKENS).lookup(block, tokens)
     got = [ids[tokens.line == i].tolist() for i in range(tokens.lines)]
     assert got == python_ids(vocabulary, TRICKY)
     assert bytes(tokens.spelled()) == "".join(TRICKY.split()).encode()
@@ -47,7 +47,7 @@ def test_byte_tokenizer_on_random_text():
     text = "".join(pieces[rng.integers(len(pieces))] + spaces[rng.integers(len(spaces))] for _ in range(3000))
     vocabulary = Vocabulary(TOKENS + ["x" * 16, "x" * 17, "q" * 40], np.zeros(len(TOKENS) + 3))
     tokens = split_lines(text.encode())
-    ids = ByteVocabulary(vocabulary.tokens).lookup(text.encode(), tokens)
+    ids = ByteVocabulary.of(vocabulary.tokens).lookup(text.encode(), tokens)
     assert [ids[tokens.line == i].tolist() for i in range(tokens.lines)] == python_ids(vocabulary, text)
 
 
