@@ -42,8 +42,7 @@ class Tokens:
 
     begin: np.ndarray  # (T,) int64 byte offset of each token in the block
     end: np.ndarray  # (T,) int64
-    line: np.ndarray  # (T,) int64 line number of each token within the block
-    lines: int  # lines in the block (each ends with \\n, except maybe the last)
+    per_line: np.ndarray  # (lines,) int64 tokens on each line of the block
     data: np.ndarray  # the bytes the ranges index (uint8)
     space: np.ndarray | None = None  # which of them are whitespace (None: none are)
     ids: np.ndarray | None = None  # (T,) int64 vocabulary ids, once looked up
@@ -59,9 +58,11 @@ def split_lines(block: bytes) -> Tokens:
     space = SPACE[data]
     edges = np.flatnonzero(np.diff(np.concatenate([[True], space, [True]]).view(np.int8)))
     begin, end = edges[0::2], edges[1::2]  # a token runs from a space->text edge to the next
-    newlines = np.flatnonzero(data == 10)
-    lines = len(newlines) + (len(data) > 0 and data[-1] != 10)
-    return Tokens(begin, end, np.searchsorted(newlines, begin), int(lines), data, space)
+    line_ends = np.flatnonzero(data == 10)
+    if len(data) and data[-1] != 10:
+        line_ends = np.append(line_ends, len(data))  # a last line without its \n
+    per_line = np.diff(np.searchsorted(begin, line_ends), prepend=0)  # tokens starting before each end
+    return Tokens(begin, end, per_line, data, space)
 
 
 def _words(padded: np.ndarray, begin: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -131,16 +132,16 @@ class ByteVocabulary:
         first, second = _words(_as_words(block), tokens.begin, length)
         keys = _key(first, second, length)
         ids = np.full(len(keys), UNK_ID, dtype=np.int64)
-        pending = np.flatnonzero(length <= SHORT)
-        slot = (keys[pending] >> U64(64 - self._bits)).astype(np.int64)
+        pending = np.arange(len(keys))  # a long token matches no short entry: the dict below has it
+        slot = (keys >> U64(64 - self._bits)).astype(np.int64)
         while len(pending):
-            candidate = self._table[slot]
+            candidate = self._table.take(slot)
             filled = candidate >= 0
             c = np.where(filled, candidate, 0)
-            same = filled & (self._hash[c] == keys[pending]) & (self._first[c] == first[pending])
-            same &= (self._second[c] == second[pending]) & (self._length[c] == length[pending])
+            same = filled & (self._hash.take(c) == keys[pending]) & (self._first.take(c) == first[pending])
+            same &= (self._second.take(c) == second[pending]) & (self._length.take(c) == length[pending])
             ids[pending[same]] = candidate[same]
-            go_on = filled & ~same
+            go_on = np.flatnonzero(filled & ~same)
             pending, slot = pending[go_on], slot[go_on] + 1
         for i in np.flatnonzero(length > SHORT).tolist() if self._slow else ():
             ids[i] = self._slow.get(block[tokens.begin[i] : tokens.end[i]].decode("utf-8"), UNK_ID)

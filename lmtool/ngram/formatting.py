@@ -15,6 +15,9 @@ from __future__ import annotations
 import numpy as np
 
 ZERO = ord("0")
+#: the three digits of 0..999 and a zero byte, as one uint32 each (a gather of these writes three
+#: digits at once; the zero byte is squeezed out with the rest)
+GROUPS = np.array([list(f"{n:03d}".encode()) + [0] for n in range(1000)], dtype=np.uint8).view(np.uint32).ravel()
 
 
 def integer_width(values: np.ndarray) -> int:
@@ -55,9 +58,13 @@ def put_decimals(matrix: np.ndarray, column: int, values: np.ndarray, places: in
     length = negative + put_integers(matrix, column + 1, scaled // 10**places, point - column - 1) + 1 + places
     matrix[:, point] = ord(".")
     fraction = scaled % 10**places
-    for place in range(places):
+    for place in range(places % 3):  # the digits past the last whole group of three
         matrix[:, point + places - place] = ZERO + fraction % 10
         fraction //= 10
+    for group in range(places // 3):  # then three digits per gather, from the point on
+        at = point + 1 + 3 * group
+        digits = fraction // 10 ** (3 * (places // 3 - 1 - group)) % 1000
+        matrix[:, at : at + 3] = GROUPS.take(digits).view(np.uint8).reshape(-1, 4)[:, :3]
     for row in np.flatnonzero(~finite):
         matrix[row, column + 1 : column + width] = 0
         text = b"nan" if np.isnan(values[row]) else b"inf"

@@ -116,7 +116,7 @@ class LineScorer:
             tokens.ids = self._bytes.lookup(block, tokens)
         else:
             tokens = self._tokenize(block)
-        counts = np.bincount(tokens.line, minlength=tokens.lines) + 1  # each line's tokens and </s>
+        counts = tokens.per_line + 1  # each line's tokens and </s>
         starts = np.concatenate([[0], np.cumsum(counts)])
         eos = starts[1:] - 1
         words = np.ones(starts[-1], dtype=bool)
@@ -137,7 +137,7 @@ class LineScorer:
         spelled = [token.encode("utf-8") for tokens in per_line for token in tokens]
         lengths = np.array([len(token) for token in spelled], dtype=np.int64)
         end = np.cumsum(lengths)
-        tokens = Tokens(end - lengths, end, np.repeat(np.arange(len(lines)), [len(t) for t in per_line]), len(lines),
+        tokens = Tokens(end - lengths, end, np.array([len(t) for t in per_line], dtype=np.int64),
                         np.frombuffer(b"".join(spelled), dtype=np.uint8))
         tokens.ids = vocabulary.encode([token for line in per_line for token in line]).astype(np.int64)
         return tokens
