@@ -18,8 +18,11 @@ from lmtool.errors import DataError, LmtoolError, UsageError
 @click.argument("text", type=click.Path(dir_okay=False, allow_dash=True), default="-")
 @click.option("--level", type=click.Choice(["word", "sentence", "summary"]), default="word", show_default=True,
               help="word: every token and each line's total; sentence: the totals; summary: the closing lines only.")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Score blocks of text on this many threads at once (numpy releases the interpreter lock; "
+                   "the output is the same, in order).")
 @json_option
-def query(model: str, text: str, level: str, as_json: bool) -> None:
+def query(model: str, text: str, level: str, threads: int, as_json: bool) -> None:
     """Score each line of TEXT (default: standard input) with the n-gram MODEL, streaming.
 
     Prints, per input line, `word=id n log10p` for every token and `</s>` (id 0: out of
@@ -43,7 +46,7 @@ def query(model: str, text: str, level: str, as_json: bool) -> None:
     try:
         with source as stream:
             summary = run_query(loaded, stream, io.BytesIO() if as_json else sink, level="summary" if as_json else level,
-                                name="standard input" if text == "-" else text)
+                                name="standard input" if text == "-" else text, threads=threads)
             sink.flush()
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as a pipeline stage does
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import BinaryIO, Iterable, Sequence
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from typing import BinaryIO, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -204,18 +206,46 @@ def _closing(scored: Scored) -> tuple[np.ndarray, np.ndarray]:
     return closing.squeeze()
 
 
-def query(model, source: BinaryIO, sink: BinaryIO, *, level: str = "word", name: str = "standard input") -> Summary:
+def query(model, source: BinaryIO, sink: BinaryIO, *, level: str = "word", name: str = "standard input",
+          threads: int = 1) -> Summary:
     """Score every line of ``source`` with ``model``, writing ``level`` output and the summary
-    to ``sink``; returns the totals."""
+    to ``sink``; returns the totals. With ``threads`` > 1, blocks are scored on that many
+    threads (numpy releases the interpreter lock inside its array operations) and written in
+    their order, so the output is the same."""
     if level not in LEVELS:
         raise UsageError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
     scorer, summary = LineScorer(model), Summary()
-    for block in read_blocks(source, name):
+
+    def work(block: bytes) -> tuple[Scored, bytes]:
         scored = scorer.score(block)
+        return scored, render(scored, level)
+
+    for scored, text in _in_order(work, read_blocks(source, name), threads):
         summary.add(scored)
-        sink.write(render(scored, level))
+        sink.write(text)
     sink.write(summary.text().encode())
     return summary
+
+
+def _in_order(work, items: Iterable, threads: int) -> Iterator:
+    """``work(item)`` for each item, in order, computed on ``threads`` threads with at most two
+    items per thread in flight (the first one alone: it maps the model's arrays once)."""
+    items = iter(items)
+    first = next(items, None)
+    if first is None:
+        return
+    yield work(first)
+    if threads <= 1:
+        yield from map(work, items)
+        return
+    with ThreadPoolExecutor(threads) as pool:
+        pending: deque = deque()
+        for item in items:
+            pending.append(pool.submit(work, item))
+            if len(pending) >= 2 * threads:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def score_sentences(model, sentences: Sequence[str]) -> Scored:

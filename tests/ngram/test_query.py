@@ -101,6 +101,11 @@ def test_blocks_do_not_change_the_output(small_model):
         streaming.query(model, io.BytesIO(text), pieces)
     assert whole.getvalue() == pieces.getvalue()
     assert whole.getvalue().count(b"\n") == 501 + 4
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(streaming, "BLOCK", 64)
+        threaded = io.BytesIO()
+        streaming.query(model, io.BytesIO(text), threaded, threads=3)
+    assert threaded.getvalue() == pieces.getvalue()
 
 
 def test_output_equals_kenlm_query(golden_kenlm):
@@ -195,3 +200,20 @@ def test_a_closed_pipe_ends_quietly(small_model, tmp_path):
     pipeline = subprocess.run(f"{sys.executable} -m lmtool query {root / 'm.lmt'} {tmp_path / 'long.txt'} | head -1",
                               shell=True, capture_output=True, env=env)
     assert pipeline.stdout.count(b"\n") == 1 and pipeline.stderr == b""
+
+
+def test_fit_ngram_quantise_reports_the_perplexity_change(tmp_path):
+    rng = np.random.default_rng(2)
+    text = "\n".join(" ".join(f"w{int(i)}" for i in rng.zipf(1.5, rng.integers(3, 15)) % 200) for _ in range(3000))
+    (tmp_path / "c.txt").write_text(text + "\n")
+    exact = invoke("fit-ngram", "--corpus", tmp_path / "c.txt", "-n", "3", "-o", tmp_path / "e.lmt", "--json", "--discount-fallback")
+    small = invoke("fit-ngram", "--corpus", tmp_path / "c.txt", "-n", "3", "-o", tmp_path / "q.lmt", "--quantise", "8", "--json",
+                   "--discount-fallback")
+    assert exact.exit_code == small.exit_code == 0, small.output
+    exact, small = json.loads(exact.output), json.loads(small.output)
+    assert exact["quantised"] is None and small["quantised"]["bits"] == 8
+    # the exact file holds float32 values, the unquantised figure is the float64 estimate
+    assert small["quantised"]["valid_perplexity_unquantised"] == pytest.approx(exact["valid_perplexity"], rel=1e-6)
+    change = 100 * (small["valid_perplexity"] / exact["valid_perplexity"] - 1)
+    assert small["quantised"]["valid_perplexity_change_percent"] == pytest.approx(change) and abs(change) < 1
+    assert small["bytes_per_ngram"] < exact["bytes_per_ngram"] <= 10
