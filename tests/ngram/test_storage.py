@@ -230,3 +230,23 @@ def test_a_killed_write_leaves_the_previous_file(tmp_path, fitted):
         child.wait()
     assert target.read_bytes() == before
     np.testing.assert_array_equal(load_ngram(target).score(test), stored_model(model).score(test))
+
+
+def test_kenlm_arpa_values_survive_exactly(tmp_path, golden_kenlm):
+    # KenLM prints each float32 value in its shortest form: the exported ARPA (9 digits of the
+    # stored float32) must name the very same float32
+    from lmtool.ngram import write_arpa
+
+    source = golden_kenlm / "tiny40.o3.fallback.arpa"
+    save_ngram(read_arpa(source), tmp_path / "m.lmt")
+    write_arpa(load_ngram(tmp_path / "m.lmt"), tmp_path / "again.arpa")
+
+    def values(path):
+        lines = [line.split("\t") for line in path.read_text().splitlines() if "\t" in line]
+        return {fields[1]: [fields[0]] + fields[2:] for fields in lines}
+
+    before, after = values(source), values(tmp_path / "again.arpa")
+    assert before.keys() == after.keys()
+    for ngram, printed in before.items():
+        exported = after[ngram] + ["0"] * (len(printed) - len(after[ngram]))  # a backoff of 0 may be left out
+        assert [np.float32(x) for x in exported] == [np.float32(x) for x in printed], ngram
