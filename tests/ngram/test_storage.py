@@ -250,3 +250,11 @@ def test_kenlm_arpa_values_survive_exactly(tmp_path, golden_kenlm):
     for ngram, printed in before.items():
         exported = after[ngram] + ["0"] * (len(printed) - len(after[ngram]))  # a backoff of 0 may be left out
         assert [np.float32(x) for x in exported] == [np.float32(x) for x in printed], ngram
+
+
+def test_the_model_opener_knows_the_magic(tmp_path, fitted):
+    from lmtool.models import COMPACT_MAGIC, load_model, model_kind
+
+    assert COMPACT_MAGIC == MAGIC  # written twice so that recognising a file imports no numpy
+    save_ngram(fitted[0], tmp_path / "m.bin")
+    assert model_kind(tmp_path / "m.bin") == "ngram" and load_model(tmp_path / "m.bin").order == 3
