@@ -50,7 +50,7 @@ def analyze() -> None:
     """Where memory pays: context-length curves, per-token attribution, a colour view, gradient flow.
 
     \b
-    Example: lmtool analyze context-curve brown.rnn kn5.npz --corpus brown-bengio2003 --positions 5000
+    Example: lmtool analyze context-curve brown.rnn kn5.lmt --corpus brown-bengio2003 --positions 5000
     """
 
 
@@ -74,7 +74,7 @@ def context_curve_command(models, spec, split, split_fractions, seed, encoding_e
     first max(K) - 1 targets are skipped so every K scores the same targets.
 
     \b
-    Example: lmtool analyze context-curve brown.rnn kn3.npz kn5.npz --corpus brown-bengio2003 --plot curve.png
+    Example: lmtool analyze context-curve brown.rnn kn3.lmt kn5.lmt --corpus brown-bengio2003 --plot curve.png
     """
     from lmtool.analysis.context_curve import context_curve, curve_table, describe_sample, parse_contexts
     from lmtool.analysis.context_curve import plot_context_curve
@@ -115,7 +115,7 @@ def attribution_command(model_a, model_b, spec, split, split_fractions, seed, en
     position in the sentence. Each grouping's rows add up to the total difference.
 
     \b
-    Example: lmtool analyze attribution kn5.npz brown.rnn --corpus brown-bengio2003 --reset-per-sentence
+    Example: lmtool analyze attribution kn5.lmt brown.rnn --corpus brown-bengio2003 --reset-per-sentence
     """
     from lmtool.analysis.attribution import COLUMNS, GROUP_TITLES, attribute, plot_attribution, summary_line
     from lmtool.evaluate import render_table
@@ -156,7 +156,7 @@ def view_command(model_a, model_b, spec, split, split_fractions, seed, encoding_
     model's top alternatives. Styles, script and data are inline: the file opens anywhere.
 
     \b
-    Example: lmtool analyze view kn5.npz brown.rnn --corpus brown-bengio2003 --lines 30 -o view.html
+    Example: lmtool analyze view kn5.lmt brown.rnn --corpus brown-bengio2003 --lines 30 -o view.html
     """
     from lmtool.analysis.colour_view import colour_view, view_page
     from lmtool.files import atomic_write

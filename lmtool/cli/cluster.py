@@ -50,7 +50,7 @@ def check_cluster_options(cluster: str | None, cluster_memory: str | None, parti
             raise UsageError(f"{', '.join(given)}: only with --cluster ADDRESS|local:N (add it, or drop them)")
     elif from_arpa is not None or memory is not None:
         raise UsageError("--cluster fits on --corpus files and replaces --memory: give one of --cluster, --memory, "
-                         "--from-arpa")
+                         "--from-arpa, --from-model")
 
 
 def fit_on_cluster(spec: str, order: int, smoothing: str, cluster: str, cluster_memory: str | None,

@@ -12,12 +12,12 @@ from lmtool.cli.options import json_option, print_json
 @click.option("--arpa", required=True, type=click.Path(dir_okay=False), help="ARPA file to write.")
 @json_option
 def export(model: str, arpa: str, as_json: bool) -> None:
-    """Write the n-gram MODEL (a .npz from fit-ngram, or an ARPA file) as an ARPA file.
+    """Write the n-gram MODEL (a .lmt from fit-ngram, an older .npz, or an ARPA file) as an ARPA file.
 
     Every normalised method has an ARPA form; stupid backoff does not (its scores are not
     probabilities). KenLM (`build_binary`, `query`) and SRILM read the result.
 
-    Example: lmtool export brown5.npz --arpa brown5.arpa
+    Example: lmtool export brown5.lmt --arpa brown5.arpa
     """
     from lmtool.ngram import load_ngram, write_arpa
 

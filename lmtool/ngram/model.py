@@ -28,13 +28,20 @@ class NgramModel(LanguageModel):
 
     kind = "ngram"
 
-    def __init__(self, tables: BackoffTables, tokenizer: Any, vocabulary: Any, *, unit: str = "line",
+    def __init__(self, tables: Any, tokenizer: Any, vocabulary: Any, *, unit: str = "line",
                  method: str = "modified-kneser-ney", normalised: bool = True, parameters: dict | None = None,
-                 discounts: list | None = None, training: dict | None = None, source: str = "fit") -> None:
+                 discounts: list | None = None, training: dict | None = None, source: str = "fit",
+                 fingerprint: str | None = None) -> None:
+        """``tables`` is a :class:`BackoffTables` or a compact file's
+        :class:`lmtool.ngram.compact.CompactTables`; ``fingerprint``, when a file stores it,
+        saves reading the vocabulary to compute it."""
         if len(vocabulary) != tables.vocab_size:
             raise UsageError(f"vocabulary has {len(vocabulary)} tokens but the tables index {tables.vocab_size}")
         super().__init__(tokenizer, vocabulary, unit)
-        self.tables = tables
+        #: what scoring reads: the in-memory tables, or the memory-mapped compact file
+        self.lookup = tables
+        if fingerprint is not None:
+            self.__dict__["fingerprint"] = fingerprint  # the slot the base's cached_property fills
         self.method = method
         self.normalised = normalised
         self.parameters = dict(parameters or {})
@@ -44,7 +51,20 @@ class NgramModel(LanguageModel):
 
     @property
     def order(self) -> int:
-        return self.tables.order
+        return self.lookup.order
+
+    def with_tables(self, tables: Any) -> "NgramModel":
+        """The same model (tokenizer, vocabulary, method, provenance) over other tables."""
+        return NgramModel(tables, self._tokenizer, self._vocabulary, unit=self.unit, method=self.method,
+                          normalised=self.normalised, parameters=self.parameters, discounts=self.discounts,
+                          training=self.training, source=self.source)
+
+    @property
+    def tables(self) -> BackoffTables:
+        """The model as lexicographic :class:`BackoffTables` (a compact file decodes them on
+        first use: sampling and ARPA export need every context's continuations, which its hash
+        index does not list)."""
+        return self.lookup.backoff_tables()
 
     @property
     def context_size(self) -> int:
@@ -61,7 +81,7 @@ class NgramModel(LanguageModel):
             "normalised": self.normalised,
             "parameters": self.parameters,
             "discounts": self.discounts,
-            "ngrams": self.tables.n_listed(),
+            "ngrams": self.lookup.n_listed(),
             "vocabulary_size": len(self._vocabulary),
             "unit": self.unit,
             "tokenizer": self._tokenizer.to_json(),
@@ -78,7 +98,7 @@ class NgramModel(LanguageModel):
 
     def score(self, split: Any, *, reset_per_sentence: bool = True) -> np.ndarray:
         """Natural-log probability of every id of ``split.ids`` (each segment starts from ``<s>``)."""
-        log10, _ = score_stream(self.tables, split.ids, split.starts)
+        log10, _ = score_stream(self.lookup, split.ids, split.starts)
         return log10 * LN10
 
     def start(self, context_ids: Sequence[int]) -> np.ndarray:
@@ -134,8 +154,15 @@ class NgramModel(LanguageModel):
         if word_id == BOS_ID:
             return float("-inf")
         grams = np.array(self._ids(list(context)) + [word_id], dtype=np.int64)
-        return float(log10_prob(self.tables, grams)[0] * LN10)
+        return float(log10_prob(self.lookup, grams)[0] * LN10)
 
     #: the sentence's natural-log probability, ``</s>`` included in line units (the base's log_prob)
     score_sentence = LanguageModel.log_prob
+
+    def score_sentences(self, sentences: Sequence[str]) -> np.ndarray:
+        """Natural-log probability of each sentence (``</s>`` included), all scored in one
+        vectorised pass (:func:`lmtool.ngram.query.score_sentences` gives per-token detail)."""
+        from lmtool.ngram.query import score_sentences
+
+        return score_sentences(self, sentences).totals * LN10
 
