@@ -272,10 +272,13 @@ def mixture(name: str, members: Sequence[Scored], weights: Sequence[float], how:
     Its regime joins the members' regimes; its note gives each member's weight and ``how`` the
     weights were chosen (e.g. "tuned by EM on valid", see :func:`em_weights`).
     """
+    first = members[0]
+    if any(s.group != first.group or not np.array_equal(s.ids, first.ids) for s in members[1:]):
+        raise UsageError(f"cannot mix {', '.join(s.name for s in members)}: they score different tokens (different "
+                         "tokenizers or vocabularies); mix only models of one vocab group")
     mixed = mix(np.stack([s.log_probs for s in members]), weights)
     shown = ", ".join(f"{s.name}={w:.3f}" for s, w in zip(members, weights))
     regimes = "+".join(sorted({s.regime for s in members}))
-    first = members[0]
     return Scored(name, "mixture", regimes, first.group, first.ids, first.starts, first.n_chars, mixed, True,
                   [f"weights {shown} ({how})"])
 
