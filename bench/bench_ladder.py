@@ -14,8 +14,9 @@ per-sentence regime, ``</s>`` counted, ``<s>`` never, one token accounting for e
   per sentence) and its mixture with the KN 5-gram, and the three-way mixture: linear
   mixtures with EM weights tuned on the valid split (:func:`lmtool.compare.ladder_mixtures`);
 - throughput: training tokens/s of the neural 5-gram's recipe against a one-layer LSTM of the
-  same embedding and hidden widths (adaptive softmax, BPTT 35, 32 rows), both through lmtool's
-  one trainer in this process, for ``--throughput-steps`` steps each.
+  same embedding and hidden widths and against the LSTM of ``--lstm`` (its architecture; both
+  adaptive softmax, BPTT 35, 32 rows, Adam), all through lmtool's one trainer in this process,
+  untrained, for ``--throughput-steps`` steps each (the first step is not timed).
 
 The table prints each perplexity beside the paper's figure for the same row (their Brown,
 |V| 16,383, SRILM baselines: KN 3/5-gram 323/321, best MLP alone 268, best mixture 252) and the
@@ -60,32 +61,38 @@ def train_nnlm(args, workdir: Path) -> tuple[Path, dict]:
                   "epochs": summary["epochs"], "training_s": summary["elapsed_s"]}
 
 
-def throughput(corpus, nnlm_config, steps: int, workdir: Path) -> dict:
-    """Training tokens/s of the neural n-gram's recipe and of a one-layer LSTM of the same widths."""
+def throughput(corpus, nnlm_config, lstm_config, steps: int, workdir: Path) -> dict:
+    """Training tokens/s of the neural n-gram's recipe, a one-layer LSTM of its widths, and ``lstm_config`` (if any)."""
+    import dataclasses
+
     import torch
 
     from lmtool.neural import NnlmNetwork, RnnConfig, RnnNetwork, TrainOptions
     from lmtool.neural.train import Throughput
     from lmtool.neural.training import Trainer
 
-    lstm_config = RnnConfig(vocab_size=nnlm_config.vocab_size, cell="lstm", emb_size=nnlm_config.emb_size,
-                            hidden_size=nnlm_config.hidden_size, layers=1, dropout_input=nnlm_config.dropout,
-                            dropout_between=0.0, dropout_output=nnlm_config.dropout,
-                            adaptive_cutoffs=nnlm_config.adaptive_cutoffs)
-    runs = {"nnlm5": (NnlmNetwork(nnlm_config), TrainOptions(batch_size=512, optimizer="adam", lr=2e-3)),
-            "lstm": (RnnNetwork(lstm_config), TrainOptions(batch_size=32, bptt=35, optimizer="adam", lr=2e-3))}
+    same = RnnConfig(vocab_size=nnlm_config.vocab_size, cell="lstm", emb_size=nnlm_config.emb_size,
+                     hidden_size=nnlm_config.hidden_size, layers=1, dropout_input=nnlm_config.dropout,
+                     dropout_between=0.0, dropout_output=nnlm_config.dropout, adaptive_cutoffs=nnlm_config.adaptive_cutoffs)
+    batch = int(RECIPE[RECIPE.index("--batch-size") + 1])
+    rnn_options = TrainOptions(batch_size=32, bptt=35, optimizer="adam", lr=2e-3, max_steps=steps)
+    runs = {"nnlm5": (NnlmNetwork, nnlm_config, TrainOptions(batch_size=batch, optimizer="adam", lr=2e-3, max_steps=steps)),
+            "lstm_same_widths": (RnnNetwork, same, rnn_options)}
+    if lstm_config is not None:
+        runs["lstm_of_the_table"] = (RnnNetwork, lstm_config, dataclasses.replace(rnn_options))
     out = {}
-    for name, (network, options) in runs.items():
-        options.max_steps = steps
-        rate = Throughput()
-        events = []
-        trainer = Trainer(network, corpus.splits["train"], None, options, out_path=workdir / f"{name}.tmp",
+    for name, (network, config, options) in runs.items():
+        rate, events = Throughput(), []
+        torch.manual_seed(0)
+        trainer = Trainer(network(config), corpus.splits["train"], None, options, out_path=workdir / f"{name}.tmp",
                           checkpoint_dir=workdir / f"{name}.ckpt", meta={}, device=torch.device("cpu"),
                           on_event=lambda e: (rate(e), events.append(e)))
         trainer.run()
         last = [e for e in events if e["event"] == "step"][-1]
-        out[name] = {"tokens_per_step": last["tokens"], "tokens_per_s": last["tokens_per_s"], "steps": steps}
-    out["ratio"] = out["nnlm5"]["tokens_per_s"] / out["lstm"]["tokens_per_s"]
+        out[name] = {"architecture": config.to_dict(), "tokens_per_step": last["tokens"],
+                     "tokens_per_s": last["tokens_per_s"], "steps": steps}
+    for name in runs:
+        out[name]["nnlm5_speedup"] = out["nnlm5"]["tokens_per_s"] / out[name]["tokens_per_s"]
     return out
 
 
@@ -122,14 +129,17 @@ def run(args) -> dict:
                                [s for s in scored if s.name != "kn3"], valid_scores)
     rows = {s.name: perplexity(s.log_probs)[1] for s in scored}
     rows |= {m["name"]: perplexity(m["scored"].log_probs)[1] for m in mixtures}
-    result = {"corpus": CORPUS, "regime": "per-sentence", "test_tokens": test.n_tokens, "perplexity": rows,
+    import torch
+
+    result = {"corpus": CORPUS, "regime": "per-sentence", "threads": torch.get_num_threads(), "test_tokens": test.n_tokens, "perplexity": rows,
               "weights": {m["name"]: dict(zip(m["models"], m["weights"])) for m in mixtures},
               "nnlm_training": training, "workdir": str(workdir)}
     if args.lstm:
         result["lstm_training"] = {k: models["lstm"].meta.get("training", {}).get(k)
                                    for k in ("steps", "epochs", "elapsed_s", "best_valid_ppl")}
     if args.throughput_steps:
-        result["throughput"] = throughput(corpus, models["nnlm5"].net.config, args.throughput_steps, workdir)
+        lstm_config = models["lstm"].net.config if args.lstm else None
+        result["throughput"] = throughput(corpus, models["nnlm5"].net.config, lstm_config, args.throughput_steps, workdir)
     return result
 
 
@@ -155,9 +165,13 @@ def print_table(result: dict) -> None:
         print(f"LSTM (from its file): {lstm['steps']} steps, {lstm['epochs']:.2f} epochs, "
               f"{(lstm['elapsed_s'] or 0) / 60:.1f} min training")
     if "throughput" in result:
-        t = result["throughput"]
-        print(f"training throughput: neural 5-gram {t['nnlm5']['tokens_per_s']:,.0f} tokens/s, LSTM of the same "
-              f"widths {t['lstm']['tokens_per_s']:,.0f} tokens/s: {t['ratio']:.2f}x ({t['nnlm5']['steps']} steps each)")
+        print(f"\ntraining throughput ({result['threads']} threads, {result['throughput']['nnlm5']['steps']} steps each):")
+        for name, t in result["throughput"].items():
+            a = t["architecture"]
+            shape = (f"m={a['emb_size']} h={a['hidden_size']}" if name == "nnlm5" else
+                     f"emb {a['emb_size']}, {a['layers']} x {a['hidden_size']}")
+            print(f"  {name:<18} {shape:<22} {t['tokens_per_s']:>9,.0f} tokens/s  "
+                  f"neural 5-gram / this: {t['nnlm5_speedup']:.2f}x")
 
 
 def main() -> None:

@@ -329,7 +329,7 @@ def plot_perplexity_by_order(results: dict, path: Path) -> None:
     ax.set_xlabel("context length (tokens before the predicted one: order - 1)")
     ax.set_ylabel("test perplexity (per token)")
     ax.set_xticks(sorted({o - 1 for o in orders + nnlm_orders}))
-    ax.set_title(f"Perplexity by order: {results['corpus']['spec']}", fontsize=9)
+    ax.set_title(f"The Markov ladder, perplexity by context length: {results['corpus']['spec']}", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -43,7 +43,8 @@ Variants (--variants), from the same per-token probabilities:
                 equals KenLM's "perplexity excluding OOVs";
   * srilm_ppl1  SRILM "ppl1": OOV tokens and </s> left out (words only);
   * kenlm_ppl   KenLM "perplexity including OOVs": the same figure as the main column.
-Regimes: an n-gram restarts from <s> at every sentence (per-sentence); a recurrent model either
+Regimes: an n-gram, and a neural n-gram (whose window is padded with <s> as the n-gram's
+context is), restarts from <s> at every sentence (per-sentence); a recurrent model either
 carries its hidden state from one sentence into the next (carried: context an n-gram never sees)
 or restarts at each sentence (reset: --reset-per-sentence, equal terms). Stream units (one
 segment, no </s>) have no sentence boundaries (stream).

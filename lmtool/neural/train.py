@@ -6,8 +6,9 @@ joins a ``torchrun`` job when there is one (:mod:`lmtool.neural.distributed`), s
 threads, seeds, builds the network for its config, runs the :class:`Trainer` (resuming when
 asked), writes the JSON-lines event log (with the throughput), and returns the run's summary.
 
-The network is chosen by the type of its config (:data:`NETWORKS`), so another network kind
-plugs in with its config class and module; nothing here is specific to recurrent networks.
+The network is chosen by the type of its config (:data:`NETWORKS`): :class:`RnnConfig` builds
+the recurrent network, :class:`NnlmConfig` the feed-forward neural n-gram; another network kind
+plugs in with its config class and module. Nothing here is specific to one kind.
 """
 
 from __future__ import annotations
