@@ -38,7 +38,7 @@ SHARED_NLTK = REPO.parent / "shared" / "nltk_data"
 if SHARED_NLTK.is_dir():
     os.environ.setdefault("NLTK_DATA", str(SHARED_NLTK))
 
-from lmtool.ngram import fit_ngram  # noqa: E402
+from lmtool.ngram import fit_ngram, save_ngram  # noqa: E402
 from lmtool.ngram.counting import padded_stream, token_positions  # noqa: E402
 from lmtool.text import EncodedSplit, load_corpus  # noqa: E402
 
@@ -71,7 +71,7 @@ def bench_lmtool(corpus, order: int) -> dict:
     in_memory = sum(a.nbytes for arrays in (tables.ngrams, tables.log10_probs, tables.log10_backoffs) for a in arrays)
     with tempfile.TemporaryDirectory() as directory:
         path = pathlib.Path(directory) / "m.npz"
-        model.save(path)
+        save_ngram(model, path)
         file_bytes = path.stat().st_size
     return {
         "order": order,

@@ -10,9 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from lmtool.lm import LanguageModel
-from lmtool.text import BOS, EOS, UNK, Vocabulary, make_tokenizer
-
-BOS_ID = 1
+from lmtool.text import BOS, BOS_ID, EOS, UNK, Vocabulary, make_tokenizer
 
 # P[next | prev] over <unk>, </s>, a, b, c (ids 0, 2, 3, 4, 5); every row sums to 1, <s> is never predicted.
 ROWS = {

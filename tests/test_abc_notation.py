@@ -39,13 +39,13 @@ def test_abc2midi_tells_valid_from_broken(tmp_path):
 
 @needs_abc2midi
 def test_sample_abc_midi_end_to_end(tmp_path):
-    from lmtool.ngram import fit_ngram
+    from lmtool.ngram import fit_ngram, save_ngram
     from lmtool.text import load_corpus
 
     corpus = tmp_path / "tunes.abc"
     corpus.write_text((GOOD + "\n" + GOOD2 + "\n") * 5)
     prepared = load_corpus(str(corpus), tokenizer="char", unit="stream", split_fractions="1")
-    fit_ngram(prepared, order=8, method="witten-bell").save(str(tmp_path / "abc8.npz"))
+    save_ngram(fit_ngram(prepared, order=8, method="witten-bell"), str(tmp_path / "abc8.npz"))
     result = CliRunner().invoke(cli, ["sample", str(tmp_path / "abc8.npz"), "--prompt", "X:", "--stop", "\\n\\n",
                                       "--num", "6", "--max-tokens", "400", "--seed", "2", "--json",
                                       "--abc-midi", str(tmp_path / "out")])

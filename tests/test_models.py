@@ -15,13 +15,13 @@ from tests.conftest import ARPA, save_nnlm, save_rnn
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     """One model file of each kind, fitted or built on a tiny corpus; names without telling suffixes."""
-    from lmtool.ngram import fit_ngram
+    from lmtool.ngram import fit_ngram, save_ngram
     from lmtool.text import load_corpus
 
     directory = tmp_path_factory.mktemp("models")
     (directory / "train.txt").write_text("a b c\nb c a\n")
     prepared = load_corpus(str(directory / "train.txt"), split_fractions="1")
-    fit_ngram(prepared, order=2, method="witten-bell").save(str(directory / "ngram.bin"))
+    save_ngram(fit_ngram(prepared, order=2, method="witten-bell"), str(directory / "ngram.bin"))
     (directory / "arpa.txt").write_text(ARPA)
     with gzip.open(directory / "arpa.gz", "wt") as handle:
         handle.write(ARPA)

@@ -9,21 +9,9 @@ import click
 
 from lmtool.cli.options import corpus_kwargs, corpus_options, json_option, print_json
 from lmtool.errors import UsageError
-
-METHOD_NAMES = [
-    "modified-kneser-ney", "kneser-ney", "absolute", "witten-bell", "katz", "add-k", "laplace", "mle", "stupid-backoff",
-]
-
-
-def parse_prune(value: str | None) -> list[int] | None:
-    """``"0 1 1"`` or ``"0,1,1"`` as a list of thresholds."""
-    if value is None:
-        return None
-    parts = value.replace(",", " ").split()
-    try:
-        return [int(p) for p in parts]
-    except ValueError:
-        raise UsageError(f"--prune takes integer thresholds such as '0 1 1', got {value!r}") from None
+from lmtool.ngram import fit_ngram as fit, read_arpa, save_ngram, write_arpa
+from lmtool.ngram.fit import DEFAULT_METHOD, METHODS, check_fit_options
+from lmtool.text import load_corpus
 
 
 def _progress(message: str, quiet: bool) -> None:
@@ -41,7 +29,7 @@ def peak_memory_mb() -> float:
 @click.option("--from-arpa", "from_arpa", type=click.Path(dir_okay=False), default=None,
               help="Convert this ARPA file (KenLM/SRILM) instead of fitting; --corpus is then unnecessary.")
 @click.option("--order", "-n", type=int, default=3, show_default=True, help="Model order (1 to 10 or more).")
-@click.option("--smoothing", type=click.Choice(METHOD_NAMES), default="modified-kneser-ney", show_default=True,
+@click.option("--smoothing", type=click.Choice(list(METHODS)), default=DEFAULT_METHOD, show_default=True,
               help="Smoothing method (stupid-backoff gives scores, not probabilities).")
 @click.option("--discount", type=float, default=None, help="Fixed discount in (0, 1] (absolute, kneser-ney).")
 @click.option("--k", "k", type=float, default=None, help="Added to every count (add-k; default 0.5).")
@@ -73,9 +61,6 @@ def fit_ngram(ctx: click.Context, spec, from_arpa, order, smoothing, discount, k
     Example: lmtool fit-ngram --corpus brown-bengio2003 --order 5 -o brown5.npz --arpa brown5.arpa
     (larger than memory: add --memory 2G --tmp /scratch --workers 4)
     """
-    from lmtool.ngram import fit_ngram as fit, read_arpa, write_arpa
-    from lmtool.text import load_corpus
-
     quiet = as_json or bool(ctx.find_root().params.get("quiet"))
     started = time.perf_counter()
     if (spec is None) == (from_arpa is None):
@@ -83,27 +68,17 @@ def fit_ngram(ctx: click.Context, spec, from_arpa, order, smoothing, discount, k
     valid_ppl = external = None
     if memory is not None and from_arpa is not None:
         raise UsageError("--memory applies to fitting on --corpus, not to --from-arpa")
+    # --prune goes through as given: the n-gram package parses and checks it (prune.check_prune)
+    params = dict(discount=discount, k=k, gtmax=gtmax, alpha=alpha, prune=prune, discount_fallback=discount_fallback)
     if from_arpa is not None:
         _progress(f"reading {from_arpa}", quiet)
         model = read_arpa(from_arpa)
     elif memory is not None:
-        model, external = _fit_external(spec, order, smoothing, memory, tmp, workers, quiet, options,
-                                        discount=discount, k=k, gtmax=gtmax, alpha=alpha, prune=parse_prune(prune),
-                                        discount_fallback=discount_fallback)
+        model, external = _fit_external(spec, order, smoothing, memory, tmp, workers, quiet, options, **params)
     else:
-        if order < 1:
-            raise UsageError(f"--order must be at least 1, got {order}")
-        _progress(f"loading {spec}", quiet)
-        corpus = load_corpus(spec, **corpus_kwargs(options))
-        _progress(f"counting and estimating {order}-grams ({smoothing}) on "
-                  f"{corpus.splits['train'].n_tokens:,} tokens", quiet)
-        params = dict(discount=discount, k=k, gtmax=gtmax, alpha=alpha, prune=parse_prune(prune),
-                      discount_fallback=discount_fallback)
-        model = fit(corpus, order, smoothing, **params)
-        if "valid" in corpus.splits and corpus.splits["valid"].n_tokens:
-            valid_ppl = model.perplexity(corpus.splits["valid"])
+        model, valid_ppl = _fit_in_memory(spec, order, smoothing, quiet, options, params)
     _progress(f"writing {output}", quiet)
-    model.save(output)
+    save_ngram(model, output)
     if arpa:
         write_arpa(model, arpa)
     summary = {
@@ -124,17 +99,37 @@ def fit_ngram(ctx: click.Context, spec, from_arpa, order, smoothing, discount, k
     }
     if as_json:
         print_json(summary)
-        return
-    click.echo(f"{model.method} order {model.order}, vocabulary {len(model.vocabulary):,} -> {output}"
-               + (f" and {arpa}" if arpa else ""))
+    else:
+        _print_summary(summary)
+
+
+def _fit_in_memory(spec, order, smoothing, quiet, options, params):
+    """Load the corpus and fit on its train split; the model and its valid perplexity (None
+    without a valid split)."""
+    check_fit_options(order, smoothing, params)  # before the corpus is read
+    _progress(f"loading {spec}", quiet)
+    corpus = load_corpus(spec, **corpus_kwargs(options))
+    _progress(f"counting and estimating {order}-grams ({smoothing}) on "
+              f"{corpus.splits['train'].n_tokens:,} tokens", quiet)
+    model = fit(corpus, order, smoothing, **params)
+    valid = corpus.splits.get("valid")
+    return model, (model.perplexity(valid) if valid is not None and valid.n_tokens else None)
+
+
+def _print_summary(summary: dict) -> None:
+    """The fit summary for a reader: sizes and discounts per order, perplexity, time, memory."""
+    arpa, discounts, external = summary["arpa"], summary["discounts"], summary["external"]
+    valid_ppl = summary["valid_perplexity"]
+    click.echo(f"{summary['method']} order {summary['order']}, vocabulary {summary['vocabulary_size']:,} -> "
+               f"{summary['model']}" + (f" and {arpa}" if arpa else ""))
     for index, count in enumerate(summary["ngrams"]):
         line = f"  {index + 1}-grams {count:>12,}"
-        if model.discounts and index < len(model.discounts):
-            d = model.discounts[index]
+        if discounts and index < len(discounts):
+            d = discounts[index]
             line += "  discount " + (" ".join(f"{x:.4f}" for x in d) if isinstance(d, list) else f"{d:.4f}")
         click.echo(line)
     if valid_ppl is not None:
-        label = "valid score-perplexity (NOT a perplexity: stupid backoff)" if not model.normalised else "valid perplexity"
+        label = "valid score-perplexity (NOT a perplexity: stupid backoff)" if not summary["normalised"] else "valid perplexity"
         click.echo(f"{label}: {valid_ppl:.2f}")
     click.echo(f"time {summary['seconds']:.2f} s, peak memory {summary['peak_memory_mb']:.0f} MiB")
     if external:

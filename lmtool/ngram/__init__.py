@@ -1,20 +1,23 @@
 """Order-n Markov models: counting, smoothing, storage, ARPA; never imports torch.
 
 Estimation runs in named stages, each its own module: :mod:`~lmtool.ngram.counting` (raw
-counts by array sorts), :mod:`~lmtool.ngram.modified_kn` and :mod:`~lmtool.ngram.estimators`
-(smoothing into backoff tables), :mod:`~lmtool.ngram.tables` (the ARPA form and vectorised
-scoring), :mod:`~lmtool.ngram.storage` and :mod:`~lmtool.ngram.arpa` (files).
+counts by array sorts; :mod:`~lmtool.ngram.external` for corpora larger than memory),
+:mod:`~lmtool.ngram.modified_kneser_ney` (the default, one module per lmplz stage: adjust,
+discounts, initial probabilities, interpolate) and :mod:`~lmtool.ngram.estimators` (the other
+methods) into backoff tables, :mod:`~lmtool.ngram.tables` (the ARPA form and vectorised
+scoring), :mod:`~lmtool.ngram.storage` and :mod:`~lmtool.ngram.arpa` (files; the model does
+not know how it is stored). :mod:`~lmtool.ngram.fit` lists the methods and dispatches to them.
 
 Python API::
 
-    from lmtool.ngram import fit_ngram, load_ngram, read_arpa, write_arpa
+    from lmtool.ngram import fit_ngram, load_ngram, read_arpa, save_ngram, write_arpa
     corpus = load_corpus("brown-bengio2003")                       # from lmtool.text
     model = fit_ngram(corpus, order=3)                             # modified Kneser-Ney
     fit_ngram("notes.txt", 5, "witten-bell", tokenizer="char")     # a spec: corpus options too
     model.logprob("jury", ["<s>", "the"])     # natural log p(jury | <s> the)
     model.score_sentence("the jury said")     # natural log p of the sentence and </s>
     model.perplexity(corpus.splits["test"])   # </s> included, <s> never predicted
-    model.save("brown3.npz"); load_ngram("brown3.npz"); write_arpa(model, "brown3.arpa")
+    save_ngram(model, "brown3.npz"); load_ngram("brown3.npz"); write_arpa(model, "brown3.arpa")
 """
 
 from __future__ import annotations
@@ -22,14 +25,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import numpy as np
-
 from lmtool.errors import DataError, UsageError
 from lmtool.ngram.counting import NgramCounts, count_ngrams
-from lmtool.ngram.fit import DEFAULT_METHOD, METHODS, check_fit_options, estimate
+from lmtool.ngram.fit import DEFAULT_METHOD, METHODS, check_fit_options, estimate, model_from_counts
 from lmtool.ngram.model import NgramModel
 from lmtool.ngram.storage import load_ngram, read_arpa, save_ngram, write_arpa
 from lmtool.ngram.tables import BackoffTables
+from lmtool.text import CORPUS_OPTIONS, PreparedCorpus, load_corpus, make_tokenizer
 
 __all__ = [
     "BackoffTables",
@@ -59,8 +61,6 @@ def fit_ngram(corpus_or_split: Any, order: int = 3, method: str = DEFAULT_METHOD
     method's options: ``k`` (add-k), ``discount`` (absolute, kneser-ney), ``prune`` and
     ``discount_fallback`` (modified-kneser-ney), ...
     """
-    from lmtool.text import CORPUS_OPTIONS, PreparedCorpus, load_corpus, make_tokenizer
-
     if isinstance(corpus_or_split, str):
         options = dict(corpus_options or {})
         options.update({name: params.pop(name) for name in list(params) if name in CORPUS_OPTIONS})
@@ -90,22 +90,3 @@ def fit_ngram(corpus_or_split: Any, order: int = 3, method: str = DEFAULT_METHOD
     }
     return model_from_counts(counts, method, params, tokenizer, vocabulary, unit, training, started)
 
-
-def model_from_counts(counts: NgramCounts, method: str, params: dict, tokenizer: Any, vocabulary: Any, unit: str,
-                      training: dict, started: float) -> NgramModel:
-    """Smooth ``counts`` with ``method`` and wrap the tables with the text layer's tokenizer and
-    vocabulary; the in-memory and the out-of-core fits both end here. ``training`` (corpus,
-    unit, sizes) gets the seconds since ``started``, counting included."""
-    result = estimate(counts, method, **params)
-    training = {**training, "seconds": round(time.perf_counter() - started, 3)}
-    return NgramModel(result.tables, tokenizer, vocabulary, unit=unit, method=method, normalised=result.normalised,
-                      parameters=result.parameters, discounts=_plain(result.info.get("discounts")), training=training)
-
-
-def _plain(value: Any) -> Any:
-    """Discounts as JSON-ready floats (estimators may give numpy scalars, tuples or None)."""
-    if value is None:
-        return None
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [_plain(v) for v in value]
-    return float(value)

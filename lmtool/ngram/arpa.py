@@ -66,37 +66,29 @@ def _lines(path: pathlib.Path):
 def read_arpa_tables(path: str | os.PathLike) -> tuple[list[str], BackoffTables]:
     """Parse an ARPA file into its vocabulary (ids 0-2 are <unk> <s> </s>) and backoff tables."""
     path = pathlib.Path(path)
-    lines = _lines(path)
-    expected: dict[int, int] = {}
-    number, line = next(lines, (0, ""))
-    while line != "\\data\\":
-        if number == 0:
-            raise ModelFileError(f"{path}: no \\data\\ header: not an ARPA file")
-        number, line = next(lines, (0, ""))
-    # k -> (line number of its header, entry lines, their line numbers)
-    sections: dict[int, tuple[int, list[str], list[int]]] = {}
-    current: list[str] | None = None
-    numbers: list[int] = []
-    ended = False
-    for number, line in lines:
-        header = _HEADER.match(line)
-        section = _SECTION.match(line)
-        if header and not sections:
-            expected[int(header.group(1))] = int(header.group(2))
-        elif section:
-            k = int(section.group(1))
-            if k not in expected or k in sections:
-                raise ModelFileError(f"{path}: line {number}: unexpected section {line!r}")
-            current, numbers = [], []
-            sections[k] = (number, current, numbers)
-        elif line == "\\end\\":
-            ended = True
-            break
-        elif current is None:
-            raise ModelFileError(f"{path}: line {number}: expected 'ngram N=COUNT' or a section, got {line[:40]!r}")
-        else:
-            current.append(line)
-            numbers.append(number)
+    sections = _read_sections(path)
+    parsed = [_parse_section(path, k, *sections[k][1:]) for k in range(1, len(sections) + 1)]
+    tokens = list(SPECIALS) + [w for w in parsed[0][0][:, 0] if w not in SPECIALS]
+    index = {w: i for i, w in enumerate(tokens)}
+    if len(index) != len(tokens):
+        raise ModelFileError(f"{path}: the \\1-grams: section lists a word twice")
+    grams, probs, backoffs = [], [], []
+    for k, (words, prob, backoff, numbers) in enumerate(parsed):
+        flat = words.reshape(-1)
+        ids = np.fromiter((index.get(w, -1) for w in flat), dtype=np.int64, count=len(flat)).reshape(words.shape)
+        if (ids < 0).any():
+            bad = int(np.argmax((ids < 0).any(axis=1)))
+            raise ModelFileError(f"{path}: line {numbers[bad]}: a {k + 1}-gram uses a word missing from the unigrams")
+        grams.append(ids)
+        probs.append(prob)
+        backoffs.append(backoff)
+    return tokens, build_tables(grams, probs, backoffs, len(tokens))
+
+
+def _read_sections(path: pathlib.Path) -> dict[int, tuple[int, list[str], list[int]]]:
+    """k -> (line number of the ``\\k-grams:`` header, its entry lines, their line numbers) for
+    k = 1..order, checked against the counts the ``\\data\\`` header promises."""
+    expected, sections, ended, number = _scan_sections(path)
     if not expected:
         raise ModelFileError(f"{path}: the \\data\\ header lists no n-gram counts")
     order = max(expected)
@@ -113,22 +105,41 @@ def read_arpa_tables(path: str | os.PathLike) -> tuple[list[str], BackoffTables]
                 f"{path}: line {header_line}: the \\{k}-grams: section has {len(body)} entries "
                 f"but the header promises {expected[k]} (truncated or edited file?)"
             )
-    parsed = [_parse_section(path, k, *sections[k][1:]) for k in range(1, order + 1)]
-    tokens = list(SPECIALS) + [w for w in parsed[0][0][:, 0] if w not in SPECIALS]
-    index = {w: i for i, w in enumerate(tokens)}
-    if len(index) != len(tokens):
-        raise ModelFileError(f"{path}: the \\1-grams: section lists a word twice")
-    grams, probs, backoffs = [], [], []
-    for k, (words, prob, backoff, numbers) in enumerate(parsed):
-        flat = words.reshape(-1)
-        ids = np.fromiter((index.get(w, -1) for w in flat), dtype=np.int64, count=len(flat)).reshape(words.shape)
-        if (ids < 0).any():
-            bad = int(np.argmax((ids < 0).any(axis=1)))
-            raise ModelFileError(f"{path}: line {numbers[bad]}: a {k + 1}-gram uses a word missing from the unigrams")
-        grams.append(ids)
-        probs.append(prob)
-        backoffs.append(backoff)
-    return tokens, build_tables(grams, probs, backoffs, len(tokens))
+    return sections
+
+
+def _scan_sections(path: pathlib.Path) -> tuple[dict[int, int], dict, bool, int]:
+    """One pass over the lines: the header's counts (k -> promised entries), the sections (as
+    :func:`_read_sections` returns them), whether ``\\end\\`` was reached, the last line number."""
+    lines = _lines(path)
+    expected: dict[int, int] = {}
+    number, line = next(lines, (0, ""))
+    while line != "\\data\\":
+        if number == 0:
+            raise ModelFileError(f"{path}: no \\data\\ header: not an ARPA file")
+        number, line = next(lines, (0, ""))
+    sections: dict[int, tuple[int, list[str], list[int]]] = {}
+    current: list[str] | None = None
+    numbers: list[int] = []
+    for number, line in lines:
+        header = _HEADER.match(line)
+        section = _SECTION.match(line)
+        if header and not sections:
+            expected[int(header.group(1))] = int(header.group(2))
+        elif section:
+            k = int(section.group(1))
+            if k not in expected or k in sections:
+                raise ModelFileError(f"{path}: line {number}: unexpected section {line!r}")
+            current, numbers = [], []
+            sections[k] = (number, current, numbers)
+        elif line == "\\end\\":
+            return expected, sections, True, number
+        elif current is None:
+            raise ModelFileError(f"{path}: line {number}: expected 'ngram N=COUNT' or a section, got {line[:40]!r}")
+        else:
+            current.append(line)
+            numbers.append(number)
+    return expected, sections, False, number
 
 
 def _parse_section(path: pathlib.Path, k: int, body: list[str], numbers: list[int]):

@@ -8,7 +8,7 @@ Layout (the contract every estimator builds on)::
     prefixes[k]     (m_k,) int64: row in ngrams[k-1] of ngrams[k][r, :-1] (the context; all -1 at k=0)
     suffixes[k]     (m_k,) int64: row in ngrams[k-1] of ngrams[k][r, 1:]  (the backoff; all -1 at k=0)
     first_seen      (V,) int64: rank of each id by first appearance in the stream, after <unk>
-                    <s> </s> (= 0, 1, 2): the word ids KenLM's lmplz would assign (see modified_kn)
+                    <s> </s> (= 0, 1, 2): the word ids KenLM's lmplz would assign (see modified_kneser_ney.discounts)
 
 Each segment is preceded by ONE ``<s>`` (id 1), as KenLM and SRILM do: a line segment reads
 ``<s> w1 .. wT`` where ``wT`` is ``</s>``. So ``<s> <s>`` never occurs, n-grams beginning with
@@ -28,12 +28,12 @@ position gives its suffix row.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from lmtool.errors import UsageError
-
-BOS_ID = 1
+from lmtool.text import BOS_ID
 
 
 @dataclass
@@ -63,9 +63,14 @@ def padded_stream(ids: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.n
     """
     starts = np.asarray(starts, dtype=np.int64)
     lengths = np.diff(starts)
-    stream = np.insert(np.asarray(ids, dtype=np.int64), starts[:-1], BOS_ID)  # before each segment's first token
+    stream = pad_segments(ids, starts, np.int64)
     padded_ends = starts[1:] + np.arange(1, len(lengths) + 1, dtype=np.int64)  # s + 1 <s> precede segment s's end
     return stream, np.repeat(padded_ends, lengths + 1)
+
+
+def pad_segments(ids: np.ndarray, starts: np.ndarray, dtype: type = np.int32) -> np.ndarray:
+    """``ids`` as ``dtype`` with one ``<s>`` before each segment's first token (empty segments too)."""
+    return np.insert(np.asarray(ids, dtype=dtype), np.asarray(starts, dtype=np.int64)[:-1], BOS_ID)
 
 
 def token_positions(starts: np.ndarray) -> np.ndarray:
@@ -76,10 +81,15 @@ def token_positions(starts: np.ndarray) -> np.ndarray:
     return np.arange(starts[-1] - starts[0], dtype=np.int64) + np.repeat(np.arange(1, len(lengths) + 1), lengths)
 
 
+def check_order(order: Any) -> None:
+    """An n-gram order is a whole number of at least 1; a :class:`UsageError` otherwise."""
+    if not isinstance(order, (int, np.integer)) or isinstance(order, bool) or order < 1:
+        raise UsageError(f"--order must be at least 1 (a whole number), got {order!r}")
+
+
 def count_ngrams(ids: np.ndarray, starts: np.ndarray, order: int, vocab_size: int) -> NgramCounts:
     """Count the n-grams of orders 1..``order`` of an encoded split (``ids``, ``starts``)."""
-    if order < 1:
-        raise UsageError(f"order must be at least 1, got {order}: pass --order 1 or more")
+    check_order(order)
     stream, segment_end = padded_stream(ids, starts)
     return count_padded(stream, segment_end, order, vocab_size)
 
@@ -185,16 +195,6 @@ def first_seen_ranks(stream: np.ndarray, vocab_size: int) -> np.ndarray:
     ranks = np.empty(vocab_size, dtype=np.int64)
     ranks[np.argsort(first, kind="stable")] = np.arange(vocab_size)
     return ranks
-
-
-def continuation_counts(counts: NgramCounts, k: int) -> np.ndarray:
-    """N1+(. g) for every k-gram g of ``counts.ngrams[k]``: distinct words seen before it.
-
-    Counted over the listed (k+1)-grams, so ``<s>``-initial n-grams get 0 (nothing precedes
-    ``<s>``); Kneser-Ney estimators keep their raw counts instead. ``k`` must be below
-    ``order - 1``.
-    """
-    return np.bincount(counts.suffixes[k + 1], minlength=len(counts.ngrams[k])).astype(np.int64)
 
 
 def counts_of_counts(values: np.ndarray, up_to: int = 4) -> np.ndarray:

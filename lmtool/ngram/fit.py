@@ -1,36 +1,28 @@
-"""From counts to tables: every smoothing method behind one dispatch function.
+"""From counts to a model: every smoothing method behind one dispatch function.
 
 The methods of :mod:`lmtool.ngram.estimators` come with their registry (function, normalised
 or not, validated parameters); this module adds ``modified-kneser-ney`` (the default, in
-:mod:`lmtool.ngram.modified_kn`) with its own parameters, so :data:`METHODS` lists them all.
+:mod:`lmtool.ngram.modified_kneser_ney`) with its own parameters, so :data:`METHODS` lists them all.
+:func:`model_from_counts` is where the in-memory fit (:func:`lmtool.ngram.fit_ngram`) and the
+out-of-core one (:func:`lmtool.ngram.external.fit_external`) both end.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from lmtool.errors import UsageError
-from lmtool.ngram.counting import NgramCounts
+from lmtool.ngram.counting import NgramCounts, check_order
 from lmtool.ngram.estimators import ESTIMATORS, Estimator, Param, get_estimator
-from lmtool.ngram.modified_kn import estimate_modified_kneser_ney, prune_thresholds
+from lmtool.ngram.modified_kneser_ney import estimate_modified_kneser_ney
+from lmtool.ngram.model import NgramModel
+from lmtool.ngram.modified_kneser_ney.prune import check_prune
 from lmtool.ngram.tables import BackoffTables
 
 DEFAULT_METHOD = "modified-kneser-ney"
-
-
-def check_prune(name: str, value: Any) -> list[int] | None:
-    """lmplz-style per-order count thresholds (``0 1 1``), or None for no pruning."""
-    if value is None or len(value) == 0:
-        return None
-    try:
-        values = [int(v) for v in value]
-    except (TypeError, ValueError):
-        raise UsageError(f"--{name} takes integer thresholds such as '0 1 1', got {value!r}") from None
-    prune_thresholds(values, len(values))  # validates: >= 0, first 0, non-decreasing
-    return values
 
 
 def check_flag(name: str, value: Any) -> bool:
@@ -72,8 +64,7 @@ def estimator_for(method: str) -> Estimator:
 def check_fit_options(order: Any, method: str, params: dict) -> None:
     """Validate the order, the method and its options before any counting, so that a typo
     fails at once rather than after a large corpus has been read and counted."""
-    if not isinstance(order, (int, np.integer)) or isinstance(order, bool) or order < 1:
-        raise UsageError(f"order must be a positive integer, got {order!r}: pass --order 1 or more")
+    check_order(order)
     estimator_for(method).resolve(params)
 
 
@@ -87,3 +78,23 @@ def estimate(counts: NgramCounts, method: str = DEFAULT_METHOD, **params: Any) -
     parameters = estimator.resolve(params)
     tables, info = estimator.estimate(counts, **parameters)
     return Estimate(tables=tables, method=method, normalised=estimator.normalised, parameters=parameters, info=info)
+
+
+def model_from_counts(counts: NgramCounts, method: str, params: dict, tokenizer: Any, vocabulary: Any, unit: str,
+                      training: dict, started: float) -> NgramModel:
+    """Smooth ``counts`` with ``method`` and wrap the tables with the text layer's tokenizer and
+    vocabulary; the in-memory and the out-of-core fits both end here. ``training`` (corpus,
+    unit, sizes) gets the seconds since ``started``, counting included."""
+    result = estimate(counts, method, **params)
+    training = {**training, "seconds": round(time.perf_counter() - started, 3)}
+    return NgramModel(result.tables, tokenizer, vocabulary, unit=unit, method=method, normalised=result.normalised,
+                      parameters=result.parameters, discounts=_plain(result.info.get("discounts")), training=training)
+
+
+def _plain(value: Any) -> Any:
+    """Discounts as JSON-ready floats (estimators may give numpy scalars, tuples or None)."""
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(v) for v in value]
+    return float(value)

@@ -14,10 +14,8 @@ import numpy as np
 
 from lmtool.errors import UsageError
 from lmtool.lm import LanguageModel
-from lmtool.ngram.counting import BOS_ID
 from lmtool.ngram.tables import LN10, BackoffTables, log10_distribution, log10_prob, score_stream
-
-EOS_ID = 2
+from lmtool.text import BOS_ID, EOS_ID
 
 
 class NgramModel(LanguageModel):
@@ -114,14 +112,3 @@ class NgramModel(LanguageModel):
     #: the sentence's natural-log probability, ``</s>`` included in line units (the base's log_prob)
     score_sentence = LanguageModel.log_prob
 
-    def save(self, path: str) -> None:
-        """Write the native model file (.npz + JSON metadata), atomically."""
-        from lmtool.ngram.storage import save_ngram
-
-        save_ngram(self, path)
-
-    def write_arpa(self, path: str) -> None:
-        """Write the model as an ARPA file (normalised methods only)."""
-        from lmtool.ngram.storage import write_arpa
-
-        write_arpa(self, path)

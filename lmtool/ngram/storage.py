@@ -25,6 +25,7 @@ from lmtool.files import atomic_write
 from lmtool.ngram.arpa import format_arpa, read_arpa_tables
 from lmtool.ngram.model import NgramModel
 from lmtool.ngram.tables import BackoffTables
+from lmtool.text import Vocabulary, make_tokenizer, tokenizer_from_json
 
 FORMAT = "lmtool-ngram"
 FORMAT_VERSION = 1
@@ -80,8 +81,6 @@ def _read_metadata(path: pathlib.Path, archive) -> dict:
 
 def load_ngram(path: str | os.PathLike) -> NgramModel:
     """Load a native model file (or an ARPA file, recognised by its ``\\data\\`` header)."""
-    from lmtool.text import Vocabulary, tokenizer_from_json
-
     path = pathlib.Path(path)
     try:
         with open(path, "rb") as handle:
@@ -128,8 +127,6 @@ def load_ngram(path: str | os.PathLike) -> NgramModel:
 
 def read_arpa(path: str | os.PathLike) -> NgramModel:
     """An NgramModel from a KenLM/SRILM ARPA file: word tokenizer, the ARPA's vocabulary."""
-    from lmtool.text import Vocabulary, make_tokenizer
-
     tokens, tables = read_arpa_tables(path)
     vocabulary = Vocabulary(tokens, np.zeros(len(tokens), dtype=np.int64))
     return NgramModel(tables, make_tokenizer("word"), vocabulary, unit="line", method="arpa",

@@ -32,7 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lmtool.ngram.counting import BOS_ID, padded_stream, token_positions
+from lmtool.ngram.counting import padded_stream, token_positions
+from lmtool.text import BOS_ID
 
 LN10 = float(np.log(10.0))
 

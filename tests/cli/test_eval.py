@@ -21,7 +21,7 @@ def invoke(*args):
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     """A split corpus, a word bigram (.npz and ARPA), a tiny untrained LSTM, and a char bigram."""
-    from lmtool.ngram import fit_ngram, write_arpa
+    from lmtool.ngram import fit_ngram, save_ngram, write_arpa
     from lmtool.text import load_corpus
 
     root = tmp_path_factory.mktemp("eval")
@@ -32,10 +32,10 @@ def setup(tmp_path_factory):
     (corpus / "test.txt").write_text("the cat is on the log\na zebra sat\n")
     prepared = load_corpus(str(corpus))
     word = fit_ngram(prepared, order=2, method="witten-bell")
-    word.save(str(root / "wb2.npz"))
+    save_ngram(word, str(root / "wb2.npz"))
     write_arpa(word, str(root / "wb2.arpa"))
     save_rnn(root / "tiny.rnn", prepared)
-    fit_ngram(load_corpus(str(corpus), tokenizer="char"), order=2, method="witten-bell").save(str(root / "char2.npz"))
+    save_ngram(fit_ngram(load_corpus(str(corpus), tokenizer="char"), order=2, method="witten-bell"), str(root / "char2.npz"))
     return root, corpus
 
 

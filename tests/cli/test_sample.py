@@ -17,13 +17,13 @@ def invoke(*args, env=None):
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    from lmtool.ngram import fit_ngram
+    from lmtool.ngram import fit_ngram, save_ngram
     from lmtool.text import load_corpus
 
     root = tmp_path_factory.mktemp("sample")
     (root / "train.txt").write_text(TRAIN)
     prepared = load_corpus(str(root / "train.txt"), split_fractions="1")
-    fit_ngram(prepared, order=3, method="witten-bell").save(str(root / "wb3.npz"))
+    save_ngram(fit_ngram(prepared, order=3, method="witten-bell"), str(root / "wb3.npz"))
     save_rnn(root / "tiny.rnn", prepared)
     return root
 

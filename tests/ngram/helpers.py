@@ -1,10 +1,14 @@
-"""Tiny corpora for the n-gram tests, built in memory (no third-party text)."""
+"""Tiny corpora for the n-gram tests, built in memory (no third-party text).
+
+Plain functions of their arguments, called inside tests and fixtures alike (a fixture would
+have to return these functions anyway).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from lmtool.text import EncodedSplit, Vocabulary, make_tokenizer
+from lmtool.text import EOS_ID, EncodedSplit, Vocabulary
 
 WORDS = ["<unk>", "<s>", "</s>", "a", "b", "c", "d"]
 
@@ -13,7 +17,7 @@ def split_of(sentences: list[list[int]], eos: bool = True) -> EncodedSplit:
     """An EncodedSplit of id lists (each sentence gets </s> when ``eos``)."""
     ids, starts = [], [0]
     for sentence in sentences:
-        ids.extend(sentence + ([2] if eos else []))
+        ids.extend(sentence + ([EOS_ID] if eos else []))
         starts.append(len(ids))
     return EncodedSplit(ids=np.array(ids, dtype=np.int32), starts=np.array(starts, dtype=np.int64), n_chars=0)
 
@@ -29,5 +33,3 @@ def random_sentences(rng: np.random.Generator, n: int, vocab_size: int, max_len:
     weights /= weights.sum()
     return [list(rng.choice(np.arange(3, vocab_size), size=rng.integers(1, max_len), p=weights)) for _ in range(n)]
 
-
-WORD_TOKENIZER = make_tokenizer("word")

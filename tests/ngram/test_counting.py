@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lmtool.errors import UsageError
-from lmtool.ngram.counting import (continuation_counts, count_ngrams, first_seen_ranks, lexicographic_permutation,
-                                   padded_stream, token_positions)
+from lmtool.ngram.counting import (count_ngrams, first_seen_ranks, lexicographic_permutation, padded_stream,
+                                   token_positions)
 
 from .helpers import random_sentences, split_of
 
@@ -24,8 +24,10 @@ def test_hand_counted_bigrams():
     assert counts.counts[0].tolist() == [2, 2, 3, 2]  # <s> once per sentence
     bigrams = {tuple(g): int(c) for g, c in zip(counts.ngrams[1].tolist(), counts.counts[1])}
     assert bigrams == {(1, 3): 2, (3, 3): 1, (3, 4): 2, (4, 2): 2}
-    # distinct left neighbours: a after <s> and a; b after a; </s> after b; <s> none
-    assert continuation_counts(counts, 0).tolist() == [0, 1, 2, 1]
+    # links to the order below, by row (unigram rows <s> </s> a b are 0 1 2 3):
+    # <s> a -> prefix <s>, suffix a; a a -> a, a; a b -> a, b; b </s> -> b, </s>
+    assert counts.prefixes[1].tolist() == [0, 2, 2, 3]
+    assert counts.suffixes[1].tolist() == [2, 2, 3, 1]
 
 
 def test_rows_sorted_and_links_consistent():

@@ -157,7 +157,7 @@ def test_kneser_ney_hand_computed():
 
 
 def test_kneser_ney_is_modified_kneser_ney_with_equal_discounts():
-    from lmtool.ngram.modified_kn import estimate_modified_kneser_ney
+    from lmtool.ngram.modified_kneser_ney import estimate_modified_kneser_ney
 
     counts = counts_of(CORPUS * 3, 3)
     kn, _ = get_estimator("kneser-ney").estimate(counts, discount=0.6)

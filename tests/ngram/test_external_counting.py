@@ -13,6 +13,7 @@ from lmtool.cli.main import cli
 from lmtool.errors import UsageError
 from lmtool.ngram import count_ngrams, fit_ngram, load_ngram
 from lmtool.ngram import external
+from lmtool.ngram.external import spill
 from lmtool.ngram.external import ExternalStats, count_external, fit_external, parse_memory
 from lmtool.text import EncodedSplit, load_corpus
 from lmtool.text.streaming import split_chunks, stream_train
@@ -165,8 +166,8 @@ def test_failure_while_spilling_leaves_no_model_and_no_runs(word_corpus, tmp_pat
             raise failure
         return original(*args)
 
-    original = external.write_run
-    monkeypatch.setattr(external, "write_run", failing_write_run)
+    original = spill.write_run
+    monkeypatch.setattr(spill, "write_run", failing_write_run)
     runs = tmp_path / "runs"
     runs.mkdir()
     output = tmp_path / "model.npz"

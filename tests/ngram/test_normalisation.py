@@ -16,10 +16,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lmtool.ngram.counting import BOS_ID, count_ngrams
+from lmtool.ngram.counting import count_ngrams
 from lmtool.ngram.fit import METHODS, estimate
 from lmtool.ngram import tables as _tables
 from lmtool.ngram.tables import BackoffTables
+from lmtool.text import BOS_ID
 
 #: (method, parameters): every normalised method, defaults and a few non-default settings
 CASES = [(name, {}) for name, e in METHODS.items() if e.normalised and name != "modified-kneser-ney"] + [

@@ -4,21 +4,23 @@ Each method is a function ``estimate_<method>(counts: NgramCounts, **params)`` t
 counts into the backoff (ARPA) form of :mod:`lmtool.ngram.tables` with array operations over
 whole orders (shared helpers in :mod:`._grouping`). It returns the :class:`BackoffTables`, or,
 for the methods with discounts a report should show (absolute, kneser-ney, katz), the pair
-``(tables, {"discounts": [... per order]})`` as ``estimate_modified_kneser_ney`` does. :data:`ESTIMATORS` maps the
-method names the CLI accepts to an :class:`Estimator`: the function, whether its scores are
+``(tables, {"discounts": [... per order]})`` as ``estimate_modified_kneser_ney`` does.
+:data:`ESTIMATORS` maps the method names the CLI accepts (in the order ``fit-ngram --help``
+lists them, after the default) to an :class:`Estimator`: the function, whether its scores are
 probabilities, and its parameters with defaults and validation. ``modified-kneser-ney`` (the
-default method) lives in :mod:`lmtool.ngram.modified_kn`; the fit dispatcher adds it.
+default method) lives in :mod:`lmtool.ngram.modified_kneser_ney`; :data:`lmtool.ngram.fit.METHODS`
+adds it first and is the one list of every method.
 
 ==================  ==========  ==============================================================
 method              normalised  parameters
 ==================  ==========  ==============================================================
-mle                 yes         none
+kneser-ney          yes         discount in (0, 1] (default: n1/(n1+2 n2) per order)
+absolute            yes         discount in (0, 1] (default: n1/(n1+2 n2) per order)
+witten-bell         yes         none
+katz                yes         gtmax >= 2 (default 5)
 add-k               yes         k >= 0 (default 0.5)
 laplace             yes         none (add-k with k = 1)
-witten-bell         yes         none
-absolute            yes         discount in (0, 1] (default: n1/(n1+2 n2) per order)
-kneser-ney          yes         discount in (0, 1] (default: n1/(n1+2 n2) per order)
-katz                yes         gtmax >= 2 (default 5)
+mle                 yes         none
 stupid-backoff      NO          alpha in (0, 1] (default 0.4)
 ==================  ==========  ==============================================================
 """
@@ -130,13 +132,13 @@ _DISCOUNT = Param("discount", None, check_discount, "one absolute discount for e
 ESTIMATORS: dict[str, Estimator] = {
     e.name: e
     for e in (
-        Estimator("mle", estimate_mle, True, (), "maximum likelihood (unseen events get probability 0)"),
+        Estimator("kneser-ney", estimate_kneser_ney, True, (_DISCOUNT,), "interpolated Kneser-Ney, one discount per order"),
+        Estimator("absolute", estimate_absolute, True, (_DISCOUNT,), "interpolated absolute discounting"),
+        Estimator("witten-bell", estimate_witten_bell, True, (), "interpolated Witten-Bell"),
+        Estimator("katz", estimate_katz, True, (Param("gtmax", 5, check_gtmax, "counts up to this are Good-Turing discounted"),), "Katz backoff with Good-Turing discounts"),
         Estimator("add-k", estimate_add_k, True, (Param("k", 0.5, check_k, "added to every count (Lidstone)"),), "Lidstone add-k, backed off to the lower orders"),
         Estimator("laplace", estimate_laplace, True, (), "add-one (add-k with k = 1)"),
-        Estimator("witten-bell", estimate_witten_bell, True, (), "interpolated Witten-Bell"),
-        Estimator("absolute", estimate_absolute, True, (_DISCOUNT,), "interpolated absolute discounting"),
-        Estimator("kneser-ney", estimate_kneser_ney, True, (_DISCOUNT,), "interpolated Kneser-Ney, one discount per order"),
-        Estimator("katz", estimate_katz, True, (Param("gtmax", 5, check_gtmax, "counts up to this are Good-Turing discounted"),), "Katz backoff with Good-Turing discounts"),
+        Estimator("mle", estimate_mle, True, (), "maximum likelihood (unseen events get probability 0)"),
         Estimator("stupid-backoff", estimate_stupid_backoff, False, (Param("alpha", 0.4, check_alpha, "score factor per backoff step"),), "stupid backoff (Brants et al. 2007): scores, NOT probabilities"),
     )
 }

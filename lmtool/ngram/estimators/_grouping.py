@@ -32,8 +32,9 @@ from typing import Callable
 import numpy as np
 
 from lmtool.errors import DataError
-from lmtool.ngram.counting import BOS_ID, NgramCounts, counts_of_counts
+from lmtool.ngram.counting import NgramCounts, counts_of_counts
 from lmtool.ngram.tables import BackoffTables
+from lmtool.text import BOS_ID
 
 log = logging.getLogger("lmtool.ngram.estimators")
 

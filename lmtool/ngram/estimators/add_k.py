@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lmtool.ngram.counting import BOS_ID, NgramCounts
+from lmtool.ngram.counting import NgramCounts
 from lmtool.ngram.estimators._grouping import (
     assemble,
     back_off,
@@ -35,6 +35,7 @@ from lmtool.ngram.estimators._grouping import (
     require_tokens,
 )
 from lmtool.ngram.tables import BackoffTables
+from lmtool.text import BOS_ID
 
 
 def estimate_add_k(counts: NgramCounts, k: float = 0.5) -> BackoffTables:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lmtool.ngram.counting import BOS_ID, NgramCounts, counts_of_counts
+from lmtool.ngram.counting import NgramCounts, counts_of_counts
 from lmtool.ngram.estimators._grouping import (
     FALLBACK_DISCOUNT,
     assemble,
@@ -42,6 +42,7 @@ from lmtool.ngram.estimators._grouping import (
     require_tokens,
 )
 from lmtool.ngram.tables import BackoffTables
+from lmtool.text import BOS_ID
 
 
 def _katz_ratios(n: np.ndarray, top: int, size: int) -> np.ndarray | None:

@@ -1,6 +1,6 @@
 """Interpolated Kneser-Ney with one discount per order (Kneser & Ney 1995; Chen & Goodman 1998).
 
-It is :func:`lmtool.ngram.modified_kn.estimate_modified_kneser_ney` (KenLM's stages) with
+It is :func:`lmtool.ngram.modified_kneser_ney.estimate_modified_kneser_ney` (KenLM's stages) with
 D1 = D2 = D3+ = D for each order, so the two share every line that matters:
 
 - adjusted counts a: raw counts at the highest order; at lower orders the continuation count
@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from lmtool.ngram.counting import NgramCounts
 from lmtool.ngram.estimators._grouping import require_tokens, single_discount
-from lmtool.ngram.modified_kn import adjusted_counts, estimate_modified_kneser_ney
+from lmtool.ngram.modified_kneser_ney import estimate_modified_kneser_ney
+from lmtool.ngram.modified_kneser_ney.adjust import adjusted_counts
 from lmtool.ngram.tables import BackoffTables
 
 

@@ -1,8 +1,10 @@
-"""Modified Kneser-Ney by hand on tiny data, normalisation, pruning, the fallback."""
+"""The whole modified Kneser-Ney pipeline: normalisation at every order, pruning end to end, bad input.
+
+Each stage has its hand-computed tests beside this file (test_adjust.py, test_discounts.py,
+test_initial.py, test_interpolate.py, test_prune.py).
+"""
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pytest
@@ -10,50 +12,10 @@ import pytest
 from lmtool.errors import DataError, UsageError
 from lmtool.ngram import fit_ngram
 from lmtool.ngram.counting import count_ngrams
-from lmtool.ngram.modified_kn import adjusted_counts, discounts_from_counts, estimate_modified_kneser_ney
+from lmtool.ngram.modified_kneser_ney import estimate_modified_kneser_ney
 from lmtool.ngram.tables import log10_distribution
 
-from .helpers import random_sentences, split_of, vocabulary
-
-
-def test_adjusted_counts_by_hand():
-    # "<s> a b </s>", "<s> b b </s>", "<s> a b </s>" (a=3, b=4), order 2
-    split = split_of([[3, 4], [4, 4], [3, 4]])
-    counts = count_ngrams(split.ids, split.starts, 2, 5)
-    a = adjusted_counts(counts)
-    # unigrams (rows <s>, </s>, a, b): <s> 0; </s> preceded by b only -> 1;
-    # a preceded by <s> only -> 1; b preceded by a, <s>, b -> 3
-    assert a[0].tolist() == [0, 1, 1, 3]
-    # bigrams keep raw counts at the highest order: <s>a 2, <s>b 1, ab 2, b</s> 3, bb 1
-    assert dict(zip(map(tuple, counts.ngrams[1].tolist()), a[1].tolist())) == {
-        (1, 3): 2, (1, 4): 1, (3, 4): 2, (4, 2): 3, (4, 4): 1}
-
-
-def test_discounts_chen_goodman_26():
-    # counts-of-counts n1=4, n2=2, n3=1, n4=1 -> Y = 4 / (4 + 4) = 0.5
-    # D1 = 1 - 2*0.5*2/4 = 0.5, D2 = 2 - 3*0.5*1/2 = 1.25, D3+ = 3 - 4*0.5*1/1 = 1.0
-    values = np.array([1, 1, 1, 1, 2, 2, 3, 4, 7])
-    d, fell_back = discounts_from_counts(values, 2, fallback=False)
-    assert not fell_back and d == pytest.approx((0.5, 1.25, 1.0))
-
-
-def test_discount_fallback_and_error(caplog):
-    values = np.array([1, 1, 2])  # no count 3: D2 undefined
-    with pytest.raises(DataError, match="--discount-fallback"):
-        discounts_from_counts(values, 3, fallback=False)
-    d, fell_back = discounts_from_counts(values, 3, fallback=True)
-    assert fell_back and d == (0.5, 1.0, 1.5)
-    assert "fallback" in caplog.text
-
-
-def test_unigram_model_by_hand():
-    # order 1 on "<s> a a b </s>": raw counts a 2, b 1, </s> 1; fixed discounts D1=0.5, D2=1, D3+=1.5
-    # denominator 4; gamma = (D1*2 [b, </s>] + D2*1 [a]) / 4 = 0.5; uniform over V-1 = 4 ids
-    # p(a) = (2-1)/4 + 0.5/4 = 0.375; p(b) = p(</s>) = 0.5/4 + 0.125 = 0.25; p(<unk>) = 0.125
-    split = split_of([[3, 3, 4]])
-    counts = count_ngrams(split.ids, split.starts, 1, 5)
-    tables, _ = estimate_modified_kneser_ney(counts, discounts=[(0.5, 1.0, 1.5)])
-    assert 10 ** tables.log10_probs[0][[0, 2, 3, 4]] == pytest.approx([0.125, 0.25, 0.375, 0.25])
+from ..helpers import random_sentences, split_of, vocabulary
 
 
 @pytest.mark.parametrize("order", [1, 2, 3, 4, 6])
@@ -99,8 +61,20 @@ def test_empty_training_text_is_a_data_error():
         fit_ngram(split, 3, vocabulary=vocabulary(2))
 
 
-def test_high_order_character_like_model():
+def test_high_order_character_like_model_is_normalised_and_consistent():
+    # order 10 over 5 symbols: long contexts are listed, so every order of the tables is used
     rng = np.random.default_rng(3)
     split = split_of(random_sentences(rng, 200, 8, max_len=30))
     model = fit_ngram(split, 10, vocabulary=vocabulary(5), discount_fallback=True)
-    assert model.order == 10 and math.isfinite(model.perplexity(split))
+    assert model.order == 10 and model.tables.n_listed()[9] > 0
+    # histories cut from the training text (listed contexts of every length) and random ones
+    histories = [split.ids[s : s + 9].tolist() for s in split.starts[:-1][:20]]
+    histories += rng.integers(3, 8, size=(10, 9)).tolist()
+    for history in histories:
+        dist = np.exp(model.next_log_probs(model.start(history)))
+        assert dist[1] == 0.0 and dist.sum() == pytest.approx(1.0, abs=1e-9)
+    # two routes to one number: the per-token scores of a sentence sum to its sentence score
+    for s in range(5):
+        ids = split.ids[split.starts[s] : split.starts[s + 1] - 1]  # without </s>
+        tokens = [model.vocabulary.token(i) for i in ids]
+        assert model.score_sentence(tokens) == pytest.approx(model.score(split)[split.starts[s] : split.starts[s + 1]].sum())

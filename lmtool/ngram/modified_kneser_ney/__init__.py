@@ -1,0 +1,53 @@
+"""Interpolated modified Kneser-Ney, exactly as KenLM's ``lmplz`` computes it, in lmplz's stages.
+
+The pipeline reads top to bottom as lmplz's builder (lm/builder) runs it, one module a stage,
+each a handful of array operations over every n-gram of an order at once:
+
+0. **count** (:mod:`lmtool.ngram.counting`, shared by every method): raw counts of orders
+   1..N and the prefix/suffix links between orders.
+1. **adjust** (:mod:`.adjust`): adjusted counts, i.e. continuation counts at the lower orders.
+2. **discounts** (:mod:`.discounts`): D1, D2, D3+ per order from counts-of-counts (or the
+   fallback, or fixed triples).
+3. **initial probabilities** (:mod:`.initial`): ``u(w|h)`` and ``gamma(h)`` per order, with the
+   pruned n-grams (:mod:`.prune`) giving their mass to ``gamma``.
+4. **interpolate** (:mod:`.interpolate`): ``p(w|h) = u(w|h) + gamma(h) p(w|h[1:])`` from the
+   unigrams up, into log10 backoff tables, which :mod:`lmtool.ngram.storage` and
+   :mod:`lmtool.ngram.arpa` write.
+
+``kneser-ney`` (one discount per order) is this estimator with ``D1 = D2 = D3+``: pass
+``discounts=[(D, D, D), ...]``.
+"""
+
+from __future__ import annotations
+
+from lmtool.errors import DataError
+from lmtool.ngram.counting import NgramCounts
+from lmtool.ngram.modified_kneser_ney.adjust import adjusted_counts
+from lmtool.ngram.modified_kneser_ney.discounts import Discounts, order_discounts
+from lmtool.ngram.modified_kneser_ney.initial import initial_probabilities
+from lmtool.ngram.modified_kneser_ney.interpolate import interpolate
+from lmtool.ngram.modified_kneser_ney.prune import prune_thresholds
+from lmtool.ngram.tables import BackoffTables
+
+__all__ = ["estimate_modified_kneser_ney"]
+
+
+def estimate_modified_kneser_ney(
+    counts: NgramCounts,
+    *,
+    prune: list[int] | str | None = None,
+    discount_fallback: bool = False,
+    discounts: list[Discounts] | None = None,
+) -> tuple[BackoffTables, dict]:
+    """Interpolated modified Kneser-Ney tables (lmplz's model) from raw counts.
+
+    Returns the tables and ``{"discounts": [(D1, D2, D3+) per order], "fallback_orders": [...]}``.
+    ``discounts`` fixes them instead of estimating them.
+    """
+    if counts.vocab_size < 4:
+        raise DataError("the vocabulary has no word besides <unk>, <s> and </s>: the training text is empty")
+    thresholds = prune_thresholds(prune, counts.order)
+    adjusted = adjusted_counts(counts)
+    chosen, fallback_orders = order_discounts(counts, adjusted, discount_fallback, discounts)
+    tables = interpolate(counts, initial_probabilities(counts, adjusted, chosen, thresholds))
+    return tables, {"discounts": chosen, "fallback_orders": fallback_orders}
