@@ -15,10 +15,10 @@ from lmtool.neural.config import NnlmConfig
 @click.option("--context", type=int, default=4, show_default=True,
               help="Tokens of context K (the model is a (K+1)-gram; <s> pads a sentence's start).")
 @network_options(emb=60, hidden=100, layers=1, layers_help="Stacked tanh hidden layers.")
-@click.option("--dropout", type=float, default=0.0, show_default=True,
+@click.option("--dropout", type=float, default=0.2, show_default=True,
               help="Dropout on the concatenated embeddings and after every hidden layer.")
 @click.option("--direct", is_flag=True, help="Direct connections from the embeddings to the softmax (the paper's W).")
-@training_options(batch_size=256, batch_help="Positions per batch (global under torchrun).", optimizer="adam",
+@training_options(batch_size=512, batch_help="Positions per batch (global under torchrun).", optimizer="adam",
                   lr_help="Learning rate (default 1e-3 for adam/adamw, 20 for sgd).", clip=1.0)
 @output_options
 def train_nnlm(spec: str, **p) -> None:
@@ -33,7 +33,7 @@ def train_nnlm(spec: str, **p) -> None:
     train-rnn; eval, sample, info and compare take the model like any other.
 
     Example: lmtool train-nnlm --corpus brown-bengio2003 --context 4 --emb 60 --hidden 100
-    --adaptive-softmax --max-time 20m -o brown5.nnlm
+    --adaptive-softmax --lr 2e-3 --max-steps 16000 --valid-every 2000 -o brown5.nnlm
     """
 
     def make_config(vocab_size: int, cutoffs: list[int]) -> NnlmConfig:

@@ -95,7 +95,7 @@ def test_train_nnlm_writes_a_model_that_eval_info_and_sample_take(tmp_path, text
     (["--direct", "--adaptive-softmax"], 2, "--direct and --adaptive-softmax cannot be combined"),
     (["--cutoffs", "4"], 2, "add --adaptive-softmax"),
     (["--batch-size", "100000"], 3, "fewer than --batch-size"),
-    (["--resume"], 4, "no resume checkpoint"),
+    (["--resume", "--batch-size", "16"], 4, "no resume checkpoint"),
 ])
 def test_bad_options_give_one_line_and_write_nothing(tmp_path, text, args, code, message):
     result = invoke("train-nnlm", "--corpus", text, "-o", tmp_path / "m.nnlm", *args)
