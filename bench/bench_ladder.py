@@ -46,7 +46,7 @@ PAPER = {"kn3": 323, "kn5": 321, "nnlm5": 268, "kn5+nnlm5": 252}
 #: though 132.43 alone against 132.77; 8,000 steps 124.79; h = 200 for 6,000 steps 123.27)
 RECIPE = ["--context", "4", "--emb", "60", "--hidden", "100", "--dropout", "0.2", "--adaptive-softmax",
           "--batch-size", "512", "--optimizer", "adam", "--lr", "2e-3", "--valid-every", "2000", "--patience", "0",
-          "--seed", "1", "--threads", "2"]
+          "--seed", "0", "--threads", "2"]
 TARGETS = {"nnlm5": 146.74, "kn5+nnlm5": 117.0, "kn5+lstm": 110.0}
 
 
