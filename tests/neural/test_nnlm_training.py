@@ -12,6 +12,7 @@ import torch
 from click.testing import CliRunner
 
 from lmtool.cli.main import cli
+from lmtool.errors import LmtoolError
 from lmtool.neural.config import NnlmConfig, TrainOptions
 from lmtool.neural.feedforward import NnlmNetwork
 from lmtool.neural.language_model import load_nnlm
@@ -22,14 +23,23 @@ from lmtool.text import EncodedSplit, load_corpus
 from .conftest import repeated_ids
 
 
-def run_trainer(tmp_path, options: TrainOptions, resume: bool = False) -> Trainer:
+class Diverging(NnlmNetwork):
+    """A network whose every training loss is NaN, as a diverged run's is."""
+
+    def forward(self, x, hidden=None, targets=None, reduction="mean"):
+        logits, loss, hidden = super().forward(x, hidden, targets, reduction)
+        return logits, loss * math.nan if self.training and loss is not None else loss, hidden
+
+
+def run_trainer(tmp_path, options: TrainOptions, resume: bool = False, events: list | None = None,
+                network: type[NnlmNetwork] = NnlmNetwork) -> Trainer:
     torch.manual_seed(options.seed)
     ids = repeated_ids(20)  # 140 ids, cut into sentences of 7 (each ends in </s>)
     split = EncodedSplit(ids=ids, starts=np.arange(0, 141, 7), n_chars=0)
-    net = NnlmNetwork(NnlmConfig(vocab_size=11, context=3, emb_size=8, hidden_size=16, dropout=0.2))
+    net = network(NnlmConfig(vocab_size=11, context=3, emb_size=8, hidden_size=16, dropout=0.2))
     trainer = Trainer(net, split, EncodedSplit(ids=ids[:70], starts=np.arange(0, 71, 7), n_chars=0), options,
                       out_path=tmp_path / "best.nnlm", checkpoint_dir=tmp_path / "ckpt", meta={"fingerprint": "t"},
-                      device=torch.device("cpu"))
+                      device=torch.device("cpu"), on_event=events.append if events is not None else None)
     if resume:
         trainer.resume()
     trainer.run()
@@ -46,6 +56,16 @@ def test_resume_across_epochs_reaches_the_uninterrupted_weights_bit_for_bit(tmp_
     assert all(torch.equal(a, b) for a, b in zip(whole.model.parameters(), resumed.model.parameters()))
     # the validation loss is the exact per-position score of the valid split
     assert whole.history[-1]["valid_loss"] < math.log(10)
+
+
+def test_a_diverging_run_rolls_back_then_stops_keeping_no_broken_model(tmp_path):
+    events = []
+    with pytest.raises(LmtoolError, match="training diverged: non-finite loss .* after 3 rollbacks"):
+        run_trainer(tmp_path, TrainOptions(batch_size=16, max_steps=50), events=events, network=Diverging)
+    assert [e["event"] for e in events].count("rollback") == 3
+    lrs = [e["lr"] for e in events if e["event"] == "rollback"]
+    assert lrs[1] == pytest.approx(lrs[0] / 4)  # each rollback divides the learning rate by --lr-decay
+    assert not (tmp_path / "best.nnlm").exists()
 
 
 def test_a_neural_trigram_reaches_the_entropy_rate_of_an_order_2_markov_chain(tmp_path):
@@ -103,6 +123,16 @@ def test_bad_options_give_one_line_and_write_nothing(tmp_path, text, args, code,
     assert message in result.output and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "m.nnlm").exists()
+
+
+def test_models_of_different_vocabularies_are_not_mixed(tmp_path, text):
+    small, big = tmp_path / "small.nnlm", tmp_path / "big.nnlm"
+    assert invoke("train-nnlm", "--corpus", text, *TINY, "--max-steps", "2", "--max-vocab", "3", "-o", small,
+                  "-q").exit_code == 0
+    assert invoke("train-nnlm", "--corpus", text, *TINY, "--max-steps", "2", "-o", big, "-q").exit_code == 0
+    result = invoke("eval", small, big, "--corpus", text, "--interpolate")
+    assert result.exit_code == 2 and "the same tokenizer and vocabulary" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
 
 
 def test_resuming_with_a_longer_context_or_another_kind_is_refused(tmp_path, text):
