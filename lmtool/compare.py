@@ -1,20 +1,28 @@
-"""``lmtool compare``: the whole experiment in one call, n-grams of several orders against an RNN.
+"""``lmtool compare``: the whole experiment in one call, the Markov ladder from n-grams to an RNN.
 
-Stages: load the corpus once; fit every (method, order) n-gram on train; train an RNN for a
+Stages: load the corpus once; fit every (method, order) n-gram on train; train a feed-forward
+neural n-gram (Bengio et al. 2003) for each of ``nnlm_orders`` and an RNN, each for a
 wall-clock budget (best model by validation loss kept); score every model on valid and test
-(the same ids, :mod:`lmtool.evaluate`'s accounting); mix the RNN with the n-gram that is best
-on valid (EM weights on valid); write a report folder::
+(the same ids, :mod:`lmtool.evaluate`'s accounting); mix the n-gram best on valid with the
+neural n-gram best on valid, with the RNN, and with both (EM weights on valid); write a report
+folder::
 
-    results.json               corpus, options, table rows, mixture weights, RNN training curve,
+    results.json               corpus, options, table rows, mixture weights, training curves,
                                the context-length curve and the attribution tables
-    perplexity_by_order.png    test perplexity against n-gram order, one line per method; the RNN
-                               and the mixture as horizontal lines; for gen: corpora the floor
+    perplexity_by_order.png    test perplexity against context length (order - 1): the n-gram
+                               staircase, one line per method; the neural n-gram's curve; the RNN
+                               and the mixtures as horizontal lines; for gen: corpora the floor
                                2 ** (true entropy rate)
     learning_curve.png         the RNN's validation (and training) perplexity against time
     context_curve.png          perplexity against the context K a model may see (lmtool.analysis)
     attribution.png            where the RNN's gain over the best n-gram comes from, in bits
     report.html                all of it in one self-contained page, with the colour view
     rnn.safetensors            the trained RNN (lmtool sample / eval accept it)
+    nnlmN.safetensors          the neural n-gram of order N
+
+The ladder separates two prices: the neural n-gram makes the n-gram's Markov assumption but
+learns its smoothing, so the gap from the n-gram to it is the price of counting, and the gap
+from it to the RNN the price of the Markov assumption.
 
 The default corpus is generated (``gen:repeat``): a key symbol repeated after a gap longer than
 any default n-gram order can see, which an LSTM learns to carry; its entropy rate is exact.
@@ -42,7 +50,7 @@ from lmtool.evaluate import Scored, em_weights, mix, mixture, table_row
 from lmtool.files import atomic_write
 from lmtool.lm import perplexity
 from lmtool.ngram import METHODS, fit_ngram
-from lmtool.neural.config import RnnConfig, TrainOptions
+from lmtool.neural.config import NnlmConfig, RnnConfig, TrainOptions
 
 #: the quick-start corpus: 8 keys, binary fillers, gap 10 -> H = (3 + 10) / 12 = 1.083 bits/char;
 #: an n-gram of order <= 11 cannot see the opening key (about 1.33 bits/char at best).
@@ -57,6 +65,8 @@ REPORT_IMAGES = [("perplexity_by_order.png", "Perplexity by n-gram order"),
 #: the row-name prefix of each n-gram method (lmtool.ngram.METHODS), e.g. mkn3 for modified Kneser-Ney order 3
 SHORT = {"modified-kneser-ney": "mkn", "kneser-ney": "kn", "absolute": "abs", "witten-bell": "wb", "katz": "katz",
          "add-k": "addk", "laplace": "laplace", "mle": "mle", "stupid-backoff": "sb"}
+#: positions per batch of the neural n-grams (a batch of the RNN is batch_size x bptt tokens)
+NNLM_BATCH = 256
 
 
 @dataclass
@@ -66,6 +76,8 @@ class CompareOptions:
     orders: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5])
     methods: list[str] = field(default_factory=lambda: ["modified-kneser-ney"])
     rnn_time: float = 90.0  # seconds of RNN training (0 = no RNN)
+    nnlm_orders: list[int] = field(default_factory=lambda: [3, 5])  # neural n-gram orders (context = order - 1)
+    nnlm_time: float = 15.0  # seconds of training for each neural n-gram (0 = none)
     cell: str = "lstm"
     emb: int = 32
     hidden: int = 128
@@ -87,6 +99,10 @@ class CompareOptions:
             raise UsageError(f"unknown --methods {', '.join(unknown) or '(none)'}: choose from {', '.join(METHODS)}")
         if not (self.rnn_time >= 0 and math.isfinite(self.rnn_time)):
             raise UsageError(f"--rnn-time must be 0 (no RNN) or a positive duration, got {self.rnn_time}")
+        if any(o < 2 for o in self.nnlm_orders):
+            raise UsageError(f"--nnlm-orders must be 2 or more (a context of at least 1 token), got {self.nnlm_orders}")
+        if not (self.nnlm_time >= 0 and math.isfinite(self.nnlm_time)):
+            raise UsageError(f"--nnlm-time must be 0 (no neural n-gram) or a positive duration, got {self.nnlm_time}")
 
 
 class Collect(logging.Handler):
@@ -126,19 +142,34 @@ def fit_ngrams(corpus, options: CompareOptions) -> tuple[dict, list[str]]:
 
 def train_rnn(corpus, options: CompareOptions, out_path: Path, threads: int | None = None):
     """Train an RNN on the corpus for ``options.rnn_time`` seconds on the CPU; return the loaded best model."""
-    from lmtool.neural import load_rnn
-    from lmtool.neural.train import train
-
     config = RnnConfig(vocab_size=len(corpus.vocabulary), cell=options.cell, emb_size=options.emb,
                        hidden_size=options.hidden, layers=options.layers, dropout_input=options.dropout,
                        dropout_between=options.dropout, dropout_output=options.dropout)
     train_options = TrainOptions(bptt=options.bptt, batch_size=options.batch_size, optimizer=options.optimizer,
                                  lr=options.lr, schedule="constant", max_time=options.rnn_time, patience=0,
                                  valid_every=options.valid_every, seed=options.seed)
+    return train_network(corpus, config, train_options, out_path, threads)
+
+
+def train_nnlm(corpus, options: CompareOptions, order: int, out_path: Path, threads: int | None = None):
+    """Train a neural n-gram of ``order`` (the RNN's embedding and hidden sizes) for ``options.nnlm_time`` seconds."""
+    config = NnlmConfig(vocab_size=len(corpus.vocabulary), context=order - 1, emb_size=options.emb,
+                        hidden_size=options.hidden, dropout=options.dropout)
+    train_options = TrainOptions(batch_size=NNLM_BATCH, optimizer=options.optimizer, lr=options.lr,
+                                 schedule="constant", max_time=options.nnlm_time, patience=0,
+                                 valid_every=options.valid_every, seed=options.seed)
+    return train_network(corpus, config, train_options, out_path, threads)
+
+
+def train_network(corpus, config, train_options: TrainOptions, out_path: Path, threads: int | None):
+    """Train ``config``'s network on the CPU (checkpoints in a temporary folder); return the loaded best model."""
+    from lmtool.models import load_model
+    from lmtool.neural.train import train
+
     with tempfile.TemporaryDirectory(prefix="lmtool-compare-") as checkpoints:
         train(corpus, config, train_options, output=out_path, checkpoint_dir=checkpoints, device="cpu",
               threads=threads)
-    return load_rnn(out_path)
+    return load_model(out_path)
 
 
 def score_all(models: dict, corpus, options: CompareOptions) -> tuple[list[Scored], dict]:
@@ -157,7 +188,7 @@ def compare(spec: str | None, out_dir: str | Path, options: CompareOptions | Non
             corpus_options: dict | None = None, on_stage=lambda message: None, threads: int | None = None) -> dict:
     """Run the experiment and write the report folder; return the results (as in results.json).
 
-    ``threads`` sets torch's CPU threads for the RNN (default: torch's choice).
+    ``threads`` sets torch's CPU threads for the neural models (default: torch's choice).
     """
     from lmtool.text import load_corpus
 
@@ -175,33 +206,33 @@ def compare(spec: str | None, out_dir: str | Path, options: CompareOptions | Non
                         "give --split-fractions such as 0.8,0.1,0.1")
     on_stage(f"fitting {len(options.methods) * len(set(options.orders))} n-gram models")
     models, notes = fit_ngrams(corpus, options)
-    rnn_name = None
-    if options.rnn_time > 0:
-        on_stage(f"training an {options.cell.upper()} for {options.rnn_time:g}s")
-        rnn_name = options.cell
-        models[rnn_name] = train_rnn(corpus, options, out_dir / "rnn.safetensors", threads)
+    nnlm_names, rnn_name = train_ladder(models, corpus, options, out_dir, on_stage, threads)
     on_stage("scoring every model on valid and test")
     scored, valid_scores = score_all(models, corpus, options)
     rows = [table_row(s) for s in scored]
     for row, name in zip(rows, models):
         row["valid_perplexity"] = perplexity(valid_scores[name])[1]
-    best_mix = None
-    if rnn_name is not None:
-        best_mix = mix_best(models, rnn_name, scored, valid_scores)
-        rows.append(table_row(best_mix["scored"]))
-        rows[-1]["valid_perplexity"] = best_mix["valid_perplexity"]
+    neural = ([best_on_valid(nnlm_names, valid_scores)] if nnlm_names else []) + ([rnn_name] if rnn_name else [])
+    mixtures = ladder_mixtures(models, neural, scored, valid_scores) if neural else []
+    for mixed in mixtures:
+        rows.append(table_row(mixed.pop("scored")))
+        rows[-1]["valid_perplexity"] = mixed["valid_perplexity"]
     results = {
         "corpus": corpus_summary(spec, corpus),
         "options": asdict(options),
         "rows": rows,
-        "mixture": {k: v for k, v in best_mix.items() if k != "scored"} if best_mix else None,
+        "mixtures": mixtures,
+        # the RNN + best n-gram mixture on its own, as reports before the neural n-gram had it
+        "mixture": next((m for m in mixtures if m["models"][1:] == [rnn_name]), None),
         "rnn": rnn_report(models[rnn_name]) if rnn_name else None,
+        "nnlm": {name: rnn_report(models[name]) for name in nnlm_names},
         "notes": notes,
         "seconds": round(time.perf_counter() - started, 1),
     }
     on_stage("analysing: context-length curve, attribution, colour view")
-    view = analyse(models, corpus, options, results, out_dir, {s.name: s.log_probs for s in scored},
-                   pair=best_mix["models"] if best_mix else None)
+    # attribution and the colour view: the RNN's gain over the n-gram it is mixed with, else the neural n-gram's
+    pair = (results["mixture"] or (mixtures[0] if mixtures else {})).get("models", [])[:2] or None
+    view = analyse(models, corpus, options, results, out_dir, {s.name: s.log_probs for s in scored}, pair=pair)
     results["seconds"] = round(time.perf_counter() - started, 1)
     on_stage(f"writing the report to {out_dir}")
     write_json(out_dir / "results.json", results)
@@ -245,19 +276,44 @@ def analyse(models: dict, corpus, options: CompareOptions, results: dict, out_di
                        log_probs=scores, max_tokens=VIEW_TOKENS)
 
 
-def mix_best(models: dict, rnn_name: str, scored: list[Scored], valid_scores: dict) -> dict:
-    """The RNN mixed with the normalised n-gram of lowest valid perplexity, EM weights on valid."""
-    candidates = [n for n, m in models.items() if n != rnn_name and m.normalised]
+def train_ladder(models: dict, corpus, options: CompareOptions, out_dir: Path, on_stage,
+                 threads: int | None) -> tuple[list[str], str | None]:
+    """Train the neural n-grams of ``options.nnlm_orders`` and the RNN into ``models``; return their row names."""
+    nnlm_names = []
+    for order in sorted(set(options.nnlm_orders)) if options.nnlm_time > 0 else []:
+        on_stage(f"training a neural {order}-gram for {options.nnlm_time:g}s")
+        nnlm_names.append(f"nnlm{order}")
+        models[nnlm_names[-1]] = train_nnlm(corpus, options, order, out_dir / f"nnlm{order}.safetensors", threads)
+    rnn_name = None
+    if options.rnn_time > 0:
+        on_stage(f"training an {options.cell.upper()} for {options.rnn_time:g}s")
+        rnn_name = options.cell
+        models[rnn_name] = train_rnn(corpus, options, out_dir / "rnn.safetensors", threads)
+    return nnlm_names, rnn_name
+
+
+def best_on_valid(names: list[str], valid_scores: dict) -> str:
+    """The one of ``names`` with the lowest valid perplexity."""
+    return min(names, key=lambda n: perplexity(valid_scores[n])[1])
+
+
+def ladder_mixtures(models: dict, neural: list[str], scored: list[Scored], valid_scores: dict) -> list[dict]:
+    """The normalised n-gram of lowest valid perplexity mixed with each of the ``neural`` models, then with all of
+    them (when there are two or more), EM weights on valid: e.g. KN+neural n-gram, KN+RNN, KN+neural n-gram+RNN."""
+    candidates = [n for n, m in models.items() if m.kind == "ngram" and m.normalised]
     if not candidates:
-        raise UsageError("no normalised n-gram to mix with the RNN: add a method other than stupid-backoff")
-    best = min(candidates, key=lambda n: perplexity(valid_scores[n])[1])
-    names = [best, rnn_name]
-    valid = np.stack([valid_scores[n] for n in names])
-    weights = em_weights(valid)
+        raise UsageError("no normalised n-gram to mix with the neural models: add a method other than stupid-backoff")
+    best = best_on_valid(candidates, valid_scores)
+    groups = [[best, name] for name in neural] + ([[best, *neural]] if len(neural) > 1 else [])
     members = {s.name: s for s in scored}
-    return {"models": names, "weights": [float(w) for w in weights],
-            "valid_perplexity": perplexity(mix(valid, weights))[1],
-            "scored": mixture(f"{best}+{rnn_name}", [members[n] for n in names], weights, "tuned by EM on valid")}
+    out = []
+    for names in groups:
+        valid = np.stack([valid_scores[n] for n in names])
+        weights = em_weights(valid)
+        out.append({"name": "+".join(names), "models": names, "weights": [float(w) for w in weights],
+                    "valid_perplexity": perplexity(mix(valid, weights))[1],
+                    "scored": mixture("+".join(names), [members[n] for n in names], weights, "tuned by EM on valid")})
+    return out
 
 
 def corpus_summary(spec: str, corpus) -> dict:
@@ -271,7 +327,7 @@ def corpus_summary(spec: str, corpus) -> dict:
 
 
 def rnn_report(model) -> dict:
-    """Architecture, training summary and curves of the trained RNN (from its model file)."""
+    """Architecture, training summary and curves of a trained network, the RNN or a neural n-gram (from its model file)."""
     meta = model.meta
     return {"architecture": meta.get("architecture"), "training": meta.get("training"),
             "curves": meta.get("curves", {})}
@@ -292,27 +348,35 @@ def write_json(path: Path, payload: dict) -> None:
 
 
 def plot_perplexity_by_order(results: dict, path: Path) -> None:
-    """Test perplexity by n-gram order per method; RNN, mixture and entropy floor as horizontal lines."""
+    """Test perplexity against context length (order - 1): the n-gram staircase per method, the neural n-gram's
+    curve; the RNN, the mixtures and the entropy floor as horizontal lines."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     options = results["options"]
     by_name = {r["model"]: r for r in results["rows"]}
+    orders = sorted(set(options["orders"]))
+    nnlm_orders = sorted(int(name[len("nnlm"):]) for name in results["nnlm"])
     for method in options["methods"]:
-        orders = sorted(set(options["orders"]))
         values = [by_name[f"{SHORT[method]}{o}"]["perplexity"] for o in orders]
-        ax.plot(orders, values, marker="o", label=f"{method} n-gram")
-    styles = [("mixture", "tab:purple", "-."), ("rnn", "tab:red", "--")]
+        ax.plot([o - 1 for o in orders], values, marker="o", label=f"{method} n-gram")
+    if nnlm_orders:
+        values = [by_name[f"nnlm{o}"]["perplexity"] for o in nnlm_orders]
+        ax.plot([o - 1 for o in nnlm_orders], values, marker="s", color="tab:green", label="neural n-gram (Bengio et al.)")
+    mixtures = [r for r in results["rows"] if r["kind"] == "mixture"]
+    shades = plt.get_cmap("Purples")(np.linspace(0.5, 0.9, max(1, len(mixtures))))
+    for row, shade in zip(mixtures, shades):
+        ax.axhline(row["perplexity"], color=shade, linestyle="-.", label=f"{row['model']} ({row['perplexity']:.3f})")
     for row in results["rows"]:
-        for kind, color, line in styles:
-            if row["kind"] == kind:
-                ax.axhline(row["perplexity"], color=color, linestyle=line, label=f"{row['model']} ({row['perplexity']:.3f})")
+        if row["kind"] == "rnn":
+            ax.axhline(row["perplexity"], color="tab:red", linestyle="--",
+                       label=f"{row['model']}, unbounded context ({row['perplexity']:.3f})")
     floor = results["corpus"]["floor_perplexity"]
     if floor is not None:
         ax.axhline(floor, color="black", linestyle=":", label=f"true entropy rate floor 2^H ({floor:.3f})")
-    ax.set_xlabel("n-gram order")
+    ax.set_xlabel("context length (tokens before the predicted one: order - 1)")
     ax.set_ylabel("test perplexity (per token)")
-    ax.set_xticks(sorted(set(options["orders"])))
-    ax.set_title(f"Perplexity by order: {results['corpus']['spec']}", fontsize=9)
+    ax.set_xticks(sorted({o - 1 for o in orders + nnlm_orders}))
+    ax.set_title(f"The Markov ladder, perplexity by context length: {results['corpus']['spec']}", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -43,7 +43,8 @@ Variants (--variants), from the same per-token probabilities:
                 equals KenLM's "perplexity excluding OOVs";
   * srilm_ppl1  SRILM "ppl1": OOV tokens and </s> left out (words only);
   * kenlm_ppl   KenLM "perplexity including OOVs": the same figure as the main column.
-Regimes: an n-gram restarts from <s> at every sentence (per-sentence); a recurrent model either
+Regimes: an n-gram, and a neural n-gram (whose window is padded with <s> as the n-gram's
+context is), restarts from <s> at every sentence (per-sentence); a recurrent model either
 carries its hidden state from one sentence into the next (carried: context an n-gram never sees)
 or restarts at each sentence (reset: --reset-per-sentence, equal terms). Stream units (one
 segment, no </s>) have no sentence boundaries (stream).
@@ -272,10 +273,13 @@ def mixture(name: str, members: Sequence[Scored], weights: Sequence[float], how:
     Its regime joins the members' regimes; its note gives each member's weight and ``how`` the
     weights were chosen (e.g. "tuned by EM on valid", see :func:`em_weights`).
     """
+    first = members[0]
+    if any(s.group != first.group or not np.array_equal(s.ids, first.ids) for s in members[1:]):
+        raise UsageError(f"cannot mix {', '.join(s.name for s in members)}: they score different tokens (different "
+                         "tokenizers or vocabularies); mix only models of one vocab group")
     mixed = mix(np.stack([s.log_probs for s in members]), weights)
     shown = ", ".join(f"{s.name}={w:.3f}" for s, w in zip(members, weights))
     regimes = "+".join(sorted({s.regime for s in members}))
-    first = members[0]
     return Scored(name, "mixture", regimes, first.group, first.ids, first.starts, first.n_chars, mixed, True,
                   [f"weights {shown} ({how})"])
 

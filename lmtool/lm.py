@@ -1,14 +1,15 @@
 """The base class every model family extends, so that evaluation, sampling and the API are written once.
 
-An n-gram model (:class:`lmtool.ngram.NgramModel`) and a recurrent model
-(:class:`lmtool.neural.RnnModel`) both extend :class:`LanguageModel`; :mod:`lmtool.evaluate` and
+An n-gram model (:class:`lmtool.ngram.NgramModel`), a feed-forward neural n-gram
+(:class:`lmtool.neural.NnlmModel`) and a recurrent model (:class:`lmtool.neural.RnnModel`) all
+extend :class:`LanguageModel`; :mod:`lmtool.evaluate` and
 :mod:`lmtool.sampling` use nothing else, which is what makes their figures comparable token for
 token. As in ``nltk.lm``, the base does the shared work once (it holds the tokenizer,
 vocabulary, unit and fingerprint; it encodes text, scores a sentence, gives the next-token
 distribution and the perplexity) and each family overrides the minimum: :meth:`score`,
 :meth:`start` / :meth:`next_log_probs` / :meth:`advance`, and :meth:`describe`.
 
-Conventions (the same for both families, see the README's "Token accounting"):
+Conventions (the same for every family, see the README's "Token accounting"):
 
 - log-probabilities are natural logs inside lmtool; ARPA (log10) and reports (bits,
   perplexity) convert at the edge;
@@ -60,7 +61,7 @@ def top_k(log_probs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 class LanguageModel(ABC):
     """A model over one tokenizer, vocabulary and unit; subclasses say how it scores and steps."""
 
-    #: "ngram" or "rnn" (the kind column of reports)
+    #: "ngram", "nnlm" (the feed-forward neural n-gram) or "rnn" (the kind column of reports)
     kind: str = ""
     #: False only for stupid backoff, whose scores are not probabilities.
     normalised: bool = True

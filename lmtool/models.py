@@ -7,6 +7,7 @@ ARPA (text)        a ``\\data\\`` line near the top (plain or gzip-compressed)  
 n-gram compact     magic bytes ``\\x89LMTNG\\r\\n`` (``fit-ngram``'s ``.lmt``)   ``lmtool.ngram.load_ngram``
 n-gram ``.npz``    a zip archive (numpy's ``np.savez``), format "lmtool-ngram"  ``lmtool.ngram.load_ngram``
 RNN safetensors    8-byte header length then a JSON header, format "lmtool-rnn"  ``lmtool.neural.load_rnn``
+neural n-gram      the same, format "lmtool-nnlm"                               ``lmtool.neural.load_nnlm``
 =================  ===========================================================  =====================
 
 The family modules are imported only when a file of their kind is opened, so scoring an
@@ -28,8 +29,12 @@ COMPACT_MAGIC = b"\x89LMTNG\r\n"  # lmtool.ngram.container.MAGIC, kept here so r
 PEEK = 1 << 16  # bytes read to recognise a file
 
 
+#: the "format" in an lmtool safetensors header -> the kind of model it holds
+NEURAL_FORMATS = {"lmtool-rnn": "rnn", "lmtool-nnlm": "nnlm"}
+
+
 def model_kind(path: str | Path) -> str:
-    """``"arpa"``, ``"ngram"`` or ``"rnn"``: what the file at ``path`` holds, judged from its first bytes."""
+    """``"arpa"``, ``"ngram"``, ``"rnn"`` or ``"nnlm"``: what the file at ``path`` holds, judged from its first bytes."""
     path = Path(path)
     if not path.exists():
         raise ModelFileError(f"{path}: no such model file: check the path")
@@ -42,7 +47,7 @@ def model_kind(path: str | Path) -> str:
     if head.startswith((COMPACT_MAGIC, b"PK\x03\x04", b"PK\x05\x06")):
         return "ngram"
     if is_safetensors(head):
-        return "rnn"
+        return NEURAL_FORMATS.get(neural_format(path), "rnn")  # an unknown header: the RNN loader names the damage
     if head.startswith(b"\x1f\x8b"):
         try:
             with gzip.open(path, "rb") as handle:
@@ -52,7 +57,7 @@ def model_kind(path: str | Path) -> str:
     if any(line.strip() == b"\\data\\" for line in head.splitlines()):
         return "arpa"
     raise ModelFileError(f"{path}: not a model file lmtool knows (expected an lmtool .npz n-gram, an ARPA file "
-                         "or an lmtool RNN .safetensors file)")
+                         "or an lmtool neural .safetensors file)")
 
 
 def is_safetensors(head: bytes) -> bool:
@@ -63,7 +68,7 @@ def is_safetensors(head: bytes) -> bool:
     return 2 <= size < 100_000_000
 
 
-def rnn_format(path: Path) -> str | None:
+def neural_format(path: Path) -> str | None:
     """The "format" entry of an lmtool safetensors header, if it can be read cheaply (else None)."""
     with open(path, "rb") as handle:
         (size,) = struct.unpack("<Q", handle.read(8))
@@ -78,14 +83,16 @@ LOADERS = {
     "arpa": ("lmtool.ngram", "read_arpa"),
     "ngram": ("lmtool.ngram", "load_ngram"),
     "rnn": ("lmtool.neural", "load_rnn"),
+    "nnlm": ("lmtool.neural", "load_nnlm"),
 }
 
 
 def load_model(path: str | Path):
-    """The :class:`lmtool.lm.LanguageModel` stored at ``path`` (ARPA, n-gram ``.lmt``/``.npz`` or RNN safetensors)."""
+    """The :class:`lmtool.lm.LanguageModel` stored at ``path`` (ARPA, n-gram ``.lmt``/``.npz``, RNN or neural n-gram
+    safetensors)."""
     kind = model_kind(path)
-    if kind == "rnn" and rnn_format(Path(path)) not in (None, "lmtool-rnn"):
-        raise ModelFileError(f"{path}: a safetensors file, but not an lmtool RNN model: train one with "
-                             "`lmtool train-rnn`")
+    if kind == "rnn" and neural_format(Path(path)) not in (None, "lmtool-rnn"):
+        raise ModelFileError(f"{path}: a safetensors file, but not an lmtool neural model: train one with "
+                             "`lmtool train-rnn` or `lmtool train-nnlm`")
     module, name = LOADERS[kind]
     return getattr(importlib.import_module(module), name)(path)

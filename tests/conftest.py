@@ -102,3 +102,16 @@ def save_rnn(path, prepared) -> None:
     meta = {"unit": prepared.unit, "tokenizer": prepared.tokenizer.to_json(),
             "vocabulary": prepared.vocabulary.to_json(), "fingerprint": prepared.fingerprint}
     save_model_file(path, net, meta)
+
+
+def save_nnlm(path, prepared) -> None:
+    """An untrained neural trigram (context 2, 4 units) over ``prepared``'s vocabulary, saved as a neural n-gram
+    model file at ``path`` (skips without torch)."""
+    pytest.importorskip("torch")
+    from lmtool.neural import NnlmConfig, NnlmNetwork
+    from lmtool.neural.checkpoint import save_model_file
+
+    net = NnlmNetwork(NnlmConfig(vocab_size=len(prepared.vocabulary), context=2, emb_size=4, hidden_size=4))
+    meta = {"unit": prepared.unit, "tokenizer": prepared.tokenizer.to_json(),
+            "vocabulary": prepared.vocabulary.to_json(), "fingerprint": prepared.fingerprint}
+    save_model_file(path, net, meta)

@@ -173,15 +173,36 @@ def test_table_figures_of_an_rnn_match_a_direct_torch_computation(corpus, reset)
     assert row["bits_per_char"] == pytest.approx(-expected.sum() / math.log(2) / 12, rel=1e-6)
 
 
-def test_both_families_score_identical_tokens(corpus):
+def test_every_family_scores_identical_tokens(corpus):
+    from lmtool.neural import NnlmConfig, NnlmModel, NnlmNetwork
     from lmtool.ngram import fit_ngram
 
     rnn, prepared = tiny_rnn(corpus)
     ngram = fit_ngram(prepared, order=2, method="witten-bell")
-    assert ngram.fingerprint == rnn.fingerprint
-    result = evaluate({"ngram": ngram, "rnn": rnn}, corpus, "test", variants=True)
+    nnlm = NnlmModel(NnlmNetwork(NnlmConfig(vocab_size=len(prepared.vocabulary), context=2, emb_size=4, hidden_size=4)),
+                     prepared.tokenizer, prepared.vocabulary, {"format": "lmtool-nnlm", "format_version": 1,
+                                                               "unit": prepared.unit})
+    assert ngram.fingerprint == rnn.fingerprint == nnlm.fingerprint
+    result = evaluate({"ngram": ngram, "nnlm": nnlm, "rnn": rnn}, corpus, "test", variants=True)
     counted = [(r["tokens"], r["sentences"], r["oovs"], r["vocab"]) for r in result.rows]
-    assert counted[0] == counted[1] == (6, 2, 1, "A")  # train has a b c: only "zebra" is OOV
+    assert counted[0] == counted[1] == counted[2] == (6, 2, 1, "A")  # train has a b c: only "zebra" is OOV
+    assert [r["regime"] for r in result.rows] == ["per-sentence", "per-sentence", "carried"]
     assert result.warnings == []
     lines = list(per_token_lines(result))
-    assert lines[0].endswith("ngram log10p\trnn log10p") and len(lines) == 7
+    assert lines[0].endswith("ngram log10p\tnnlm log10p\trnn log10p") and len(lines) == 7
+
+
+def test_models_of_different_vocabularies_are_never_mixed(corpus):
+    from lmtool.evaluate import Scored, mixture
+
+    small = BigramTable(["a", "b"], {p: {t: 0.25 for t in ("a", "b", "</s>", "<unk>")} for p in ("<s>", "a", "b", "<unk>")})
+    big = BigramTable(["a", "b", "c"], ROWS)
+    with pytest.raises(UsageError, match="needs at least two normalised models with the same tokenizer"):
+        evaluate({"big": big, "small": small}, corpus, "test", interpolate=True)
+    result = evaluate({"big": big, "small": small}, corpus, "test")
+    with pytest.raises(UsageError, match="cannot mix big, small: they score different tokens"):
+        mixture("m", result.scored, [0.5, 0.5], "given")
+    other = Scored("other", "ngram", "per-sentence", 0, result.scored[0].ids[:-1], result.scored[0].starts, 12,
+                   result.scored[0].log_probs[:-1])
+    with pytest.raises(UsageError, match="different tokens"):
+        mixture("m", [result.scored[0], other], [0.5, 0.5], "given")

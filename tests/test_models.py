@@ -9,7 +9,7 @@ import pytest
 
 from lmtool.errors import ModelFileError
 from lmtool.models import load_model, model_kind
-from tests.conftest import ARPA, save_rnn
+from tests.conftest import ARPA, save_nnlm, save_rnn
 
 
 @pytest.fixture(scope="module")
@@ -26,15 +26,16 @@ def files(tmp_path_factory):
     with gzip.open(directory / "arpa.gz", "wt") as handle:
         handle.write(ARPA)
     save_rnn(directory / "rnn.bin", prepared)
+    save_nnlm(directory / "nnlm.bin", prepared)
     return directory
 
 
 @pytest.mark.parametrize("name, kind", [("ngram.bin", "ngram"), ("arpa.txt", "arpa"), ("arpa.gz", "arpa"),
-                                        ("rnn.bin", "rnn")])
+                                        ("rnn.bin", "rnn"), ("nnlm.bin", "nnlm")])
 def test_each_kind_is_recognised_and_loaded(files, name, kind):
     assert model_kind(files / name) == kind
     model = load_model(files / name)
-    assert model.kind == ("rnn" if kind == "rnn" else "ngram")
+    assert model.kind == ("ngram" if kind == "arpa" else kind)
     assert model.describe()["kind"] == model.kind
     assert len(model.next_log_probs(model.start([]))) == len(model.vocabulary)
 
@@ -58,6 +59,7 @@ def damaged(files, tmp_path):
         "binary": bytes(range(256)) * 4,
         "truncated-npz": ngram[: len(ngram) // 2],
         "truncated-rnn": rnn[: len(rnn) // 2],
+        "truncated-nnlm": (files / "nnlm.bin").read_bytes()[:200],
         "foreign-safetensors": len(header).to_bytes(8, "little") + header + b"\0\0\0\0",
         "bad-arpa": ARPA.replace("ngram 2=3", "ngram 2=5").encode(),
         "bad-gzip": b"\x1f\x8b\x08\x00garbage",

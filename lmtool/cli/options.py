@@ -20,7 +20,8 @@ def print_json(payload: dict) -> None:
     click.echo(json.dumps(payload, indent=2, sort_keys=False, default=str))
 
 
-def _apply(options: list, function: Callable) -> Callable:
+def apply_options(options: list, function: Callable) -> Callable:
+    """``function`` decorated by each of ``options`` (click options or bundles), the first shown first in ``-h``."""
     for option in reversed(options):
         function = option(function)
     return function
@@ -29,7 +30,7 @@ def _apply(options: list, function: Callable) -> Callable:
 def split_options(function: Callable) -> Callable:
     """How a corpus without its own splits is cut, and how its bytes are decoded: the corpus
     options that still apply when a model fixes tokenizer, vocabulary and unit (``eval``)."""
-    return _apply(
+    return apply_options(
         [
             click.option("--split-fractions", default=None, metavar="TRAIN,VALID,TEST",
                          help="Fractions for a corpus without its own splits (default 0.8,0.1,0.1)."),
@@ -50,7 +51,7 @@ def corpus_options(function: Callable) -> Callable:
     corpus can tell a given option from an absent one. Pass the values on with
     :func:`corpus_kwargs`.
     """
-    return _apply(
+    return apply_options(
         [
             click.option("--tokenizer", type=click.Choice(TOKENIZER_KINDS), default=None,
                          help="Tokens: word (whitespace, default), treebank (NLTK rules), char, bpe (learned)."),

@@ -2,64 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 import click
 
-from lmtool.cli.options import corpus_kwargs, corpus_options, json_option, print_json
-from lmtool.errors import UsageError
-from lmtool.neural.config import (CELLS, DEVICES, OPTIMIZERS, SCHEDULES, RnnConfig, TrainOptions, check_placement,
-                                  default_cutoffs, parse_duration)
-
-
-def parse_cutoffs(value: str | None) -> list[int] | None:
-    if value is None:
-        return None
-    try:
-        return [int(part) for part in value.split(",") if part.strip()]
-    except ValueError:
-        raise UsageError(f"--cutoffs {value!r}: write increasing integers such as 2000,10000") from None
-
-
-class Progress:
-    """Terminal progress: a tqdm bar on stderr and one line per validation (the log file is the library's)."""
-
-    def __init__(self, show: bool) -> None:
-        self.show, self.bar = show, None
-
-    def __call__(self, event: dict) -> None:
-        if self.bar is None:  # opened at the first event, after the corpus, the model and any resume
-            from tqdm import tqdm
-
-            start = event["step"] - 1 if event["event"] == "step" else event.get("step", 0)
-            self.bar = tqdm(initial=start, unit="step", dynamic_ncols=True, disable=not self.show, leave=True)
-        kind = event["event"]
-        if kind == "step":
-            self._step(event)
-        elif kind == "valid" and self.show:
-            mark = " *" if event["improved"] else ""
-            ppl = "-" if event["valid_ppl"] is None else f"{event['valid_ppl']:.2f}"
-            train = "-" if event["train_loss"] is None else f"{event['train_loss']:.4f}"
-            self.bar.write(f"step {event['step']} epoch {event['epoch']}: valid ppl {ppl}, "
-                           f"train loss {train}, lr {event['lr']:.3g}{mark}")
-        elif kind == "rollback" and self.show:
-            self.bar.write(f"step {event['step']}: non-finite loss, rolled back to the last validated "
-                           f"state, lr now {event['lr']:.3g}")
-
-    def _step(self, event: dict) -> None:
-        if self.bar.total is None and event["total_steps"]:
-            self.bar.total = event["total_steps"]
-        rate = event["tokens_per_s"]
-        postfix = {"loss": f"{event['loss']:.3f}", "ppl": f"{event['ppl']:.1f}", "tok/s": f"{rate:,.0f}",
-                   "lr": f"{event['lr']:.3g}"}
-        if event["max_time"]:
-            postfix["time left"] = f"{max(0.0, event['max_time'] - event['elapsed']):.0f}s"
-        self.bar.set_postfix(postfix, refresh=False)
-        self.bar.update(1)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+from lmtool.cli.options import corpus_options
+from lmtool.cli.training import network_options, output_options, run_training, train_options, training_options
+from lmtool.neural.config import CELLS, RnnConfig
 
 
 @click.command("train-rnn", context_settings={"help_option_names": ["-h", "--help"]})
@@ -67,43 +14,17 @@ class Progress:
 @corpus_options
 @click.option("--cell", type=click.Choice(CELLS), default="lstm", show_default=True,
               help="Recurrent cell (rnn-*: the simple recurrent network h = f(U h + W x + b)).")
-@click.option("--emb", type=int, default=200, show_default=True, help="Embedding size.")
-@click.option("--hidden", type=int, default=200, show_default=True, help="Hidden size of every layer.")
-@click.option("--layers", type=int, default=2, show_default=True, help="Stacked recurrent layers.")
+@network_options(emb=200, hidden=200, layers=2, layers_help="Stacked recurrent layers.")
 @click.option("--dropout", type=float, default=0.2, show_default=True, help="Dropout on input, between layers and output.")
 @click.option("--dropout-input", type=float, default=None, help="Dropout on the embeddings (default --dropout).")
 @click.option("--dropout-between", type=float, default=None, help="Dropout between layers (default --dropout).")
 @click.option("--dropout-output", type=float, default=None, help="Dropout before the softmax (default --dropout).")
-@click.option("--tied", is_flag=True, help="Share input and output embeddings (needs --emb = --hidden).")
-@click.option("--adaptive-softmax", is_flag=True, help="Adaptive softmax (Grave et al.): much faster for large vocabularies.")
-@click.option("--cutoffs", default=None, metavar="A,B", help="Adaptive-softmax cluster edges (default 2000,10000 or V/5,V/2).")
 @click.option("--bptt", type=int, default=35, show_default=True, help="Truncated-BPTT window (time steps).")
-@click.option("--batch-size", type=int, default=20, show_default=True, help="Batch rows (global under torchrun).")
 @click.option("--random-windows", is_flag=True, help="Random-start windows from a zero state instead of contiguous rows.")
-@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="sgd", show_default=True)
-@click.option("--lr", type=float, default=None, help="Learning rate (default 20 for sgd, 1e-3 for adam/adamw).")
-@click.option("--schedule", type=click.Choice(SCHEDULES), default="auto", show_default=True,
-              help="auto: plateau (lr / --lr-decay when valid stops improving) for sgd, cosine for adam/adamw.")
-@click.option("--warmup", type=int, default=0, show_default=True, help="Linear warm-up steps.")
-@click.option("--lr-decay", type=float, default=4.0, show_default=True, help="Plateau and NaN-rollback divisor.")
-@click.option("--clip", type=float, default=0.25, show_default=True, help="Gradient-norm clipping (0: off).")
-@click.option("--weight-decay", type=float, default=0.0, show_default=True)
-@click.option("--epochs", type=int, default=None, help="Epochs (default 10 when no other budget is given).")
-@click.option("--max-steps", type=int, default=None, help="Stop after this many optimiser steps.")
-@click.option("--max-time", default=None, metavar="DURATION", help="Wall-clock budget: 90, 90s, 30m, 2h.")
-@click.option("--patience", type=int, default=3, show_default=True, help="Validations without improvement before stopping (0: never).")
-@click.option("--valid-every", type=int, default=None, help="Validate every N steps (default: each epoch).")
-@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
-@click.option("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice).")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Model file to write (the best by validation).")
-@click.option("--checkpoint-dir", type=click.Path(file_okay=False), default=None,
-              help="Last model and resume checkpoint (default OUTPUT.ckpt).")
-@click.option("--resume", is_flag=True, help="Continue the run saved in --checkpoint-dir.")
-@click.option("--log", "log_path", type=click.Path(dir_okay=False), default=None, help="Append a JSON-lines training log.")
-@click.option("--log-every", type=click.IntRange(min=1), default=10, show_default=True, help="Steps between log lines.")
-@json_option
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar or validation lines.")
-def train_rnn(spec: str, as_json: bool, quiet: bool, **params) -> None:
+@training_options(batch_size=20, batch_help="Batch rows (global under torchrun).", optimizer="sgd",
+                  lr_help="Learning rate (default 20 for sgd, 1e-3 for adam/adamw).", clip=0.25)
+@output_options
+def train_rnn(spec: str, **p) -> None:
     """Train a recurrent language model on --corpus and write it to -o MODEL.
 
     --seed seeds both the corpus split (for corpora without their own) and training
@@ -115,11 +36,6 @@ def train_rnn(spec: str, as_json: bool, quiet: bool, **params) -> None:
     Example: lmtool train-rnn --corpus brown-bengio2003 --cell lstm --emb 200 --hidden 200
     --adaptive-softmax --max-time 30m -o brown.rnn --log brown.jsonl
     """
-    p = params
-    cutoffs = parse_cutoffs(p["cutoffs"])
-    if cutoffs and not p["adaptive_softmax"]:
-        raise UsageError("--cutoffs applies to the adaptive softmax: add --adaptive-softmax")
-    check_placement(p["device"], p["threads"])
     drop = {name: p[f"dropout_{name}"] if p[f"dropout_{name}"] is not None else p["dropout"]
             for name in ("input", "between", "output")}
 
@@ -130,34 +46,5 @@ def train_rnn(spec: str, as_json: bool, quiet: bool, **params) -> None:
         config.validate()
         return config
 
-    options = TrainOptions(bptt=p["bptt"], batch_size=p["batch_size"], optimizer=p["optimizer"], lr=p["lr"],
-                           clip=p["clip"], weight_decay=p["weight_decay"], schedule=p["schedule"], warmup=p["warmup"],
-                           lr_decay=p["lr_decay"], epochs=p["epochs"], max_steps=p["max_steps"],
-                           max_time=parse_duration(p["max_time"]), patience=p["patience"],
-                           valid_every=p["valid_every"], seed=p["seed"] if p["seed"] is not None else 0,
-                           random_windows=p["random_windows"])
-    options.validate()
-    make_config(2**31 - 1, [])  # bad sizes, dropouts, tying: fail before the corpus is read
-
-    from lmtool.neural.train import train
-    from lmtool.text import load_corpus
-
-    corpus = load_corpus(spec, **corpus_kwargs(p))
-    vocab_size = len(corpus.vocabulary)
-    config = make_config(vocab_size, (cutoffs or default_cutoffs(vocab_size)) if p["adaptive_softmax"] else [])
-    progress = Progress(show=not quiet and not as_json)
-    try:
-        summary = train(corpus, config, options, output=p["output"], checkpoint_dir=p["checkpoint_dir"],
-                        resume=p["resume"], device=p["device"], threads=p["threads"], log_path=p["log_path"],
-                        log_every=p["log_every"], on_event=progress)
-    finally:
-        progress.close()
-    if summary is None:  # another rank of a torchrun job: rank 0 reports
-        return
-    if as_json:
-        print_json(summary)
-    elif not quiet:
-        best = summary["best_valid_ppl"]
-        best_text = f"best valid ppl {best:.2f}" if best is not None and math.isfinite(best) else "no validation split"
-        click.echo(f"{summary['model']}: {summary['steps']} steps, {summary['epochs']:.2f} epochs in "
-                   f"{summary['elapsed_s']:.0f}s ({summary['stopped']}); {best_text}")
+    options = train_options(p, bptt=p["bptt"], random_windows=p["random_windows"])
+    run_training(spec, p, options, make_config)

@@ -1,14 +1,17 @@
-"""Neural language models (Elman RNN, LSTM, GRU): config, network, batching, training, checkpoints.
+"""Neural language models (Elman RNN, LSTM, GRU, and the feed-forward neural n-gram): config, networks, batching,
+training, checkpoints.
 
 The only lmtool package that imports torch. Its names load on first use (PEP 562), so that
 ``lmtool.neural.config`` (the torch-free options and names the CLI offers) can be imported
 without torch; ``from lmtool.neural import load_rnn`` imports torch then.
 
-- :mod:`~lmtool.neural.config`: ``RnnConfig``, ``TrainOptions`` and the cell, optimiser,
-  schedule and device names (no torch);
-- :mod:`~lmtool.neural.network`: ``RnnNetwork``, the torch module;
-- :mod:`~lmtool.neural.language_model`: ``RnnModel``, a trained network as a
-  :class:`lmtool.lm.LanguageModel`, and ``load_rnn``;
+- :mod:`~lmtool.neural.config`: ``RnnConfig``, ``NnlmConfig``, ``TrainOptions`` and the cell,
+  optimiser, schedule and device names (no torch);
+- :mod:`~lmtool.neural.network`: ``RnnNetwork``, the recurrent torch module;
+  :mod:`~lmtool.neural.feedforward`: ``NnlmNetwork``, the feed-forward neural n-gram (Bengio et
+  al. 2003); both end in :mod:`~lmtool.neural.softmax`'s shared output layer;
+- :mod:`~lmtool.neural.language_model`: ``RnnModel`` and ``NnlmModel``, trained networks as
+  :class:`lmtool.lm.LanguageModel` objects, and ``load_rnn``, ``load_nnlm``;
 - :mod:`~lmtool.neural.train`: ``train``, the one training entry point, over
   :mod:`~lmtool.neural.training`'s ``Trainer`` (import it from there: the module has its name).
 """
@@ -19,11 +22,15 @@ import importlib
 
 EXPORTS = {
     "RnnConfig": "lmtool.neural.config",
+    "NnlmConfig": "lmtool.neural.config",
     "TrainOptions": "lmtool.neural.config",
     "RnnNetwork": "lmtool.neural.network",
+    "NnlmNetwork": "lmtool.neural.feedforward",
     "RnnModel": "lmtool.neural.language_model",
+    "NnlmModel": "lmtool.neural.language_model",
     "corpus_meta": "lmtool.neural.language_model",
     "load_rnn": "lmtool.neural.language_model",
+    "load_nnlm": "lmtool.neural.language_model",
     "Trainer": "lmtool.neural.training",
 }
 

@@ -8,7 +8,8 @@ is fsynced, then renamed over the target, so a killed run leaves the previous fi
 
 Model file metadata (the ``"lmtool"`` entry of the safetensors header)::
 
-    format "lmtool-rnn", format_version 1, architecture (RnnConfig as a dict), unit,
+    format "lmtool-rnn" (a recurrent network) or "lmtool-nnlm" (the feed-forward neural n-gram),
+    format_version 1, architecture (RnnConfig or NnlmConfig as a dict), unit,
     tokenizer (its to_json()), vocabulary {tokens, counts}, fingerprint,
     training (summary: steps, epochs, best valid ppl, options...), curves (lists for plotting)
 """
@@ -26,15 +27,16 @@ from safetensors.torch import save as safetensors_bytes
 
 from lmtool.errors import ModelFileError
 from lmtool.files import atomic_write
-from lmtool.neural.config import RnnConfig
+from lmtool.neural.feedforward import NnlmNetwork
 from lmtool.neural.network import RnnNetwork
 
-FORMAT = "lmtool-rnn"
+#: model-file format -> the network class it stores (its ``config_class`` reads the architecture)
+FORMATS = {network.file_format: network for network in (RnnNetwork, NnlmNetwork)}
 FORMAT_VERSION = 1
 RESUME_FORMAT = "lmtool-rnn-resume"
 
 
-def model_tensors(model: RnnNetwork) -> dict[str, torch.Tensor]:
+def model_tensors(model: RnnNetwork | NnlmNetwork) -> dict[str, torch.Tensor]:
     """The weights to store: contiguous CPU copies, the tied output matrix stored once (as the embedding)."""
     state = model.state_dict()
     if model.config.tied:
@@ -42,14 +44,14 @@ def model_tensors(model: RnnNetwork) -> dict[str, torch.Tensor]:
     return {name: t.detach().to("cpu").contiguous().clone() for name, t in state.items()}
 
 
-def save_model_file(path: str | Path, model: RnnNetwork, meta: dict) -> None:
+def save_model_file(path: str | Path, model: RnnNetwork | NnlmNetwork, meta: dict) -> None:
     """Write ``model`` and its metadata (see module docstring) to ``path`` atomically."""
-    header = {"format": FORMAT, "format_version": FORMAT_VERSION, "architecture": model.config.to_dict(), **meta}
+    header = {"format": model.file_format, "format_version": FORMAT_VERSION, "architecture": model.config.to_dict(), **meta}
     data = safetensors_bytes(model_tensors(model), metadata={"lmtool": json.dumps(header)})
     atomic_write(path, lambda f: f.write(data))
 
 
-def read_model_file(path: str | Path) -> tuple[RnnNetwork, dict]:
+def read_model_file(path: str | Path) -> tuple[RnnNetwork | NnlmNetwork, dict]:
     """Load a model file written by :func:`save_model_file`; any damage raises :class:`ModelFileError`."""
     path = Path(path)
     if not path.is_file():
@@ -59,19 +61,20 @@ def read_model_file(path: str | Path) -> tuple[RnnNetwork, dict]:
             header = handle.metadata() or {}
             tensors = {name: handle.get_tensor(name) for name in handle.keys()}
     except (SafetensorError, OSError, ValueError, RuntimeError) as error:
-        raise ModelFileError(f"{path}: not a readable lmtool RNN model file ({error}); "
+        raise ModelFileError(f"{path}: not a readable lmtool neural model file ({error}); "
                              "it is corrupt, truncated or another format: retrain or re-copy it") from None
     try:
         meta = json.loads(header["lmtool"])
     except (KeyError, ValueError):
-        raise ModelFileError(f"{path}: safetensors file without lmtool metadata: not an lmtool RNN model") from None
-    if meta.get("format") != FORMAT:
-        raise ModelFileError(f"{path}: format {meta.get('format')!r} is not {FORMAT!r}")
+        raise ModelFileError(f"{path}: safetensors file without lmtool metadata: not an lmtool neural model") from None
+    network = FORMATS.get(meta.get("format"))
+    if network is None:
+        raise ModelFileError(f"{path}: format {meta.get('format')!r} is not one of {', '.join(map(repr, FORMATS))}")
     if meta.get("format_version") != FORMAT_VERSION:
         raise ModelFileError(f"{path}: format version {meta.get('format_version')} is not supported "
                              f"(this lmtool reads {FORMAT_VERSION}): upgrade lmtool")
     try:
-        model = RnnNetwork(RnnConfig.from_dict(meta["architecture"]))
+        model = network(network.config_class.from_dict(meta["architecture"]))
         if model.config.tied:
             tensors["decoder.weight"] = tensors["encoder.weight"]
         model.load_state_dict(tensors, strict=True)

@@ -1,5 +1,6 @@
-"""What a neural training run is made of, without torch: the network config, the training
-options, and every name the command line offers (cells, optimisers, schedules, devices).
+"""What a neural training run is made of, without torch: the network configs (recurrent and
+feed-forward), the training options, and every name the command line offers (cells,
+optimisers, schedules, devices).
 
 This module imports no torch, so the CLI can list choices and reject nonsense before torch
 (and a corpus) is loaded; :func:`lmtool.neural.train` builds the network and trains it.
@@ -58,19 +59,7 @@ class RnnConfig:
                 f"tied weights need equal embedding and hidden sizes (got --emb {self.emb_size}, "
                 f"--hidden {self.hidden_size}): make them equal or drop --tied")
         if self.adaptive_cutoffs:
-            self._validate_cutoffs(list(self.adaptive_cutoffs))
-
-    def _validate_cutoffs(self, cutoffs: list[int]) -> None:
-        if self.tied:
-            raise UsageError("--tied and --adaptive-softmax cannot be combined: drop one of them")
-        if cutoffs != sorted(set(cutoffs)) or cutoffs[0] <= BOS_ID or cutoffs[-1] >= self.vocab_size:
-            raise UsageError(
-                f"adaptive-softmax cutoffs {cutoffs} must increase strictly and lie between 2 and "
-                f"the vocabulary size - 1 ({self.vocab_size - 1}): pass smaller --cutoffs")
-        if self.hidden_size // int(ADAPTIVE_DIV ** len(cutoffs)) < 1:
-            raise UsageError(
-                f"hidden size {self.hidden_size} is too small for {len(cutoffs)} adaptive-softmax "
-                f"clusters (the last projects to hidden/{int(ADAPTIVE_DIV ** len(cutoffs))}): use fewer --cutoffs")
+            check_cutoffs(list(self.adaptive_cutoffs), self.vocab_size, self.hidden_size, self.tied)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -79,6 +68,77 @@ class RnnConfig:
     def from_dict(cls, d: dict) -> "RnnConfig":
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
+
+
+@dataclass
+class NnlmConfig:
+    """The feed-forward neural n-gram of Bengio et al. (2003), and nothing about training.
+
+    ``y = b + W x + U tanh(d + H x)``: ``x`` is the concatenation of the embeddings of the
+    ``context`` previous tokens (``<s>`` fills the window before a segment's start, as an n-gram
+    pads), ``H``/``d`` the tanh hidden layer(s), ``U``/``b`` the softmax and ``W`` the optional
+    direct connections from ``x`` to the output. A model of context K is a (K+1)-gram: it makes
+    the n-gram's Markov assumption but smooths by learned similarity instead of by counts.
+    """
+
+    vocab_size: int = 10000  # V, the shared Vocabulary's size, <unk>/<s>/</s> included
+    context: int = 4  # n - 1: tokens the model sees before the predicted one (4: a 5-gram)
+    emb_size: int = 60  # m, each context token's embedding width (the paper: 30-60)
+    hidden_size: int = 100  # h, width of every tanh hidden layer (the paper: 50-100)
+    layers: int = 1  # tanh hidden layers
+    dropout: float = 0.0  # on the concatenated embeddings and on every hidden layer's output
+    direct: bool = False  # the paper's W: direct connections from the embeddings to the output (full softmax)
+    tied: bool = False  # share the embedding with the output layer (needs emb_size == hidden_size)
+    adaptive_cutoffs: list[int] = field(default_factory=list)  # [] = full softmax; else cluster edges
+
+    def validate(self) -> None:
+        """Raise :class:`UsageError` naming the first nonsensical field and how to fix it."""
+        if int(self.context) < 1:
+            raise UsageError(f"--context must be at least 1 (got {self.context}): the model predicts each token "
+                             "from the K tokens before it (K = n - 1 of an n-gram)")
+        for name, flag in (("emb_size", "--emb"), ("hidden_size", "--hidden"), ("layers", "--layers")):
+            if int(getattr(self, name)) < 1:
+                raise UsageError(f"{flag} must be at least 1 (got {getattr(self, name)})")
+        if self.vocab_size < 4:
+            raise UsageError(f"vocabulary of {self.vocab_size} ids is too small: the corpus has no tokens besides <unk> <s> </s>")
+        if not 0.0 <= self.dropout < 1.0:
+            raise UsageError(f"--dropout must be in [0, 1) (got {self.dropout})")
+        if self.tied and self.emb_size != self.hidden_size:
+            raise UsageError(
+                f"tied weights need equal embedding and hidden sizes (got --emb {self.emb_size}, "
+                f"--hidden {self.hidden_size}): make them equal or drop --tied")
+        if self.adaptive_cutoffs:
+            if self.direct:
+                raise UsageError("--direct and --adaptive-softmax cannot be combined (direct connections feed a "
+                                 "full softmax): drop one of them")
+            check_cutoffs(list(self.adaptive_cutoffs), self.vocab_size, self.hidden_size, self.tied)
+
+    @property
+    def order(self) -> int:
+        """n of the n-gram the model is: context + 1."""
+        return int(self.context) + 1
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "NnlmConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def check_cutoffs(cutoffs: list[int], vocab_size: int, hidden_size: int, tied: bool) -> None:
+    """Raise :class:`UsageError` for adaptive-softmax cutoffs that cannot make clusters over ``vocab_size`` ids."""
+    if tied:
+        raise UsageError("--tied and --adaptive-softmax cannot be combined: drop one of them")
+    if cutoffs != sorted(set(cutoffs)) or cutoffs[0] <= BOS_ID or cutoffs[-1] >= vocab_size:
+        raise UsageError(
+            f"adaptive-softmax cutoffs {cutoffs} must increase strictly and lie between 2 and "
+            f"the vocabulary size - 1 ({vocab_size - 1}): pass smaller --cutoffs")
+    if hidden_size // int(ADAPTIVE_DIV ** len(cutoffs)) < 1:
+        raise UsageError(
+            f"hidden size {hidden_size} is too small for {len(cutoffs)} adaptive-softmax "
+            f"clusters (the last projects to hidden/{int(ADAPTIVE_DIV ** len(cutoffs))}): use fewer --cutoffs")
 
 
 def default_cutoffs(vocab_size: int) -> list[int]:

@@ -1,18 +1,22 @@
-"""A trained recurrent network as a :class:`lmtool.lm.LanguageModel`, and how to load one.
+"""Trained neural networks as :class:`lmtool.lm.LanguageModel` objects, and how to load them.
 
 >>> model = load_rnn("brown.rnn")                       # doctest: +SKIP
 >>> model.perplexity(split)                              # exact, lmtool's token accounting
 >>> model.log_prob("the cat sat on the mat")             # natural log, </s> included (line units)
 >>> model.next_token_distribution("the cat")             # {token: probability}, state carried
 
-The base class provides that API; this module gives it the network's scoring and stepping.
+The base class provides that API; this module gives it each network's scoring and stepping:
+:class:`RnnModel` for the recurrent networks, :class:`NnlmModel` for the feed-forward neural
+n-gram (``load_nnlm``), both over :class:`NeuralModel`, which holds what they share.
 
 Scoring convention (the token accounting of :mod:`lmtool.evaluate`): the input for position t is
 the previous id; ``<s>`` starts the split and, with ``reset_per_sentence``, every segment, each
 from a zero hidden state. :meth:`RnnModel.score` runs many sequences side by side (sentences
 sorted by length, padded at the end, which a causal network cannot see) and long sequences in
 time chunks with the state carried, so its figures equal one token-by-token pass exactly up to
-float rounding.
+float rounding. The neural n-gram has no state to carry: it always scores per sentence, each
+position from its own window (``<s>`` before the segment start, as an n-gram pads), all
+positions in parallel.
 """
 
 from __future__ import annotations
@@ -28,9 +32,10 @@ from lmtool.errors import ModelFileError, UsageError
 from lmtool.lm import LanguageModel
 from lmtool.neural.batching import input_stream
 from lmtool.neural.checkpoint import read_model_file
+from lmtool.neural.feedforward import NnlmNetwork, score_windows
 from lmtool.neural.memory import window_log_probs, window_top
 from lmtool.neural.network import RnnNetwork
-from lmtool.text import BOS_ID, Vocabulary, tokenizer_from_json
+from lmtool.text import BOS_ID, EOS_ID, Vocabulary, tokenizer_from_json
 
 
 @dataclass(frozen=True)
@@ -41,23 +46,28 @@ class RnnState:
     log_probs: np.ndarray  # (V,) natural logs, <s> at -inf
 
 
-class RnnModel(LanguageModel):
-    """A recurrent network with its tokenizer and vocabulary, and the model file's metadata."""
+class NeuralModel(LanguageModel):
+    """A network with its tokenizer and vocabulary, and the model file's metadata (what both neural kinds share)."""
 
-    kind = "rnn"
-
-    def __init__(self, net: RnnNetwork, tokenizer, vocabulary: Vocabulary, meta: dict) -> None:
+    def __init__(self, net, tokenizer, vocabulary: Vocabulary, meta: dict) -> None:
         super().__init__(tokenizer, vocabulary, meta.get("unit", "line"))
         self.net = net.eval()
         self.meta = meta
 
-    # ----- what the LanguageModel base asks of a family ---------------------------------------
     def describe(self) -> dict:
         parameters = sum(p.numel() for p in self.net.parameters())
         return {"kind": self.kind, "format": self.meta["format"], "format_version": self.meta["format_version"],
                 "architecture": self.net.config.to_dict(), "parameters": parameters, "unit": self.unit,
                 "vocabulary_size": len(self._vocabulary), "tokenizer": self._tokenizer.to_json(),
                 "fingerprint": self.fingerprint, "training": self.meta.get("training", {})}
+
+
+class RnnModel(NeuralModel):
+    """A recurrent network (RNN, LSTM, GRU) as a language model."""
+
+    kind = "rnn"
+
+    # ----- what the LanguageModel base asks of a family ---------------------------------------
 
     def score(self, split, *, reset_per_sentence: bool = True, chunk_tokens: int = 2048) -> np.ndarray:
         """Natural-log probability of every id of ``split`` (float64), by lmtool's token accounting.
@@ -152,6 +162,52 @@ class RnnModel(LanguageModel):
         return RnnState(hidden, log_probs.cpu().numpy())
 
 
+class NnlmModel(NeuralModel):
+    """The feed-forward neural n-gram as a language model: an n-gram's window, learned embeddings.
+
+    Its sampling state is the window itself (the last K ids, ``<s>`` filling the part before
+    the sentence start); after ``</s>`` in line units a new sentence starts from ``<s>``, as the
+    n-gram models restart.
+    """
+
+    kind = "nnlm"
+
+    @property
+    def context_size(self) -> int:
+        """K: the tokens the model sees before the one it predicts (flat curves beyond it, see the base)."""
+        return self.net.config.context
+
+    @property
+    def order(self) -> int:
+        """n = K + 1, the order of the n-gram the model is."""
+        return self.net.config.order
+
+    def describe(self) -> dict:
+        return {**super().describe(), "order": self.order, "context": self.context_size}
+
+    def score(self, split, *, reset_per_sentence: bool = True, chunk_tokens: int = 1024) -> np.ndarray:
+        """Natural-log probability of every id of ``split`` (float64), always per sentence (``reset_per_sentence`` is moot).
+
+        ``chunk_tokens`` positions go through the network at once (memory: that many V-wide rows).
+        """
+        return score_windows(self.net, split.ids, split.starts, chunk_tokens)
+
+    def start(self, context_ids: Sequence[int]) -> tuple[int, ...]:
+        window = [BOS_ID] * self.context_size + [int(i) for i in context_ids]
+        return tuple(window[-self.context_size:])
+
+    def next_log_probs(self, state: tuple[int, ...]) -> np.ndarray:
+        device = next(self.net.parameters()).device
+        with torch.no_grad():
+            logits, _, _ = self.net(torch.tensor([state], dtype=torch.long, device=device))  # (1, V)
+            return torch.log_softmax(logits[0].double(), dim=-1).cpu().numpy()
+
+    def advance(self, state: tuple[int, ...], token_id: int) -> tuple[int, ...]:
+        if token_id == EOS_ID and self.unit == "line":
+            return self.start([])
+        return self.start([*state, token_id])
+
+
 def corpus_meta(corpus) -> dict:
     """What a model file records about the :class:`lmtool.text.PreparedCorpus` it was trained on."""
     return {"unit": corpus.unit, "tokenizer": corpus.tokenizer.to_json(), "vocabulary": corpus.vocabulary.to_json(),
@@ -159,8 +215,27 @@ def corpus_meta(corpus) -> dict:
 
 
 def load_rnn(path: str | Path, device: str | torch.device = "cpu") -> RnnModel:
-    """Load a model file written by ``lmtool train-rnn``; damage raises :class:`ModelFileError`."""
+    """Load a model file written by ``lmtool train-rnn``; damage or another kind raises :class:`ModelFileError`."""
+    return load_neural(path, RnnModel, device)
+
+
+def load_nnlm(path: str | Path, device: str | torch.device = "cpu") -> NnlmModel:
+    """Load a model file written by ``lmtool train-nnlm``; damage or another kind raises :class:`ModelFileError`."""
+    return load_neural(path, NnlmModel, device)
+
+
+#: the model class of each network class
+MODEL_CLASSES = {RnnNetwork: RnnModel, NnlmNetwork: NnlmModel}
+
+
+def load_neural(path: str | Path, expected: type[NeuralModel] | None = None,
+                device: str | torch.device = "cpu") -> NeuralModel:
+    """Load any lmtool neural model file (``expected``: refuse a file of another kind)."""
     net, meta = read_model_file(path)
+    model_class = MODEL_CLASSES[type(net)]
+    if expected is not None and model_class is not expected:
+        raise ModelFileError(f"{path}: holds a {model_class.kind} model ({meta['format']}), not a {expected.kind} "
+                             "one: give a model of the expected kind (lmtool info shows what a file holds)")
     try:
         tokenizer = tokenizer_from_json(meta["tokenizer"])
         vocabulary = Vocabulary.from_json(meta["vocabulary"])
@@ -168,7 +243,7 @@ def load_rnn(path: str | Path, device: str | torch.device = "cpu") -> RnnModel:
         raise ModelFileError(f"{path}: unreadable tokenizer or vocabulary ({error})") from None
     if len(vocabulary) != net.config.vocab_size:
         raise ModelFileError(f"{path}: vocabulary of {len(vocabulary)} tokens for a {net.config.vocab_size}-way softmax")
-    model = RnnModel(net.to(device), tokenizer, vocabulary, meta)
+    model = model_class(net.to(device), tokenizer, vocabulary, meta)
     if model.fingerprint != meta.get("fingerprint"):
         raise ModelFileError(f"{path}: stored fingerprint does not match its tokenizer and vocabulary: the file is damaged")
     return model

@@ -6,8 +6,9 @@ joins a ``torchrun`` job when there is one (:mod:`lmtool.neural.distributed`), s
 threads, seeds, builds the network for its config, runs the :class:`Trainer` (resuming when
 asked), writes the JSON-lines event log (with the throughput), and returns the run's summary.
 
-The network is chosen by the type of its config (:data:`NETWORKS`), so another network kind
-plugs in with its config class and module; nothing here is specific to recurrent networks.
+The network is chosen by the type of its config (:data:`NETWORKS`): :class:`RnnConfig` builds
+the recurrent network, :class:`NnlmConfig` the feed-forward neural n-gram; another network kind
+plugs in with its config class and module. Nothing here is specific to one kind.
 """
 
 from __future__ import annotations
@@ -20,14 +21,13 @@ import torch
 
 from lmtool.errors import DataError, UsageError
 from lmtool.neural import distributed
-from lmtool.neural.checkpoint import seed_everything
-from lmtool.neural.config import RnnConfig, TrainOptions, check_placement
+from lmtool.neural.checkpoint import FORMATS, seed_everything
+from lmtool.neural.config import TrainOptions, check_placement
 from lmtool.neural.language_model import corpus_meta
-from lmtool.neural.network import RnnNetwork
 from lmtool.neural.training import Trainer
 
-#: network config class -> the torch module it configures
-NETWORKS = {RnnConfig: RnnNetwork}
+#: network config class (RnnConfig, NnlmConfig) -> the torch module it configures
+NETWORKS = {network.config_class: network for network in FORMATS.values()}
 
 
 def network_class(config) -> type[torch.nn.Module]:
@@ -123,7 +123,7 @@ def train(corpus, config, options: TrainOptions, *, output: str | Path, checkpoi
                 listener(event)
 
         try:
-            trainer = Trainer(network(config), train_split.ids, valid.ids if valid is not None else None,
+            trainer = Trainer(network(config), train_split, valid,
                               options, out_path=output, checkpoint_dir=checkpoint_dir, meta=corpus_meta(corpus),
                               device=device, dist=dist, on_event=tell)
             if resume:

@@ -1,5 +1,10 @@
 """The training loop: truncated BPTT, optimisers and schedules, budgets, validation, checkpoints.
 
+One loop trains every network kind: a recurrent network reads contiguous rows (truncated BPTT)
+or random windows; a feed-forward network (one whose ``context_size`` is a number, the neural
+n-gram) reads random n-gram windows, every position of a batch in parallel, and is validated on
+its exact per-position scores (:mod:`lmtool.neural.batching` has the layouts).
+
 Schedules (``TrainOptions.schedule``; ``auto`` picks ``plateau`` for SGD and ``cosine`` for
 Adam/AdamW when the number of steps is known, else ``plateau``):
 
@@ -39,12 +44,13 @@ from typing import Callable
 import numpy as np
 import torch
 
-from lmtool.errors import LmtoolError, UsageError
-from lmtool.neural.batching import RandomWindows, StreamBatches, rank_rows
+from lmtool.errors import LmtoolError, ModelFileError, UsageError
+from lmtool.neural.batching import NgramWindows, RandomWindows, StreamBatches, ids_and_starts, rank_rows
 from lmtool.neural.checkpoint import (load_resume, numpy_rng_state, read_model_file, save_model_file, save_resume,
                                       seed_everything, set_numpy_rng_state)
 from lmtool.neural.config import TrainOptions
 from lmtool.neural.distributed import Distributed
+from lmtool.neural.feedforward import NnlmNetwork, score_windows
 from lmtool.neural.network import RnnNetwork, detach_hidden
 
 
@@ -73,13 +79,16 @@ def evaluate_stream(model: RnnNetwork, ids: np.ndarray, batch_size: int, bptt: i
 class Trainer:
     """One training run of ``model`` on ``train_ids``, validated on ``valid_ids`` (may be None).
 
+    Both are :class:`lmtool.text.EncodedSplit` objects or bare id arrays (one segment each); the
+    segment starts matter to a feed-forward network only, whose windows stop at them.
+
     ``meta`` is the model-file metadata besides weights (tokenizer, vocabulary, fingerprint...);
     the best model goes to ``out_path``, the last model and the resume checkpoint to
     ``checkpoint_dir``. ``on_event(dict)`` receives ``step``, ``valid``, ``rollback`` and
     ``end`` events (rank 0 only) for progress bars and logs.
     """
 
-    def __init__(self, model: RnnNetwork, train_ids: np.ndarray, valid_ids: np.ndarray | None,
+    def __init__(self, model: RnnNetwork | NnlmNetwork, train_ids, valid_ids,
                  options: TrainOptions, *, out_path: str | Path, checkpoint_dir: str | Path,
                  meta: dict, device: torch.device, dist: Distributed | None = None,
                  on_event: Callable[[dict], None] | None = None) -> None:
@@ -88,11 +97,17 @@ class Trainer:
         self.dist = dist or Distributed()
         self.out_path, self.checkpoint_dir = Path(out_path), Path(checkpoint_dir)
         self.on_event = on_event if self.dist.is_main and on_event else (lambda event: None)
-        self.valid_ids = valid_ids if valid_ids is not None and len(valid_ids) else None
+        train_ids, train_starts = ids_and_starts(train_ids)
+        self.valid_ids, self.valid_starts = ids_and_starts(valid_ids) if valid_ids is not None else (None, None)
+        if self.valid_ids is not None and not len(self.valid_ids):
+            self.valid_ids = None
         seed_everything(options.seed + self.dist.rank)  # per-rank dropout masks
         self.model = model.to(device)
         self.rows = rank_rows(options.batch_size, self.dist.rank, self.dist.world)
-        if options.random_windows:
+        if model.context_size:
+            self.batches = NgramWindows(train_ids, train_starts, model.context_size, options.batch_size,
+                                        options.seed, self.rows)
+        elif options.random_windows:
             self.batches = RandomWindows(train_ids, options.batch_size, options.bptt, options.seed, self.rows)
         else:
             self.batches = StreamBatches(train_ids, options.batch_size, options.bptt, self.rows)
@@ -182,8 +197,7 @@ class Trainer:
     def _train_step(self) -> bool:
         """One optimiser step on the next window; False when it was rolled back instead."""
         o = self.options
-        data_step = self.step if o.random_windows else self.window
-        x, y = (t.to(self.device, non_blocking=True) for t in self.batches.window(data_step))
+        x, y = (t.to(self.device, non_blocking=True) for t in self.batches.window(self._batch_index()))
         hidden = None if o.random_windows else detach_hidden(self.hidden)
         lr = self.lr_at(self.step)
         for group in self.optimizer.param_groups:
@@ -209,6 +223,12 @@ class Trainer:
                        "max_time": o.max_time})
         return True
 
+    def _batch_index(self) -> int:
+        """Which batch comes next: random windows go by optimiser step, n-gram windows by (epoch, window), rows by window."""
+        if self.model.context_size:
+            return self.epoch * len(self.batches) + self.window
+        return self.step if self.options.random_windows else self.window
+
     def _time_is_up(self) -> bool:
         """Rank 0's clock decides, so every rank stops after the same step."""
         return bool(self.dist.broadcast([float(self.elapsed >= self.options.max_time)])[0])
@@ -223,7 +243,7 @@ class Trainer:
         o = self.options
         loss = math.nan
         if self.dist.is_main and self.valid_ids is not None:
-            loss = evaluate_stream(self.model, self.valid_ids, o.eval_batch_size, o.bptt)
+            loss = self._valid_loss()
         loss = self.dist.broadcast([loss])[0]
         train_loss = self._loss_sum / self._loss_count if self._loss_count else math.nan
         self._loss_sum, self._loss_count = 0.0, 0
@@ -252,6 +272,12 @@ class Trainer:
             self._write_checkpoints()
         self.on_event({"event": "valid", "improved": improved, **record})
         return reason
+
+    def _valid_loss(self) -> float:
+        """Mean validation NLL: exact per-position scores for a feed-forward network, the streamed estimate for an RNN."""
+        if self.model.context_size:
+            return -float(np.mean(score_windows(self.model, self.valid_ids, self.valid_starts)))
+        return evaluate_stream(self.model, self.valid_ids, self.options.eval_batch_size, self.options.bptt)
 
     def _snapshot(self) -> dict:
         return {"model": copy.deepcopy(self.model.state_dict()),
@@ -288,7 +314,7 @@ class Trainer:
     def _write_checkpoints(self) -> None:
         """Last model and resume checkpoint (rank 0 writes; every rank contributes its rows and RNG)."""
         hidden = self.hidden
-        parts = list(hidden) if isinstance(hidden, tuple) else [hidden]
+        parts = list(hidden) if isinstance(hidden, tuple) else [hidden] if hidden is not None else []
         parts = [self.dist.gather(h.detach(), dim=1) for h in parts]
         torch_rng = self.dist.gather(torch.get_rng_state()[None], dim=0)
         if not self.dist.is_main:
@@ -302,7 +328,7 @@ class Trainer:
             "hidden": parts, "torch_rng": torch_rng, "numpy_rng": numpy_rng_state(),
             "python_rng": random.getstate(), "best_valid": self.best_valid, "best_step": self.best_step,
             "history": self.history,
-            "elapsed": self.elapsed, "architecture": self.model.config.to_dict(),
+            "elapsed": self.elapsed, "network": self.model.file_format, "architecture": self.model.config.to_dict(),
             "fingerprint": self.meta.get("fingerprint"),
             "data": self._data_options()})
 
@@ -314,6 +340,10 @@ class Trainer:
         """Continue from ``checkpoint_dir/resume.pt`` (same architecture, corpus and batching)."""
         path = self.checkpoint_dir / "resume.pt"
         state = load_resume(path)
+        network = state.get("network", "lmtool-rnn")  # checkpoints from before the neural n-gram are RNNs
+        if network != self.model.file_format:
+            raise ModelFileError(f"{path} holds a {network} run, not a {self.model.file_format} one: resume it with "
+                                 "the command that started it, or give another --checkpoint-dir")
         expected = {"architecture": self.model.config.to_dict(), "fingerprint": self.meta.get("fingerprint"),
                     "data": self._data_options()}
         for key, now in expected.items():
@@ -328,7 +358,7 @@ class Trainer:
         self.step, self.epoch, self.window = (state["position"][k] for k in ("step", "epoch", "window"))
         # this rank's rows, made contiguous: a strided initial state crashes the CPU LSTM kernel
         parts = [h[:, self.rows].contiguous().to(self.device) for h in state["hidden"]]
-        if not self.options.random_windows:
+        if parts and not self.options.random_windows:
             self.hidden = tuple(parts) if self.model.config.cell == "lstm" else parts[0]
         rng = state["torch_rng"]
         if rng.size(0) == self.dist.world:

@@ -19,16 +19,20 @@ def invoke(*args):
 def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("compare") / "report"
     result = invoke("compare", "--corpus", TINY, "--orders", "1-3", "--methods", "modified-kneser-ney,witten-bell",
-                    "--rnn-time", "2", "--hidden", "16", "--emb", "8", "--batch-size", "8", "--bptt", "20", "-o", out)
+                    "--nnlm-orders", "2,3", "--nnlm-time", "1", "--rnn-time", "2", "--hidden", "16", "--emb", "8",
+                    "--batch-size", "8", "--bptt", "20", "--threads", "1", "-o", out)
     assert result.exit_code == 0, result.output
     return out, result
 
 
-def test_table_lists_every_model_and_the_mixture(report):
+def test_table_lists_the_ladder_and_its_mixtures(report):
     _, result = report
     names = [line.split()[0] for line in result.stdout.splitlines()[2:] if line and not line.startswith(("true", "report"))]
-    assert names == ["mkn1", "mkn2", "mkn3", "wb1", "wb2", "wb3", "lstm", names[-1]]
-    assert names[-1].endswith("+lstm")
+    assert names[:9] == ["mkn1", "mkn2", "mkn3", "wb1", "wb2", "wb3", "nnlm2", "nnlm3", "lstm"]
+    # the n-gram best on valid with the best neural n-gram, with the RNN, and with both
+    ngram, nnlm = names[9].split("+")
+    assert ngram in names[:6] and nnlm in ("nnlm2", "nnlm3")
+    assert names[10:] == [f"{ngram}+lstm", f"{ngram}+{nnlm}+lstm"]
     assert "perplexity floor 2.000" in result.stdout
 
 
@@ -44,21 +48,24 @@ def test_report_folder(report):
     assert {r["tokens"] for r in rows.values()} == {400}
     # no model beats the true entropy rate by more than sampling noise on 400 symbols
     assert all(r["bits_per_token"] > 0.8 for r in rows.values())
-    assert sum(results["mixture"]["weights"]) == pytest.approx(1.0)
+    assert [m["name"] for m in results["mixtures"]] == [r["model"] for r in results["rows"] if r["kind"] == "mixture"]
+    assert all(sum(m["weights"]) == pytest.approx(1.0) for m in results["mixtures"])
+    assert results["mixture"] == results["mixtures"][1] and results["mixture"]["models"][1] == "lstm"
     assert results["rnn"]["curves"]["valid_loss"]
+    assert set(results["nnlm"]) == {"nnlm2", "nnlm3"} and results["nnlm"]["nnlm3"]["architecture"]["context"] == 2
     for name in ("perplexity_by_order.png", "learning_curve.png", "context_curve.png", "attribution.png"):
         image = matplotlib.image.imread(out / name)
         assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100
-    assert (out / "rnn.safetensors").stat().st_size > 0
+    assert (out / "rnn.safetensors").stat().st_size > 0 and (out / "nnlm3.safetensors").stat().st_size > 0
 
 
 def test_results_hold_the_analyses(report):
     out, _ = report
     results = json.loads((out / "results.json").read_text())
     curve = results["context_curve"]
-    # the first method's n-grams (orders 1-3: K = 0, 1, 2) and the RNN, on the same sampled targets
+    # the first method's n-grams (orders 1-3: K = 0, 1, 2), the neural n-grams and the RNN, on the same targets
     assert [(r["model"], r["context_size"]) for r in curve["rows"]] == [("mkn1", 0), ("mkn2", 1), ("mkn3", 2),
-                                                                         ("lstm", None)]
+                                                                         ("nnlm2", 1), ("nnlm3", 2), ("lstm", None)]
     assert curve["regime"] == "stream" and curve["eligible"] == 400 - 63 and curve["scored"] == 337
     attribution = results["attribution"]
     assert (attribution["model_a"], attribution["model_b"]) == tuple(results["mixture"]["models"])
@@ -81,10 +88,12 @@ def test_report_html_renders_self_contained(report, tmp_path):
 
 
 def test_without_rnn(tmp_path):
-    result = invoke("compare", "--corpus", TINY, "--orders", "2", "--rnn-time", "0", "-o", tmp_path / "r", "--json")
+    result = invoke("compare", "--corpus", TINY, "--orders", "2", "--rnn-time", "0", "--nnlm-time", "0", "-o",
+                    tmp_path / "r", "--json")
     assert result.exit_code == 0, result.output
     results = json.loads(result.stdout)
-    assert [r["model"] for r in results["rows"]] == ["mkn2"] and results["rnn"] is None
+    assert [r["model"] for r in results["rows"]] == ["mkn2"] and results["rnn"] is None and results["nnlm"] == {}
+    assert results["mixtures"] == [] and results["mixture"] is None
     assert (tmp_path / "r" / "learning_curve.png").is_file()
     assert results["context_curve"]["rows"][0]["model"] == "mkn2" and results["attribution"] is None
     assert "Perplexity by context length" in (tmp_path / "r" / "report.html").read_text()
@@ -95,9 +104,13 @@ def test_without_rnn(tmp_path):
     (["--orders", "x"], 2, "--orders"),
     (["--methods", "magic"], 2, "magic"),
     (["--rnn-time", "soon"], 2, "--rnn-time"),
+    (["--nnlm-orders", "1,3"], 2, "--nnlm-orders must be 2 or more"),
+    (["--nnlm-orders", "x"], 2, "--nnlm-orders takes a range"),
+    (["--nnlm-time", "soon"], 2, "--nnlm-time"),
     (["--split-fractions", "0.9,0,0.1"], 3, "valid"),
 ])
 def test_bad_options(tmp_path, args, code, fragment):
-    result = invoke("compare", "--corpus", TINY, "-o", tmp_path / "r", "--rnn-time", "0", *args)
+    result = invoke("compare", "--corpus", TINY, "-o", tmp_path / "r", "--rnn-time", "0", "--nnlm-time", "0", *args)
     assert result.exit_code == code, result.output
     assert fragment in result.stderr and "Traceback" not in result.output
+    assert not (tmp_path / "r" / "results.json").exists()

@@ -1,4 +1,4 @@
-"""`train-rnn` under torchrun (2 local processes, gloo on 127.0.0.1) against one process.
+"""`train-rnn` and `train-nnlm` under torchrun (2 local processes, gloo on 127.0.0.1) against one process.
 
 With the same global batch and seed and no dropout, DistributedDataParallel's averaged gradient
 equals the single-process gradient up to float summation order, so the logged loss curves (the
@@ -17,15 +17,16 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-ARGS = ["--emb", "8", "--hidden", "16", "--layers", "2", "--bptt", "5", "--batch-size", "4", "--dropout", "0",
-        "--optimizer", "adam", "--lr", "0.01", "--schedule", "constant", "--valid-every", "4", "--seed", "3",
-        "--threads", "1", "--log-every", "1", "-q"]
+COMMON = ["--emb", "8", "--hidden", "16", "--dropout", "0", "--optimizer", "adam", "--lr", "0.01",
+          "--schedule", "constant", "--valid-every", "4", "--seed", "3", "--threads", "1", "--log-every", "1", "-q"]
+ARGS = {"train-rnn": ["--layers", "2", "--bptt", "5", "--batch-size", "4", *COMMON],
+        "train-nnlm": ["--context", "3", "--adaptive-softmax", "--cutoffs", "6", "--batch-size", "8", *COMMON]}
 
 
-def train(tmp_path, name: str, processes: int, *extra: str) -> list[float]:
+def train(tmp_path, name: str, processes: int, *extra: str, command: str = "train-rnn") -> list[float]:
     out, log = tmp_path / f"{name}.rnn", tmp_path / f"{name}.jsonl"
     # "--": torchrun's own parser would otherwise read train-rnn's --log as an abbreviation of its --log-dir
-    lmtool = ["-m", "lmtool", "--", "train-rnn", "--corpus", str(tmp_path / "corpus.txt"), *ARGS, "-o", str(out),
+    lmtool = ["-m", "lmtool", "--", command, "--corpus", str(tmp_path / "corpus.txt"), *ARGS[command], "-o", str(out),
               "--log", str(log), *extra]
     if processes == 1:
         command = [sys.executable, *lmtool]
@@ -45,12 +46,13 @@ def corpus(tmp_path):
     (tmp_path / "corpus.txt").write_text("the cat sat on the mat\na dog ran on the mat\nthe cat ran far\n" * 15)
 
 
-def test_two_processes_follow_the_single_process_loss_curve_across_a_resume(tmp_path, corpus):
-    single = train(tmp_path, "single", 1, "--max-steps", "12")
-    first = train(tmp_path, "double", 2, "--max-steps", "6")  # "killed" after 6 steps
-    both = train(tmp_path, "double", 2, "--max-steps", "12", "--resume")  # the log file is appended to
+@pytest.mark.parametrize("command", ["train-rnn", "train-nnlm"])
+def test_two_processes_follow_the_single_process_loss_curve_across_a_resume(tmp_path, corpus, command):
+    single = train(tmp_path, "single", 1, "--max-steps", "12", command=command)
+    first = train(tmp_path, "double", 2, "--max-steps", "6", command=command)  # "killed" after 6 steps
+    both = train(tmp_path, "double", 2, "--max-steps", "12", "--resume", command=command)  # the log is appended to
     assert len(single) == 12 and both[:6] == first and len(both) == 12
-    # a resume that lost the carried hidden state or the optimiser moments would leave this curve
+    # a resume that lost the carried hidden state, the optimiser moments or the data order would leave this curve
     assert both == pytest.approx(single, rel=1e-4)
     one = load_file(tmp_path / "single.rnn.ckpt" / "last.safetensors")
     two = load_file(tmp_path / "double.rnn.ckpt" / "last.safetensors")
