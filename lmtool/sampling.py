@@ -1,11 +1,19 @@
-"""Text generation written once over :class:`lmtool.lm.LanguageModel`'s ``start`` / ``next_log_probs`` / ``advance``.
+"""Text generation written once over :class:`lmtool.lm.LanguageModel`'s batched stepping protocol.
 
-Each step takes the model's natural-log distribution over the whole vocabulary (an n-gram's
-smoothed distribution with its backoff, or an RNN's softmax with its state carried), reshapes
-it (temperature, top-k, top-p), and draws one id with a seeded :class:`numpy.random.Generator`,
-so the same seed gives the same text. Temperature 0 is greedy decoding (the arg max).
+All ``num`` samples step in lockstep, one row each: every step asks the model for the
+natural-log distributions of all unfinished rows at once (one batched forward of an RNN, one
+vectorised n-gram lookup), reshapes them (temperature, top-k, top-p) and draws one id per row,
+all vectorised over rows. Temperature 0 is greedy decoding (the arg max).
 
-After ``</s>`` a new sentence begins; what that means is the model's business (``advance``: an
+Random draws: step t takes ``rng.random(num)`` from one seeded :class:`numpy.random.Generator`
+(finished samples' entries included) and sample i draws with entry i, by inverting its
+cumulative distribution. Sample i's text therefore depends on the seed, the options and i only,
+never on when the other samples stop; the same seed gives the same samples. (Earlier versions
+drew the samples one after another from one stream of draws: with ``num`` > 1 a seed now gives
+other samples than it gave them; a single sample is unchanged.)
+
+A sample that ends (``</s>`` with ``until_eos``, its stop string) drops out of the batch. After
+``</s>`` a new sentence begins; what that means is the model's business (``advance_rows``: an
 n-gram restarts from ``<s>``, as it was estimated; an RNN carries its state on).
 ``</s>`` becomes a line break in the output text; the rest is ``tokenizer.detokenize``.
 """
@@ -60,33 +68,41 @@ def check_options(max_tokens: int, num: int, temperature: float, top_k: int | No
 
 def shaped_probs(log_probs: np.ndarray, temperature: float, top_k: int | None = None,
                  top_p: float = 1.0) -> np.ndarray:
-    """The distribution to draw from: ``p ** (1/T)`` renormalised, cut to the top k and the top-p nucleus.
+    """The distributions to draw from: ``p ** (1/T)`` renormalised, cut to the top k and the top-p nucleus.
 
+    ``log_probs`` is (V,) or (rows, V); every row is shaped on its own, all rows at once.
     ``temperature`` must be positive here (0 is greedy, handled by the caller). The nucleus is
     the smallest set of most probable tokens whose probability reaches ``top_p`` (Holtzman et
-    al. 2020), computed after temperature and top-k.
+    al. 2020), computed after temperature and top-k; of tokens tied at its edge, the lower ids
+    come first.
     """
-    scaled = np.asarray(log_probs, dtype=np.float64) / temperature
+    probs = np.divide(log_probs, temperature, dtype=np.float64)  # one fresh V-wide array per row, worked in place
     if top_k:
-        k = min(top_k, scaled.size)
-        cutoff = np.partition(scaled, -k)[-k]
-        scaled = np.where(scaled >= cutoff, scaled, -np.inf)
-    probs = np.exp(scaled - np.max(scaled))
-    probs /= probs.sum()
+        k = min(top_k, probs.shape[-1])
+        cutoff = np.partition(probs, -k, axis=-1)[..., -k, None]  # each row's k-th largest
+        probs[probs < cutoff] = -np.inf
+    probs -= np.max(probs, axis=-1, keepdims=True)
+    np.exp(probs, out=probs)
+    probs /= probs.sum(axis=-1, keepdims=True)
     if top_p < 1.0:
-        order = np.argsort(-probs, kind="stable")
-        before = np.cumsum(probs[order]) - probs[order]  # mass of the tokens ranked above each
-        keep = np.zeros(probs.size, dtype=bool)
-        keep[order[before < top_p]] = True
+        order = np.argsort(-probs, axis=-1, kind="stable")
+        ranked = np.take_along_axis(probs, order, axis=-1)
+        keep = np.empty(probs.shape, dtype=bool)
+        np.put_along_axis(keep, order, np.cumsum(ranked, axis=-1) - ranked < top_p, axis=-1)  # mass ranked above
         probs = np.where(keep, probs, 0.0)
-        probs /= probs.sum()
+        probs /= probs.sum(axis=-1, keepdims=True)
     return probs
 
 
-def draw(probs: np.ndarray, rng: np.random.Generator) -> int:
-    """One id from ``probs`` by inverting its cumulative sum at a uniform draw."""
-    cumulative = np.cumsum(probs)
-    return int(min(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"), probs.size - 1))
+def draw(probs: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+    """One id per row of ``probs`` (rows, V): row r's cumulative sum inverted at ``uniforms[r]`` in [0, 1).
+
+    The id is the number of cumulative entries at or below ``u * total`` (``searchsorted``'s
+    right side), so a zero-probability id is never drawn; the last id bounds it against rounding.
+    """
+    cumulative = np.cumsum(probs, axis=-1)
+    below = cumulative <= (np.asarray(uniforms) * cumulative[:, -1])[:, None]
+    return np.minimum(np.count_nonzero(below, axis=-1), probs.shape[-1] - 1)
 
 
 def detokenize(tokenizer, tokens: list[str]) -> str:
@@ -115,38 +131,75 @@ def encode_prompt(model, prompt: str) -> tuple[list[str], list[int]]:
 def sample(model, prompt: str = "", *, max_tokens: int = 100, num: int = 1, temperature: float = 1.0,
            top_k: int | None = None, top_p: float = 1.0, seed: int | None = None, stop: str | None = None,
            until_eos: bool = False) -> list[Sample]:
-    """``num`` continuations of ``prompt``, each at most ``max_tokens`` tokens long.
+    """``num`` continuations of ``prompt``, each at most ``max_tokens`` tokens long, drawn in lockstep.
 
     A sample ends early at ``</s>`` when ``until_eos`` is set, or once its generated text
-    contains ``stop`` (the text is cut before it). The same ``seed`` gives the same samples.
+    contains ``stop`` (the text is cut before it). The same ``seed`` gives the same samples (see
+    the module docstring for how the draws are shared out).
     """
     check_options(max_tokens, num, temperature, top_k, top_p, stop)
     rng = np.random.default_rng(seed)
     prompt_tokens, prompt_ids = encode_prompt(model, prompt)
-    eos_id = model.vocabulary.id(EOS)
-    start = model.start(prompt_ids)
-    window = len(stop) + 2 if stop else 0  # enough trailing tokens to hold the stop string
+    if temperature == 0:
+        def choose(log_probs, rows):
+            return np.argmax(log_probs, axis=1)
+    else:
+        def choose(log_probs, rows):
+            return draw(shaped_probs(log_probs, temperature, top_k, top_p), rng.random(num)[rows])
+    steps, ended_by = lockstep(model, prompt_ids, num, max_tokens, choose, stop, until_eos)
     samples = []
-    for _ in range(num):
-        state, result = start, Sample("")
-        for _ in range(max_tokens):
-            log_probs = model.next_log_probs(state)
-            if temperature == 0:
-                token_id = int(np.argmax(log_probs))
-            else:
-                token_id = draw(shaped_probs(log_probs, temperature, top_k, top_p), rng)
-            result.tokens.append(model.vocabulary.token(token_id))
-            result.probs.append(float(np.exp(log_probs[token_id])))
-            if token_id == eos_id and until_eos:
-                result.ended_by = "eos"
-                break
-            if stop and stop in detokenize(model.tokenizer, result.tokens[-window:]):
-                result.ended_by = "stop"
-                break
-            state = model.advance(state, token_id)
+    for row, (ids, probs) in enumerate(per_sample(steps, num)):
+        result = Sample("", [model.vocabulary.token(int(i)) for i in ids], probs.tolist(), ended_by[row])
         result.text = finish_text(model.tokenizer, prompt_tokens, result, stop)
         samples.append(result)
     return samples
+
+
+def lockstep(model, prompt_ids: list[int], num: int, max_tokens: int, choose, stop: str | None,
+             until_eos: bool) -> tuple[list[tuple[np.ndarray, np.ndarray, np.ndarray]], list[str]]:
+    """Step ``num`` rows together from the prompt until each ends; ``choose(log_probs, rows)`` picks their ids.
+
+    Returns each step's ``(rows, ids, probs)`` (the sample index, token id and untempered
+    probability of every row still running then) and how each sample ended.
+    """
+    eos_id = model.vocabulary.id(EOS)
+    state = model.start_rows(prompt_ids, num)
+    rows = np.arange(num)  # the sample each state row belongs to
+    recent = np.full((num, len(stop) + 2 if stop else 0), -1)  # each sample's last ids: enough to hold the stop string
+    ended_by, steps = ["max-tokens"] * num, []
+    for step in range(max_tokens):
+        log_probs = model.next_log_probs_rows(state)  # (R, V)
+        ids = choose(log_probs, rows)
+        steps.append((rows, ids, np.exp(log_probs[np.arange(len(rows)), ids])))
+        going = np.ones(len(rows), dtype=bool)
+        if until_eos:
+            going &= ids != eos_id
+            for row in rows[~going]:
+                ended_by[row] = "eos"
+        if stop:
+            recent[rows] = np.concatenate([recent[rows, 1:], ids[:, None]], axis=1)
+            for r in np.flatnonzero(going):
+                if ends_with_stop(model, recent[rows[r]], stop):
+                    going[r], ended_by[rows[r]] = False, "stop"
+        if step == max_tokens - 1 or not going.any():
+            break
+        if not going.all():
+            state, rows, ids = model.select_rows(state, going), rows[going], ids[going]
+        state = model.advance_rows(state, ids)
+    return steps, ended_by
+
+
+def ends_with_stop(model, recent_ids: np.ndarray, stop: str) -> bool:
+    """Whether the text of a sample's last ids (-1: none yet) holds ``stop``; only the tail is detokenised."""
+    return stop in detokenize(model.tokenizer, [model.vocabulary.token(int(i)) for i in recent_ids if i >= 0])
+
+
+def per_sample(steps: list[tuple[np.ndarray, np.ndarray, np.ndarray]], num: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The lockstep's columns regrouped by sample: each sample's ids and probabilities in order."""
+    rows, ids, probs = (np.concatenate(column) for column in zip(*steps))
+    order = np.argsort(rows, kind="stable")  # by sample, steps in order within each
+    bounds = np.cumsum(np.bincount(rows, minlength=num))[:-1]
+    return list(zip(np.split(ids[order], bounds), np.split(probs[order], bounds)))
 
 
 def finish_text(tokenizer, prompt_tokens: list[str], result: Sample, stop: str | None) -> str:

@@ -40,10 +40,10 @@ from lmtool.text import BOS_ID, EOS_ID, Vocabulary, tokenizer_from_json
 
 @dataclass(frozen=True)
 class RnnState:
-    """Sampling state: the hidden state after the last input and the distribution it gives."""
+    """Sampling state of ``rows`` sequences: the hidden state after each row's last input, the distributions it gives."""
 
-    hidden: Any
-    log_probs: np.ndarray  # (V,) natural logs, <s> at -inf
+    hidden: Any  # (layers, rows, hidden), a pair of them for an LSTM
+    log_probs: np.ndarray  # (rows, V) natural logs, <s> at -inf
 
 
 class NeuralModel(LanguageModel):
@@ -144,30 +144,43 @@ class RnnModel(NeuralModel):
         inputs[bounds[:-1]] = BOS_ID  # every segment starts from the <s> context
         return inputs, bounds[np.searchsorted(bounds, targets, side="right") - 1]
 
-    def start(self, context_ids: Sequence[int]) -> RnnState:
-        return self._feed(self.net.init_hidden(1), [BOS_ID, *context_ids])
+    def start_rows(self, context_ids: Sequence[int], rows: int) -> RnnState:
+        """The prompt runs once, as one row; its state is then copied to ``rows`` rows."""
+        first = self._feed(self.net.init_hidden(1), torch.tensor([[BOS_ID, *context_ids]], dtype=torch.long))
+        hidden = map_hidden(first.hidden, lambda h: h.repeat(1, rows, 1))  # (layers, rows, hidden)
+        return RnnState(hidden, np.repeat(first.log_probs, rows, axis=0))
 
-    def next_log_probs(self, state: RnnState) -> np.ndarray:
+    def next_log_probs_rows(self, state: RnnState) -> np.ndarray:
         return state.log_probs
 
-    def advance(self, state: RnnState, token_id: int) -> RnnState:
-        return self._feed(state.hidden, [token_id])
+    def advance_rows(self, state: RnnState, token_ids: np.ndarray) -> RnnState:
+        """One forward step of all rows at once; the state runs on past ``</s>`` (carried, as scored by default)."""
+        return self._feed(state.hidden, torch.as_tensor(np.asarray(token_ids, dtype=np.int64))[:, None])
 
-    def _feed(self, hidden, inputs: Sequence[int]) -> RnnState:
+    def select_rows(self, state: RnnState, keep: np.ndarray) -> RnnState:
+        index = torch.from_numpy(np.flatnonzero(keep))
+        return RnnState(map_hidden(state.hidden, lambda h: h[:, index.to(h.device)]), state.log_probs[keep])
+
+    def _feed(self, hidden, x: torch.Tensor) -> RnnState:
+        """Run the inputs ``x`` (rows, T) from ``hidden``: the state after them and each row's next distribution."""
         device = next(self.net.parameters()).device
-        x = torch.tensor([list(inputs)], dtype=torch.long, device=device)  # (1, T)
         with torch.no_grad():
-            logits, _, hidden = self.net(x, hidden)  # (1, T, V)
-            log_probs = torch.log_softmax(logits[0, -1].double(), dim=-1)
+            logits, _, hidden = self.net(x.to(device), hidden)  # (rows, T, V)
+            log_probs = torch.log_softmax(logits[:, -1].double(), dim=-1)  # (rows, V)
         return RnnState(hidden, log_probs.cpu().numpy())
+
+
+def map_hidden(hidden, function):
+    """``function`` applied to the hidden state's tensor, or to both of an LSTM's pair."""
+    return tuple(function(h) for h in hidden) if isinstance(hidden, tuple) else function(hidden)
 
 
 class NnlmModel(NeuralModel):
     """The feed-forward neural n-gram as a language model: an n-gram's window, learned embeddings.
 
-    Its sampling state is the window itself (the last K ids, ``<s>`` filling the part before
-    the sentence start); after ``</s>`` in line units a new sentence starts from ``<s>``, as the
-    n-gram models restart.
+    Its sampling state is the windows themselves ((rows, K): the last K ids, ``<s>`` filling the
+    part before the sentence start); after ``</s>`` in line units a new sentence starts from
+    ``<s>``, as the n-gram models restart.
     """
 
     kind = "nnlm"
@@ -192,20 +205,28 @@ class NnlmModel(NeuralModel):
         """
         return score_windows(self.net, split.ids, split.starts, chunk_tokens)
 
-    def start(self, context_ids: Sequence[int]) -> tuple[int, ...]:
-        window = [BOS_ID] * self.context_size + [int(i) for i in context_ids]
-        return tuple(window[-self.context_size:])
+    def start_rows(self, context_ids: Sequence[int], rows: int) -> np.ndarray:
+        """``rows`` copies of the window after ``<s>`` + ``context_ids``: (rows, K) int64, ``<s>`` filling the part
+        before the sentence start."""
+        window = np.concatenate([np.full(self.context_size, BOS_ID), np.asarray(context_ids, dtype=np.int64)])
+        return np.tile(window[len(window) - self.context_size:].astype(np.int64), (rows, 1))
 
-    def next_log_probs(self, state: tuple[int, ...]) -> np.ndarray:
+    def next_log_probs_rows(self, state: np.ndarray) -> np.ndarray:
+        """All rows' windows through the network in one forward: (rows, V)."""
         device = next(self.net.parameters()).device
         with torch.no_grad():
-            logits, _, _ = self.net(torch.tensor([state], dtype=torch.long, device=device))  # (1, V)
-            return torch.log_softmax(logits[0].double(), dim=-1).cpu().numpy()
+            logits, _, _ = self.net(torch.from_numpy(np.ascontiguousarray(state)).to(device))  # (rows, V)
+            return torch.log_softmax(logits.double(), dim=-1).cpu().numpy()
 
-    def advance(self, state: tuple[int, ...], token_id: int) -> tuple[int, ...]:
-        if token_id == EOS_ID and self.unit == "line":
-            return self.start([])
-        return self.start([*state, token_id])
+    def advance_rows(self, state: np.ndarray, token_ids: np.ndarray) -> np.ndarray:
+        token_ids = np.asarray(token_ids, dtype=np.int64)
+        moved = np.concatenate([state[:, 1:], token_ids[:, None]], axis=1)
+        if self.unit == "line":
+            moved[token_ids == EOS_ID] = BOS_ID
+        return moved
+
+    def select_rows(self, state: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        return state[keep]
 
 
 def corpus_meta(corpus) -> dict:

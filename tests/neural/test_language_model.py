@@ -103,3 +103,29 @@ def test_batched_top_predictions_equal_the_stepwise_ones(vocabulary, reset):
     assert np.array_equal(ids, step_ids)
     # no token that comes next scores above the top prediction
     assert np.allclose(log_probs[:, 0] >= model.score(split, reset_per_sentence=reset)[:count] - 1e-6, True)
+
+
+@pytest.mark.parametrize("cell, options", [
+    ("lstm", {}), ("gru", {"temperature": 0.8, "top_k": 5}), ("lstm", {"until_eos": True}), ("lstm", {"temperature": 0}),
+])
+def test_lockstep_samples_equal_one_at_a_time(vocabulary, cell, options):
+    # one batched forward per step for all rows gives each row what the one-row protocol gives it alone
+    from tests.test_sampling import assert_lockstep_equals_reference
+
+    model = tiny_model(vocabulary, cell=cell, adaptive_cutoffs=[4, 8] if cell == "lstm" else [])
+    samples = assert_lockstep_equals_reference(model, "the cat", num=9, max_tokens=20, seed=5, **options)
+    if options.get("until_eos"):
+        assert len({len(s.tokens) for s in samples}) > 2  # rows left the batch at different steps
+
+
+def test_batched_state_is_layers_rows_hidden(vocabulary):
+    model = tiny_model(vocabulary)
+    state = model.start_rows([3, 4], 5)
+    assert [h.shape for h in state.hidden] == [(2, 5, 16)] * 2 and state.log_probs.shape == (5, len(vocabulary))
+    moved = model.advance_rows(state, np.array([5, 6, 2, 7, 8]))
+    kept = model.select_rows(moved, np.array([False, True, False, True, False]))
+    assert [h.shape for h in kept.hidden] == [(2, 2, 16)] * 2
+    np.testing.assert_array_equal(kept.log_probs, moved.log_probs[[1, 3]])
+    # row 1 (id 6 after "the cat") stepped alone gives the same distribution
+    alone = model.next_log_probs(model.advance(model.start([3, 4]), 6))
+    np.testing.assert_allclose(kept.log_probs[0], alone, rtol=1e-5)
