@@ -10,9 +10,12 @@ Random draws: step t takes ``rng.random(num)`` from one seeded :class:`numpy.ran
 cumulative distribution. Sample i's text therefore depends on the seed, the options and i only,
 never on when the other samples stop; the same seed gives the same samples. (Earlier versions
 drew the samples one after another from one stream of draws: with ``num`` > 1 a seed now gives
-other samples than it gave them; a single sample is unchanged.)
+other samples than it gave them; a single sample is the same, up to float rounding in an RNN's
+reported probabilities.)
 
-A sample that ends (``</s>`` with ``until_eos``, its stop string) drops out of the batch. After
+A sample that ends (``</s>`` with ``until_eos``, its stop string) drops out of the batch. More
+samples than :data:`BLOCK_ENTRIES` allows in one (rows, V) array step as several blocks, each
+its own model call, all on the same draws: the samples do not depend on the blocks. After
 ``</s>`` a new sentence begins; what that means is the model's business (``advance_rows``: an
 n-gram restarts from ``<s>``, as it was estimated; an RNN carries its state on).
 ``</s>`` becomes a line break in the output text; the rest is ``tokenizer.detokenize``.
@@ -33,6 +36,8 @@ log = logging.getLogger(__name__)
 
 MAX_TOKENS_LIMIT = 1_000_000
 MAX_NUM = 100_000
+#: rows x vocabulary entries per model call: more samples than fit step in several blocks (memory stays bounded)
+BLOCK_ENTRIES = 1 << 22
 
 
 @dataclass
@@ -138,68 +143,97 @@ def sample(model, prompt: str = "", *, max_tokens: int = 100, num: int = 1, temp
     the module docstring for how the draws are shared out).
     """
     check_options(max_tokens, num, temperature, top_k, top_p, stop)
-    rng = np.random.default_rng(seed)
     prompt_tokens, prompt_ids = encode_prompt(model, prompt)
-    if temperature == 0:
-        def choose(log_probs, rows):
-            return np.argmax(log_probs, axis=1)
-    else:
-        def choose(log_probs, rows):
-            return draw(shaped_probs(log_probs, temperature, top_k, top_p), rng.random(num)[rows])
-    steps, ended_by = lockstep(model, prompt_ids, num, max_tokens, choose, stop, until_eos)
+    run = Lockstep(model, Drawing(temperature, top_k, top_p, np.random.default_rng(seed), num), stop, until_eos)
+    run.run(prompt_ids, max_tokens)
     samples = []
-    for row, (ids, probs) in enumerate(per_sample(steps, num)):
-        result = Sample("", [model.vocabulary.token(int(i)) for i in ids], probs.tolist(), ended_by[row])
+    for row, (ids, probs) in enumerate(run.per_sample()):
+        result = Sample("", [model.vocabulary.token(int(i)) for i in ids], probs.tolist(), run.ended_by[row])
         result.text = finish_text(model.tokenizer, prompt_tokens, result, stop)
         samples.append(result)
     return samples
 
 
-def lockstep(model, prompt_ids: list[int], num: int, max_tokens: int, choose, stop: str | None,
-             until_eos: bool) -> tuple[list[tuple[np.ndarray, np.ndarray, np.ndarray]], list[str]]:
-    """Step ``num`` rows together from the prompt until each ends; ``choose(log_probs, rows)`` picks their ids.
+@dataclass(frozen=True)
+class Drawing:
+    """How a step picks every row's id: the shaping, and one uniform per sample from the seeded generator."""
 
-    Returns each step's ``(rows, ids, probs)`` (the sample index, token id and untempered
-    probability of every row still running then) and how each sample ended.
+    temperature: float
+    top_k: int | None
+    top_p: float
+    rng: np.random.Generator
+    num: int
+
+    def uniforms(self) -> np.ndarray | None:
+        """This step's draws, one per sample, finished samples' included (greedy decoding draws none)."""
+        return self.rng.random(self.num) if self.temperature else None
+
+    def choose(self, log_probs: np.ndarray, uniforms: np.ndarray | None) -> np.ndarray:
+        """Each row's id from its distribution (rows, V) and its uniform (rows,)."""
+        if self.temperature == 0:
+            return np.argmax(log_probs, axis=1)
+        return draw(shaped_probs(log_probs, self.temperature, self.top_k, self.top_p), uniforms)
+
+
+class Lockstep:
+    """All samples stepped together, a block of rows per model call, each row leaving when its sample ends.
+
+    ``steps`` records every block's step as ``(rows, ids, probs)``: the sample index, token id and
+    untempered probability of each row still running then; ``ended_by`` says how each sample ended.
     """
-    eos_id = model.vocabulary.id(EOS)
-    state = model.start_rows(prompt_ids, num)
-    rows = np.arange(num)  # the sample each state row belongs to
-    recent = np.full((num, len(stop) + 2 if stop else 0), -1)  # each sample's last ids: enough to hold the stop string
-    ended_by, steps = ["max-tokens"] * num, []
-    for step in range(max_tokens):
-        log_probs = model.next_log_probs_rows(state)  # (R, V)
-        ids = choose(log_probs, rows)
-        steps.append((rows, ids, np.exp(log_probs[np.arange(len(rows)), ids])))
+
+    def __init__(self, model, drawing: Drawing, stop: str | None, until_eos: bool) -> None:
+        self.model, self.drawing, self.stop, self.until_eos = model, drawing, stop, until_eos
+        self.eos_id = model.vocabulary.id(EOS)
+        self.recent = np.full((drawing.num, len(stop) + 2 if stop else 0), -1)  # last ids: enough to hold the stop
+        self.ended_by = ["max-tokens"] * drawing.num
+        self.steps: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def run(self, prompt_ids: list[int], max_tokens: int) -> None:
+        """Step every sample from ``<s>`` + ``prompt_ids`` until it ends or has ``max_tokens`` tokens."""
+        num = self.drawing.num
+        width = max(1, BLOCK_ENTRIES // len(self.model.vocabulary))
+        blocks = [(self.model.start_rows(prompt_ids, len(rows)), rows)
+                  for rows in np.split(np.arange(num), range(width, num, width))]
+        for step in range(max_tokens):
+            uniforms = self.drawing.uniforms()
+            moved = (self.step(state, rows, uniforms, step == max_tokens - 1) for state, rows in blocks)
+            blocks = [block for block in moved if block is not None]
+            if not blocks:
+                break
+
+    def step(self, state, rows: np.ndarray, uniforms: np.ndarray | None, last: bool):
+        """One token for every row of a block: the block's state and rows after it, or None when all have ended."""
+        log_probs = self.model.next_log_probs_rows(state)  # (R, V)
+        ids = self.drawing.choose(log_probs, None if uniforms is None else uniforms[rows])
+        self.steps.append((rows, ids, np.exp(log_probs[np.arange(len(rows)), ids])))
         going = np.ones(len(rows), dtype=bool)
-        if until_eos:
-            going &= ids != eos_id
+        if self.until_eos:
+            going &= ids != self.eos_id
             for row in rows[~going]:
-                ended_by[row] = "eos"
-        if stop:
-            recent[rows] = np.concatenate([recent[rows, 1:], ids[:, None]], axis=1)
+                self.ended_by[row] = "eos"
+        if self.stop:
+            self.recent[rows] = np.concatenate([self.recent[rows, 1:], ids[:, None]], axis=1)
             for r in np.flatnonzero(going):
-                if ends_with_stop(model, recent[rows[r]], stop):
-                    going[r], ended_by[rows[r]] = False, "stop"
-        if step == max_tokens - 1 or not going.any():
-            break
+                if ends_with_stop(self.model, self.recent[rows[r]], self.stop):
+                    going[r], self.ended_by[rows[r]] = False, "stop"
+        if last or not going.any():
+            return None
         if not going.all():
-            state, rows, ids = model.select_rows(state, going), rows[going], ids[going]
-        state = model.advance_rows(state, ids)
-    return steps, ended_by
+            state, rows, ids = self.model.select_rows(state, going), rows[going], ids[going]
+        return self.model.advance_rows(state, ids), rows
+
+    def per_sample(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The recorded steps regrouped by sample: each sample's ids and probabilities in order."""
+        rows, ids, probs = (np.concatenate(column) for column in zip(*self.steps))
+        order = np.argsort(rows, kind="stable")  # by sample, steps in order within each
+        bounds = np.cumsum(np.bincount(rows, minlength=self.drawing.num))[:-1]
+        return list(zip(np.split(ids[order], bounds), np.split(probs[order], bounds)))
 
 
 def ends_with_stop(model, recent_ids: np.ndarray, stop: str) -> bool:
     """Whether the text of a sample's last ids (-1: none yet) holds ``stop``; only the tail is detokenised."""
     return stop in detokenize(model.tokenizer, [model.vocabulary.token(int(i)) for i in recent_ids if i >= 0])
-
-
-def per_sample(steps: list[tuple[np.ndarray, np.ndarray, np.ndarray]], num: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The lockstep's columns regrouped by sample: each sample's ids and probabilities in order."""
-    rows, ids, probs = (np.concatenate(column) for column in zip(*steps))
-    order = np.argsort(rows, kind="stable")  # by sample, steps in order within each
-    bounds = np.cumsum(np.bincount(rows, minlength=num))[:-1]
-    return list(zip(np.split(ids[order], bounds), np.split(probs[order], bounds)))
 
 
 def finish_text(tokenizer, prompt_tokens: list[str], result: Sample, stop: str | None) -> str:

@@ -266,3 +266,12 @@ def test_one_model_call_per_step_for_all_rows(model):
     assert len(counting.calls) == max(lengths)  # one call a step, not one per sample
     # each step holds exactly the samples still running
     assert counting.calls == [sum(n > t for n in lengths) for t in range(max(lengths))]
+
+
+def test_samples_do_not_depend_on_the_blocks(ngram, monkeypatch):
+    # more samples than one model call holds step in blocks on the same draws: the same samples
+    whole = sample(ngram, "the", max_tokens=25, num=11, seed=6, until_eos=True)
+    monkeypatch.setattr("lmtool.sampling.BLOCK_ENTRIES", 3 * len(ngram.vocabulary))  # blocks of 3, 3, 3, 2 rows
+    blocked = sample(ngram, "the", max_tokens=25, num=11, seed=6, until_eos=True)
+    assert [s.tokens for s in blocked] == [s.tokens for s in whole]
+    assert [s.probs for s in blocked] == [s.probs for s in whole]

@@ -40,10 +40,12 @@ from lmtool.text import BOS_ID, EOS_ID, Vocabulary, tokenizer_from_json
 
 @dataclass(frozen=True)
 class RnnState:
-    """Sampling state of ``rows`` sequences: the hidden state after each row's last input, the distributions it gives."""
+    """Sampling state of ``rows`` sequences: the hidden state after each row's last input, and the recurrent
+    stack's output there, which the softmax turns into the next distribution when asked (a row costs H
+    floats between steps, not V)."""
 
     hidden: Any  # (layers, rows, hidden), a pair of them for an LSTM
-    log_probs: np.ndarray  # (rows, V) natural logs, <s> at -inf
+    output: Any  # (rows, hidden)
 
 
 class NeuralModel(LanguageModel):
@@ -146,28 +148,29 @@ class RnnModel(NeuralModel):
 
     def start_rows(self, context_ids: Sequence[int], rows: int) -> RnnState:
         """The prompt runs once, as one row; its state is then copied to ``rows`` rows."""
-        first = self._feed(self.net.init_hidden(1), torch.tensor([[BOS_ID, *context_ids]], dtype=torch.long))
-        hidden = map_hidden(first.hidden, lambda h: h.repeat(1, rows, 1))  # (layers, rows, hidden)
-        return RnnState(hidden, np.repeat(first.log_probs, rows, axis=0))
+        first = self._feed(self.net.init_hidden(1), [[BOS_ID, *context_ids]])
+        return RnnState(map_hidden(first.hidden, lambda h: h.repeat(1, rows, 1)), first.output.repeat(rows, 1))
 
     def next_log_probs_rows(self, state: RnnState) -> np.ndarray:
-        return state.log_probs
+        """The softmax of every row's output at once: (rows, V), renormalised in float64."""
+        with torch.no_grad():
+            scores, _ = self.net.vocabulary_output(state.output, None)  # (rows, V)
+            return torch.log_softmax(scores.double(), dim=-1).cpu().numpy()
 
     def advance_rows(self, state: RnnState, token_ids: np.ndarray) -> RnnState:
         """One forward step of all rows at once; the state runs on past ``</s>`` (carried, as scored by default)."""
-        return self._feed(state.hidden, torch.as_tensor(np.asarray(token_ids, dtype=np.int64))[:, None])
+        return self._feed(state.hidden, np.asarray(token_ids, dtype=np.int64)[:, None])
 
     def select_rows(self, state: RnnState, keep: np.ndarray) -> RnnState:
-        index = torch.from_numpy(np.flatnonzero(keep))
-        return RnnState(map_hidden(state.hidden, lambda h: h[:, index.to(h.device)]), state.log_probs[keep])
+        index = torch.from_numpy(np.flatnonzero(keep)).to(state.output.device)
+        return RnnState(map_hidden(state.hidden, lambda h: h[:, index]), state.output[index])
 
-    def _feed(self, hidden, x: torch.Tensor) -> RnnState:
-        """Run the inputs ``x`` (rows, T) from ``hidden``: the state after them and each row's next distribution."""
+    def _feed(self, hidden, inputs) -> RnnState:
+        """Run the inputs (rows, T) from ``hidden``: the state after them and each row's last output."""
         device = next(self.net.parameters()).device
         with torch.no_grad():
-            logits, _, hidden = self.net(x.to(device), hidden)  # (rows, T, V)
-            log_probs = torch.log_softmax(logits[:, -1].double(), dim=-1)  # (rows, V)
-        return RnnState(hidden, log_probs.cpu().numpy())
+            output, hidden = self.net.features(torch.as_tensor(inputs, dtype=torch.long, device=device), hidden)
+        return RnnState(hidden, output[:, -1])  # (rows, H)
 
 
 def map_hidden(hidden, function):

@@ -121,11 +121,13 @@ def test_lockstep_samples_equal_one_at_a_time(vocabulary, cell, options):
 def test_batched_state_is_layers_rows_hidden(vocabulary):
     model = tiny_model(vocabulary)
     state = model.start_rows([3, 4], 5)
-    assert [h.shape for h in state.hidden] == [(2, 5, 16)] * 2 and state.log_probs.shape == (5, len(vocabulary))
+    assert [h.shape for h in state.hidden] == [(2, 5, 16)] * 2 and state.output.shape == (5, 16)
     moved = model.advance_rows(state, np.array([5, 6, 2, 7, 8]))
     kept = model.select_rows(moved, np.array([False, True, False, True, False]))
     assert [h.shape for h in kept.hidden] == [(2, 2, 16)] * 2
-    np.testing.assert_array_equal(kept.log_probs, moved.log_probs[[1, 3]])
+    log_probs = model.next_log_probs_rows(kept)
+    assert log_probs.shape == (2, len(vocabulary))
+    np.testing.assert_array_equal(log_probs, model.next_log_probs_rows(moved)[[1, 3]])
     # row 1 (id 6 after "the cat") stepped alone gives the same distribution
     alone = model.next_log_probs(model.advance(model.start([3, 4]), 6))
-    np.testing.assert_allclose(kept.log_probs[0], alone, rtol=1e-5)
+    np.testing.assert_allclose(log_probs[0], alone, rtol=1e-5)
