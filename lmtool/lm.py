@@ -128,6 +128,15 @@ class LanguageModel(ABC):
         restarts from the ``<s>`` context at every segment start, on equal terms with n-grams.
         """
 
+    def score_splits(self, splits: Sequence[Any], *, reset_per_sentence: bool = True) -> list[np.ndarray]:
+        """:meth:`score` of each split (the valid and test splits of one corpus, say), in order.
+
+        Written here as one call per split; a recurrent family overrides it to run the splits'
+        independent sequences side by side (a carried split is one sequence, which no exact
+        scorer can cut into pieces).
+        """
+        return [self.score(split, reset_per_sentence=reset_per_sentence) for split in splits]
+
     @abstractmethod
     def start_rows(self, context_ids: Sequence[int], rows: int) -> Any:
         """The state of ``rows`` sequences, each ``<s>`` followed by ``context_ids`` (a prompt, maybe empty)."""

@@ -64,6 +64,10 @@ class NeuralModel(LanguageModel):
                 "fingerprint": self.fingerprint, "training": self.meta.get("training", {})}
 
 
+#: fewest time steps per scoring pass while there are rows to put side by side (see RnnModel._score_sequences)
+MIN_WIDTH = 32
+
+
 class RnnModel(NeuralModel):
     """A recurrent network (RNN, LSTM, GRU) as a language model."""
 
@@ -75,37 +79,73 @@ class RnnModel(NeuralModel):
         """Natural-log probability of every id of ``split`` (float64), by lmtool's token accounting.
 
         ``chunk_tokens`` bounds rows x time steps per forward pass (memory: that many V-wide rows).
+        Carried (``reset_per_sentence`` false), the split is one sequence: each state depends on
+        the one before, so it runs as one row in time chunks and cannot be split without
+        changing its figures (:meth:`score_splits` runs several splits side by side).
         """
-        ids = np.asarray(split.ids, dtype=np.int64)
-        bounds = np.asarray(split.starts, dtype=np.int64) if reset_per_sentence else np.array([0, len(ids)])
-        begins, lengths = bounds[:-1], np.diff(bounds)
+        return self.score_splits([split], reset_per_sentence=reset_per_sentence, chunk_tokens=chunk_tokens)[0]
+
+    def score_splits(self, splits: Sequence[Any], *, reset_per_sentence: bool = True,
+                     chunk_tokens: int = 2048) -> list[np.ndarray]:
+        """:meth:`score` of each split, their independent sequences side by side as rows of the same passes.
+
+        A sequence is a segment under ``reset_per_sentence``, else a whole split (the state is
+        carried within a split, never from one split into another): carried, the valid and test
+        splits run as two rows at once. The figures equal each split's :meth:`score` up to float
+        rounding.
+        """
+        ids = np.concatenate([np.asarray(s.ids, dtype=np.int64) for s in splits])
+        offsets = np.cumsum([0] + [len(s.ids) for s in splits])
+        bounds = [np.asarray(s.starts, dtype=np.int64) if reset_per_sentence else np.array([0, len(s.ids)])
+                  for s in splits]
+        begins = np.concatenate([b[:-1] + offset for b, offset in zip(bounds, offsets)])
+        lengths = np.concatenate([np.diff(b) for b in bounds])
         keep = lengths > 0
-        begins, lengths = begins[keep], lengths[keep]
+        out = self._score_sequences(ids, begins[keep], lengths[keep], chunk_tokens)
+        return np.split(out, offsets[1:-1])
+
+    def _score_sequences(self, ids: np.ndarray, begins: np.ndarray, lengths: np.ndarray,
+                         chunk_tokens: int) -> np.ndarray:
+        """Natural-log probability of every id, each sequence ``ids[begin:begin + length]`` from ``<s>`` and a zero state.
+
+        Sequences run longest first in groups of rows side by side, ``width`` time steps per
+        pass with the state carried between passes (rows x width <= ``chunk_tokens``); a row
+        leaves its group when its sequence ends, so no pass computes past the longest live row.
+        Many rows side by side cut the sequential steps, the cost a recurrence pays per step.
+        """
         order = np.argsort(-lengths, kind="stable")
-        stream = torch.from_numpy(input_stream(ids))
-        targets = torch.from_numpy(ids)
+        stream, targets = torch.from_numpy(input_stream(ids)), torch.from_numpy(ids)
         out = np.empty(len(ids), dtype=np.float64)
-        device = next(self.net.parameters()).device
         i = 0
-        with torch.no_grad():
-            while i < len(order):
-                longest = int(lengths[order[i]])
-                width = min(longest, chunk_tokens)
-                group = order[i:i + max(1, chunk_tokens // width)]
-                i += len(group)
-                begin = torch.from_numpy(begins[group])[:, None]  # (R, 1)
-                length = torch.from_numpy(lengths[group])[:, None]  # (R, 1)
-                hidden = self.net.init_hidden(len(group))
-                for t0 in range(0, longest, width):
-                    steps = torch.arange(t0, min(t0 + width, longest))[None, :]  # (1, W)
-                    valid = steps < length  # (R, W)
-                    index = torch.where(valid, begin + steps, begin)  # (R, W) positions in ids
-                    x = stream[index]
-                    if t0 == 0:
-                        x[:, 0] = BOS_ID  # every sequence starts from the <s> context
-                    _, nll, hidden = self.net(x.to(device), hidden, targets[index].to(device), reduction="none")
-                    out[index[valid].numpy()] = -nll[valid.to(device)].double().cpu().numpy()
+        while i < len(order):
+            longest = int(lengths[order[i]])
+            rows = min(len(order) - i, max(1, chunk_tokens // min(longest, MIN_WIDTH)))
+            group = order[i:i + rows]
+            i += rows
+            self._score_group(stream, targets, begins[group], lengths[group], min(longest, max(1, chunk_tokens // rows)), out)
         return out
+
+    def _score_group(self, stream: torch.Tensor, targets: torch.Tensor, begins: np.ndarray, lengths: np.ndarray,
+                     width: int, out: np.ndarray) -> None:
+        """Score the sequences of one group (longest first) into ``out``, ``width`` steps per pass."""
+        device = next(self.net.parameters()).device
+        begin = torch.from_numpy(begins)[:, None]  # (R, 1)
+        length = torch.from_numpy(lengths)[:, None]  # (R, 1)
+        hidden = self.net.init_hidden(len(begins))
+        with torch.no_grad():
+            for t0 in range(0, int(lengths[0]), width):
+                live = int(np.count_nonzero(lengths > t0))  # rows still running: a prefix, longest first
+                if live < len(begin):
+                    begin, length = begin[:live], length[:live]
+                    hidden = map_hidden(hidden, lambda h: h[:, :live])
+                steps = torch.arange(t0, min(t0 + width, int(lengths[0])))[None, :]  # (1, W)
+                valid = steps < length  # (R, W)
+                index = torch.where(valid, begin + steps, begin)  # (R, W) positions in ids
+                x = stream[index]
+                if t0 == 0:
+                    x[:, 0] = BOS_ID  # every sequence starts from the <s> context
+                _, nll, hidden = self.net(x.to(device), hidden, targets[index].to(device), reduction="none")
+                out[index[valid].numpy()] = -nll[valid.to(device)].double().cpu().numpy()
 
     def score_contexts(self, split, contexts: Sequence[int], targets: np.ndarray, *,
                        reset_per_sentence: bool = True) -> np.ndarray:
