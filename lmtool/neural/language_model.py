@@ -106,7 +106,7 @@ class RnnModel(NeuralModel):
 
     def _score_sequences(self, ids: np.ndarray, begins: np.ndarray, lengths: np.ndarray,
                          chunk_tokens: int) -> np.ndarray:
-        """Natural-log probability of every id, each sequence ``ids[begin:begin + length]`` from ``<s>`` and a zero state.
+        """Natural-log probability of every id, each sequence ``ids[begin:begin + length]`` from ``<s>``, zero state.
 
         Sequences run longest first in groups of rows side by side, ``width`` time steps per
         pass with the state carried between passes (rows x width <= ``chunk_tokens``); a row
@@ -122,7 +122,8 @@ class RnnModel(NeuralModel):
             rows = min(len(order) - i, max(1, chunk_tokens // min(longest, MIN_WIDTH)))
             group = order[i:i + rows]
             i += rows
-            self._score_group(stream, targets, begins[group], lengths[group], min(longest, max(1, chunk_tokens // rows)), out)
+            width = min(longest, max(1, chunk_tokens // rows))
+            self._score_group(stream, targets, begins[group], lengths[group], width, out)
         return out
 
     def _score_group(self, stream: torch.Tensor, targets: torch.Tensor, begins: np.ndarray, lengths: np.ndarray,

@@ -106,7 +106,8 @@ def test_batched_top_predictions_equal_the_stepwise_ones(vocabulary, reset):
 
 
 @pytest.mark.parametrize("cell, options", [
-    ("lstm", {}), ("gru", {"temperature": 0.8, "top_k": 5}), ("lstm", {"until_eos": True}), ("lstm", {"temperature": 0}),
+    ("lstm", {}), ("gru", {"temperature": 0.8, "top_k": 5}), ("lstm", {"until_eos": True}),
+    ("lstm", {"temperature": 0}),
 ])
 def test_lockstep_samples_equal_one_at_a_time(vocabulary, cell, options):
     # one batched forward per step for all rows gives each row what the one-row protocol gives it alone
