@@ -12,11 +12,15 @@ n-gram (``load_nnlm``), both over :class:`NeuralModel`, which holds what they sh
 Scoring convention (the token accounting of :mod:`lmtool.evaluate`): the input for position t is
 the previous id; ``<s>`` starts the split and, with ``reset_per_sentence``, every segment, each
 from a zero hidden state. :meth:`RnnModel.score` runs many sequences side by side (sentences
-sorted by length, padded at the end, which a causal network cannot see) and long sequences in
-time chunks with the state carried, so its figures equal one token-by-token pass exactly up to
-float rounding. The neural n-gram has no state to carry: it always scores per sentence, each
-position from its own window (``<s>`` before the segment start, as an n-gram pads), all
-positions in parallel.
+sorted by length, padded at the end, which a causal network cannot see; a row leaves when its
+sequence ends) and long sequences in time chunks with the state carried, so its figures equal
+one token-by-token pass exactly up to float rounding. A carried split is one sequence, one row:
+its recurrence is sequential, and cutting it into rows would change its figures;
+:meth:`RnnModel.score_splits` runs several splits' sequences side by side instead (valid and
+test, carried, as two rows). The sampling state is batched: (layers, rows, hidden), all rows
+advanced by one forward step. The neural n-gram has no state to carry: it always scores per
+sentence, each position from its own window (``<s>`` before the segment start, as an n-gram
+pads), all positions in parallel.
 """
 
 from __future__ import annotations
