@@ -18,10 +18,8 @@ any default n-gram order can see, which an LSTM learns to carry; its entropy rat
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,7 +28,7 @@ import numpy as np
 
 from lmtool.errors import DataError, UsageError
 from lmtool.evaluate import Scored, em_weights, mix, mixture, table_row
-from lmtool.files import atomic_write
+from lmtool.files import atomic_write, json_text, temporary_directory
 from lmtool.lm import perplexity
 from lmtool.ngram import METHODS, fit_ngram
 from lmtool.neural.config import RnnConfig, TrainOptions
@@ -38,6 +36,8 @@ from lmtool.neural.config import RnnConfig, TrainOptions
 #: the quick-start corpus: 8 keys, binary fillers, gap 10 -> H = (3 + 10) / 12 = 1.083 bits/char;
 #: an n-gram of order <= 11 cannot see the opening key (about 1.33 bits/char at best).
 DEFAULT_CORPUS = "gen:repeat:keys=8,fillers=2,gap=10,length=60000"
+#: the files of the report folder
+REPORT_FILES = ("results.json", "perplexity_by_order.png", "learning_curve.png", "rnn.safetensors")
 #: the row-name prefix of each n-gram method (lmtool.ngram.METHODS), e.g. mkn3 for modified Kneser-Ney order 3
 SHORT = {"modified-kneser-ney": "mkn", "kneser-ney": "kn", "absolute": "abs", "witten-bell": "wb", "katz": "katz",
          "add-k": "addk", "laplace": "laplace", "mle": "mle", "stupid-backoff": "sb"}
@@ -119,7 +119,7 @@ def train_rnn(corpus, options: CompareOptions, out_path: Path, threads: int | No
     train_options = TrainOptions(bptt=options.bptt, batch_size=options.batch_size, optimizer=options.optimizer,
                                  lr=options.lr, schedule="constant", max_time=options.rnn_time, patience=0,
                                  valid_every=options.valid_every, seed=options.seed)
-    with tempfile.TemporaryDirectory(prefix="lmtool-compare-") as checkpoints:
+    with temporary_directory("lmtool-compare") as checkpoints:
         train(corpus, config, train_options, output=out_path, checkpoint_dir=checkpoints, device="cpu",
               threads=threads)
     return load_rnn(out_path)
@@ -224,16 +224,12 @@ def rnn_report(model) -> dict:
 
 def write_json(path: Path, payload: dict) -> None:
     """Write ``payload`` atomically (temp file, fsync, rename); non-finite floats become null."""
-    def clean(value):
-        if isinstance(value, float) and not math.isfinite(value):
-            return None
-        if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [clean(v) for v in value]
-        return value
+    atomic_write(path, lambda out: out.write(json_text(payload).encode("utf-8")))
 
-    atomic_write(path, lambda out: out.write(json.dumps(clean(payload), indent=2).encode("utf-8")))
+
+def save_figure(fig, path: Path) -> None:
+    """Write a matplotlib figure as a PNG atomically: a failed or killed write leaves no empty file."""
+    atomic_write(path, lambda out: fig.savefig(out, format="png", dpi=100))
 
 
 def _pyplot():
@@ -270,7 +266,7 @@ def plot_perplexity_by_order(results: dict, path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path)
     plt.close(fig)
 
 
@@ -296,5 +292,5 @@ def plot_learning_curve(results: dict, path: Path) -> None:
         ax.set_axis_off()
     ax.set_title("RNN learning curve", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path)
     plt.close(fig)

@@ -14,6 +14,7 @@ Exit codes (documented in the README):
 4     model file error (``ModelFileError``): corrupt, truncated, wrong kind or
       incompatible model file
 130   interrupted (Ctrl-C)
+143   terminated (SIGTERM)
 ====  ==========================================================================
 """
 

@@ -18,9 +18,10 @@ import gzip
 import importlib
 import json
 import struct
+import zipfile
 from pathlib import Path
 
-from lmtool.errors import ModelFileError
+from lmtool.errors import DataError, ModelFileError, UsageError
 
 PEEK = 1 << 16  # bytes read to recognise a file
 
@@ -37,6 +38,9 @@ def model_kind(path: str | Path) -> str:
     if not head:
         raise ModelFileError(f"{path}: empty file: not a model; fit or train it again")
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        if is_torch_checkpoint(path):
+            raise ModelFileError(f"{path}: a PyTorch checkpoint (such as train-rnn's resume.pt), not a model file: give "
+                                 "the model train-rnn wrote (-o), or last.safetensors in its checkpoint directory")
         return "ngram"
     if is_safetensors(head):
         return "rnn"
@@ -58,6 +62,15 @@ def is_safetensors(head: bytes) -> bool:
         return False
     (size,) = struct.unpack("<Q", head[:8])
     return 2 <= size < 100_000_000
+
+
+def is_torch_checkpoint(path: Path) -> bool:
+    """Whether the zip archive at ``path`` is a ``torch.save`` file (it holds a ``data.pkl``) rather than an ``.npz``."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(name.endswith("data.pkl") for name in archive.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return False  # a damaged archive: the n-gram loader says what is wrong with it
 
 
 def rnn_format(path: Path) -> str | None:
@@ -85,4 +98,7 @@ def load_model(path: str | Path):
         raise ModelFileError(f"{path}: a safetensors file, but not an lmtool RNN model: train one with "
                              "`lmtool train-rnn`")
     module, name = LOADERS[kind]
-    return getattr(importlib.import_module(module), name)(path)
+    try:
+        return getattr(importlib.import_module(module), name)(path)
+    except (DataError, UsageError) as error:  # metadata the loader could not use: a bad model file
+        raise ModelFileError(f"{path}: broken model metadata ({error})") from None

@@ -7,7 +7,7 @@ import time
 
 import click
 
-from lmtool.cli.options import corpus_kwargs, corpus_options, json_option, print_json
+from lmtool.cli.options import check_paths, corpus_kwargs, corpus_options, json_option, print_json
 from lmtool.errors import UsageError
 from lmtool.ngram import fit_ngram as fit, read_arpa, save_ngram, write_arpa
 from lmtool.ngram.fit import DEFAULT_METHOD, METHODS, check_fit_options
@@ -68,6 +68,8 @@ def fit_ngram(ctx: click.Context, spec, from_arpa, order, smoothing, discount, k
     valid_ppl = external = None
     if memory is not None and from_arpa is not None:
         raise UsageError("--memory applies to fitting on --corpus, not to --from-arpa")
+    check_paths({"-o": output, "--arpa": arpa}, {"--from-arpa": from_arpa}, corpus=spec,
+                directories={"--tmp": tmp} if memory is not None else None)
     # --prune goes through as given: the n-gram package parses and checks it (prune.check_prune)
     params = dict(discount=discount, k=k, gtmax=gtmax, alpha=alpha, prune=prune, discount_fallback=discount_fallback)
     if from_arpa is not None:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
+import signal
 import sys
+import threading
 
 import click
 
@@ -44,8 +47,45 @@ class CommandError(click.ClickException):
         self.exit_code = exit_code
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C, so that every cleanup (temporary files,
+    run directories, the checkpoint lock) runs before the process ends."""
+
+
+def _terminate(signum: int, frame) -> None:
+    if os.getpid() != _terminate.owner:  # a forked worker: die as SIGTERM would kill it, quietly
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
+    raise Terminated()
+
+
+def usage_line(error: click.UsageError) -> str:
+    """A click usage error as one line: the message, then where the help is."""
+    where = f" (see '{error.ctx.command_path} -h')" if error.ctx is not None else ""
+    return f"Error: {error.format_message()}{where}"
+
+
 class LazyGroup(click.Group):
     """A group whose subcommands are imported on first use."""
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        """click's main, but a usage error is one line (click prints usage, a hint and the error:
+        three lines, of which only the last says anything)."""
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click.UsageError as error:
+            click.echo(usage_line(error), err=True)
+            sys.exit(error.exit_code)
+        except click.ClickException as error:
+            error.show()
+            sys.exit(error.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
@@ -58,13 +98,30 @@ class LazyGroup(click.Group):
         return getattr(importlib.import_module(module_name), attribute)
 
     def invoke(self, ctx: click.Context):
-        """Run the subcommand; a domain error becomes one line on stderr and its exit code."""
+        """Run the subcommand; a domain error becomes one line on stderr and its exit code.
+
+        An ``OSError`` that reaches here (a file that vanished or a device that failed mid-run)
+        is one line too, exit 1: it names a file and a cause the user can act on. SIGTERM is
+        handled like Ctrl-C while the command runs (exit 143 rather than 130).
+        """
+        in_main_thread = threading.current_thread() is threading.main_thread()  # signals can only be set there
+        if in_main_thread:
+            _terminate.owner = os.getpid()
+            previous = signal.signal(signal.SIGTERM, _terminate)
         try:
             return super().invoke(ctx)
         except LmtoolError as error:
             raise CommandError(str(error), error.exit_code) from None
+        except Terminated:
+            raise CommandError("terminated", 143) from None
         except KeyboardInterrupt:
             raise CommandError("interrupted", 130) from None
+        except OSError as error:
+            where = f"{error.filename}: " if error.filename else ""
+            raise CommandError(f"{where}{error.strerror or error}", 1) from None
+        finally:
+            if in_main_thread:
+                signal.signal(signal.SIGTERM, previous)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         with formatter.section("Commands"):
@@ -79,7 +136,7 @@ def cli(verbose: int, quiet: bool) -> None:
     """Build, evaluate, sample and compare n-gram and recurrent language models.
 
     Exit codes: 0 success, 1 runtime failure, 2 usage error, 3 bad input data,
-    4 bad model file, 130 interrupted.
+    4 bad model file, 130 interrupted (143 on SIGTERM).
 
     Example: lmtool compare   (the embedded demo: n-grams vs an LSTM in a few minutes)
     """

@@ -10,11 +10,13 @@ Model file metadata (the ``"lmtool"`` entry of the safetensors header)::
 
     format "lmtool-rnn", format_version 1, architecture (RnnConfig as a dict), unit,
     tokenizer (its to_json()), vocabulary {tokens, counts}, fingerprint,
-    training (summary: steps, epochs, best valid ppl, options...), curves (lists for plotting)
+    training (summary: steps, epochs, best valid ppl, options...), curves (lists for plotting),
+    tensors_sha256 (SHA-256 of the stored tensors, verified on load; optional, for older files)
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 from pathlib import Path
@@ -32,6 +34,8 @@ from lmtool.neural.network import RnnNetwork
 FORMAT = "lmtool-rnn"
 FORMAT_VERSION = 1
 RESUME_FORMAT = "lmtool-rnn-resume"
+#: the metadata entry holding :func:`tensors_digest` (absent from files written before it existed)
+CHECKSUM = "tensors_sha256"
 
 
 def model_tensors(model: RnnNetwork) -> dict[str, torch.Tensor]:
@@ -44,8 +48,10 @@ def model_tensors(model: RnnNetwork) -> dict[str, torch.Tensor]:
 
 def save_model_file(path: str | Path, model: RnnNetwork, meta: dict) -> None:
     """Write ``model`` and its metadata (see module docstring) to ``path`` atomically."""
-    header = {"format": FORMAT, "format_version": FORMAT_VERSION, "architecture": model.config.to_dict(), **meta}
-    data = safetensors_bytes(model_tensors(model), metadata={"lmtool": json.dumps(header)})
+    tensors = model_tensors(model)
+    header = {"format": FORMAT, "format_version": FORMAT_VERSION, "architecture": model.config.to_dict(), **meta,
+              CHECKSUM: tensors_digest(tensors)}
+    data = safetensors_bytes(tensors, metadata={"lmtool": json.dumps(header)})
     atomic_write(path, lambda f: f.write(data))
 
 
@@ -70,6 +76,7 @@ def read_model_file(path: str | Path) -> tuple[RnnNetwork, dict]:
     if meta.get("format_version") != FORMAT_VERSION:
         raise ModelFileError(f"{path}: format version {meta.get('format_version')} is not supported "
                              f"(this lmtool reads {FORMAT_VERSION}): upgrade lmtool")
+    check_tensors(path, tensors, meta.get(CHECKSUM))
     try:
         model = RnnNetwork(RnnConfig.from_dict(meta["architecture"]))
         if model.config.tied:
@@ -79,6 +86,41 @@ def read_model_file(path: str | Path) -> tuple[RnnNetwork, dict]:
         raise ModelFileError(f"{path}: weights do not match the stored architecture ({error})") from None
     model.eval()
     return model, meta
+
+
+def tensors_digest(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over every tensor's name, dtype, shape and bytes, in name order (the :data:`CHECKSUM`)."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().to("cpu").contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}\n".encode("utf-8"))
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()
+
+
+def check_tensors(path: Path, tensors: dict[str, torch.Tensor], checksum: str | None) -> None:
+    """Refuse weights that are not what was written: a checksum that does not match (a flipped bit
+    scores differently yet loads), another dtype than float32, or non-finite values. Files
+    written before the checksum existed carry none and are checked for the rest."""
+    if checksum is not None and tensors_digest(tensors) != checksum:
+        raise ModelFileError(f"{path}: the weights do not match the checksum stored with them: the file was damaged "
+                             "after it was written; copy it again or retrain")
+    for name, tensor in tensors.items():
+        if tensor.dtype != torch.float32:
+            raise ModelFileError(f"{path}: tensor {name} holds {tensor.dtype}, not float32: not a model lmtool wrote")
+        if not bool(torch.isfinite(tensor).all()):
+            raise ModelFileError(f"{path}: tensor {name} holds NaN or infinite weights: the file is damaged")
+
+
+def data_digest(*arrays: np.ndarray | None) -> str:
+    """SHA-256 of id arrays (None skipped, each prefixed by its length): the corpus a run trained on."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        if array is not None:
+            array = np.ascontiguousarray(array, dtype=np.int32)
+            digest.update(f"{len(array)}\n".encode("ascii"))
+            digest.update(array)
+    return digest.hexdigest()
 
 
 def save_resume(path: str | Path, state: dict) -> None:
@@ -118,3 +160,22 @@ def numpy_rng_state() -> list:
 def set_numpy_rng_state(state: list) -> None:
     name, key, pos, has_gauss, gauss = state
     np.random.set_state((name, key.numpy().astype(np.uint32), pos, has_gauss, gauss))
+
+
+#: the options whose change would make a checkpoint's data position meaningless
+DATA_OPTIONS = ("bptt", "batch_size", "random_windows", "seed")
+#: the options a resume may always change: a run can be given more time
+BUDGETS = ("epochs", "max_steps", "max_time")
+
+
+def identity_changes(recorded: dict | None, now: dict) -> list[str]:
+    """``"NAME A -> B"`` for each entry of a run's identity (:meth:`lmtool.neural.training.Trainer._identity`) that differs;
+    a checkpoint written before identities were recorded has nothing to compare."""
+    if recorded is None:
+        return []
+    changes = [f"{key} {value!r} -> {now['options'].get(key)!r}" for key, value in recorded["options"].items()
+               if now["options"].get(key) != value]
+    changes += [f"{key} (new) {value!r}" for key, value in now["options"].items() if key not in recorded["options"]]
+    if recorded.get("corpus") != now["corpus"]:
+        changes.append("the corpus ids differ (another text, split or vocabulary)")
+    return changes

@@ -10,8 +10,10 @@ model file, and ``validate`` raises :class:`UsageError` naming the flag to fix.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from lmtool.errors import UsageError
 from lmtool.text import BOS_ID
@@ -22,6 +24,10 @@ SCHEDULES = ("auto", "plateau", "cosine", "constant")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 ADAPTIVE_DIV = 4.0  # each adaptive-softmax tail cluster projects to hidden / 4**(i+1), as in Grave et al.
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*$")
+#: the files a run keeps in its checkpoint directory: the last model, the resume state, the run's lock
+LAST_MODEL, RESUME_STATE, LOCK = "last.safetensors", "resume.pt", "lock"
+#: the largest --seed (torch, numpy and Python all take it)
+MAX_SEED = 2**63 - 1
 
 
 @dataclass
@@ -123,12 +129,17 @@ class TrainOptions:
             raise UsageError(f"unknown optimizer {self.optimizer!r}: choose {', '.join(OPTIMIZERS)}")
         if self.schedule not in SCHEDULES:
             raise UsageError(f"unknown schedule {self.schedule!r}: choose {', '.join(SCHEDULES)}")
-        if self.lr is not None and not self.lr > 0:
-            raise UsageError(f"--lr must be positive (got {self.lr})")
+        if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
+            raise UsageError(f"--lr must be positive and finite (got {self.lr})")
+        for name in ("clip", "weight_decay", "lr_decay"):
+            if not math.isfinite(getattr(self, name)):
+                raise UsageError(f"--{name.replace('_', '-')} must be a finite number (got {getattr(self, name)})")
         if self.clip < 0 or self.weight_decay < 0 or self.warmup < 0 or self.patience < 0:
             raise UsageError("--clip, --weight-decay, --warmup and --patience cannot be negative")
         if self.lr_decay <= 1:
             raise UsageError(f"--lr-decay must be above 1 (got {self.lr_decay})")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise UsageError(f"--seed must be between 0 and 2**63 - 1 (got {self.seed})")
         for name in ("epochs", "max_steps", "valid_every"):
             value = getattr(self, name)
             if value is not None and value < 1:
@@ -159,3 +170,9 @@ def parse_duration(value: str | None, flag: str = "--max-time") -> float | None:
     if not match:
         raise UsageError(f"{flag} {value!r} is not a duration: write e.g. 90, 90s, 30m or 2h")
     return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+
+
+def checkpoint_directory(output: str | Path, checkpoint_dir: str | Path | None = None) -> Path:
+    """Where a run writing the model ``output`` keeps its checkpoints: ``checkpoint_dir``, else ``OUTPUT.ckpt``."""
+    output = Path(output)
+    return Path(checkpoint_dir) if checkpoint_dir else output.with_name(output.name + ".ckpt")

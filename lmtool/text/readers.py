@@ -14,10 +14,11 @@ import lzma
 import os
 import shutil
 import sys
-import tempfile
+import zlib
 from typing import BinaryIO, Iterator
 
 from lmtool.errors import DataError, UsageError
+from lmtool.files import owned_temporary_file
 
 ENCODING_ERRORS = ("strict", "replace")
 
@@ -112,18 +113,18 @@ def read_lines(path: str, errors: str = "strict", whole_lines: bool = True) -> I
                 ) from None
             if tail:
                 yield tail
-        except (OSError, EOFError, lzma.LZMAError) as error:
+        except (OSError, EOFError, lzma.LZMAError, zlib.error) as error:
             raise DataError(f"{name}: cannot read ({error}): is the compressed file complete?") from None
 
 
 def spool_stdin() -> str:
     """Copy standard input to a temporary file and return its path (stdin can be read only once,
     and corpus loading needs several passes). The file is removed when the process exits."""
-    handle = tempfile.NamedTemporaryFile(prefix="lmtool-stdin-", suffix=".txt", delete=False)
-    with handle:
+    descriptor, path = owned_temporary_file("lmtool-stdin", ".txt")  # a SIGKILLed run's copy goes next time
+    _SPOOLED.append(path)
+    with os.fdopen(descriptor, "wb") as handle:
         shutil.copyfileobj(_stdin_binary(), handle)
-    _SPOOLED.append(handle.name)
-    return handle.name
+    return path
 
 
 def _stdin_binary() -> BinaryIO:
