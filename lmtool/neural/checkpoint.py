@@ -16,6 +16,7 @@ Model file metadata (the ``"lmtool"`` entry of the safetensors header)::
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import random
@@ -168,9 +169,20 @@ DATA_OPTIONS = ("bptt", "batch_size", "random_windows", "seed")
 BUDGETS = ("epochs", "max_steps", "max_time")
 
 
+def run_identity(options, cosine_steps: int | None, corpus_digest: str) -> dict:
+    """What a resume checks besides architecture, vocabulary and batching: every other training
+    option but the budgets (the learning rate as used, the cosine's length when the schedule is
+    one) and the corpus (:func:`data_digest` of its ids)."""
+    kept = {k: v for k, v in dataclasses.asdict(options).items() if k not in BUDGETS + DATA_OPTIONS}
+    kept["lr"] = options.base_lr
+    if cosine_steps is not None:
+        kept["cosine_steps"] = cosine_steps
+    return {"options": kept, "corpus": corpus_digest}
+
+
 def identity_changes(recorded: dict | None, now: dict) -> list[str]:
-    """``"NAME A -> B"`` for each entry of a run's identity (:meth:`lmtool.neural.training.Trainer._identity`) that differs;
-    a checkpoint written before identities were recorded has nothing to compare."""
+    """``"NAME A -> B"`` for each entry of a run's identity (:func:`run_identity`) that differs; a
+    checkpoint written before identities were recorded has nothing to compare."""
     if recorded is None:
         return []
     changes = [f"{key} {value!r} -> {now['options'].get(key)!r}" for key, value in recorded["options"].items()

@@ -24,11 +24,10 @@ the best model already written stays on disk.
 
 Resume: the checkpoint holds the weights, the optimiser and schedule state, the torch, numpy
 and Python RNG states (per rank), the data position and the carried hidden state of every batch
-row, so that a resumed run reaches bit-for-bit the weights of an uninterrupted one on CPU. It
-also holds the run's identity: the architecture, the vocabulary fingerprint and the batching
-(which may never change), and the other options and a digest of the corpus ids (which may
-change only when the caller allows it; the budgets ``epochs``, ``max_steps`` and ``max_time``
-may always grow). A resumed run whose budget is already spent, and that had ended, does nothing.
+row, so that a resumed run reaches bit-for-bit the weights of an uninterrupted one on CPU, and
+the run's identity (:func:`~lmtool.neural.checkpoint.run_identity`): what may never change,
+what may change when the caller allows it, and the budgets, which may always grow. A resumed
+run whose budget is spent, and that had ended, does nothing.
 """
 
 from __future__ import annotations
@@ -44,11 +43,11 @@ from typing import Callable
 import numpy as np
 import torch
 
-from lmtool.errors import LmtoolError, UsageError
+from lmtool.errors import LmtoolError, ModelFileError, UsageError
 from lmtool.lm import nats_to_perplexity
 from lmtool.neural.batching import RandomWindows, StreamBatches, rank_rows
-from lmtool.neural.checkpoint import (BUDGETS, DATA_OPTIONS, data_digest, identity_changes, load_resume,
-                                      numpy_rng_state, read_model_file, save_model_file, save_resume, seed_everything,
+from lmtool.neural.checkpoint import (DATA_OPTIONS, data_digest, identity_changes, load_resume, numpy_rng_state,
+                                      read_model_file, run_identity, save_model_file, save_resume, seed_everything,
                                       set_numpy_rng_state)
 from lmtool.neural.config import LAST_MODEL, RESUME_STATE, TrainOptions
 from lmtool.neural.distributed import Distributed
@@ -342,13 +341,7 @@ class Trainer:
         return {k: getattr(self.options, k) for k in DATA_OPTIONS}
 
     def _identity(self) -> dict:
-        """What a resume checks besides architecture and batching: every other option but the
-        budgets (the learning rate as used, the cosine's length when it has one) and the corpus."""
-        options = {k: v for k, v in asdict(self.options).items() if k not in BUDGETS + DATA_OPTIONS}
-        options["lr"] = self.options.base_lr
-        if self.schedule == "cosine":
-            options["cosine_steps"] = self.horizon
-        return {"options": options, "corpus": self.corpus_digest}
+        return run_identity(self.options, self.horizon if self.schedule == "cosine" else None, self.corpus_digest)
 
     def resume(self, allow_option_changes: bool = False) -> None:
         """Continue from ``checkpoint_dir/resume.pt``: the same architecture, vocabulary and batching,
@@ -366,6 +359,14 @@ class Trainer:
             raise UsageError(f"{path} belongs to a run with other settings ({'; '.join(changes)}): resume with the "
                              "original options, add --allow-option-changes to continue with the new ones, or drop "
                              "--resume to start afresh")
+        try:
+            self._restore(state)
+        except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as error:
+            raise ModelFileError(f"{path}: incomplete or damaged resume checkpoint ({type(error).__name__}: {error}): "
+                                 "start again without --resume") from None
+
+    def _restore(self, state: dict) -> None:
+        """Take over the weights, optimiser, schedule, position, hidden state and RNGs of a resume ``state``."""
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         schedule = state["schedule"]
@@ -385,7 +386,6 @@ class Trainer:
         self.history, self.elapsed_before = state["history"], state["elapsed"]
         self.stopped = state.get("stopped")
         self._good = self._snapshot()
-
 
 
 def finite_or_none(value: float) -> float | None:

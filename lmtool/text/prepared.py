@@ -195,8 +195,12 @@ def _install(staging: str, target: str) -> None:
 
 
 def _write_array(path: str, array: np.ndarray) -> None:
+    """``array`` as a ``.npy`` file. The data goes through Python's file write rather than numpy's
+    ``tofile``, whose short write on a full disk is an ``OSError`` without the ENOSPC that says so."""
+    array = np.ascontiguousarray(array)
     with open(path, "wb") as handle:
-        np.save(handle, array, allow_pickle=False)
+        np.lib.format.write_array_header_1_0(handle, np.lib.format.header_data_from_array_1_0(array))
+        handle.write(array.data)
         handle.flush()
         os.fsync(handle.fileno())
 

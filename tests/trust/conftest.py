@@ -31,11 +31,13 @@ def lmtool_process(*args, cwd=None, **kwargs) -> subprocess.Popen:
 
 
 def one_line_error(result) -> str:
-    """The message of a failed CliRunner result, checked to be one line and no traceback."""
+    """The message of a failed CliRunner result, checked to be one line after any progress lines
+    (the last line of the output) and no traceback."""
     lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    errors = [line for line in lines if line.startswith("Error")]
+    assert len(errors) == 1 and lines[-1] == errors[0] and "Traceback" not in result.output, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return lines[0]
+    return errors[0]
 
 
 def leftovers(directory: Path) -> list[str]:
