@@ -31,6 +31,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import json
+import logging
 import math
 import os
 import re
@@ -45,6 +46,8 @@ from lmtool.errors import LmtoolError, UsageError
 
 #: suffix of atomic_write's temporary files: ``.NAME.HOST-PID.RANDOM.tmp``
 TEMPORARY_SUFFIX = ".tmp"
+
+log = logging.getLogger(__name__)
 
 
 # ----- owned temporary names ------------------------------------------------------------------
@@ -308,6 +311,8 @@ def _acquire(path: Path, what: str) -> int:
         if (current.st_dev, current.st_ino) != (os.fstat(handle).st_dev, os.fstat(handle).st_ino):
             os.close(handle)
             continue
+        if current.st_size:  # a holder that died without removing the file (SIGKILL, power loss)
+            log.warning("%s: taking over the lock of %s, which ended without releasing it", path, _read_holder(handle))
         os.ftruncate(handle, 0)
         os.write(handle, json.dumps({"host": socket.gethostname(), "pid": os.getpid()}).encode("utf-8") + b"\n")
         return handle

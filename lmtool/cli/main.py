@@ -8,6 +8,8 @@ import os
 import signal
 import sys
 import threading
+from contextlib import contextmanager
+from typing import Iterator
 
 import click
 
@@ -52,12 +54,28 @@ class Terminated(KeyboardInterrupt):
     run directories, the checkpoint lock) runs before the process ends."""
 
 
-def _terminate(signum: int, frame) -> None:
-    if os.getpid() != _terminate.owner:  # a forked worker: die as SIGTERM would kill it, quietly
-        signal.signal(signum, signal.SIG_DFL)
-        os.kill(os.getpid(), signum)
+@contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """While the block runs, SIGTERM raises :class:`Terminated` in this process (a forked worker
+    still dies as SIGTERM kills it). Signals can be set only in the main thread: elsewhere this
+    does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
         return
-    raise Terminated()
+    owner = os.getpid()
+
+    def terminate(signum: int, frame) -> None:
+        if os.getpid() != owner:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def usage_line(error: click.UsageError) -> str:
@@ -104,12 +122,9 @@ class LazyGroup(click.Group):
         is one line too, exit 1: it names a file and a cause the user can act on. SIGTERM is
         handled like Ctrl-C while the command runs (exit 143 rather than 130).
         """
-        in_main_thread = threading.current_thread() is threading.main_thread()  # signals can only be set there
-        if in_main_thread:
-            _terminate.owner = os.getpid()
-            previous = signal.signal(signal.SIGTERM, _terminate)
         try:
-            return super().invoke(ctx)
+            with sigterm_raises():
+                return super().invoke(ctx)
         except LmtoolError as error:
             raise CommandError(str(error), error.exit_code) from None
         except Terminated:
@@ -119,9 +134,6 @@ class LazyGroup(click.Group):
         except OSError as error:
             where = f"{error.filename}: " if error.filename else ""
             raise CommandError(f"{where}{error.strerror or error}", 1) from None
-        finally:
-            if in_main_thread:
-                signal.signal(signal.SIGTERM, previous)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         with formatter.section("Commands"):

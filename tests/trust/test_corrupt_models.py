@@ -17,7 +17,7 @@ from safetensors.torch import load_file, save_file
 
 from lmtool.errors import ModelFileError
 from lmtool.neural import load_rnn
-from lmtool.neural.checkpoint import CHECKSUM, read_model_file
+from lmtool.neural.checkpoint import read_model_file
 from lmtool.text import load_corpus
 
 from .conftest import invoke, one_line_error
@@ -49,8 +49,8 @@ def test_a_flipped_weight_bit_is_refused_by_the_checksum(tmp_path, models, corpu
 
 def test_a_file_written_before_checksums_still_loads_and_scores_the_same(tmp_path, models, corpus_file):
     old = tmp_path / "old.rnn"
-    rewrite(models["rnn"], old, meta_change=lambda meta: meta.pop(CHECKSUM))
-    assert CHECKSUM not in read_model_file(old)[1]
+    rewrite(models["rnn"], old, meta_change=lambda meta: meta.pop("tensors_sha256"))
+    assert "tensors_sha256" not in read_model_file(old)[1]
     split = load_corpus(str(corpus_file)).splits["test"]
     assert np.array_equal(load_rnn(old).score(split), load_rnn(models["rnn"]).score(split))
 
@@ -58,7 +58,7 @@ def test_a_file_written_before_checksums_still_loads_and_scores_the_same(tmp_pat
 def test_a_wrong_dtype_is_refused(tmp_path, models, corpus_file):
     doubled = tmp_path / "float64.rnn"
     tensors = {name: t.double() for name, t in load_file(models["rnn"]).items()}
-    rewrite(models["rnn"], doubled, tensors, meta_change=lambda meta: meta.pop(CHECKSUM))
+    rewrite(models["rnn"], doubled, tensors, meta_change=lambda meta: meta.pop("tensors_sha256"))
     result = invoke("info", doubled)
     assert result.exit_code == 4 and "holds torch.float64, not float32" in one_line_error(result)
 

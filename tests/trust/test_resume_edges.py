@@ -16,7 +16,6 @@ import sys
 import torch
 
 from lmtool.errors import LmtoolError
-from lmtool.files import directory_lock
 
 from .conftest import REPO, invoke, one_line_error
 
@@ -109,6 +108,7 @@ def test_allow_option_changes_needs_resume(tmp_path, corpus_file):
 
 
 def test_a_running_training_holds_the_lock_and_releases_it(tmp_path, corpus_file):
+    from lmtool.files import directory_lock
     from lmtool.neural import RnnConfig
     from lmtool.neural.config import TrainOptions
     from lmtool.neural.train import train as train_api
@@ -142,7 +142,7 @@ with directory_lock(sys.argv[1], "lock", "training run"):
 """
 
 
-def test_a_live_run_keeps_others_out_and_a_killed_one_leaves_a_stale_lock(tmp_path, corpus_file):
+def test_a_live_run_keeps_others_out_and_a_killed_one_leaves_a_stale_lock(tmp_path, corpus_file, caplog):
     directory = tmp_path / "m.rnn.ckpt"
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(directory)], stdout=subprocess.PIPE, text=True,
                               env={**os.environ, "PYTHONPATH": str(REPO)})
@@ -156,8 +156,10 @@ def test_a_live_run_keeps_others_out_and_a_killed_one_leaves_a_stale_lock(tmp_pa
         holder.wait()
     stale = json.loads((directory / "lock").read_text())
     assert stale == {"host": os.uname().nodename, "pid": holder.pid}  # names a process that is gone
-    result = train(corpus_file, tmp_path / "m.rnn", "--max-steps", "2")
+    with caplog.at_level("WARNING", logger="lmtool.files"):
+        result = train(corpus_file, tmp_path / "m.rnn", "--max-steps", "2")
     assert result.exit_code == 0, result.output
+    assert f"taking over the lock of host {os.uname().nodename}, pid {holder.pid}" in caplog.text
     assert not (directory / "lock").exists()
 
 

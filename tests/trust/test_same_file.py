@@ -10,7 +10,6 @@ import shutil
 import pytest
 
 from lmtool.errors import UsageError
-from lmtool.files import check_distinct, same_file
 
 from .conftest import invoke, one_line_error
 
@@ -84,6 +83,8 @@ def test_distinct_paths_are_accepted(work, monkeypatch):
 
 
 def test_same_file_sees_resolved_paths_and_inodes(tmp_path):
+    from lmtool.files import check_distinct, same_file
+
     (tmp_path / "a").write_text("x")
     os.link(tmp_path / "a", tmp_path / "hard")
     os.symlink(tmp_path / "a", tmp_path / "soft")

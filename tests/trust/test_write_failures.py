@@ -15,7 +15,7 @@ import stat
 import pytest
 
 from lmtool.errors import LmtoolError, UsageError
-from lmtool.files import atomic_write, atomic_write_lines, check_writable
+from lmtool.files import atomic_write
 
 from .conftest import invoke, leftovers, one_line_error
 
@@ -64,6 +64,8 @@ def test_an_existing_directory_where_a_file_goes_is_refused(tmp_path, corpus_fil
     (tmp_path / "m.npz").mkdir()
     result = invoke("fit-ngram", "--corpus", corpus_file, "-o", tmp_path / "m.npz")
     assert result.exit_code == 2 and "is a directory" in one_line_error(result)
+    from lmtool.files import check_writable
+
     with pytest.raises(UsageError, match="m.npz exists and is not a file"):
         check_writable(tmp_path / "m.npz", "-o")
 
@@ -91,6 +93,8 @@ def test_an_oserror_while_writing_is_one_line_naming_path_and_cause(tmp_path, co
 
 
 def test_a_failed_per_token_write_leaves_no_partial_file(tmp_path):
+    from lmtool.files import atomic_write_lines
+
     target = tmp_path / "t.tsv"
 
     def lines():
