@@ -42,6 +42,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
+import numpy as np
+
 from lmtool.errors import LmtoolError, UsageError
 
 #: suffix of atomic_write's temporary files: ``.NAME.HOST-PID.RANDOM.tmp``
@@ -180,6 +182,15 @@ def atomic_write_lines(path: str | os.PathLike, lines: Iterable[str]) -> None:
             out.write(line.encode("utf-8") + b"\n")
 
     atomic_write(path, write)
+
+
+def write_npy(handle: BinaryIO, array: np.ndarray) -> None:
+    """``array`` in ``.npy`` format (what ``np.save`` writes) to the open binary ``handle``, the data
+    through the file's own ``write``: numpy's ``tofile`` reports a short write on a full disk as an
+    ``OSError`` without ENOSPC, so that the error could not say the disk is full."""
+    array = np.ascontiguousarray(array)
+    np.lib.format.write_array_header_1_0(handle, np.lib.format.header_data_from_array_1_0(array))
+    handle.write(array.data)
 
 
 def json_safe(value: Any) -> Any:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lmtool.errors import DataError, UsageError
-from lmtool.files import creation_mode, owned_temporary_directory, write_error
+from lmtool.files import creation_mode, owned_temporary_directory, write_error, write_npy
 from lmtool.text.encoding import UNITS, EncodedSplit
 from lmtool.text.sources import SPLIT_NAMES
 from lmtool.text.tokenizers import Tokenizer, tokenizer_from_json
@@ -195,12 +195,8 @@ def _install(staging: str, target: str) -> None:
 
 
 def _write_array(path: str, array: np.ndarray) -> None:
-    """``array`` as a ``.npy`` file. The data goes through Python's file write rather than numpy's
-    ``tofile``, whose short write on a full disk is an ``OSError`` without the ENOSPC that says so."""
-    array = np.ascontiguousarray(array)
     with open(path, "wb") as handle:
-        np.lib.format.write_array_header_1_0(handle, np.lib.format.header_data_from_array_1_0(array))
-        handle.write(array.data)
+        write_npy(handle, array)
         handle.flush()
         os.fsync(handle.fileno())
 

@@ -281,3 +281,21 @@ def test_sigterm_inside_a_write_removes_the_temporary_file_and_exits_143(tmp_pat
     assert result.exit_code == 143 and one_line_error(result) == "Error: terminated"
     assert target.read_bytes() == b"previous" and leftovers(tmp_path) == []
     assert signal.getsignal(signal.SIGTERM) is handler  # the command's handler is gone with it
+
+
+def test_disk_full_while_spilling_runs_names_the_tmp_disk(small_disk, tmp_path, corpus_file, monkeypatch):
+    runs = small_disk
+    if runs is None:  # no tmpfs: the spill's own write fails as a full disk's would
+        runs = tmp_path / "runs"
+        runs.mkdir()
+
+        def no_space(handle, array):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        monkeypatch.setattr("lmtool.ngram.external.spill.write_npy", no_space)
+    result = invoke("fit-ngram", "--corpus", corpus_file, "--smoothing", "witten-bell", "--memory", "1M",
+                    "--tmp", runs, "-o", tmp_path / "m.npz")
+    assert result.exit_code == 1
+    assert one_line_error(result) == (f"Error: no space left on the device of {runs} while spilling n-gram runs: "
+                                      "free disk space or give --tmp on a larger disk")
+    assert list(runs.iterdir()) == [] and not (tmp_path / "m.npz").exists()
