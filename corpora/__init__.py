@@ -22,10 +22,10 @@ point, so the registry calls it the first time a spec names a corpus it does not
 
 from __future__ import annotations
 
-import os
 from typing import Sequence
 
 from lmtool.errors import UsageError
+from lmtool.limits import check_fits
 from lmtool.text.registry import register_corpus, register_generator
 from lmtool.text.sources import SPLIT_NAMES, Source
 from lmtool.text.splits import split_sizes
@@ -57,32 +57,11 @@ def int_options(name: str, options: dict[str, str], defaults: dict[str, int], mi
     return values
 
 
-def physical_memory() -> int | None:
-    """Bytes of physical memory of this machine (None where the system does not say)."""
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
 def check_memory(name: str, values: dict[str, int], need: int, fix: str = "give a smaller length") -> None:
     """Refuse a generator's options when making its text would take ``need`` bytes, more than this
     machine's memory: one clear error with the size, rather than an allocation error or swapping."""
-    available = physical_memory()
-    if available is not None and need > available:
-        options = ",".join(f"{key}={value}" for key, value in values.items())
-        raise UsageError(f"gen:{name}:{options} would need about {_size(need)} of memory to generate, more than "
-                         f"this machine's {_size(available)}: {fix}")
-
-
-def _size(count: int) -> str:
-    """``count`` bytes in a binary unit, e.g. ``7.3 TiB``."""
-    value, unit = float(count), "bytes"
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
-        if value < 1024 or unit == "EiB":
-            break
-        value /= 1024
-    return f"{value:.1f} {unit}" if unit != "bytes" else f"{count} bytes"
+    options = ",".join(f"{key}={value}" for key, value in values.items())
+    check_fits(f"generating gen:{name}:{options}", need, fix)
 
 
 def generated_splits(name: str, symbols: str, fractions: Sequence[float], entropy_rate_bits: float) -> Source:

@@ -12,6 +12,8 @@ FORBIDDEN = {
     "errors": ["lmtool"],
     "files": ["lmtool.text", "lmtool.lm", "lmtool.ngram", "lmtool.neural", "lmtool.evaluate", "lmtool.sampling",
               "lmtool.cli"],
+    "limits": ["lmtool.files", "lmtool.text", "lmtool.lm", "lmtool.ngram", "lmtool.neural", "lmtool.evaluate",
+               "lmtool.sampling", "lmtool.cli"],
     "text": ["lmtool.ngram", "lmtool.neural", "lmtool.evaluate", "lmtool.sampling", "lmtool.cli"],
     "lm": ["lmtool.ngram", "lmtool.neural", "lmtool.evaluate", "lmtool.sampling", "lmtool.cli"],
     "ngram": ["lmtool.neural", "lmtool.evaluate", "lmtool.sampling", "lmtool.cli", "torch"],

@@ -88,7 +88,7 @@ def corpus_options(function: Callable) -> Callable:
         [
             click.option("--tokenizer", type=click.Choice(TOKENIZER_KINDS), default=None,
                          help="Tokens: word (whitespace, default), treebank (NLTK rules), char, bpe (learned)."),
-            click.option("--bpe-vocab-size", type=click.IntRange(min=257), default=None,
+            click.option("--bpe-vocab-size", type=int, default=None,
                          help="Target vocabulary size of --tokenizer bpe (default 1000)."),
             click.option("--unit", type=click.Choice(UNITS), default=None,
                          help="line: each line a sentence ending in </s> (default); stream: one continuous text."),

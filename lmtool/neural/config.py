@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lmtool.errors import UsageError
+from lmtool.limits import check_fits
 from lmtool.text import BOS_ID
 
 CELLS = ("rnn-tanh", "rnn-relu", "lstm", "gru")
@@ -28,6 +29,11 @@ DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*$")
 LAST_MODEL, RESUME_STATE, LOCK = "last.safetensors", "resume.pt", "lock"
 #: the largest --seed (torch, numpy and Python all take it)
 MAX_SEED = 2**63 - 1
+#: the most CPU threads torch is asked for (it crashes on tens of thousands)
+MAX_THREADS = 1024
+#: copies of the weights a run holds at once: weights, gradients, Adam's two moments, and the
+#: rollback snapshot of weights and moments (4 bytes each, float32)
+TRAINING_COPIES = 7
 
 
 @dataclass
@@ -77,6 +83,20 @@ class RnnConfig:
             raise UsageError(
                 f"hidden size {self.hidden_size} is too small for {len(cutoffs)} adaptive-softmax "
                 f"clusters (the last projects to hidden/{int(ADAPTIVE_DIV ** len(cutoffs))}): use fewer --cutoffs")
+
+    def parameter_count(self) -> int:
+        """The network's weights, counted from the config (as :class:`lmtool.neural.RnnNetwork` builds them)."""
+        gates = {"lstm": 4, "gru": 3}.get(self.cell, 1)
+        E, H, V = self.emb_size, self.hidden_size, self.vocab_size
+        count = V * E + gates * H * (E + H + 2) + (self.layers - 1) * gates * H * (2 * H + 2)
+        if not self.adaptive_cutoffs:
+            return count + (0 if self.tied else H * V) + V
+        edges = [*self.adaptive_cutoffs, V]
+        count += H * (edges[0] + len(edges) - 1)  # the head: frequent words and one logit per cluster
+        for i, (low, high) in enumerate(zip(edges, edges[1:])):
+            projection = H // int(ADAPTIVE_DIV ** (i + 1))
+            count += H * projection + projection * (high - low)
+        return count
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -158,8 +178,8 @@ def check_placement(device: str, threads: int | None) -> None:
     """Raise :class:`UsageError` for a device name lmtool does not know or fewer than one thread."""
     if device not in DEVICES:
         raise UsageError(f"unknown device {device!r}: choose {', '.join(DEVICES)}")
-    if threads is not None and threads < 1:
-        raise UsageError(f"--threads must be at least 1 (got {threads})")
+    if threads is not None and not 1 <= threads <= MAX_THREADS:
+        raise UsageError(f"--threads must be at least 1 and at most {MAX_THREADS} (got {threads})")
 
 
 def parse_duration(value: str | None, flag: str = "--max-time") -> float | None:
@@ -176,3 +196,10 @@ def checkpoint_directory(output: str | Path, checkpoint_dir: str | Path | None =
     """Where a run writing the model ``output`` keeps its checkpoints: ``checkpoint_dir``, else ``OUTPUT.ckpt``."""
     output = Path(output)
     return Path(checkpoint_dir) if checkpoint_dir else output.with_name(output.name + ".ckpt")
+
+
+def check_network_fits(config) -> None:
+    """Refuse a network whose weights and training state (:data:`TRAINING_COPIES`) exceed this
+    machine's memory, before torch tries to allocate them."""
+    check_fits(f"a network of {config.parameter_count():,} weights", 4 * TRAINING_COPIES * config.parameter_count(),
+               "use smaller --emb, --hidden or --layers (or --adaptive-softmax for a large vocabulary)")

@@ -22,7 +22,8 @@ from lmtool.errors import DataError, UsageError
 from lmtool.files import directory_lock, json_text, write_error
 from lmtool.neural import distributed
 from lmtool.neural.checkpoint import seed_everything
-from lmtool.neural.config import LOCK, RnnConfig, TrainOptions, check_placement, checkpoint_directory
+from lmtool.neural.config import (LOCK, RnnConfig, TrainOptions, check_network_fits, check_placement,
+                                  checkpoint_directory)
 from lmtool.neural.language_model import corpus_meta
 from lmtool.neural.network import RnnNetwork
 from lmtool.neural.training import Trainer
@@ -106,6 +107,7 @@ def train(corpus, config, options: TrainOptions, *, output: str | Path, checkpoi
     network = network_class(config)
     options.validate()
     config.validate()
+    check_network_fits(config)
     check_placement(device, threads)
     train_split, valid = corpus.splits["train"], corpus.splits.get("valid")
     if train_split.n_tokens == 0:

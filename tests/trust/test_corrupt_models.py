@@ -74,7 +74,8 @@ def test_non_finite_weights_are_refused_even_with_a_matching_checksum(tmp_path, 
         load_rnn(tmp_path / "nan.rnn")
 
 
-@pytest.mark.parametrize("command", [["info"], ["eval", "--corpus", "{corpus}"], ["sample"], ["export", "--arpa", "{tmp}/x"]])
+@pytest.mark.parametrize("command", [["info"], ["eval", "--corpus", "{corpus}"], ["sample"],
+                                     ["export", "--arpa", "{tmp}/x"]])
 def test_a_raw_pickle_given_as_a_model_is_exit_4(tmp_path, corpus_file, command):
     path = tmp_path / "model.pkl"
     path.write_bytes(pickle.dumps({"weights": [1.0, 2.0]}))

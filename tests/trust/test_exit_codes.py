@@ -20,7 +20,8 @@ from .conftest import REPO, invoke, one_line_error
 
 
 @pytest.mark.parametrize("args, message", [
-    (["train-rnn", "--corpus", "x", "-o", "m", "--hidden", "x"], "Invalid value for '--hidden': 'x' is not a valid integer"),
+    (["train-rnn", "--corpus", "x", "-o", "m", "--hidden", "x"],
+     "Invalid value for '--hidden': 'x' is not a valid integer"),
     (["fit-ngram", "--corpus", "x", "-o", "m", "--nope"], "No such option '--nope'"),
     (["fit-ngram", "--corpus", "x"], "Missing option '-o' / '--output'"),
     (["fit-ngram", "--corpus", "x", "-o", "m", "--smoothing", "magic"], "Invalid value for '--smoothing'"),

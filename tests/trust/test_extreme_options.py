@@ -75,11 +75,11 @@ def test_a_negative_split_seed_is_a_usage_error(corpus_file):
     ("gen:repeat:gap=1000000000000,length=10", "16.4 TiB"),  # two blocks of 10**12 + 2 positions, 9 bytes each
 ])
 def test_a_generated_corpus_beyond_memory_names_the_size_it_would_need(monkeypatch, spec, size):
-    monkeypatch.setattr("corpora.physical_memory", lambda: 16 * 2**30)
+    monkeypatch.setattr("lmtool.limits.physical_memory", lambda: 16 * 2**30)
     result = invoke("corpus", "info", spec)
     assert result.exit_code == 2
     message = one_line_error(result)
-    assert f"would need about {size} of memory to generate, more than this machine's 16.0 GiB" in message
+    assert f"would need about {size} of memory, more than this machine's 16.0 GiB" in message
 
 
 def test_a_single_enormous_line_in_stream_units_is_split_by_characters(tmp_path, monkeypatch):
@@ -94,3 +94,41 @@ def test_a_single_enormous_line_in_stream_units_is_split_by_characters(tmp_path,
                                                                              "test": 1000}
     decoded = "".join("".join(corpus.vocabulary.decode(corpus.splits[s].ids)) for s in ("train", "valid", "test"))
     assert decoded == text  # contiguous pieces, in order, nothing lost
+
+
+@pytest.mark.parametrize("args, message", [
+    # V = 43 (40 words, <unk> <s> </s>), E = 4, H = 10**8, an LSTM layer: 43 * 4 embedding weights,
+    # 4 H (E + H + 2) recurrent ones (40,000,002,400,000,000), H * 43 + 43 in the softmax; 4 bytes
+    # times 7 copies of them (weights, gradients, Adam's moments, the rollback snapshot) = 994.8 PiB
+    (["--hidden", "100000000"], "a network of 40,000,006,700,000,215 weights would need about 994.8 PiB"),
+    (["--layers", "100000000"], "would need about"),
+    (["--emb", "100000000000"], "would need about"),
+])
+def test_a_network_beyond_memory_is_refused_with_its_size(tmp_path, corpus_file, args, message):
+    options = [a for a in TINY if a not in ("--hidden", "8")]
+    result = invoke("train-rnn", "--corpus", corpus_file, *options, *args, "--max-steps", "1", "-o", tmp_path / "m.rnn")
+    assert result.exit_code == 2
+    line = one_line_error(result)
+    assert message in line and "use smaller --emb, --hidden or --layers" in line
+
+
+@pytest.mark.parametrize("changes", [{}, {"cell": "gru", "layers": 3}, {"cell": "rnn-relu", "layers": 1},
+                                     {"tied": True, "emb_size": 16, "hidden_size": 16},
+                                     {"adaptive_cutoffs": [20, 50], "hidden_size": 64}])
+def test_the_parameter_count_is_the_networks(changes):
+    from lmtool.neural import RnnConfig, RnnNetwork
+
+    config = RnnConfig(**{"vocab_size": 100, "emb_size": 8, "hidden_size": 16, **changes})
+    assert config.parameter_count() == sum(p.numel() for p in RnnNetwork(config).parameters())
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train-rnn", "--corpus", "{corpus}", "-o", "{tmp}/m.rnn", "--threads", "1000000"],
+     "--threads must be at least 1 and at most 1024"),
+    (["corpus", "info", "{corpus}", "--tokenizer", "bpe", "--bpe-vocab-size", "1000000000"],
+     "--bpe-vocab-size must be at least 257 (256 bytes + 1 merge) and at most 16,777,216"),
+])
+def test_values_that_crash_the_libraries_below_are_refused(tmp_path, corpus_file, args, message):
+    # torch segfaults when asked for a million threads; Hugging Face tokenizers aborts on a 10**9 vocabulary
+    result = invoke(*[a.format(corpus=corpus_file, tmp=tmp_path) for a in args])
+    assert result.exit_code == 2 and message in one_line_error(result)

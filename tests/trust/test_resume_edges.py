@@ -29,7 +29,8 @@ def train(corpus, out, *extra):
 
 def snapshot(directory) -> dict:
     """Every file under ``directory`` with its bytes and modification time."""
-    return {p.relative_to(directory): (p.read_bytes(), p.stat().st_mtime_ns) for p in directory.rglob("*") if p.is_file()}
+    return {p.relative_to(directory): (p.read_bytes(), p.stat().st_mtime_ns)
+            for p in directory.rglob("*") if p.is_file()}
 
 
 def test_a_finished_run_resumed_is_a_no_op_that_says_so(tmp_path, corpus_file):
@@ -150,7 +151,8 @@ def test_a_live_run_keeps_others_out_and_a_killed_one_leaves_a_stale_lock(tmp_pa
         assert holder.stdout.readline() == "locked\n"
         refused = train(corpus_file, tmp_path / "m.rnn", "--max-steps", "2")
         assert refused.exit_code == 1
-        assert f"another training run (host {os.uname().nodename}, pid {holder.pid}) is using" in one_line_error(refused)
+        holder_named = f"another training run (host {os.uname().nodename}, pid {holder.pid}) is using"
+        assert holder_named in one_line_error(refused)
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()

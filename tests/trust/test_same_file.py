@@ -77,7 +77,8 @@ def test_the_prepared_corpus_cannot_be_prepared_onto_itself(work, monkeypatch):
 
 def test_distinct_paths_are_accepted(work, monkeypatch):
     monkeypatch.chdir(work)
-    result = invoke("fit-ngram", "--corpus", "c.txt", "--smoothing", "witten-bell", "-o", "new.npz", "--arpa", "new.arpa")
+    result = invoke("fit-ngram", "--corpus", "c.txt", "--smoothing", "witten-bell", "-o", "new.npz",
+                    "--arpa", "new.arpa")
     assert result.exit_code == 0, result.output
     assert (work / "new.npz").is_file() and (work / "new.arpa").is_file()
 
