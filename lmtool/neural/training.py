@@ -18,9 +18,9 @@ infinite, the step is not applied; the model and optimiser roll back to the last
 state (the start of training before the first validation), the learning rate is divided by
 ``lr_decay`` and the run goes on with a fresh hidden state. A validation loss that is not
 finite, or so large that its perplexity overflows a float (above ~700 nats a token: the
-weights have blown up), rolls back the same way. After ``max_rollbacks`` such rollbacks without a finite validation in
-between, training stops with an :class:`LmtoolError` naming the step and the learning rate;
-the best model already written stays on disk.
+weights have blown up), rolls back the same way. After ``max_rollbacks`` such rollbacks
+without a finite validation in between, training stops with an :class:`LmtoolError` naming
+the step and the learning rate; the best model already written stays on disk.
 
 Resume: the checkpoint holds the weights, the optimiser and schedule state, the torch, numpy
 and Python RNG states (per rank), the data position and the carried hidden state of every batch
@@ -255,7 +255,8 @@ class Trainer:
         self._loss_sum, self._loss_count = 0.0, 0
         record = {"step": self.step, "epoch": self.epoch, "elapsed": round(self.elapsed, 3),
                   "lr": self.lr_at(max(0, self.step - 1)), "train_loss": finite_or_none(train_loss),
-                  "valid_loss": finite_or_none(loss), "valid_ppl": nats_to_perplexity(loss) if math.isfinite(loss) else None}
+                  "valid_loss": finite_or_none(loss),
+                  "valid_ppl": nats_to_perplexity(loss) if math.isfinite(loss) else None}
         self.history.append(record)
         if self.valid_ids is not None and record["valid_ppl"] in (None, math.inf):  # the weights diverged
             self.on_event({"event": "valid", "improved": False, **record})
@@ -291,7 +292,8 @@ class Trainer:
         self.rollbacks += 1
         lr = self.lr_at(self.step)
         if self.rollbacks > self.options.max_rollbacks:
-            kept = f"the best model so far is in {self.out_path}" if self.best_step is not None else "no model was written"
+            kept = (f"the best model so far is in {self.out_path}" if self.best_step is not None
+                    else "no model was written")
             raise LmtoolError(
                 f"training diverged: {what} ({loss_value:.4g}) at step {self.step} after "
                 f"{self.options.max_rollbacks} rollbacks (learning rate now {lr:.3g}); {kept}: "
