@@ -18,6 +18,8 @@ either the old file or the new one, never a truncated file that looks like a mod
 ``PREFIX.HOST-PID.RANDOM[SUFFIX]``. A process killed by SIGKILL cannot clean up, so the next
 writer of the same prefix in the same directory removes the entries whose process on this host
 is gone (:func:`sweep_stale`); entries of live processes and of other hosts are left alone.
+(Hosts are told apart by their names: containers that share a host name and a directory but
+not their process ids would see each other's entries as stale.)
 SIGTERM and Ctrl-C become exceptions in the CLI, so the writer's own cleanup runs at once.
 
 **A lock** (:func:`directory_lock`) keeps two live processes out of one directory: an
