@@ -37,6 +37,7 @@ import logging
 import math
 import os
 import re
+import secrets
 import shutil
 import socket
 import tempfile
@@ -105,38 +106,35 @@ def sweep_stale(directory: str | os.PathLike, prefix: str, suffix: str = "") -> 
     return removed
 
 
-def owned_temporary_directory(stem: str, parent: str | os.PathLike | None = None) -> str:
-    """A fresh directory ``STEM.HOST-PID.RANDOM`` under ``parent`` (default: the system's temporary
-    directory), after removing the ones that killed processes left there. The caller removes it."""
-    parent = os.fspath(parent) if parent is not None else tempfile.gettempdir()
-    sweep_stale(parent, stem)
-    return tempfile.mkdtemp(prefix=f"{stem}.{owner_tag()}.", dir=parent)
+def owned_name(stem: str, suffix: str = "", parent: str | os.PathLike | None = None) -> str:
+    """A fresh path ``PARENT/STEM.HOST-PID.RANDOM SUFFIX`` (``parent`` defaults to the system's
+    temporary directory), after removing the entries of that pattern that killed processes left.
 
-
-def owned_temporary_file(stem: str, suffix: str, parent: str | os.PathLike | None = None) -> tuple[int, str]:
-    """``(descriptor, path)`` of a fresh file ``STEM.HOST-PID.RANDOM SUFFIX`` (as :func:`tempfile.mkstemp`),
-    after removing the ones that killed processes left in ``parent``."""
+    Only the name: the caller creates it (``os.mkdir``, ``os.open`` with ``O_EXCL``) inside the
+    block that removes it, so that a signal arriving between the two cannot leave it behind (as
+    it can after :func:`tempfile.mkdtemp`, which creates before the caller's ``try``). Files and
+    directories so created get the umask's permissions, not mkstemp's 0600.
+    """
     parent = os.fspath(parent) if parent is not None else tempfile.gettempdir()
     sweep_stale(parent, stem, suffix)
-    return tempfile.mkstemp(prefix=f"{stem}.{owner_tag()}.", suffix=suffix, dir=parent)
+    return os.path.join(parent, f"{stem}.{owner_tag()}.{secrets.token_hex(6)}{suffix}")
 
 
 @contextmanager
 def temporary_directory(stem: str, parent: str | os.PathLike | None = None) -> Iterator[str]:
-    """:func:`owned_temporary_directory`, removed when the block ends (on errors and Ctrl-C too)."""
-    path = owned_temporary_directory(stem, parent)
+    """A fresh directory named by :func:`owned_name`, removed when the block ends (on errors, Ctrl-C
+    and SIGTERM too)."""
+    path = owned_name(stem, parent=parent)
     try:
+        os.mkdir(path, 0o700)
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def creation_mode(mode: int = 0o666) -> int:
-    """``mode`` less the process umask: the permissions ``open()`` would give a new file
-    (:func:`tempfile.mkstemp` makes files 0600, which a model file should not keep)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return mode & ~umask
+def create_exclusive(path: str) -> int:
+    """A descriptor of the new file ``path``, opened for writing; the umask decides its mode."""
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
 
 
 # ----- writing ----------------------------------------------------------------------------------
@@ -159,12 +157,11 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -
     directory = path.parent
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        handle, temporary = owned_temporary_file(f".{path.name}", TEMPORARY_SUFFIX, directory)
     except OSError as error:
         raise write_error(path, error) from None
+    temporary = owned_name(f".{path.name}", TEMPORARY_SUFFIX, directory)
     try:
-        os.fchmod(handle, creation_mode())
-        with os.fdopen(handle, "wb") as out:
+        with os.fdopen(create_exclusive(temporary), "wb") as out:
             write(out)
             out.flush()
             os.fsync(out.fileno())
@@ -266,10 +263,12 @@ def check_writable(path: str | os.PathLike, label: str, directory: bool = False)
         existing = existing.parent
     if not existing.is_dir():
         raise UsageError(f"{label} {path}: {existing} is not a directory, so nothing can be written under it")
+    probe = owned_name(f".{path.name or 'lmtool'}", TEMPORARY_SUFFIX, existing)
     try:
-        handle, probe = owned_temporary_file(f".{path.name or 'lmtool'}", TEMPORARY_SUFFIX, existing)
-        os.close(handle)
-        os.unlink(probe)
+        try:
+            os.close(create_exclusive(probe))
+        finally:
+            Path(probe).unlink(missing_ok=True)
     except OSError as error:
         raise UsageError(f"{label} {path}: cannot write in {existing} ({error.strerror or error}): "
                          "give a writable location") from None
@@ -305,7 +304,7 @@ def _acquire(path: Path, what: str) -> int:
     """The descriptor of ``path`` opened and flocked by this process, with the holder's line written in it."""
     while True:
         try:
-            handle = os.open(path, os.O_RDWR | os.O_CREAT, creation_mode())
+            handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
         except OSError as error:
             raise write_error(path, error) from None
         try:

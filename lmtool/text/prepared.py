@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lmtool.errors import DataError, UsageError
-from lmtool.files import creation_mode, owned_temporary_directory, write_error, write_npy
+from lmtool.files import owned_name, write_error, write_npy
 from lmtool.text.encoding import UNITS, EncodedSplit
 from lmtool.text.sources import SPLIT_NAMES
 from lmtool.text.tokenizers import Tokenizer, tokenizer_from_json
@@ -106,11 +106,11 @@ class PreparedCorpus:
         parent = os.path.dirname(target)
         try:
             os.makedirs(parent, exist_ok=True)
-            staging = owned_temporary_directory(f".{os.path.basename(target)}.tmp", parent)
-            os.chmod(staging, creation_mode(0o777))  # mkdtemp makes it 0700
         except OSError as error:
             raise write_error(target, error) from None
+        staging = owned_name(f".{os.path.basename(target)}.tmp", parent=parent)
         try:
+            os.mkdir(staging)
             for name, split in self.splits.items():
                 _write_array(os.path.join(staging, f"{name}.npy"), split.ids.astype(np.int32, copy=False))
                 _write_array(os.path.join(staging, f"{name}.starts.npy"), split.starts.astype(np.int64, copy=False))
@@ -185,7 +185,8 @@ def _replaceable(target: str) -> bool:
 def _install(staging: str, target: str) -> None:
     """Move the finished ``staging`` directory to ``target``; an old corpus there goes only after."""
     if os.path.isdir(target) and os.listdir(target):
-        old = owned_temporary_directory(f".{os.path.basename(target)}.old", os.path.dirname(target))
+        old = owned_name(f".{os.path.basename(target)}.old", parent=os.path.dirname(target))
+        os.mkdir(old)
         os.replace(target, os.path.join(old, "corpus"))
         os.replace(staging, target)
         shutil.rmtree(old, ignore_errors=True)

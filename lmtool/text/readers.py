@@ -18,7 +18,7 @@ import zlib
 from typing import BinaryIO, Iterator
 
 from lmtool.errors import DataError, UsageError
-from lmtool.files import owned_temporary_file
+from lmtool.files import create_exclusive, owned_name
 
 ENCODING_ERRORS = ("strict", "replace")
 
@@ -120,9 +120,9 @@ def read_lines(path: str, errors: str = "strict", whole_lines: bool = True) -> I
 def spool_stdin() -> str:
     """Copy standard input to a temporary file and return its path (stdin can be read only once,
     and corpus loading needs several passes). The file is removed when the process exits."""
-    descriptor, path = owned_temporary_file("lmtool-stdin", ".txt")  # a SIGKILLed run's copy goes next time
+    path = owned_name("lmtool-stdin", ".txt")  # a SIGKILLed run's copy goes next time
     _SPOOLED.append(path)
-    with os.fdopen(descriptor, "wb") as handle:
+    with os.fdopen(create_exclusive(path), "wb") as handle:
         shutil.copyfileobj(_stdin_binary(), handle)
     return path
 

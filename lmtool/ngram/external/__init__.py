@@ -40,7 +40,7 @@ from typing import Iterable
 import numpy as np
 
 from lmtool.errors import DataError, LmtoolError, UsageError
-from lmtool.files import owned_temporary_directory
+from lmtool.files import owned_name
 from lmtool.ngram.counting import NgramCounts, check_order, first_seen_ranks
 from lmtool.ngram.external.merge import link_orders, merge_runs
 from lmtool.ngram.external.spill import ExternalStats, run_path, spill_runs
@@ -85,12 +85,13 @@ def count_external(chunks: Iterable, order: int, vocab_size: int, memory: int, t
     if workers < 1:
         raise UsageError(f"--workers must be at least 1, got {workers}")
     stats = stats or ExternalStats(chunk_tokens(memory, workers, order), workers)
+    workdir = owned_name("lmtool-ngram-runs", parent=tmp)
     try:
-        workdir = owned_temporary_directory("lmtool-ngram-runs", tmp)
-    except OSError as error:
-        raise UsageError(f"--tmp {tmp}: cannot create a directory there ({error.strerror}): "
-                         "give a writable directory") from None
-    try:
+        try:  # created inside the block that removes it: a signal cannot come between the two
+            os.mkdir(workdir, 0o700)
+        except OSError as error:
+            raise UsageError(f"--tmp {tmp}: cannot create a directory there ({error.strerror}): "
+                             "give a writable directory") from None
         first_position = spill_runs(chunks, order, vocab_size, workdir, stats)
         if stats.tokens == 0:
             raise DataError("the training split is empty: give a corpus with text in its train split")
