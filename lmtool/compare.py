@@ -5,11 +5,15 @@ wall-clock budget (best model by validation loss kept); score every model on val
 (the same ids, :mod:`lmtool.evaluate`'s accounting); mix the RNN with the n-gram that is best
 on valid (EM weights on valid); write a report folder::
 
-    results.json               corpus, options, table rows, mixture weights, RNN training curve
+    results.json               corpus, options, table rows, mixture weights, RNN training curve,
+                               the context-length curve and the attribution tables
     perplexity_by_order.png    test perplexity against n-gram order, one line per method; the RNN
                                and the mixture as horizontal lines; for gen: corpora the floor
                                2 ** (true entropy rate)
     learning_curve.png         the RNN's validation (and training) perplexity against time
+    context_curve.png          perplexity against the context K a model may see (lmtool.analysis)
+    attribution.png            where the RNN's gain over the best n-gram comes from, in bits
+    report.html                all of it in one self-contained page, with the colour view
     rnn.safetensors            the trained RNN (lmtool sample / eval accept it)
 
 The default corpus is generated (``gen:repeat``): a key symbol repeated after a gap longer than
@@ -26,6 +30,12 @@ from pathlib import Path
 
 import numpy as np
 
+from lmtool.analysis.attribution import attribute, plot_attribution
+from lmtool.analysis.colour_view import colour_view
+from lmtool.analysis.context_curve import context_curve, plot_context_curve
+from lmtool.analysis.plots import pyplot as _pyplot
+from lmtool.analysis.plots import save_figure
+from lmtool.analysis.report import write_report
 from lmtool.errors import DataError, UsageError
 from lmtool.evaluate import Scored, em_weights, mix, mixture, table_row
 from lmtool.files import atomic_write, json_text, temporary_directory
@@ -36,8 +46,16 @@ from lmtool.neural.config import RnnConfig, TrainOptions
 #: the quick-start corpus: 8 keys, binary fillers, gap 10 -> H = (3 + 10) / 12 = 1.083 bits/char;
 #: an n-gram of order <= 11 cannot see the opening key (about 1.33 bits/char at best).
 DEFAULT_CORPUS = "gen:repeat:keys=8,fillers=2,gap=10,length=60000"
-#: the files of the report folder
-REPORT_FILES = ("results.json", "perplexity_by_order.png", "learning_curve.png", "rnn.safetensors")
+#: the context-length curve's K (a sample of CURVE_POSITIONS test targets), and the colour view's size
+CURVE_CONTEXTS = (1, 2, 4, 8, 16, 32, 64)
+CURVE_POSITIONS = 2000
+VIEW_LINES, VIEW_TOKENS = 20, 600
+#: the report's plots after its table (file, caption); context_curve.png and attribution.png join their sections
+REPORT_IMAGES = [("perplexity_by_order.png", "Perplexity by n-gram order"),
+                 ("learning_curve.png", "RNN learning curve")]
+#: every file of the report folder (the commands check each before any work)
+REPORT_FILES = ("results.json", "perplexity_by_order.png", "learning_curve.png", "context_curve.png", "attribution.png",
+                "report.html", "rnn.safetensors")
 #: the row-name prefix of each n-gram method (lmtool.ngram.METHODS), e.g. mkn3 for modified Kneser-Ney order 3
 SHORT = {"modified-kneser-ney": "mkn", "kneser-ney": "kn", "absolute": "abs", "witten-bell": "wb", "katz": "katz",
          "add-k": "addk", "laplace": "laplace", "mle": "mle", "stupid-backoff": "sb"}
@@ -183,11 +201,50 @@ def compare(spec: str | None, out_dir: str | Path, options: CompareOptions | Non
         "notes": notes,
         "seconds": round(time.perf_counter() - started, 1),
     }
+    on_stage("analysing: context-length curve, attribution, colour view")
+    view = analyse(models, corpus, options, results, out_dir, {s.name: s.log_probs for s in scored},
+                   pair=best_mix["models"] if best_mix else None)
+    results["seconds"] = round(time.perf_counter() - started, 1)
     on_stage(f"writing the report to {out_dir}")
     write_json(out_dir / "results.json", results)
     plot_perplexity_by_order(results, out_dir / "perplexity_by_order.png")
     plot_learning_curve(results, out_dir / "learning_curve.png")
+    write_report(results, out_dir, images=REPORT_IMAGES, view=view)
     return results
+
+
+def analyse(models: dict, corpus, options: CompareOptions, results: dict, out_dir: Path, test_scores: dict,
+            pair: list[str] | None) -> str | None:
+    """The analyses of :mod:`lmtool.analysis` that compare adds to its results, with their plots.
+
+    The context-length curve of the first normalised method's n-grams and of every model that is
+    not an n-gram (the RNN, and any other family compare fits), on a sample of test targets so
+    the quick start stays quick; with a ``pair`` (A, B: the n-gram and the RNN that were mixed),
+    the attribution of B's gain over A and the colour view of the first test lines.
+    ``test_scores`` are the models' test log-probabilities, already computed. Returns the view's
+    HTML fragment (None without a pair).
+    """
+    test, reset = corpus.splits["test"], options.reset_per_sentence
+    orders = sorted(set(options.orders))
+    methods = [SHORT[m] for m in options.methods if models[f"{SHORT[m]}{orders[0]}"].normalised]
+    curve_models = {f"{methods[0]}{o}": models[f"{methods[0]}{o}"] for o in orders} if methods else {}
+    curve_models.update({n: m for n, m in models.items() if m.kind != "ngram" and m.normalised})
+    results["context_curve"] = results["attribution"] = None
+    if curve_models:
+        curve = context_curve(curve_models, test, CURVE_CONTEXTS, reset_per_sentence=reset,
+                              positions=CURVE_POSITIONS, scores=test_scores)
+        results["context_curve"] = curve.to_json()
+        plot_context_curve(curve, out_dir / "context_curve.png", floor=results["corpus"]["floor_perplexity"],
+                           title=f"Perplexity by context length: {results['corpus']['spec']}")
+    if pair is None:
+        return None
+    scores = {name: test_scores[name] for name in pair}
+    attribution = attribute(*scores.values(), test, corpus.splits["train"], vocab_size=len(corpus.vocabulary),
+                            names=tuple(pair), novelty_order=max(orders))
+    results["attribution"] = attribution.to_json()
+    plot_attribution(attribution, out_dir / "attribution.png")
+    return colour_view({name: models[name] for name in pair}, test, lines=VIEW_LINES, reset_per_sentence=reset,
+                       log_probs=scores, max_tokens=VIEW_TOKENS)
 
 
 def mix_best(models: dict, rnn_name: str, scored: list[Scored], valid_scores: dict) -> dict:
@@ -225,20 +282,6 @@ def rnn_report(model) -> dict:
 def write_json(path: Path, payload: dict) -> None:
     """Write ``payload`` atomically (temp file, fsync, rename); non-finite floats become null."""
     atomic_write(path, lambda out: out.write(json_text(payload).encode("utf-8")))
-
-
-def save_figure(fig, path: Path) -> None:
-    """Write a matplotlib figure as a PNG atomically: a failed or killed write leaves no empty file."""
-    atomic_write(path, lambda out: fig.savefig(out, format="png", dpi=100))
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def plot_perplexity_by_order(results: dict, path: Path) -> None:

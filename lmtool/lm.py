@@ -53,6 +53,15 @@ def nats_to_perplexity(nats: float) -> float:
     return math.exp(nats) if nats < 700 else math.inf
 
 
+def top_k(log_probs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` largest entries of each row of ``log_probs`` (B, V), largest first: ``(ids, values)``, (B, k) each."""
+    k = min(k, log_probs.shape[1])
+    ids = np.argpartition(-log_probs, k - 1, axis=1)[:, :k]
+    values = np.take_along_axis(log_probs, ids, axis=1)
+    order = np.argsort(-values, axis=1, kind="stable")
+    return np.take_along_axis(ids, order, axis=1), np.take_along_axis(values, order, axis=1)
+
+
 class LanguageModel(ABC):
     """A model over one tokenizer, vocabulary and unit; subclasses say how it scores and steps."""
 
@@ -60,6 +69,8 @@ class LanguageModel(ABC):
     kind: str = ""
     #: False only for stupid backoff, whose scores are not probabilities.
     normalised: bool = True
+    #: how many preceding tokens the model can see (an n-gram: order - 1); None: unbounded (a recurrent state)
+    context_size: int | None = None
 
     def __init__(self, tokenizer: Any, vocabulary: Any, unit: str = "line") -> None:
         self._tokenizer, self._vocabulary, self._unit = tokenizer, vocabulary, unit
@@ -109,6 +120,45 @@ class LanguageModel(ABC):
     @abstractmethod
     def advance(self, state: Any, token_id: int) -> Any:
         """The state after appending ``token_id``."""
+
+    def score_contexts(self, split: Any, contexts: Sequence[int], targets: np.ndarray, *,
+                       reset_per_sentence: bool = True) -> np.ndarray:
+        """Natural-log probability of ``split.ids[targets]`` seeing only the last K tokens, for each K of ``contexts``.
+
+        Returns (len(contexts), len(targets)). The method of Khandelwal et al. (2018): each
+        target is predicted from a fresh start over exactly the K inputs before it (``<s>``
+        counts as one), fewer where its segment starts sooner under ``reset_per_sentence``; the
+        caller chooses targets that have K inputs before them otherwise. The base serves models
+        of bounded context, for which K >= :attr:`context_size` is the ordinary score (they
+        see no further anyway); a recurrent family overrides it with truncated windows.
+        """
+        if self.context_size is None:
+            raise UsageError(f"{self.kind} models cannot be scored with a truncated context")
+        if min(contexts) < self.context_size:
+            plural = "" if self.context_size == 1 else "s"
+            raise UsageError(f"a {self.kind} model sees {self.context_size} token{plural} of context and cannot be "
+                             f"scored with {min(contexts)}: its curve is by order (fit lower orders for less)")
+        row = self.score(split, reset_per_sentence=reset_per_sentence)[np.asarray(targets, dtype=np.int64)]
+        return np.tile(row, (len(contexts), 1))
+
+    def top_predictions(self, split: Any, count: int, k: int, *,
+                        reset_per_sentence: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` most likely ids and their natural-log probabilities before each of the first ``count`` ids.
+
+        Returns ``(ids, log_probs)``, (count, k) each, most likely first. A segment starts from
+        ``<s>`` under ``reset_per_sentence`` (n-grams always do); otherwise the state runs on, as
+        :meth:`score` has it. Written here once over :meth:`start`, :meth:`next_log_probs` and
+        :meth:`advance`, one step per token; the families override it with one batched pass.
+        """
+        ids = np.asarray(split.ids, dtype=np.int64)
+        segment_starts = set(np.asarray(split.starts, dtype=np.int64)[:-1].tolist())
+        rows, state = [], self.start([])
+        for t in range(count):
+            if t and t in segment_starts and reset_per_sentence:
+                state = self.start([])
+            rows.append(self.next_log_probs(state))
+            state = self.advance(state, int(ids[t]))
+        return top_k(np.array(rows).reshape(count, len(self._vocabulary)), k)
 
     # -- written once over the above ---------------------------------------------------------
     def encode(self, text: str | Sequence[str], *, sentence_end: bool = True) -> np.ndarray:

@@ -4,6 +4,7 @@
 kind               how it is recognised                                         loaded by
 =================  ===========================================================  =====================
 ARPA (text)        a ``\\data\\`` line near the top (plain or gzip-compressed)     ``lmtool.ngram.read_arpa``
+n-gram compact     magic bytes ``\\x89LMTNG\\r\\n`` (``fit-ngram``'s ``.lmt``)   ``lmtool.ngram.load_ngram``
 n-gram ``.npz``    a zip archive (numpy's ``np.savez``), format "lmtool-ngram"  ``lmtool.ngram.load_ngram``
 RNN safetensors    8-byte header length then a JSON header, format "lmtool-rnn"  ``lmtool.neural.load_rnn``
 =================  ===========================================================  =====================
@@ -23,6 +24,8 @@ from pathlib import Path
 
 from lmtool.errors import DataError, ModelFileError, UsageError
 
+COMPACT_MAGIC = b"\x89LMTNG\r\n"  # lmtool.ngram.container.MAGIC, kept here so recognising a file imports no numpy
+
 PEEK = 1 << 16  # bytes read to recognise a file
 
 
@@ -37,8 +40,8 @@ def model_kind(path: str | Path) -> str:
         head = handle.read(PEEK)
     if not head:
         raise ModelFileError(f"{path}: empty file: not a model; fit or train it again")
-    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-        if is_torch_checkpoint(path):
+    if head.startswith((COMPACT_MAGIC, b"PK\x03\x04", b"PK\x05\x06")):
+        if head.startswith(b"PK") and is_torch_checkpoint(path):
             raise ModelFileError(f"{path}: a PyTorch checkpoint (such as train-rnn's resume.pt), not a model file: give "
                                  "the model train-rnn wrote (-o), or last.safetensors in its checkpoint directory")
         return "ngram"
@@ -92,7 +95,7 @@ LOADERS = {
 
 
 def load_model(path: str | Path):
-    """The :class:`lmtool.lm.LanguageModel` stored at ``path`` (ARPA, n-gram ``.npz`` or RNN safetensors)."""
+    """The :class:`lmtool.lm.LanguageModel` stored at ``path`` (ARPA, n-gram ``.lmt``/``.npz`` or RNN safetensors)."""
     kind = model_kind(path)
     if kind == "rnn" and rnn_format(Path(path)) not in (None, "lmtool-rnn"):
         raise ModelFileError(f"{path}: a safetensors file, but not an lmtool RNN model: train one with "

@@ -7,19 +7,22 @@ import sys
 
 PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "lmtool"
 
-# layer -> lmtool subpackages/modules it must never import
+# layer -> lmtool subpackages/modules it must never import. The analyses sit above evaluation and
+# below compare: they use the LanguageModel API and lmtool.ngram, and reach torch only through
+# lmtool.neural (which never imports them back).
 FORBIDDEN = {
     "errors": ["lmtool"],
     "files": ["lmtool.text", "lmtool.lm", "lmtool.ngram", "lmtool.neural", "lmtool.evaluate", "lmtool.sampling",
-              "lmtool.cli"],
+              "lmtool.analysis", "lmtool.cli"],
     "limits": ["lmtool.files", "lmtool.text", "lmtool.lm", "lmtool.ngram", "lmtool.neural", "lmtool.evaluate",
-               "lmtool.sampling", "lmtool.cli"],
-    "text": ["lmtool.ngram", "lmtool.neural", "lmtool.evaluate", "lmtool.sampling", "lmtool.cli"],
-    "lm": ["lmtool.ngram", "lmtool.neural", "lmtool.evaluate", "lmtool.sampling", "lmtool.cli"],
-    "ngram": ["lmtool.neural", "lmtool.evaluate", "lmtool.sampling", "lmtool.cli", "torch"],
-    "neural": ["lmtool.ngram", "lmtool.evaluate", "lmtool.sampling", "lmtool.cli"],
-    "evaluate": ["lmtool.cli", "torch"],
-    "sampling": ["lmtool.cli", "torch"],
+               "lmtool.sampling", "lmtool.analysis", "lmtool.cli"],
+    "text": ["lmtool.ngram", "lmtool.neural", "lmtool.evaluate", "lmtool.sampling", "lmtool.analysis", "lmtool.cli"],
+    "lm": ["lmtool.ngram", "lmtool.neural", "lmtool.evaluate", "lmtool.sampling", "lmtool.analysis", "lmtool.cli"],
+    "ngram": ["lmtool.neural", "lmtool.evaluate", "lmtool.sampling", "lmtool.analysis", "lmtool.cli", "torch"],
+    "neural": ["lmtool.ngram", "lmtool.evaluate", "lmtool.sampling", "lmtool.analysis", "lmtool.cli"],
+    "evaluate": ["lmtool.analysis", "lmtool.cli", "torch"],
+    "sampling": ["lmtool.analysis", "lmtool.cli", "torch"],
+    "analysis": ["lmtool.compare", "lmtool.cli", "torch"],
     "compare": ["lmtool.cli", "torch"],
     "cli": ["torch"],
 }
@@ -63,11 +66,13 @@ def test_the_rule_sees_lazy_imports(tmp_path):
     assert imported_modules(path) == {"torch.nn", "torch"}
 
 
-def test_importing_the_cli_and_the_neural_config_imports_no_torch():
+def test_importing_the_cli_the_analyses_and_the_neural_config_imports_no_torch():
     code = ("import sys, pkgutil, importlib, lmtool.cli, lmtool.neural.config\n"
             "for module in pkgutil.iter_modules(lmtool.cli.__path__):\n"
             "    importlib.import_module('lmtool.cli.' + module.name)\n"
-            "import lmtool.compare, lmtool.evaluate, lmtool.sampling, lmtool.models, lmtool.lm\n"
+            "import lmtool.compare, lmtool.evaluate, lmtool.sampling, lmtool.models, lmtool.lm, lmtool.analysis\n"
+            "for module in pkgutil.iter_modules(lmtool.analysis.__path__):\n"
+            "    importlib.import_module('lmtool.analysis.' + module.name)\n"
             "assert 'torch' not in sys.modules, 'torch was imported'\n")
     subprocess.run([sys.executable, "-c", code], check=True)
 

@@ -43,7 +43,7 @@ def parse_orders(text: str) -> list[int]:
 @click.option("--reset-per-sentence", is_flag=True,
               help="Score the RNN restarting at every sentence, on equal terms with n-grams (default: carried).")
 @click.option("-o", "--output", default="compare-report", show_default=True, type=click.Path(file_okay=False),
-              help="Report folder: results.json, perplexity_by_order.png, learning_curve.png, rnn.safetensors.")
+              help="Report folder: report.html, results.json, the plots (PNG), rnn.safetensors.")
 @json_option
 def compare(spec, orders, methods, rnn_time, cell, emb, hidden, layers, dropout, lr, bptt, batch_size, rnn_seed,
             threads, reset_per_sentence, output, as_json, **options) -> None:
@@ -77,4 +77,4 @@ def compare(spec, orders, methods, rnn_time, cell, emb, hidden, layers, dropout,
     if results["notes"]:
         click.echo(f"note: {len(results['notes'])} estimator warnings (e.g. {results['notes'][0]}); "
                    "all in results.json", err=True)
-    click.echo(f"report: {output}/results.json, perplexity_by_order.png, learning_curve.png ({results['seconds']:.0f}s)")
+    click.echo(f"report: {output}/report.html (and results.json, the plots) ({results['seconds']:.0f}s)")

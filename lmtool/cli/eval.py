@@ -59,13 +59,13 @@ def csv_text(rows: list[dict]) -> str:
 @click.option("--csv", "as_csv", is_flag=True, help="Print the table as CSV.")
 def eval_command(models, measure, spec, split, split_fractions, seed, encoding_errors, reset_per_sentence, variants,
                  explain, per_token, interpolate, weights, as_json, as_csv) -> None:
-    """Perplexity of MODEL files (n-gram .npz, ARPA, RNN; any mix) on one corpus split.
+    """Perplexity of MODEL files (n-gram .lmt or .npz, ARPA, RNN; any mix) on one corpus split.
 
     Every model scores the same text with its own tokenizer and vocabulary; </s> is counted,
     <s> never, OOVs score as <unk> (see --explain). bits/token and perplexity compare rows of
     one vocab group only; bits/char compares all rows.
 
-    Example: lmtool eval --perplexity kn3.npz lstm.safetensors --corpus ptb:data/ptb --interpolate
+    Example: lmtool eval --perplexity kn3.lmt lstm.safetensors --corpus ptb:data/ptb --interpolate
     """
     from lmtool.evaluate import COLUMNS, CONVENTION, VARIANT_COLUMNS, evaluate, per_token_lines, render_table
 
@@ -74,7 +74,7 @@ def eval_command(models, measure, spec, split, split_fractions, seed, encoding_e
         if not models:
             return
     if not models or not spec:
-        raise UsageError("give one or more MODEL files and --corpus SPEC (e.g. lmtool eval m.npz --corpus data/)")
+        raise UsageError("give one or more MODEL files and --corpus SPEC (e.g. lmtool eval m.lmt --corpus data/)")
     if as_json and as_csv:
         raise UsageError("--json and --csv exclude each other: choose one")
     if weights and not interpolate:

@@ -13,12 +13,12 @@ from lmtool.errors import ModelFileError
 @click.option("--arpa", required=True, type=click.Path(dir_okay=False), help="ARPA file to write.")
 @json_option
 def export(model: str, arpa: str, as_json: bool) -> None:
-    """Write the n-gram MODEL (a .npz from fit-ngram, or an ARPA file) as an ARPA file.
+    """Write the n-gram MODEL (a .lmt from fit-ngram, an older .npz, or an ARPA file) as an ARPA file.
 
     Every normalised method has an ARPA form; stupid backoff does not (its scores are not
     probabilities). KenLM (`build_binary`, `query`) and SRILM read the result.
 
-    Example: lmtool export brown5.npz --arpa brown5.arpa
+    Example: lmtool export brown5.lmt --arpa brown5.arpa
     """
     from lmtool.models import load_model, model_kind
     from lmtool.ngram import write_arpa

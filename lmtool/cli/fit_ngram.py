@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import resource
 import time
 
 import click
 
+from lmtool.cli.cluster import check_cluster_options, cluster_options, fit_on_cluster
 from lmtool.cli.options import check_paths, corpus_kwargs, corpus_options, json_option, print_json
 from lmtool.errors import UsageError
-from lmtool.ngram import fit_ngram as fit, read_arpa, save_ngram, write_arpa
+from lmtool.ngram import fit_ngram as fit, load_ngram, read_arpa, save_ngram, stored_model, write_arpa
 from lmtool.ngram.fit import DEFAULT_METHOD, METHODS, check_fit_options
 from lmtool.text import load_corpus
 
@@ -28,6 +30,8 @@ def peak_memory_mb() -> float:
 @click.option("--corpus", "spec", metavar="SPEC", help="Corpus to fit on (its train split); see `lmtool corpus -h`.")
 @click.option("--from-arpa", "from_arpa", type=click.Path(dir_okay=False), default=None,
               help="Convert this ARPA file (KenLM/SRILM) instead of fitting; --corpus is then unnecessary.")
+@click.option("--from-model", "from_model", type=click.Path(dir_okay=False), default=None,
+              help="Convert this n-gram model file (an older .npz, a .lmt, an ARPA file), e.g. to quantise it.")
 @click.option("--order", "-n", type=int, default=3, show_default=True, help="Model order (1 to 10 or more).")
 @click.option("--smoothing", type=click.Choice(list(METHODS)), default=DEFAULT_METHOD, show_default=True,
               help="Smoothing method (stupid-backoff gives scores, not probabilities).")
@@ -40,7 +44,11 @@ def peak_memory_mb() -> float:
 @click.option("--discount-fallback", is_flag=True, default=None,
               help="Where counts-of-counts leave a discount undefined use D1=0.5 D2=1 D3+=1.5 (lmplz's flag).")
 @corpus_options
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Model file to write (.npz).")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Model file to write: the compact memory-mapped format (.lmt by convention).")
+@click.option("--quantise", type=click.IntRange(2, 16), default=None, metavar="BITS",
+              help="Store probabilities and backoffs above the unigrams in BITS bits (8: about half the size, "
+                   "like build_binary -q 8 -b 8); the valid perplexity change is reported.")
 @click.option("--arpa", type=click.Path(dir_okay=False), default=None, help="Also write the model as an ARPA file.")
 @click.option("--memory", default=None, metavar="SIZE",
               help="Count out of core within this working-memory budget (500M, 2G): the corpus is streamed, "
@@ -49,40 +57,53 @@ def peak_memory_mb() -> float:
               help="Directory for the --memory runs (default: the system temporary directory).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes counting chunks in parallel (with --memory).")
+@cluster_options
 @json_option
 @click.pass_context
-def fit_ngram(ctx: click.Context, spec, from_arpa, order, smoothing, discount, k, gtmax, alpha, prune,
-              discount_fallback, output, arpa, memory, tmp, workers, as_json, **options) -> None:
+def fit_ngram(ctx: click.Context, spec, from_arpa, from_model, order, smoothing, discount, k, gtmax, alpha, prune,
+              discount_fallback, output, quantise, arpa, memory, tmp, workers, cluster, cluster_memory, partition_size,
+              shuffle_partitions, as_json, **options) -> None:
     """Estimate an order-N Markov model and save it (and optionally its ARPA form).
 
     Prints n-grams per order, discounts, time, peak memory and the valid perplexity (when
     the corpus has a valid split; </s> counted, <s> never predicted).
 
-    Example: lmtool fit-ngram --corpus brown-bengio2003 --order 5 -o brown5.npz --arpa brown5.arpa
-    (larger than memory: add --memory 2G --tmp /scratch --workers 4)
+    Example: lmtool fit-ngram --corpus brown-bengio2003 --order 5 -o brown5.lmt --arpa brown5.arpa
+    (larger than memory: add --memory 2G --tmp /scratch --workers 4; on a Dask cluster:
+    --cluster tcp://host:8786; an older .npz: lmtool fit-ngram --from-model old.npz -o new.lmt)
     """
     quiet = as_json or bool(ctx.find_root().params.get("quiet"))
     started = time.perf_counter()
-    if (spec is None) == (from_arpa is None):
-        raise UsageError("give exactly one of --corpus SPEC (to fit) or --from-arpa FILE (to convert)")
-    valid_ppl = external = None
-    if memory is not None and from_arpa is not None:
-        raise UsageError("--memory applies to fitting on --corpus, not to --from-arpa")
-    check_paths({"-o": output, "--arpa": arpa}, {"--from-arpa": from_arpa}, corpus=spec,
+    if sum(source is not None for source in (spec, from_arpa, from_model)) != 1:
+        raise UsageError("give exactly one of --corpus SPEC (to fit), --from-arpa FILE or --from-model FILE (to convert)")
+    valid = external = on_cluster = None
+    if memory is not None and spec is None:
+        raise UsageError("--memory applies to fitting on --corpus, not to converting a file")
+    check_cluster_options(cluster, cluster_memory, partition_size, shuffle_partitions,
+                          from_arpa=from_arpa or from_model, memory=memory)
+    check_paths({"-o": output, "--arpa": arpa}, {"--from-arpa": from_arpa, "--from-model": from_model}, corpus=spec,
                 directories={"--tmp": tmp} if memory is not None else None)
     # --prune goes through as given: the n-gram package parses and checks it (prune.check_prune)
     params = dict(discount=discount, k=k, gtmax=gtmax, alpha=alpha, prune=prune, discount_fallback=discount_fallback)
     if from_arpa is not None:
         _progress(f"reading {from_arpa}", quiet)
         model = read_arpa(from_arpa)
+    elif from_model is not None:
+        _progress(f"reading {from_model}", quiet)
+        model = load_ngram(from_model)
+    elif cluster is not None:
+        model, on_cluster = fit_on_cluster(spec, order, smoothing, cluster, cluster_memory, partition_size,
+                                           shuffle_partitions, quiet, corpus_kwargs(options), params)
     elif memory is not None:
         model, external = _fit_external(spec, order, smoothing, memory, tmp, workers, quiet, options, **params)
     else:
-        model, valid_ppl = _fit_in_memory(spec, order, smoothing, quiet, options, params)
+        model, valid = _fit_in_memory(spec, order, smoothing, quiet, options, params)
+    exact, model = model, stored_model(model, quantise)  # the values the file holds (and its ARPA)
     _progress(f"writing {output}", quiet)
-    save_ngram(model, output)
+    save_ngram(model, output, quantise=quantise)
     if arpa:
         write_arpa(model, arpa)
+    valid_ppl = model.perplexity(valid) if valid is not None else None
     summary = {
         "model": output,
         "arpa": arpa,
@@ -95,9 +116,13 @@ def fit_ngram(ctx: click.Context, spec, from_arpa, order, smoothing, discount, k
         "vocabulary_size": len(model.vocabulary),
         "training": model.training,
         "valid_perplexity": valid_ppl,
+        "model_bytes": os.path.getsize(output),
+        "bytes_per_ngram": round(os.path.getsize(output) / max(1, sum(model.tables.n_listed())), 2),
+        "quantised": _quantised(quantise, exact, valid, valid_ppl),
         "seconds": round(time.perf_counter() - started, 3),
         "peak_memory_mb": round(peak_memory_mb(), 1),
         "external": external,
+        "cluster": on_cluster,
     }
     if as_json:
         print_json(summary)
@@ -105,9 +130,18 @@ def fit_ngram(ctx: click.Context, spec, from_arpa, order, smoothing, discount, k
         _print_summary(summary)
 
 
+def _quantised(bits, exact, valid, valid_ppl) -> dict | None:
+    """What ``--quantise`` cost: the valid perplexity before and after, when there is a valid split."""
+    if bits is None:
+        return None
+    before = exact.perplexity(valid) if valid is not None else None
+    change = 100 * (valid_ppl / before - 1) if before else None
+    return {"bits": bits, "valid_perplexity_unquantised": before, "valid_perplexity_change_percent": change}
+
+
 def _fit_in_memory(spec, order, smoothing, quiet, options, params):
-    """Load the corpus and fit on its train split; the model and its valid perplexity (None
-    without a valid split)."""
+    """Load the corpus and fit on its train split; the model and the valid split (None without
+    one)."""
     check_fit_options(order, smoothing, params)  # before the corpus is read
     _progress(f"loading {spec}", quiet)
     corpus = load_corpus(spec, **corpus_kwargs(options))
@@ -115,7 +149,7 @@ def _fit_in_memory(spec, order, smoothing, quiet, options, params):
               f"{corpus.splits['train'].n_tokens:,} tokens", quiet)
     model = fit(corpus, order, smoothing, **params)
     valid = corpus.splits.get("valid")
-    return model, (model.perplexity(valid) if valid is not None and valid.n_tokens else None)
+    return model, (valid if valid is not None and valid.n_tokens else None)
 
 
 def _print_summary(summary: dict) -> None:
@@ -133,6 +167,12 @@ def _print_summary(summary: dict) -> None:
     if valid_ppl is not None:
         label = "valid score-perplexity (NOT a perplexity: stupid backoff)" if not summary["normalised"] else "valid perplexity"
         click.echo(f"{label}: {valid_ppl:.2f}")
+    quantised = summary["quantised"]
+    click.echo(f"model file {summary['model_bytes'] / 2**20:.1f} MiB, {summary['bytes_per_ngram']:.2f} bytes per n-gram"
+               + (f", values in {quantised['bits']} bits" if quantised else ""))
+    if quantised and quantised["valid_perplexity_unquantised"] is not None:
+        click.echo(f"quantising changed the valid perplexity from {quantised['valid_perplexity_unquantised']:.2f} "
+                   f"by {quantised['valid_perplexity_change_percent']:+.3f}%")
     click.echo(f"time {summary['seconds']:.2f} s, peak memory {summary['peak_memory_mb']:.0f} MiB")
     if external:
         click.echo(f"out of core: {external['runs']} runs of <= {external['chunk_tokens']:,} tokens, "

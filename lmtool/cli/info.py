@@ -1,4 +1,5 @@
-"""``lmtool info``: what a model file holds (any kind: n-gram .npz, ARPA, RNN)."""
+"""``lmtool info``: what a model file holds (any kind: n-gram .lmt or .npz, ARPA, RNN); a .lmt file is
+answered from its header alone (see lmtool.ngram.storage), whatever the model's size."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def text_lines(info: dict, indent: str = "") -> list[str]:
 def info(model: str, as_json: bool) -> None:
     """Show what MODEL holds: kind, order or architecture, vocabulary, tokenizer, training summary.
 
-    Example: lmtool info brown5.npz --json
+    Example: lmtool info brown5.lmt --json
     """
     from lmtool.models import load_model
 

@@ -22,8 +22,10 @@ COMMANDS = {
     "fit-ngram": "lmtool.cli.fit_ngram:fit_ngram",
     "train-rnn": "lmtool.cli.train_rnn:train_rnn",
     "eval": "lmtool.cli.eval:eval_command",
+    "query": "lmtool.cli.query:query",
     "sample": "lmtool.cli.sample:sample",
     "compare": "lmtool.cli.compare:compare",
+    "analyze": "lmtool.cli.analyze:analyze",
     "export": "lmtool.cli.export:export",
     "info": "lmtool.cli.info:info",
 }
@@ -34,8 +36,10 @@ SUMMARIES = {
     "fit-ngram": "Estimate an order-n Markov model (Kneser-Ney, Katz, Witten-Bell, ...).",
     "train-rnn": "Train a recurrent LM (RNN, LSTM, GRU) by truncated BPTT.",
     "eval": "Perplexity of any mix of models on the same tokens.",
+    "query": "Score lines of text with an n-gram model, streaming (as KenLM's query).",
     "sample": "Generate text from an n-gram or recurrent model.",
     "compare": "Fit n-grams and an RNN on one corpus and compare them.",
+    "analyze": "Where memory pays: context curves, attribution, colour view, gradient flow.",
     "export": "Write an n-gram model as an ARPA file.",
     "info": "Show what a model file holds.",
 }

@@ -35,7 +35,7 @@ def unescape(text: str | None) -> str | None:
               help="Check the sampled ABC tunes with abc2midi and write one .mid per valid tune to this folder.")
 @json_option
 def sample(model, prompt, max_tokens, num, temperature, top_k, top_p, seed, stop, until_eos, abc_midi, as_json) -> None:
-    """Generate text from MODEL (n-gram .npz, ARPA or RNN file).
+    """Generate text from MODEL (n-gram .lmt or .npz, ARPA or RNN file).
 
     Output is detokenised text, samples separated by a blank line; --json adds each token and
     its probability under the model. OOV prompt words are read as <unk> (with a warning).

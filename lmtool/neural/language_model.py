@@ -24,10 +24,11 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from lmtool.errors import ModelFileError
+from lmtool.errors import ModelFileError, UsageError
 from lmtool.lm import LanguageModel
 from lmtool.neural.batching import input_stream
 from lmtool.neural.checkpoint import read_model_file
+from lmtool.neural.memory import window_log_probs, window_top
 from lmtool.neural.network import RnnNetwork
 from lmtool.text import BOS_ID, Vocabulary, tokenizer_from_json
 
@@ -93,6 +94,45 @@ class RnnModel(LanguageModel):
                     _, nll, hidden = self.net(x.to(device), hidden, targets[index].to(device), reduction="none")
                     out[index[valid].numpy()] = -nll[valid.to(device)].double().cpu().numpy()
         return out
+
+    def score_contexts(self, split, contexts: Sequence[int], targets: np.ndarray, *,
+                       reset_per_sentence: bool = True) -> np.ndarray:
+        """Natural-log probabilities of ``split.ids[targets]`` from a fresh state over the last K inputs, per K.
+
+        See :meth:`lmtool.lm.LanguageModel.score_contexts`. The window of target t with context K
+        starts at input t - K + 1, or at its segment's ``<s>`` under ``reset_per_sentence``
+        (then a window reaching the segment start is the ordinary per-sentence run). All
+        windows go to :func:`lmtool.neural.memory.window_log_probs` at once, so windows of
+        different K that share a start share one run.
+        """
+        if min(contexts) < 1:
+            raise UsageError(f"a context must be at least 1 token (the input before the target), got {min(contexts)}")
+        ids, targets = np.asarray(split.ids, dtype=np.int64), np.asarray(targets, dtype=np.int64)
+        inputs, lowest = self._inputs(split, targets, reset_per_sentence)
+        k = np.asarray(contexts, dtype=np.int64)[:, None]  # (C, 1)
+        starts = np.maximum(targets[None, :] - k + 1, lowest[None, :])  # (C, N)
+        columns = targets[None, :] - starts
+        scores = window_log_probs(self.net, inputs, starts.ravel(), columns.ravel(),
+                                  np.tile(ids[targets], len(contexts)))
+        return scores.reshape(len(contexts), len(targets))
+
+    def top_predictions(self, split, count: int, k: int, *,
+                        reset_per_sentence: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """See :meth:`lmtool.lm.LanguageModel.top_predictions`: each target's window runs from its
+        segment's start (or the split's), through :func:`lmtool.neural.memory.window_top`."""
+        targets = np.arange(count, dtype=np.int64)
+        inputs, lowest = self._inputs(split, targets, reset_per_sentence)
+        return window_top(self.net, inputs, lowest, targets - lowest, min(k, len(self._vocabulary)))
+
+    def _inputs(self, split, targets: np.ndarray, reset_per_sentence: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The input stream of ``split`` (``inputs[t]`` predicts ``ids[t]``) and the first input each target may
+        see: its segment's start, where ``<s>`` is the input, under ``reset_per_sentence``, else the split's."""
+        inputs = input_stream(np.asarray(split.ids, dtype=np.int64))
+        if not reset_per_sentence:
+            return inputs, np.zeros(len(targets), dtype=np.int64)
+        bounds = np.asarray(split.starts, dtype=np.int64)
+        inputs[bounds[:-1]] = BOS_ID  # every segment starts from the <s> context
+        return inputs, bounds[np.searchsorted(bounds, targets, side="right") - 1]
 
     def start(self, context_ids: Sequence[int]) -> RnnState:
         return self._feed(self.net.init_hidden(1), [BOS_ID, *context_ids])

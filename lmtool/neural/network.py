@@ -76,21 +76,38 @@ class RnnNetwork(nn.Module):
         ``loss`` is the mean negative log-likelihood in nats (``reduction="none"``: per token,
         (B, T)) and ``logits`` is None, which spares the adaptive softmax the full distribution.
         """
-        if hidden is None:
-            hidden = self.init_hidden(x.size(0))
-        emb = self.drop_in(self.encoder(x))  # (B, T, E)
-        output, hidden = self.rnn(emb, hidden)  # (B, T, H)
-        output = self.drop_out(output)
+        output, hidden = self.features(x, hidden)  # (B, T, H)
         flat = output.reshape(-1, output.size(-1))  # (B*T, H)
         if targets is None:
             logits = self._log_probs(flat) if self.adaptive is not None else self._logits(flat)
             return logits.view(x.size(0), x.size(1), -1), None, hidden  # (B, T, V)
-        if self.adaptive is not None:
-            nll = -self._adaptive_target_log_probs(flat, targets.reshape(-1))  # (B*T,)
-        else:
-            nll = F.cross_entropy(self._logits(flat), targets.reshape(-1), reduction="none")
+        nll = -self.target_log_probs(flat, targets.reshape(-1))  # (B*T,)
         loss = nll.mean() if reduction == "mean" else nll.view_as(targets)
         return None, loss, hidden
+
+    def features(self, x: torch.Tensor, hidden=None):
+        """The recurrent stack's output (B, T, H) before the softmax, and the final hidden state.
+
+        The part of :meth:`forward` that truncated-context scoring and gradient-flow measurements
+        (:mod:`lmtool.neural.memory`) run on their own, reading the output only where they need it.
+        """
+        if hidden is None:
+            hidden = self.init_hidden(x.size(0))
+        emb = self.drop_in(self.encoder(x))  # (B, T, E)
+        output, hidden = self.rnn(emb, hidden)  # (B, T, H)
+        return self.drop_out(output), hidden
+
+    def target_log_probs(self, flat: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Natural-log probability of ``targets`` (N,) given the features ``flat`` (N, H), <s> excluded."""
+        if self.adaptive is not None:
+            return self._adaptive_target_log_probs(flat, targets)
+        return -F.cross_entropy(self._logits(flat), targets, reduction="none")
+
+    def log_distribution(self, flat: torch.Tensor) -> torch.Tensor:
+        """The natural-log distribution over the vocabulary (N, V) given the features ``flat`` (N, H), <s> at -inf."""
+        if self.adaptive is not None:
+            return self._log_probs(flat)
+        return F.log_softmax(self._logits(flat), dim=-1)
 
     def _logits(self, flat: torch.Tensor) -> torch.Tensor:
         return without_bos(self.decoder, flat)  # (N, V)

@@ -1,12 +1,16 @@
 """Order-n Markov models: counting, smoothing, storage, ARPA; never imports torch.
 
 Estimation runs in named stages, each its own module: :mod:`~lmtool.ngram.counting` (raw
-counts by array sorts; :mod:`~lmtool.ngram.external` for corpora larger than memory),
+counts by array sorts; :mod:`~lmtool.ngram.external` for corpora larger than memory;
+:mod:`~lmtool.ngram.cluster` runs the same stages on a Dask cluster),
 :mod:`~lmtool.ngram.modified_kneser_ney` (the default, one module per lmplz stage: adjust,
 discounts, initial probabilities, interpolate) and :mod:`~lmtool.ngram.estimators` (the other
 methods) into backoff tables, :mod:`~lmtool.ngram.tables` (the ARPA form and vectorised
 scoring), :mod:`~lmtool.ngram.storage` and :mod:`~lmtool.ngram.arpa` (files; the model does
-not know how it is stored). :mod:`~lmtool.ngram.fit` lists the methods and dispatches to them.
+not know how it is stored; :mod:`~lmtool.ngram.compact` is the memory-mapped model file, built
+from :mod:`~lmtool.ngram.container`, :mod:`~lmtool.ngram.hashing`, :mod:`~lmtool.ngram.values`
+and :mod:`~lmtool.ngram.bitpack`; :mod:`~lmtool.ngram.legacy` reads the older ``.npz``).
+:mod:`~lmtool.ngram.fit` lists the methods and dispatches to them.
 
 Python API::
 
@@ -17,7 +21,8 @@ Python API::
     model.logprob("jury", ["<s>", "the"])     # natural log p(jury | <s> the)
     model.score_sentence("the jury said")     # natural log p of the sentence and </s>
     model.perplexity(corpus.splits["test"])   # </s> included, <s> never predicted
-    save_ngram(model, "brown3.npz"); load_ngram("brown3.npz"); write_arpa(model, "brown3.arpa")
+    save_ngram(model, "brown3.lmt"); load_ngram("brown3.lmt"); write_arpa(model, "brown3.arpa")
+    save_ngram(model, "brown3q.lmt", quantise=8)                  # 8-bit values, about half the size
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from lmtool.errors import DataError, UsageError
 from lmtool.ngram.counting import NgramCounts, count_ngrams
 from lmtool.ngram.fit import DEFAULT_METHOD, METHODS, check_fit_options, estimate, model_from_counts
 from lmtool.ngram.model import NgramModel
-from lmtool.ngram.storage import load_ngram, read_arpa, save_ngram, write_arpa
+from lmtool.ngram.storage import load_ngram, read_arpa, save_ngram, stored_model, write_arpa
 from lmtool.ngram.tables import BackoffTables
 from lmtool.text import CORPUS_OPTIONS, PreparedCorpus, load_corpus, make_tokenizer
 
@@ -46,6 +51,7 @@ __all__ = [
     "model_from_counts",
     "read_arpa",
     "save_ngram",
+    "stored_model",
     "write_arpa",
 ]
 

@@ -200,3 +200,38 @@ def first_seen_ranks(stream: np.ndarray, vocab_size: int) -> np.ndarray:
 def counts_of_counts(values: np.ndarray, up_to: int = 4) -> np.ndarray:
     """``n[c]`` = how many entries of ``values`` equal ``c``, for c = 0..``up_to``."""
     return np.bincount(np.clip(values, 0, up_to + 1), minlength=up_to + 2)[: up_to + 1].astype(np.int64)
+
+
+def seen_lengths(counts: NgramCounts, ids: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """For every token of an encoded split, the longest n <= ``counts.order`` for which the n-gram
+    ending at it (inside its segment, ``<s>`` first, as counting pads it) occurs in ``counts``.
+
+    0 means the token itself was never counted. The n-grams are found as :mod:`lmtool.ngram.tables`
+    finds them: the (k+1)-gram ending at position p is its k-gram prefix ending at p - 1 (a row
+    of order k) extended by the word at p, looked up as ``prefix row * V + word`` in the sorted
+    keys of order k+1; one ``searchsorted`` over the whole split per order.
+    """
+    stream, _ = padded_stream(ids, starts)
+    starts = np.asarray(starts, dtype=np.int64)
+    lengths = np.diff(starts)
+    segment_begin = np.repeat(starts[:-1] + np.arange(len(lengths)), lengths + 1)  # padded position of its <s>
+    positions = np.arange(len(stream), dtype=np.int64)
+    target = token_positions(starts)
+    row = _find(counts.ngrams[0][:, 0].astype(np.int64), stream)  # row of the unigram at each position
+    found = (row[target] >= 0).astype(np.int64)
+    for k in range(1, counts.order):
+        prefix = np.full(len(stream), -1, dtype=np.int64)
+        prefix[1:] = row[:-1]  # the k-gram ending just before
+        prefix[positions - k < segment_begin] = -1  # a (k+1)-gram ending here would start before <s>
+        keys = counts.prefixes[k] * counts.vocab_size + counts.ngrams[k][:, -1]
+        row = np.where(prefix >= 0, _find(keys, prefix * counts.vocab_size + stream), -1)
+        found[row[target] >= 0] = k + 1
+    return found
+
+
+def _find(keys: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Index of each ``query`` in the sorted ``keys``, -1 where absent."""
+    if len(keys) == 0:
+        return np.full(query.shape, -1, dtype=np.int64)
+    index = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
+    return np.where(keys[index] == query, index, -1)

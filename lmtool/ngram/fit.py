@@ -4,7 +4,8 @@ The methods of :mod:`lmtool.ngram.estimators` come with their registry (function
 or not, validated parameters); this module adds ``modified-kneser-ney`` (the default, in
 :mod:`lmtool.ngram.modified_kneser_ney`) with its own parameters, so :data:`METHODS` lists them all.
 :func:`model_from_counts` is where the in-memory fit (:func:`lmtool.ngram.fit_ngram`) and the
-out-of-core one (:func:`lmtool.ngram.external.fit_external`) both end.
+out-of-core one (:func:`lmtool.ngram.external.fit_external`) both end; the cluster's fit
+(:mod:`lmtool.ngram.cluster`) estimates on its workers and ends in :func:`model_from_estimate`.
 """
 
 from __future__ import annotations
@@ -85,9 +86,15 @@ def model_from_counts(counts: NgramCounts, method: str, params: dict, tokenizer:
     """Smooth ``counts`` with ``method`` and wrap the tables with the text layer's tokenizer and
     vocabulary; the in-memory and the out-of-core fits both end here. ``training`` (corpus,
     unit, sizes) gets the seconds since ``started``, counting included."""
-    result = estimate(counts, method, **params)
+    return model_from_estimate(estimate(counts, method, **params), tokenizer, vocabulary, unit, training, started)
+
+
+def model_from_estimate(result: Estimate, tokenizer: Any, vocabulary: Any, unit: str, training: dict,
+                        started: float) -> NgramModel:
+    """The model of an :class:`Estimate`: :func:`model_from_counts` after estimation, and where the
+    cluster's fit (:mod:`lmtool.ngram.cluster`), which estimates across its workers, ends."""
     training = {**training, "seconds": round(time.perf_counter() - started, 3)}
-    return NgramModel(result.tables, tokenizer, vocabulary, unit=unit, method=method, normalised=result.normalised,
+    return NgramModel(result.tables, tokenizer, vocabulary, unit=unit, method=result.method, normalised=result.normalised,
                       parameters=result.parameters, discounts=_plain(result.info.get("discounts")), training=training)
 
 

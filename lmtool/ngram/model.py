@@ -13,7 +13,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from lmtool.errors import UsageError
-from lmtool.lm import LanguageModel
+from lmtool.lm import LanguageModel, top_k
+from lmtool.ngram.counting import padded_stream, token_positions
 from lmtool.ngram.tables import LN10, BackoffTables, log10_distribution, log10_prob, score_stream
 from lmtool.text import BOS_ID, EOS_ID
 
@@ -27,13 +28,20 @@ class NgramModel(LanguageModel):
 
     kind = "ngram"
 
-    def __init__(self, tables: BackoffTables, tokenizer: Any, vocabulary: Any, *, unit: str = "line",
+    def __init__(self, tables: Any, tokenizer: Any, vocabulary: Any, *, unit: str = "line",
                  method: str = "modified-kneser-ney", normalised: bool = True, parameters: dict | None = None,
-                 discounts: list | None = None, training: dict | None = None, source: str = "fit") -> None:
+                 discounts: list | None = None, training: dict | None = None, source: str = "fit",
+                 fingerprint: str | None = None) -> None:
+        """``tables`` is a :class:`BackoffTables` or a compact file's
+        :class:`lmtool.ngram.compact.CompactTables`; ``fingerprint``, when a file stores it,
+        saves reading the vocabulary to compute it."""
         if len(vocabulary) != tables.vocab_size:
             raise UsageError(f"vocabulary has {len(vocabulary)} tokens but the tables index {tables.vocab_size}")
         super().__init__(tokenizer, vocabulary, unit)
-        self.tables = tables
+        #: what scoring reads: the in-memory tables, or the memory-mapped compact file
+        self.lookup = tables
+        if fingerprint is not None:
+            self.__dict__["fingerprint"] = fingerprint  # the slot the base's cached_property fills
         self.method = method
         self.normalised = normalised
         self.parameters = dict(parameters or {})
@@ -43,7 +51,25 @@ class NgramModel(LanguageModel):
 
     @property
     def order(self) -> int:
-        return self.tables.order
+        return self.lookup.order
+
+    def with_tables(self, tables: Any) -> "NgramModel":
+        """The same model (tokenizer, vocabulary, method, provenance) over other tables."""
+        return NgramModel(tables, self._tokenizer, self._vocabulary, unit=self.unit, method=self.method,
+                          normalised=self.normalised, parameters=self.parameters, discounts=self.discounts,
+                          training=self.training, source=self.source)
+
+    @property
+    def tables(self) -> BackoffTables:
+        """The model as lexicographic :class:`BackoffTables` (a compact file decodes them on
+        first use: sampling and ARPA export need every context's continuations, which its hash
+        index does not list)."""
+        return self.lookup.backoff_tables()
+
+    @property
+    def context_size(self) -> int:
+        """The order - 1 tokens an n-gram sees (``<s>`` counts as one)."""
+        return self.tables.order - 1
 
     # -- what the LanguageModel base asks of a family ---------------------------------------
     def describe(self) -> dict:
@@ -55,7 +81,7 @@ class NgramModel(LanguageModel):
             "normalised": self.normalised,
             "parameters": self.parameters,
             "discounts": self.discounts,
-            "ngrams": self.tables.n_listed(),
+            "ngrams": self.lookup.n_listed(),
             "vocabulary_size": len(self._vocabulary),
             "unit": self.unit,
             "tokenizer": self._tokenizer.to_json(),
@@ -72,7 +98,7 @@ class NgramModel(LanguageModel):
 
     def score(self, split: Any, *, reset_per_sentence: bool = True) -> np.ndarray:
         """Natural-log probability of every id of ``split.ids`` (each segment starts from ``<s>``)."""
-        log10, _ = score_stream(self.tables, split.ids, split.starts)
+        log10, _ = score_stream(self.lookup, split.ids, split.starts)
         return log10 * LN10
 
     def start(self, context_ids: Sequence[int]) -> np.ndarray:
@@ -88,6 +114,27 @@ class NgramModel(LanguageModel):
             finite = np.isfinite(logp)
             logp[finite] -= np.logaddexp.reduce(logp[finite])
         return logp
+
+    def top_predictions(self, split: Any, count: int, k: int, *, reset_per_sentence: bool = True,
+                        batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
+        """See :meth:`lmtool.lm.LanguageModel.top_predictions`: the contexts of all ``count`` tokens at once
+        (each segment from ``<s>``), their distributions ``batch`` rows at a time."""
+        stream, _ = padded_stream(split.ids, split.starts)
+        starts = np.asarray(split.starts, dtype=np.int64)
+        lengths = np.diff(starts)
+        position = token_positions(starts)[:count]  # each token's place in the padded stream
+        begin = np.repeat(starts[:-1] + np.arange(len(lengths)), lengths)[:count]  # its segment's <s>
+        back = position[:, None] - (self.order - 1) + np.arange(self.order - 1)[None, :]  # (count, order - 1)
+        contexts = np.where(back >= begin[:, None], stream[np.maximum(back, 0)], -1)  # -1: before <s>
+        ids, log_probs = [], []
+        for first in range(0, count, batch):
+            logp = log10_distribution(self.tables, contexts[first:first + batch]) * LN10  # (B, V)
+            if not self.normalised:  # renormalised scores, as next_log_probs gives them
+                logp -= np.logaddexp.reduce(logp, axis=1, keepdims=True)
+            top = top_k(logp, k)
+            ids.append(top[0])
+            log_probs.append(top[1])
+        return np.concatenate(ids), np.concatenate(log_probs)
 
     def advance(self, state: np.ndarray, token_id: int) -> np.ndarray:
         """The state after ``token_id``; after ``</s>`` in line units a new sentence starts from ``<s>``."""
@@ -107,8 +154,15 @@ class NgramModel(LanguageModel):
         if word_id == BOS_ID:
             return float("-inf")
         grams = np.array(self._ids(list(context)) + [word_id], dtype=np.int64)
-        return float(log10_prob(self.tables, grams)[0] * LN10)
+        return float(log10_prob(self.lookup, grams)[0] * LN10)
 
     #: the sentence's natural-log probability, ``</s>`` included in line units (the base's log_prob)
     score_sentence = LanguageModel.log_prob
+
+    def score_sentences(self, sentences: Sequence[str]) -> np.ndarray:
+        """Natural-log probability of each sentence (``</s>`` included), all scored in one
+        vectorised pass (:func:`lmtool.ngram.query.score_sentences` gives per-token detail)."""
+        from lmtool.ngram.query import score_sentences
+
+        return score_sentences(self, sentences).totals * LN10
 

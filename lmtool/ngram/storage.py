@@ -1,141 +1,152 @@
-"""Model files: the native ``.npz`` (arrays + JSON metadata) and ARPA, both written atomically.
+"""Model files: the compact ``.lmt`` format (written by default), the older ``.npz`` (read) and ARPA.
 
-Native layout (``np.load(path, allow_pickle=False)`` opens it)::
+The compact file is a :mod:`~lmtool.ngram.container` whose header holds the model's JSON
+metadata (what ``lmtool info`` prints, read without touching the arrays) and whose arrays are
+the vocabulary and the n-gram tables of :mod:`lmtool.ngram.compact`::
 
-    metadata            uint8 array: UTF-8 JSON {"format": "lmtool-ngram", "format_version": 1,
+    header              {"format": "lmtool-ngram-compact", "format_version": 1, "kind": "ngram",
                         order, method, normalised, parameters, discounts, unit, tokenizer,
-                        vocabulary {tokens, counts}, fingerprint, training, source, ngrams}
-    ngrams_K            (m_K, K+1) int32, K = 1..order-1 (the unigram rows are 0..V-1)
-    log10_probs_K       (m_K,) float64, K = 0..order-1
-    log10_backoffs_K    (m_K,) float64
-    listed_K            (m_K,) bool, only for models read from ARPA files with unlisted contexts
+                        fingerprint, training, source, ngrams, vocabulary_size,
+                        "tables": {orders, quantised, ...}, sections, file_bytes}
+    vocabulary.offsets  (V+1,) int64 byte offsets of the tokens in vocabulary.bytes
+    vocabulary.bytes    (n,) uint8: the tokens' UTF-8 bytes, concatenated
+    vocabulary.counts   (V,) int64 training counts
+    k.*                 the tables (see lmtool.ngram.compact)
+
+Files are recognised by their first bytes, never by their names. Every write is atomic: a
+killed process leaves the previous file as it was.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import pathlib
-import zipfile
 
 import numpy as np
 
-from lmtool.errors import ModelFileError, UsageError
+from lmtool.errors import DataError, ModelFileError, UsageError
 from lmtool.files import atomic_write
-from lmtool.ngram.arpa import format_arpa, read_arpa_tables
+from lmtool.ngram.arpa import read_arpa, write_arpa  # noqa: F401 (the ARPA half of storage, re-exported)
+from lmtool.ngram.compact import CompactTables, layout, stored_tables
+from lmtool.ngram.container import Container, is_container, write_container
+from lmtool.ngram.legacy import read_npz
 from lmtool.ngram.model import NgramModel
-from lmtool.ngram.tables import BackoffTables
-from lmtool.text import Vocabulary, make_tokenizer, tokenizer_from_json
+from lmtool.text import Vocabulary, tokenizer_from_json
 
-FORMAT = "lmtool-ngram"
+FORMAT = "lmtool-ngram-compact"
 FORMAT_VERSION = 1
 
 
-def save_ngram(model: NgramModel, path: str | os.PathLike) -> None:
-    """Write ``model`` as a native lmtool n-gram file at ``path``."""
-    tables = model.tables
-    metadata = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "kind": "ngram",
-        "order": tables.order,
-        "method": model.method,
-        "normalised": model.normalised,
-        "parameters": model.parameters,
-        "discounts": model.discounts,
-        "unit": model.unit,
-        "tokenizer": model.tokenizer.to_json(),
-        "vocabulary": model.vocabulary.to_json(),
-        "fingerprint": model.fingerprint,
-        "training": model.training,
-        "source": model.source,
-        "ngrams": tables.n_listed(),
-    }
-    arrays = {"metadata": np.frombuffer(json.dumps(metadata).encode("utf-8"), dtype=np.uint8)}
-    for k in range(tables.order):
-        if k:
-            arrays[f"ngrams_{k}"] = tables.ngrams[k]
-        arrays[f"log10_probs_{k}"] = tables.log10_probs[k]
-        arrays[f"log10_backoffs_{k}"] = tables.log10_backoffs[k]
-        if tables.listed is not None:
-            arrays[f"listed_{k}"] = tables.listed[k]
-    atomic_write(path, lambda out: np.savez(out, **arrays))
+def save_ngram(model: NgramModel, path: str | os.PathLike, *, quantise: int | None = None) -> None:
+    """Write ``model`` as a compact lmtool n-gram file at ``path`` (atomically). ``quantise``
+    (e.g. 8) stores the probabilities and backoffs above the unigrams in that many bits."""
+    if quantise is not None and not 2 <= quantise <= 16:
+        raise UsageError(f"--quantise takes 2 to 16 bits, got {quantise}")
+    tables_entry, arrays = layout(model.tables, quantise)
+    tokens = [token.encode("utf-8") for token in model.vocabulary.tokens]
+    offsets = np.zeros(len(tokens) + 1, dtype=np.int64)
+    np.cumsum([len(token) for token in tokens], out=offsets[1:])
+    vocabulary = {"vocabulary.offsets": offsets, "vocabulary.bytes": np.frombuffer(b"".join(tokens), dtype=np.uint8),
+                  "vocabulary.counts": np.asarray(model.vocabulary.counts, dtype=np.int64)}
+    header = {"format": FORMAT, "format_version": FORMAT_VERSION, **model.describe(), "tables": tables_entry}
+    header.pop("note", None)  # describe() derives it again when the file is read
+    atomic_write(path, lambda out: write_container(out, header, {**vocabulary, **arrays}))
 
 
-def _read_metadata(path: pathlib.Path, archive) -> dict:
-    if "metadata" not in archive.files:
-        raise ModelFileError(f"{path} is a .npz file but not an lmtool n-gram model (no metadata)")
-    try:
-        metadata = json.loads(archive["metadata"].tobytes().decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        raise ModelFileError(f"{path}: the metadata is not valid JSON (corrupted file?)") from None
-    kind = metadata.get("format") if isinstance(metadata, dict) else None
-    if kind != FORMAT:
-        raise ModelFileError(f"{path} is a {kind or 'unknown'} file, not an lmtool n-gram model ({FORMAT})")
-    if metadata.get("format_version") != FORMAT_VERSION:
-        raise ModelFileError(
-            f"{path} has {FORMAT} format version {metadata.get('format_version')}; this lmtool reads "
-            f"version {FORMAT_VERSION}: upgrade lmtool or re-fit the model")
-    return metadata
+def stored_model(model: NgramModel, quantise: int | None = None) -> NgramModel:
+    """``model`` holding the values a compact file of it holds (float32, or quantised to
+    ``quantise`` bits): what :func:`load_ngram` would give back after :func:`save_ngram`, so
+    its scores and its ARPA form are those of the file."""
+    return model.with_tables(stored_tables(model.tables, quantise))
 
 
 def load_ngram(path: str | os.PathLike) -> NgramModel:
-    """Load a native model file (or an ARPA file, recognised by its ``\\data\\`` header)."""
+    """Load an n-gram model file of any kind lmtool reads: compact, ``.npz`` or ARPA (plain or
+    gzip-compressed), recognised by its first bytes."""
     path = pathlib.Path(path)
     try:
         with open(path, "rb") as handle:
             head = handle.read(64)
     except OSError as error:
         raise ModelFileError(f"cannot open model file {path}: {error.strerror}") from None
+    if is_container(head):
+        return load_compact(path)
     if head.lstrip().startswith(b"\\data\\") or head[:2] == b"\x1f\x8b":
         return read_arpa(path)
     if not head.startswith(b"PK"):
         hint = " (it looks like a safetensors RNN model: use lmtool.neural.load_rnn)" if head[8:9] == b"{" else ""
         raise ModelFileError(f"{path} is not an lmtool n-gram model file{hint}")
+    return read_npz(path)
+
+
+def load_compact(path: str | os.PathLike) -> NgramModel:
+    """The model of a compact file, memory-mapped: only the header is read now; the vocabulary
+    and each order's arrays are read (and checked) when first used."""
+    container = Container(path)
+    header = container.header
+    if header.get("format") != FORMAT:
+        raise ModelFileError(f"{path} is a {header.get('format') or 'unknown'} file, not an lmtool n-gram model ({FORMAT})")
+    if header.get("format_version") != FORMAT_VERSION:
+        raise ModelFileError(f"{path} has {FORMAT} format version {header.get('format_version')}; this lmtool reads "
+                             f"version {FORMAT_VERSION}: upgrade lmtool")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            metadata = _read_metadata(path, archive)
-            order = int(metadata["order"])
-            vocabulary = Vocabulary.from_json(metadata["vocabulary"])
-            V = len(vocabulary)
-            has_listed = "listed_0" in archive.files
-            ngrams = [np.arange(V, dtype=np.int32)[:, None]] + [archive[f"ngrams_{k}"] for k in range(1, order)]
-            probs = [archive[f"log10_probs_{k}"] for k in range(order)]
-            backoffs = [archive[f"log10_backoffs_{k}"] for k in range(order)]
-            listed = [archive[f"listed_{k}"] for k in range(order)] if has_listed else None
-            tokenizer = tokenizer_from_json(metadata["tokenizer"])
-    except ModelFileError:
-        raise
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError, TypeError) as error:
-        raise ModelFileError(f"{path}: corrupt or truncated n-gram model file ({type(error).__name__}: {error})") from None
-    for k in range(order):
-        m = len(ngrams[k])
-        shapes_ok = ngrams[k].shape == (m, k + 1) and probs[k].shape == (m,) and backoffs[k].shape == (m,)
-        if not shapes_ok or (listed is not None and listed[k].shape != (m,)) or ngrams[k].size and ngrams[k].max() >= V:
-            raise ModelFileError(f"{path}: the order-{k + 1} arrays are inconsistent (corrupted file?)")
-    tables = BackoffTables(order=order, vocab_size=V, ngrams=ngrams, log10_probs=probs,
-                           log10_backoffs=backoffs, listed=listed)
-    try:
-        tables.keys  # builds the lookup keys; fails on rows whose prefix is missing
-    except ValueError as error:
-        raise ModelFileError(f"{path}: {error} (corrupted file?)") from None
-    return NgramModel(tables, tokenizer, vocabulary, unit=metadata.get("unit", "line"), method=metadata["method"],
-                      normalised=bool(metadata["normalised"]), parameters=metadata.get("parameters") or {},
-                      discounts=metadata.get("discounts"), training=metadata.get("training") or {},
-                      source=metadata.get("source", "fit"))
+        tables = CompactTables(container, header["tables"])
+        vocabulary = MappedVocabulary(container, tables.vocab_size)
+        return NgramModel(tables, tokenizer_from_json(header["tokenizer"]), vocabulary, unit=header["unit"],
+                          method=header["method"], normalised=bool(header["normalised"]),
+                          parameters=header.get("parameters") or {}, discounts=header.get("discounts"),
+                          training=header.get("training") or {}, source=header.get("source", "fit"),
+                          fingerprint=str(header["fingerprint"]))
+    except (KeyError, TypeError, ValueError, DataError, UsageError) as error:
+        raise ModelFileError(f"{path}: invalid model header ({type(error).__name__}: {error})") from None
 
 
-def read_arpa(path: str | os.PathLike) -> NgramModel:
-    """An NgramModel from a KenLM/SRILM ARPA file: word tokenizer, the ARPA's vocabulary."""
-    tokens, tables = read_arpa_tables(path)
-    vocabulary = Vocabulary(tokens, np.zeros(len(tokens), dtype=np.int64))
-    return NgramModel(tables, make_tokenizer("word"), vocabulary, unit="line", method="arpa",
-                      normalised=True, source=f"arpa:{pathlib.Path(path).name}")
+class MappedVocabulary(Vocabulary):
+    """The vocabulary of a compact file, read on first use: its size is known from the header,
+    so ``lmtool info`` never reads the tokens."""
 
+    def __init__(self, container: Container, size: int) -> None:  # noqa: the base is initialised on first use
+        self._container, self._size = container, size
 
-def write_arpa(model: NgramModel, path: str | os.PathLike) -> None:
-    """Write ``model`` as an ARPA file, atomically; stupid backoff has no ARPA form."""
-    if not model.normalised:
-        raise UsageError(f"{model.method} is not a normalised model, so it has no ARPA form: export a normalised method")
-    text = format_arpa(model.vocabulary.tokens, model.tables)
-    atomic_write(path, lambda out: out.write(text.encode("utf-8")))
+    def __len__(self) -> int:
+        return self._size
+
+    def __getattr__(self, name: str):
+        # only attributes the base's __init__ sets reach here (tokens, counts, _index, ...)
+        if name.startswith("__") or name in ("_container", "_size", "_arrays", "token_bytes"):
+            raise AttributeError(name)
+        tokens, counts = self._read()
+        try:
+            Vocabulary.__init__(self, tokens, counts)  # checks the reserved tokens and duplicates
+        except DataError as error:
+            raise ModelFileError(f"{self._container.path}: invalid model vocabulary: {error}") from None
+        return getattr(self, name)
+
+    def token_bytes(self) -> tuple[np.ndarray, bytes]:
+        """The tokens as stored: offsets into one UTF-8 byte string (what the streaming scorer
+        indexes, without making a Python string per token)."""
+        offsets, data = self._arrays()
+        return offsets, data.tobytes()
+
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The offsets and bytes, checked against the header's size."""
+        path, V = self._container.path, self._size
+        offsets = self._container.array("vocabulary.offsets", "<i8")
+        data = self._container.array("vocabulary.bytes", "|u1")
+        if len(offsets) != V + 1 or offsets[0] != 0 or offsets[-1] != len(data) or (np.diff(offsets) < 0).any():
+            raise ModelFileError(f"{path}: invalid model: the vocabulary arrays disagree with its {V:,} tokens")
+        return offsets, data
+
+    def _read(self) -> tuple[list[str], np.ndarray]:
+        """The tokens and counts."""
+        path = self._container.path
+        offsets, data = self._arrays()
+        counts = self._container.array("vocabulary.counts", "<i8")
+        if len(counts) != self._size:
+            raise ModelFileError(f"{path}: invalid model: the vocabulary counts disagree with its {self._size:,} tokens")
+        text = data.tobytes()
+        try:
+            tokens = [text[a:b].decode("utf-8") for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
+        except UnicodeDecodeError as error:
+            raise ModelFileError(f"{path}: invalid model vocabulary: {error}") from None
+        return tokens, np.array(counts)

@@ -24,6 +24,12 @@ lookups below find an n-gram through its prefix's row.
 Lookups: the n-gram of order k+1 with prefix row ``r`` and last word ``w`` has the key
 ``r * V + w``; ``keys[k]`` is sorted (rows are lexicographic), so ``np.searchsorted`` finds a
 whole batch at once.
+
+Scoring is written once over three methods every table store provides, ``child_rows(k,
+prefix_rows, words)``, ``probs(k, rows)`` and ``backoffs(k, rows)``: :class:`BackoffTables`
+answers them with the sorted keys, the memory-mapped compact file
+(:class:`lmtool.ngram.compact.CompactTables`) with its hash index. Both hold float values
+and sum them in the same order, so equal values give bit-identical scores.
 """
 
 from __future__ import annotations
@@ -48,6 +54,11 @@ class BackoffTables:
     log10_probs: list[np.ndarray]
     log10_backoffs: list[np.ndarray]
     listed: list[np.ndarray] | None = None
+
+    #: whether every listed n-gram's suffix (its words but the first) is listed too, which
+    #: lets scoring skip lookups bound to miss; only a compact file records it (it costs a
+    #: lookup of every n-gram to establish), so in memory the tables say False
+    suffix_closed = False
 
     def __post_init__(self) -> None:
         self._keys: list[np.ndarray] | None = None
@@ -75,6 +86,24 @@ class BackoffTables:
             return [len(g) for g in self.ngrams]
         return [int(m.sum()) for m in self.listed]
 
+    # -- the lookup methods scoring uses (see the module docstring) --------------------------
+    def child_rows(self, k: int, prefix_rows: np.ndarray, words: np.ndarray) -> np.ndarray:
+        """Rows at order ``k`` (k >= 1) of the n-grams (prefix row at order k-1, word); -1 where
+        not listed. ``prefix_rows`` and ``words`` are non-negative."""
+        return _lookup(self.keys[k], prefix_rows * self.vocab_size + words)
+
+    def probs(self, k: int, rows: np.ndarray) -> np.ndarray:
+        """log10 probabilities of ``rows`` at order ``k``."""
+        return self.log10_probs[k].take(rows)
+
+    def backoffs(self, k: int, rows: np.ndarray) -> np.ndarray:
+        """log10 backoff weights of ``rows`` at order ``k``."""
+        return self.log10_backoffs[k].take(rows)
+
+    def backoff_tables(self) -> "BackoffTables":
+        """The tables themselves (a compact store decodes into them)."""
+        return self
+
 
 def _lookup(keys: np.ndarray, query: np.ndarray) -> np.ndarray:
     """Index of each ``query`` key in the sorted ``keys``, -1 where absent."""
@@ -85,21 +114,24 @@ def _lookup(keys: np.ndarray, query: np.ndarray) -> np.ndarray:
     return np.where(keys[index] == query, index, -1).astype(np.int64)
 
 
-def extend_rows(tables: BackoffTables, k: int, prefix_rows: np.ndarray, words: np.ndarray) -> np.ndarray:
+def extend_rows(tables, k: int, prefix_rows: np.ndarray, words: np.ndarray) -> np.ndarray:
     """Rows in ``ngrams[k]`` of (prefix, word) pairs whose prefix has row ``prefix_rows`` at order k-1.
 
     ``prefix_rows`` may hold -1 (absent prefix); the result is -1 there and wherever the n-gram
-    is not listed.
+    is not listed. ``tables`` is any store with the lookup methods (see the module docstring).
     """
-    if k == 0:
-        return np.where(np.asarray(words) >= 0, words, -1).astype(np.int64)
-    prefix_rows = np.asarray(prefix_rows, dtype=np.int64)
     words = np.asarray(words, dtype=np.int64)
-    found = _lookup(tables.keys[k], prefix_rows * tables.vocab_size + words)
-    return np.where((prefix_rows >= 0) & (words >= 0), found, -1)
+    if k == 0:
+        return np.where(words >= 0, words, -1)
+    prefix_rows = np.asarray(prefix_rows, dtype=np.int64)
+    rows = np.full(np.broadcast(prefix_rows, words).shape, -1, dtype=np.int64)
+    prefix_rows, words = np.broadcast_arrays(prefix_rows, words)
+    known = (prefix_rows >= 0) & (words >= 0)
+    rows[known] = tables.child_rows(k, prefix_rows[known], words[known])
+    return rows
 
 
-def find_rows(tables: BackoffTables, k: int, grams: np.ndarray) -> np.ndarray:
+def find_rows(tables, k: int, grams: np.ndarray) -> np.ndarray:
     """Rows in ``ngrams[k]`` of the (n, k+1) array ``grams``, -1 where not listed."""
     grams = np.asarray(grams, dtype=np.int64).reshape(-1, k + 1)
     rows = grams[:, 0]
@@ -108,49 +140,72 @@ def find_rows(tables: BackoffTables, k: int, grams: np.ndarray) -> np.ndarray:
     return rows
 
 
-def score_stream(tables: BackoffTables, ids: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+#: padded positions scored per pass of :func:`score_stream`: its arrays then stay in the caches
+CHUNK = 1 << 16
+
+
+def score_stream(tables, ids: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """log10 p of every id of an encoded split, each segment starting from ``<s>``.
 
     Returns ``(log10_probs, ngram_length)``: the probability and the length of the longest
-    listed n-gram used (KenLM's ``query`` prints the same length). One searchsorted pass per
-    order over the whole stream: ``row[L][i]`` is the row of the L-gram starting at padded
-    position i (-1 when unlisted or crossing the segment end).
+    listed n-gram used (KenLM's ``query`` prints the same length). ``tables`` is any store
+    with the lookup methods (see the module docstring). The padded stream is scored
+    :data:`CHUNK` positions at a time, each window starting order-1 positions early for context.
     """
     stream, segment_end = padded_stream(ids, starts)
-    target = token_positions(starts)
     n = len(stream)
-    lengths = np.diff(np.asarray(starts, dtype=np.int64))
-    # the padded position of each target's segment <s>
-    segment_start = np.repeat(np.asarray(starts[:-1], dtype=np.int64) + np.arange(len(lengths)), lengths)
-    keys = tables.keys
+    # depth[p]: how far p is from its segment's <s> (an n-gram ending at p has at most depth[p] + 1 words)
+    starts = np.asarray(starts, dtype=np.int64)
+    lengths = np.diff(starts)
+    depth = np.arange(n) - np.repeat(starts[:-1] + np.arange(len(lengths)), lengths + 1)
+    log10 = np.empty(n, dtype=np.float64)
+    length = np.empty(n, dtype=np.int16)
+    for lo in range(0, n, CHUNK):
+        hi = min(lo + CHUNK, n)
+        begin = max(0, lo - tables.order + 1)
+        window = slice(begin, hi)
+        out = _score_window(tables, stream[window], np.minimum(segment_end[window], hi) - begin, depth[window])
+        log10[lo:hi], length[lo:hi] = out[0][lo - begin :], out[1][lo - begin :]
+    target = token_positions(starts)
+    return log10[target], length[target].astype(np.int64)
+
+
+def _score_window(tables, stream: np.ndarray, segment_end: np.ndarray, depth: np.ndarray):
+    """log10 p and n-gram length at every position of a window of the padded stream.
+
+    ``rows[k][p]`` is the row at order k of the (k+1)-gram starting at p (-1 when not listed or
+    crossing ``segment_end[p]``) and ``longest[p]`` the length of the longest listed n-gram
+    starting at p: every prefix of a listed n-gram is listed, so the n-gram of length l ending at
+    p is listed iff ``longest[p - l + 1] >= l`` (and it starts inside p's segment). Everything
+    after the lookups is shifted slices of these arrays, so no per-target gathers.
+    """
+    n, order = len(stream), tables.order
     rows = [stream]
-    alive = np.flatnonzero(stream >= 0)  # positions whose L-gram is listed, for the current L
-    for k in range(1, tables.order):
+    longest = np.ones(n, dtype=np.int16)
+    alive = np.arange(n)  # positions whose k-gram is listed, for the current k
+    for k in range(1, order):
         alive = alive[alive + k < segment_end[alive]]
-        nxt = np.full(n, -1, dtype=np.int64)
-        found = _lookup(keys[k], rows[k - 1][alive] * tables.vocab_size + stream[alive + k])
-        nxt[alive] = found
+        if k >= 2 and tables.suffix_closed:  # the (k+1)-gram at p is listed only if its suffix at p+1 is
+            alive = alive[rows[k - 1][alive + 1] >= 0]
+        found = tables.child_rows(k, rows[k - 1][alive], stream[alive + k])
+        rows.append(np.full(n, -1, dtype=np.int64))
+        rows[k][alive] = found
         alive = alive[found >= 0]
-        rows.append(nxt)
-    log10 = np.zeros(len(target), dtype=np.float64)
-    length = np.zeros(len(target), dtype=np.int64)
-    pending = np.arange(len(target))  # targets without a listed n-gram of the lengths tried so far
-    # longest match first: the n-gram of length L ending at target t starts at t - L + 1
-    for L in range(tables.order, 0, -1):
-        begin = target[pending] - L + 1
-        inside = begin >= segment_start[pending]  # an L-gram that fits in the segment
-        r = np.where(inside, rows[L - 1][np.where(inside, begin, 0)], -1)
-        hit = r >= 0
-        log10[pending[hit]] += tables.log10_probs[L - 1][r[hit]]
-        length[pending[hit]] = L
-        # not matched at length L: back off through the context of length L-1 ending at t-1
-        miss = inside & ~hit
-        if L >= 2 and miss.any():
-            c = rows[L - 2][begin[miss]]
-            listed = c >= 0
-            log10[pending[miss][listed]] += tables.log10_backoffs[L - 2][c[listed]]
-        pending = pending[~hit]
-    return log10, length
+        longest[alive] = k + 1
+    # the match length at p: the longest listed n-gram ending at p
+    match = np.ones(n, dtype=np.int16)
+    for l in range(2, min(order, n) + 1):
+        match[l - 1 :][(longest[: n - l + 1] >= l) & (depth[l - 1 :] >= l - 1)] = l
+    log10 = np.empty(n, dtype=np.float64)
+    for l in range(1, min(order, n) + 1):
+        start = np.flatnonzero(match[l - 1 :] == l)  # where the matched l-gram ending at start + l - 1 starts
+        log10[start + l - 1] = tables.probs(l - 1, rows[l - 1][start])
+    # backing off from length j + 1 to j at p: the context of length j ending at p - 1 (starting at
+    # p - j) is listed, inside the segment, and no longer n-gram matched
+    for j in range(1, min(order, n)):
+        start = np.flatnonzero((match[j:] <= j) & (longest[: n - j] >= j) & (depth[j:] >= j))
+        log10[start + j] += tables.backoffs(j - 1, rows[j - 1][start])
+    return log10, match
 
 
 def log10_distribution(tables: BackoffTables, contexts: np.ndarray) -> np.ndarray:
@@ -187,10 +242,11 @@ def log10_distribution(tables: BackoffTables, contexts: np.ndarray) -> np.ndarra
     return out
 
 
-def log10_prob(tables: BackoffTables, grams: np.ndarray) -> np.ndarray:
+def log10_prob(tables, grams: np.ndarray) -> np.ndarray:
     """log10 p(last word | the words before it) for each row of the (n, L) array ``grams``.
 
-    Negative entries mean "no word" (left padding). For small batches (single queries, ARPA
+    Negative entries mean "no word" (left padding); ``tables`` is any store with the lookup
+    methods. For small batches (single queries, ARPA
     repair); whole splits go through :func:`score_stream`, which shares work between positions.
     """
     grams = np.asarray(grams, dtype=np.int64)
@@ -203,10 +259,10 @@ def log10_prob(tables: BackoffTables, grams: np.ndarray) -> np.ndarray:
     for L in range(width, 0, -1):
         r = find_rows(tables, L - 1, grams[:, width - L :])
         hit = (r >= 0) & ~resolved
-        out[hit] += tables.log10_probs[L - 1][r[hit]]
+        out[hit] += tables.probs(L - 1, r[hit])
         resolved |= hit
         if L >= 2:
             c = find_rows(tables, L - 2, grams[:, width - L : width - 1])
             miss = ~resolved & (c >= 0)
-            out[miss] += tables.log10_backoffs[L - 2][c[miss]]
+            out[miss] += tables.backoffs(L - 2, c[miss])
     return out

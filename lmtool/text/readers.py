@@ -42,14 +42,20 @@ def open_binary(path: str) -> BinaryIO:
     try:
         with open(path, "rb") as handle:
             head = handle.read(10)
-        opener = next((opener for magic, opener in _MAGIC if _matches(head, magic)), open)
-        return opener(path, "rb")
+        return (decompressor(head) or open)(path, "rb")
     except FileNotFoundError:
         raise DataError(f"{path}: no such file: check the path or the corpus spec") from None
     except IsADirectoryError:
         raise DataError(f"{path} is a directory, expected a text file") from None
     except PermissionError:
         raise DataError(f"{path}: permission denied") from None
+
+
+def decompressor(head: bytes):
+    """The opener (``gzip.open``, ``lzma.open``, ``bz2.open``) of data whose first bytes are
+    ``head`` (10 are enough), or None for data that is not compressed. Each opener takes a path
+    or a binary file object."""
+    return next((opener for magic, opener in _MAGIC if _matches(head, magic)), None)
 
 
 def _matches(head: bytes, magic: bytes) -> bool:
@@ -73,48 +79,56 @@ def read_lines(path: str, errors: str = "strict", whole_lines: bool = True) -> I
     """
     check_encoding_errors(errors)
     name = "standard input" if path in _SPOOLED else path  # errors name what the user gave
-    decoder = codecs.getincrementaldecoder("utf-8")(errors)
-    offset = 0
-    number = 0
     with open_binary(path) as handle:
-        try:
-            # a NUL in the first block marks a binary file before any decoding error could
-            head = handle.peek(BINARY_PROBE_BYTES)[:BINARY_PROBE_BYTES]
-            if b"\0" in head:
-                raise DataError(f"{name} looks binary (NUL byte at byte {head.index(0)}): expected UTF-8 text")
-            while raw := handle.readline(MAX_LINE_BYTES):
-                nul = raw.find(b"\0")
-                if nul >= 0:
-                    raise DataError(f"{name} looks binary (NUL byte at byte {offset + nul}): expected UTF-8 text")
-                complete = raw.endswith(b"\n")
-                number += complete
-                if whole_lines and not complete and len(raw) == MAX_LINE_BYTES:
-                    raise DataError(
-                        f"{name}: line {number + 1} is longer than {MAX_LINE_BYTES // 2**20} MiB: "
-                        "use --unit stream for text that is not one sentence per line"
-                    )
-                pending = len(decoder.getstate()[0])
-                try:
-                    text = decoder.decode(raw)
-                except UnicodeDecodeError as error:
-                    raise DataError(
-                        f"{name}: invalid UTF-8 at byte {offset - pending + error.start} "
-                        f"(line {number + (not complete)}): convert the file to UTF-8 or pass --encoding-errors replace"
-                    ) from None
-                offset += len(raw)
-                if text:
-                    yield text
-            try:
-                tail = decoder.decode(b"", final=True)
-            except UnicodeDecodeError:
+        yield from decode_lines(handle, name, errors, whole_lines)
+
+
+def decode_lines(handle: BinaryIO, name: str, errors: str = "strict", whole_lines: bool = True,
+                 offset: int = 0) -> Iterator[str]:
+    """The lines of the open binary ``handle`` (it must have ``peek``), decoded and checked as
+    :func:`read_lines` says; errors name ``name``. ``offset`` is the byte offset of the handle's
+    start in its file (a part of a file read on its own, by a cluster worker): byte offsets in
+    errors count from the file's start, line numbers from the handle's."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors)
+    number = 0
+    try:
+        # a NUL in the first block marks a binary file before any decoding error could
+        head = handle.peek(BINARY_PROBE_BYTES)[:BINARY_PROBE_BYTES]
+        if b"\0" in head:
+            raise DataError(f"{name} looks binary (NUL byte at byte {offset + head.index(0)}): expected UTF-8 text")
+        while raw := handle.readline(MAX_LINE_BYTES):
+            nul = raw.find(b"\0")
+            if nul >= 0:
+                raise DataError(f"{name} looks binary (NUL byte at byte {offset + nul}): expected UTF-8 text")
+            complete = raw.endswith(b"\n")
+            number += complete
+            if whole_lines and not complete and len(raw) == MAX_LINE_BYTES:
                 raise DataError(
-                    f"{name}: invalid UTF-8 at byte {offset - len(decoder.getstate()[0])} (truncated character at the end): "
-                    "convert the file to UTF-8 or pass --encoding-errors replace"
+                    f"{name}: line {number + 1} is longer than {MAX_LINE_BYTES // 2**20} MiB: "
+                    "use --unit stream for text that is not one sentence per line"
+                )
+            pending = len(decoder.getstate()[0])
+            try:
+                text = decoder.decode(raw)
+            except UnicodeDecodeError as error:
+                raise DataError(
+                    f"{name}: invalid UTF-8 at byte {offset - pending + error.start} "
+                    f"(line {number + (not complete)}): convert the file to UTF-8 or pass --encoding-errors replace"
                 ) from None
-            if tail:
-                yield tail
-        except (OSError, EOFError, lzma.LZMAError, zlib.error) as error:
-            raise DataError(f"{name}: cannot read ({error}): is the compressed file complete?") from None
+            offset += len(raw)
+            if text:
+                yield text
+        try:
+            tail = decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise DataError(
+                f"{name}: invalid UTF-8 at byte {offset - len(decoder.getstate()[0])} (truncated character at the end): "
+                "convert the file to UTF-8 or pass --encoding-errors replace"
+            ) from None
+        if tail:
+            yield tail
+    except (OSError, EOFError, lzma.LZMAError, zlib.error) as error:
+        raise DataError(f"{name}: cannot read ({error}): is the compressed file complete?") from None
 
 
 def spool_stdin() -> str:

@@ -81,10 +81,15 @@ def split_directory_source(name: str, directory: str, errors: str, whole_lines: 
 
 def glob_source(pattern: str, errors: str, whole_lines: bool) -> Source:
     """All files matching ``pattern`` (recursive ``**`` allowed), in name order, as one text."""
+    return files_source(pattern, glob_files(pattern), errors, whole_lines)
+
+
+def glob_files(pattern: str) -> list[str]:
+    """The files matching ``pattern`` (recursive ``**`` allowed) in name order; :class:`DataError` for none."""
     paths = sorted(path for path in glob.glob(pattern, recursive=True) if os.path.isfile(path))
     if not paths:
         raise DataError(f"no files match {pattern!r}: check the pattern (quote it so the shell leaves it alone)")
-    return files_source(pattern, paths, errors, whole_lines)
+    return paths
 
 
 def has_split_files(directory: str) -> bool:

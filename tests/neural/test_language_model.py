@@ -89,3 +89,17 @@ def test_load_rnn_round_trip(vocabulary, tmp_path):
     split = split_of(SENTENCES)
     np.testing.assert_array_equal(loaded.score(split), model.score(split))
     assert loaded.vocabulary == vocabulary and loaded.describe()["parameters"] > 0
+
+
+@pytest.mark.parametrize("reset", [True, False])
+def test_batched_top_predictions_equal_the_stepwise_ones(vocabulary, reset):
+    model = tiny_model(vocabulary)
+    split = split_of(SENTENCES)
+    count = split.n_tokens - 3
+    ids, log_probs = model.top_predictions(split, count, 3, reset_per_sentence=reset)
+    step_ids, step_log_probs = LanguageModel.top_predictions(model, split, count, 3, reset_per_sentence=reset)
+    assert ids.shape == (count, 3)
+    assert np.allclose(log_probs, step_log_probs, atol=1e-5)
+    assert np.array_equal(ids, step_ids)
+    # no token that comes next scores above the top prediction
+    assert np.allclose(log_probs[:, 0] >= model.score(split, reset_per_sentence=reset)[:count] - 1e-6, True)

@@ -25,3 +25,16 @@ def test_brown_perplexity_equals_lmplz(brown, order):
     test, valid = KENLM[order]
     assert model.perplexity(brown.splits["test"]) == pytest.approx(test, rel=1e-3)
     assert model.perplexity(brown.splits["valid"]) == pytest.approx(valid, rel=1e-3)
+
+
+def test_brown_compact_file_keeps_lmplz_perplexity(brown, tmp_path):
+    from lmtool.ngram import load_ngram, save_ngram
+
+    model = fit_ngram(brown, 5)
+    save_ngram(model, tmp_path / "brown5.lmt")
+    mapped = load_ngram(tmp_path / "brown5.lmt")
+    test, valid = KENLM[5]
+    # float32 values: equal to lmplz's to the printed precision, and to the float64 model to 1e-7
+    assert round(mapped.perplexity(brown.splits["test"]), 2) == test
+    assert round(mapped.perplexity(brown.splits["valid"]), 2) == valid
+    assert mapped.perplexity(brown.splits["test"]) == pytest.approx(model.perplexity(brown.splits["test"]), rel=1e-7)

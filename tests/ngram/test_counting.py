@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from lmtool.errors import UsageError
 from lmtool.ngram.counting import (count_ngrams, first_seen_ranks, lexicographic_permutation, padded_stream,
-                                   token_positions)
+                                   seen_lengths, token_positions)
 
 from .helpers import random_sentences, split_of
 
@@ -124,3 +124,29 @@ def test_counts_agree_with_a_python_counter_for_every_vocabulary_size(vocab, ord
         if n > 1:
             np.testing.assert_array_equal(counts.ngrams[n - 2][counts.prefixes[n - 1]], grams[:, :-1])
             np.testing.assert_array_equal(counts.ngrams[n - 2][counts.suffixes[n - 1]], grams[:, 1:])
+
+
+def test_seen_lengths_by_hand():
+    # training "<s> a b </s>", "<s> a a b </s>"; test "<s> b a b </s>", "<s> c </s>" (a=3 b=4 c=5 </s>=2)
+    train = split_of([[3, 4], [3, 3, 4]])
+    test = split_of([[4, 3, 4], [5]])
+    counts = count_ngrams(train.ids, train.starts, 3, 6)
+    # b: "<s> b" unseen -> 1; a: "b a" unseen -> 1; b: "a b" seen, "b a b" unseen -> 2;
+    # </s>: "a b </s>" seen -> 3 (capped at the order); c: never seen -> 0; </s>: "c </s>" unseen -> 1
+    assert seen_lengths(counts, test.ids, test.starts).tolist() == [1, 1, 2, 3, 0, 1]
+
+
+def test_seen_lengths_match_a_plain_search():
+    rng = np.random.default_rng(5)
+    train, test = split_of(random_sentences(rng, 60, 7)), split_of(random_sentences(rng, 40, 7))
+    counts = count_ngrams(train.ids, train.starts, 4, 7)
+    seen = set()
+    for sentence in train.segments():
+        padded = [1, *sentence.tolist()]
+        seen |= {tuple(padded[i - n + 1:i + 1]) for i in range(len(padded)) for n in range(1, 5) if i - n + 1 >= 0}
+    expected = []
+    for sentence in test.segments():
+        padded = [1, *sentence.tolist()]
+        expected += [max([n for n in range(1, 5) if i - n + 1 >= 0 and tuple(padded[i - n + 1:i + 1]) in seen],
+                         default=0) for i in range(1, len(padded))]
+    assert seen_lengths(counts, test.ids, test.starts).tolist() == expected

@@ -109,3 +109,17 @@ def test_one_batch_equals_the_parts_scored_apart(model):
         begin, end = big.starts[a], big.starts[b]
         parts.append(model.score(EncodedSplit(big.ids[begin:end], big.starts[a : b + 1] - begin, 0)))
     np.testing.assert_array_equal(model.score(big), np.concatenate(parts))
+
+
+@pytest.mark.parametrize("method", ["modified-kneser-ney", "stupid-backoff"])
+def test_batched_top_predictions_equal_the_stepwise_ones(data, model, method):
+    # NgramModel's batched contexts against the base's one step per token (start / next_log_probs / advance)
+    if method != "modified-kneser-ney":
+        model = fit_ngram(data[0], model.order, method, vocabulary=vocabulary(V - 3))
+    test = data[1]
+    count = int(test.starts[12])  # a dozen sentences; a batch of 7 rows forces several batches
+    ids, log_probs = model.top_predictions(test, count, 4, batch=7)
+    step_ids, step_log_probs = LanguageModel.top_predictions(model, test, count, 4)
+    assert ids.shape == (count, 4)
+    assert np.allclose(log_probs, step_log_probs, atol=1e-12)
+    assert np.array_equal(ids, step_ids)

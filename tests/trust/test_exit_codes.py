@@ -52,8 +52,13 @@ def test_a_directory_given_as_a_model_is_exit_4(tmp_path, corpus_file, command):
 
 
 def broken_vocabulary(source: Path, target: Path) -> None:
-    """A copy of the n-gram file ``source`` whose metadata holds a vocabulary without its reserved tokens."""
-    with np.load(source, allow_pickle=False) as archive:
+    """The n-gram model ``source`` as an lmtool 0.x ``.npz`` whose metadata holds a vocabulary
+    without its reserved tokens."""
+    from lmtool.ngram import load_ngram
+    from lmtool.ngram.legacy import write_npz
+
+    write_npz(load_ngram(source), target)
+    with np.load(target, allow_pickle=False) as archive:
         arrays = {name: archive[name] for name in archive.files}
     metadata = json.loads(arrays["metadata"].tobytes())
     metadata["vocabulary"]["tokens"][0] = "not-unk"
@@ -68,7 +73,8 @@ def test_broken_model_metadata_is_exit_4_naming_the_file(tmp_path, models, corpu
     args = [a.format(corpus=corpus_file, tmp=tmp_path) for a in command]
     result = invoke(args[0], tmp_path / "broken.npz", *args[1:])
     assert result.exit_code == 4
-    assert f"{tmp_path / 'broken.npz'}: broken model metadata (vocabulary must start with" in one_line_error(result)
+    message = one_line_error(result)
+    assert message.startswith(f"Error: {tmp_path / 'broken.npz'}: ") and "vocabulary must start with" in message
 
 
 def test_export_of_an_rnn_names_what_to_give_not_a_python_function(models, tmp_path):

@@ -47,12 +47,13 @@ def full_disk(small_disk, tmp_path, monkeypatch):
 
 
 def test_disk_full_while_writing_a_model_is_one_line_and_leaves_nothing(full_disk, corpus_file):
+    (full_disk / "filler").write_bytes(b"x" * 48 * 1024)  # the model (about 50 KB) no longer fits
     target = full_disk / "m.npz"
     result = invoke("fit-ngram", "--corpus", corpus_file, "--smoothing", "witten-bell", "-o", target)
     assert result.exit_code == 1
     assert one_line_error(result) == (f"Error: cannot write {target}: No space left on device: free some space or "
                                       "write elsewhere")
-    assert list(full_disk.iterdir()) == []
+    assert [p.name for p in full_disk.iterdir()] == ["filler"]
 
 
 def test_disk_full_while_writing_per_token_scores_leaves_no_truncated_file(full_disk, corpus_file, models):

@@ -47,10 +47,19 @@ def runs(corpus, models, mle_model, tmp):
         "compare": ["compare", "--corpus", corpus, "--orders", "1,3", "--methods", "mle", "--rnn-time", "0",
                     "-o", tmp / "report"],
         "info": ["info", models["npz"]],
+        "query": ["query", mle_model, corpus],
+        "analyze context-curve": ["analyze", "context-curve", mle_model, models["rnn"], "--corpus", corpus,
+                                  "--contexts", "1,2", "--positions", "50"],
+        "analyze attribution": ["analyze", "attribution", models["npz"], models["rnn"], "--corpus", corpus],
+        "analyze view": ["analyze", "view", mle_model, models["rnn"], "--corpus", corpus, "--lines", "2",
+                         "-o", tmp / "view.html"],
+        "analyze gradient-flow": ["analyze", "gradient-flow", models["rnn"], "--corpus", corpus, "--span", "3",
+                                  "--positions", "4"],
     }
 
 
-NAMES = ["corpus info", "corpus prepare", "fit-ngram", "export", "train-rnn", "eval", "sample", "compare", "info"]
+NAMES = ["corpus info", "corpus prepare", "fit-ngram", "export", "train-rnn", "eval", "sample", "compare", "info",
+         "query", "analyze context-curve", "analyze attribution", "analyze view", "analyze gradient-flow"]
 
 
 def test_every_command_is_covered(tmp_path):

@@ -49,6 +49,8 @@ CASES = {
     "train -o onto its resume state": ["train-rnn", "--corpus", "c.txt", "-o", "d/resume.pt", "--checkpoint-dir", "d"],
     "prepare into the directory of its corpus": ["corpus", "prepare", "split/train.txt", "-o", "split"],
     "compare -o over its corpus": ["compare", "--corpus", "sub/results.json", "-o", "sub"],
+    "analyze view -o onto a model": ["analyze", "view", "m.npz", "m.rnn", "--corpus", "c.txt", "-o", "m.rnn"],
+    "analyze --plot onto the corpus": ["analyze", "context-curve", "m.npz", "--corpus", "c.txt", "--plot", "c.txt"],
 }
 
 

@@ -126,10 +126,15 @@ def single_discount(values: np.ndarray, order: int, method: str) -> float:
     corpora) D is undefined or degenerate; D falls back to 0.5 (lmplz's fallback D1) with a
     logged warning.
     """
-    n = counts_of_counts(values, 2)
+    return discount_from_counts_of_counts(counts_of_counts(values, 2), len(values), order, method)
+
+
+def discount_from_counts_of_counts(n: np.ndarray, n_values: int, order: int, method: str) -> float:
+    """:func:`single_discount` from ``n[1]``, ``n[2]`` (the counts-of-counts of the ``n_values``
+    counts, summed over partitions by the cluster's fit)."""
     if n[1] > 0 and n[2] > 0:
         return float(n[1] / (n[1] + 2.0 * n[2]))
-    if len(values):
+    if n_values:
         log.warning(
             "%s: the %d-grams have n1=%d, n2=%d, so D = n1/(n1+2 n2) is undefined or 1; using D = %g",
             method, order, n[1], n[2], FALLBACK_DISCOUNT,

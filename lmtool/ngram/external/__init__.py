@@ -59,14 +59,15 @@ MIN_MEMORY = 64 * 1024
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
-def parse_memory(text: str) -> int:
-    """A size such as ``500M``, ``2G``, ``1.5G`` or ``65536`` (bytes; K/M/G/T are powers of 1024)."""
+def parse_memory(text: str, option: str = "--memory", minimum: int = MIN_MEMORY) -> int:
+    """A size such as ``500M``, ``2G``, ``1.5G`` or ``65536`` (bytes; K/M/G/T are powers of 1024);
+    errors name ``option`` (the cluster's size options are read here too)."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*([kKmMgGtT]?)(?:i?[bB])?\s*", str(text))
     if match is None:
-        raise UsageError(f"--memory takes a size such as 500M or 2G, got {text!r}")
+        raise UsageError(f"{option} takes a size such as 500M or 2G, got {text!r}")
     size = int(float(match[1]) * _UNITS[match[2].upper()])
-    if size < MIN_MEMORY:
-        raise UsageError(f"--memory {text} is below the minimum of {MIN_MEMORY // 1024}K: give a larger budget")
+    if size < minimum:
+        raise UsageError(f"{option} {text} is below the minimum of {minimum // 1024}K: give a larger size")
     return size
 
 

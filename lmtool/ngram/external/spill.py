@@ -139,6 +139,14 @@ def count_and_spill(stream: np.ndarray, overlap: int, order: int, vocab_size: in
                     prefix: str) -> tuple[int, list[int]]:
     """Count the n-grams of ``stream`` that end after its first ``overlap`` positions and write them
     as one run (:func:`write_run`); returns (bytes written, rows per order)."""
+    tables = count_chunk(stream, overlap, order, vocab_size)
+    return write_run(prefix + ".run", tables), [len(rows) for rows, _ in tables]
+
+
+def count_chunk(stream: np.ndarray, overlap: int, order: int, vocab_size: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per order, the unique rows (sorted) and counts of the n-grams of the padded ``stream`` that
+    end after its first ``overlap`` positions (the previous chunk's tail; see the module docstring).
+    Shared with the cluster's counting (:mod:`lmtool.ngram.cluster`), which counts one partition at a time."""
     counted = count_padded(stream, segment_ends(stream), order, vocab_size)
     inner = count_padded(stream[:overlap], segment_ends(stream[:overlap]), order, vocab_size) if overlap else None
     tables = []
@@ -148,7 +156,7 @@ def count_and_spill(stream: np.ndarray, overlap: int, order: int, vocab_size: in
             rows, counts = combine([rows, inner.ngrams[k]], [counts, -inner.counts[k]])
             rows, counts = rows[counts > 0], counts[counts > 0]
         tables.append((rows, counts))
-    return write_run(prefix + ".run", tables), [len(rows) for rows, _ in tables]
+    return tables
 
 
 def run_path(workdir: str, chunk: int) -> str:

@@ -29,7 +29,13 @@ from lmtool.ngram.modified_kneser_ney.interpolate import interpolate
 from lmtool.ngram.modified_kneser_ney.prune import prune_thresholds
 from lmtool.ngram.tables import BackoffTables
 
-__all__ = ["estimate_modified_kneser_ney"]
+__all__ = ["check_vocabulary", "estimate_modified_kneser_ney"]
+
+
+def check_vocabulary(vocab_size: int) -> None:
+    """A :class:`DataError` when the vocabulary has no word to estimate (only ``<unk> <s> </s>``)."""
+    if vocab_size < 4:
+        raise DataError("the vocabulary has no word besides <unk>, <s> and </s>: the training text is empty")
 
 
 def estimate_modified_kneser_ney(
@@ -44,8 +50,7 @@ def estimate_modified_kneser_ney(
     Returns the tables and ``{"discounts": [(D1, D2, D3+) per order], "fallback_orders": [...]}``.
     ``discounts`` fixes them instead of estimating them.
     """
-    if counts.vocab_size < 4:
-        raise DataError("the vocabulary has no word besides <unk>, <s> and </s>: the training text is empty")
+    check_vocabulary(counts.vocab_size)
     thresholds = prune_thresholds(prune, counts.order)
     adjusted = adjusted_counts(counts)
     chosen, fallback_orders = order_discounts(counts, adjusted, discount_fallback, discounts)

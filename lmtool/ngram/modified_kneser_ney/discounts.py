@@ -78,7 +78,13 @@ def kenlm_statistics(counts: NgramCounts, adjusted: list[np.ndarray]) -> list[np
 
 def discounts_from_counts(adjusted: np.ndarray, order: int, fallback: bool) -> tuple[Discounts, bool]:
     """(D1, D2, D3+) of one order from its adjusted counts, and whether the fallback was used."""
-    n = counts_of_counts(adjusted, 4).astype(np.float64)
+    return discounts_from_counts_of_counts(counts_of_counts(adjusted, 4), order, fallback)
+
+
+def discounts_from_counts_of_counts(n: np.ndarray, order: int, fallback: bool) -> tuple[Discounts, bool]:
+    """(D1, D2, D3+) of one order from ``n[c]``, c = 0..4, the counts-of-counts of its adjusted counts
+    (summed over partitions by the cluster's fit), and whether the fallback was used."""
+    n = np.asarray(n, dtype=np.float64)
     problem = None
     if (n[1:4] == 0).any():
         j = int(np.argmax(n[1:4] == 0)) + 1

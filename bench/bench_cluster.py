@@ -1,0 +1,99 @@
+"""N-gram estimation on a Dask cluster (``fit-ngram --cluster``) against in memory and out of core.
+
+Writes the generated word corpus of ``bench_external.py`` (default 240 MB; see its docstring),
+then fits the same order-3 modified Kneser-Ney model four ways, each ``lmtool fit-ngram --json``
+in a fresh process: in memory, ``--memory 20M`` out of core, ``--cluster local:1`` and
+``--cluster local:2`` (worker processes on this machine, one thread each). Prints, per run: wall
+time, peak RSS of the client process (a local cluster's scheduler runs inside it), of the
+scheduler and of each worker, and whether the model is identical to the in-memory one; for the
+cluster runs, each stage's seconds and the bytes its shuffle handed between tasks, also per GB
+of text (the figures the README extrapolates to 100 GB).
+
+    .venv/bin/python bench/bench_cluster.py                        # 240 MB, order 3
+    .venv/bin/python bench/bench_cluster.py --size-mb 20           # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+from bench_external import fit, identical
+
+STAGES = ("read and tokenize", "vocabulary", "count n-grams", "adjust counts", "initial probabilities", "interpolate")
+
+
+def run_all(corpus: str, work: str, order: int, memory: str, part_size: str) -> dict:
+    """The four fits, by name: each one's ``fit-ngram --json`` summary with its wall time."""
+    runs = {"in memory": fit(corpus, os.path.join(work, "memory.npz"), order, [])}
+    print(f"  in memory done ({runs['in memory']['wall']:.0f} s)", flush=True)
+    runs[f"--memory {memory}"] = fit(corpus, os.path.join(work, "external.npz"), order,
+                                     ["--memory", memory, "--workers", "1", "--tmp", work])
+    print(f"  --memory {memory} done ({runs[f'--memory {memory}']['wall']:.0f} s)", flush=True)
+    for workers in (1, 2):
+        name = f"--cluster local:{workers}"
+        runs[name] = fit(corpus, os.path.join(work, f"cluster{workers}.npz"), order,
+                         ["--cluster", f"local:{workers}", "--partition-size", part_size])
+        print(f"  {name} done ({runs[name]['wall']:.0f} s)", flush=True)
+    return runs
+
+
+def report(runs: dict, size: int, work: str) -> None:
+    """The tables: wall time and peak memory per process; stage seconds and shuffle volumes."""
+    reference = runs["in memory"]
+    print(f"\ntext {size / 1e6:.0f} MB, tokens {reference['training']['tokens']:,}, n-grams {reference['ngrams']}")
+    print(f"{'run':<26}{'wall s':>8}{'x memory':>10}{'client MiB':>12}{'scheduler MiB':>15}{'workers MiB':>16}"
+          f"  identical")
+    files = {"in memory": "memory.npz"}
+    for name, run in runs.items():
+        cluster = run.get("cluster")
+        peaks = cluster["peak_memory_mb"] if cluster else None
+        path = os.path.join(work, files.get(name, "external.npz" if "--memory" in name else
+                                        f"cluster{name[-1]}.npz"))
+        same = "reference" if name == "in memory" else ("yes" if identical(os.path.join(work, "memory.npz"), path) else "NO")
+        workers = ", ".join(f"{mb:,.0f}" for mb in peaks["workers"]) if peaks else "-"
+        scheduler = "in client" if cluster and cluster["local"] else "-"
+        client = max(run["peak_memory_mb"], (run.get("external") or {}).get("peak_rss_mb", 0))
+        print(f"{name:<26}{run['wall']:>8.1f}{run['wall'] / reference['wall']:>10.2f}{client:>12,.0f}{scheduler:>15}"
+              f"{workers:>16}  {same}")
+    gb = size / 1e9
+    for name, run in runs.items():
+        cluster = run.get("cluster")
+        if not cluster:
+            continue
+        print(f"\n{name}: {cluster['parts']} parts of {cluster['part_bytes'] / 2**20:.0f} MiB, "
+              f"{cluster['partitions']} shuffle partitions; gathered to the client {cluster['gathered_mb']:.1f} MiB "
+              f"({cluster['gathered_mb'] / gb:.1f} MiB/GB)")
+        print(f"  {'stage':<24}{'tasks':>7}{'seconds':>9}{'s/GB':>8}{'shuffle MiB':>13}{'MiB/GB':>9}")
+        for stage in STAGES:
+            f = cluster["stages"][stage]
+            print(f"  {stage:<24}{f['tasks']:>7}{f['seconds']:>9.1f}{f['seconds'] / gb:>8.1f}{f['shuffle_mb']:>13.1f}"
+                  f"{f['shuffle_mb'] / gb:>9.1f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mb", type=float, default=240.0, help="corpus size in MB (default 240)")
+    parser.add_argument("--memory", default="20M", help="--memory budget of the out-of-core run (default 20M)")
+    parser.add_argument("--partition-size", default="16M", help="--partition-size of the cluster runs (default 16M)")
+    parser.add_argument("--order", type=int, default=3)
+    parser.add_argument("--tmp", default=None, help="directory for the corpus, the models and the runs")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="lmtool-bench-cluster-", dir=args.tmp) as work:
+        corpus = os.path.join(work, "corpus.txt")
+        started = time.perf_counter()
+        # in its own process, as bench_external does: the fits' peak RSS figures must be their own
+        writer = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_external.py")
+        subprocess.run([sys.executable, writer, "--size-mb", str(args.size_mb), "--write-only", corpus], check=True)
+        size = os.path.getsize(corpus)
+        print(f"corpus: {size / 1e6:.0f} MB generated in {time.perf_counter() - started:.0f} s; order {args.order}",
+              flush=True)
+        report(run_all(corpus, work, args.order, args.memory, args.partition_size), size, work)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""ARPA files: read any KenLM or SRILM backoff model, write every normalised lmtool model, in bulk.
+
+Format (log10 values)::
+
+    \\data\\
+    ngram 1=3
+    ngram 2=2
+
+    \\1-grams:
+    -1.2\\t<s>\\t-0.3          prob, words, optional backoff (tabs or spaces)
+    ...
+    \\end\\
+
+Reading accepts what real files contain: text before ``\\data\\``, blank lines anywhere, any
+mix of spaces and tabs, Windows line ends, ``ngram 1= 5``, ``-99`` (SRILM) or ``0`` (KenLM)
+as the ``<s>`` probability, a missing backoff meaning 0, ``.gz`` compression, empty sections,
+and SRILM pruned files that list an n-gram whose prefix is not listed (see
+:mod:`~lmtool.ngram.arpa.build`). Files without ``<unk>`` get an unlisted ``<unk>`` of log10
+-99. Anything inconsistent raises :class:`~lmtool.errors.ModelFileError` naming the file, the
+line and the defect (:mod:`~lmtool.ngram.arpa.read` lists them).
+
+Modules: :mod:`~lmtool.ngram.arpa.read` (blocks of lines to entries), :mod:`~lmtool.ngram.arpa.fields`
+(fields and word lookup of a block), :mod:`~lmtool.ngram.arpa.numbers` (numbers to and from
+text), :mod:`~lmtool.ngram.arpa.build` (entries to tables), :mod:`~lmtool.ngram.arpa.write`
+(tables to text).
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+
+import numpy as np
+
+from lmtool.errors import UsageError
+from lmtool.files import atomic_write
+from lmtool.ngram.arpa.build import build_tables, repeat_check
+from lmtool.ngram.arpa.read import SPECIALS, read_arpa_sections
+from lmtool.ngram.arpa.write import write_arpa_tables
+from lmtool.ngram.model import NgramModel
+from lmtool.ngram.tables import BackoffTables
+from lmtool.text import Vocabulary, make_tokenizer
+
+__all__ = ["SPECIALS", "read_arpa", "read_arpa_tables", "write_arpa", "write_arpa_tables"]
+
+
+def read_arpa_tables(path: str | os.PathLike) -> tuple[list[str], BackoffTables]:
+    """Parse an ARPA file into its vocabulary (ids 0-2 are <unk> <s> </s>) and backoff tables."""
+    reader = read_arpa_sections(path)
+    grams, probs, backoffs, lines = zip(*(section.take_arrays() for section in reader.sections))
+    check = repeat_check(reader.path, reader.tokens, list(lines))
+    return reader.tokens, build_tables(list(grams), list(probs), list(backoffs), len(reader.tokens), check)
+
+
+def read_arpa(path: str | os.PathLike) -> NgramModel:
+    """An NgramModel from a KenLM/SRILM ARPA file: word tokenizer, the ARPA's vocabulary."""
+    tokens, tables = read_arpa_tables(path)
+    vocabulary = Vocabulary(tokens, np.zeros(len(tokens), dtype=np.int64))
+    return NgramModel(tables, make_tokenizer("word"), vocabulary, unit="line", method="arpa",
+                      normalised=True, source=f"arpa:{pathlib.Path(path).name}")
+
+
+def write_arpa(model: NgramModel, path: str | os.PathLike) -> None:
+    """Write ``model`` as an ARPA file, atomically and streamed; stupid backoff has no ARPA form."""
+    if not model.normalised:
+        raise UsageError(f"{model.method} is not a normalised model, so it has no ARPA form: export a normalised method")
+    atomic_write(path, lambda out: write_arpa_tables(model.vocabulary.tokens, model.tables, out))

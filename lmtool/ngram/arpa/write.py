@@ -1,0 +1,114 @@
+"""Write backoff tables as ARPA text in bulk: blocks of lines assembled by one byte gather each.
+
+Every line is a sequence of *pieces* (a number's text, the first word with the tab before it,
+each other word with the space before it, a tab, a number, a newline) copied from one source
+buffer that holds the vocabulary's words (twice: after a tab, after a space), two separator
+bytes and the block's formatted numbers (:func:`~lmtool.ngram.arpa.numbers.format_g9`).
+With each piece's source offset and length per line, a block is ``source[repeat(offsets) +
+arange]``: no Python loop per line or per number, and only one block (``BLOCK_ROWS`` lines,
+a few MB) exists as bytes at a time, streamed to the output.
+
+Text: the ``\\data\\`` header, then per order ``prob<TAB>w1 w2 ...[<TAB>backoff]`` (no backoff
+column at the highest order), values ``'%.9g'``, ``-inf`` written ``-99`` as SRILM does (a
+backoff of -inf, a context with no mass left, comes from ``mle``; ``<s>`` has probability -inf).
+Rows not ``listed`` (contexts an SRILM file did not list) are skipped.
+"""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+import numpy as np
+
+from lmtool.errors import LmtoolError
+from lmtool.ngram.arpa.numbers import format_g9
+from lmtool.ngram.tables import BackoffTables
+
+BLOCK_ROWS = 1 << 16
+_SEPARATORS = b"\t\n"  # offsets 0, 1 of the source buffer
+_TAB, _NEWLINE = 0, 1
+
+
+class _Source:
+    """The source buffer of the byte gather: separators, ``"\tword"`` then ``" word"`` for
+    every vocabulary word, then room for one block's formatted probabilities and backoffs."""
+
+    def __init__(self, tokens: list[str]) -> None:
+        words = [token.encode("utf-8") for token in tokens]
+        lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words)) + 1
+        if 2 * int(lengths.sum()) + 2 * 16 * BLOCK_ROWS >= 2**31:
+            raise LmtoolError("the vocabulary's words take more than 1 GB: too large for the ARPA writer")
+        self.after_tab = (len(_SEPARATORS) + np.cumsum(lengths) - lengths).astype(np.int32)
+        self.after_space = self.after_tab + np.int32(lengths.sum())
+        self.word_length = lengths.astype(np.int32)
+        self.numbers = len(_SEPARATORS) + 2 * int(lengths.sum())
+        self.buffer = np.empty(self.numbers + 2 * 16 * BLOCK_ROWS, dtype=np.uint8)
+        text = _SEPARATORS + b"".join(b"\t" + w for w in words) + b"".join(b" " + w for w in words)
+        self.buffer[: self.numbers] = np.frombuffer(text, dtype=np.uint8)
+        self.offsets = np.arange(0, dtype=np.int32)  # grown on demand, see gather_pieces
+
+    def put_numbers(self, values: np.ndarray, slot: int) -> tuple[np.ndarray, np.ndarray]:
+        """Format ``values`` into number slot 0 (probabilities) or 1 (backoffs): (text start in
+        the buffer, text length) per value."""
+        text, length = format_g9(values)
+        base = self.numbers + slot * 16 * BLOCK_ROWS
+        self.buffer[base : base + text.size] = text.reshape(-1)
+        return np.arange(base, base + text.size, 16, dtype=np.int32), length
+
+
+def write_arpa_tables(tokens: list[str], tables: BackoffTables, out: BinaryIO) -> None:
+    """Stream the ARPA text of ``tables`` (words ``tokens``) to the binary file ``out``."""
+    _check_finite(tables)
+    source = _Source(tokens)
+    header = ["", "\\data\\"] + [f"ngram {k + 1}={n}" for k, n in enumerate(tables.n_listed())]
+    out.write(("\n".join(header) + "\n").encode("utf-8"))
+    for k in range(tables.order):
+        out.write(f"\n\\{k + 1}-grams:\n".encode("utf-8"))
+        rows = np.arange(len(tables.ngrams[k])) if tables.listed is None else np.flatnonzero(tables.listed[k])
+        backoffs = tables.log10_backoffs[k] if k < tables.order - 1 else None
+        for begin in range(0, len(rows), BLOCK_ROWS):
+            block = rows[begin : begin + BLOCK_ROWS]
+            out.write(_lines(source, tables.ngrams[k][block], tables.log10_probs[k][block],
+                             None if backoffs is None else backoffs[block]).data)
+    out.write(b"\n\\end\\\n")
+
+
+def _check_finite(tables: BackoffTables) -> None:
+    """Refuse NaN and +inf, which have no ARPA spelling (-inf is written -99)."""
+    for k in range(tables.order):
+        for name, values in (("probability", tables.log10_probs[k]), ("backoff", tables.log10_backoffs[k])):
+            if np.isnan(values).any() or np.isposinf(values).any():
+                raise LmtoolError(f"the model holds a NaN or +inf log10 {name} among its {k + 1}-grams: "
+                                  f"it has no ARPA form (re-fit the model)")
+
+
+def _lines(source: _Source, grams: np.ndarray, probs: np.ndarray, backoffs: np.ndarray | None) -> np.ndarray:
+    """The bytes of one block of ARPA lines (``backoffs`` None at the highest order)."""
+    n, width = grams.shape
+    prob_start, prob_length = source.put_numbers(np.where(np.isneginf(probs), -99.0, probs), 0)
+    # pieces of a line: prob, tab and first word, space and word ..., [tab, backoff], newline
+    pieces = 2 + width + (2 if backoffs is not None else 0)
+    start = np.empty((n, pieces), dtype=np.int32)
+    length = np.empty((n, pieces), dtype=np.int32)
+    start[:, 0], length[:, 0] = prob_start, prob_length
+    start[:, 1] = source.after_tab[grams[:, 0]]
+    start[:, 2 : 1 + width] = source.after_space[grams[:, 1:]]
+    length[:, 1 : 1 + width] = source.word_length[grams]
+    if backoffs is not None:
+        back_start, back_length = source.put_numbers(np.where(np.isneginf(backoffs), -99.0, backoffs), 1)
+        start[:, 1 + width], length[:, 1 + width] = _TAB, 1
+        start[:, 2 + width], length[:, 2 + width] = back_start, back_length
+    start[:, -1], length[:, -1] = _NEWLINE, 1
+    return gather_pieces(source, start.reshape(-1), length.reshape(-1))
+
+
+def gather_pieces(source: _Source, start: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """``buffer[start[0]:start[0]+length[0]] + buffer[start[1]:...] + ...`` in one gather
+    (int32 offsets: the buffer is far below 2 GiB)."""
+    end = np.cumsum(length, dtype=np.int32)
+    total = int(end[-1]) if len(end) else 0
+    if len(source.offsets) < total:
+        source.offsets = np.arange(2 * total, dtype=np.int32)
+    offset = np.repeat(start - end + length, length)
+    offset += source.offsets[:total]
+    return np.take(source.buffer, offset)

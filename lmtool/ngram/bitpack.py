@@ -1,0 +1,72 @@
+"""Fixed-width unsigned fields bit-packed into uint64 words, read back with vectorised gathers.
+
+Layout: field ``i`` of width ``w`` occupies bits ``i*w .. i*w + w - 1`` of the little-endian
+bit string formed by the words (bit ``j`` is bit ``j % 64`` of word ``j // 64``). One zero word
+follows the last field, so every read may fetch two neighbouring words without a bounds check.
+Widths 8, 16 and 32 are stored as plain ``uint8``/``uint16``/``uint32`` arrays instead (the same
+bits in the same order, read with one gather and no shifts); width 0 stores nothing and reads 0.
+
+KenLM's ``util/bit_packing.hh`` reads its fields with one unaligned 64-bit load; numpy has no
+unaligned gather, so a field that straddles two words is assembled from both (two ``take``
+calls and three shifts, about the cost of one unaligned load on a numpy array).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+U64 = np.uint64
+NATIVE = {8: np.uint8, 16: np.uint16, 32: np.uint32}
+
+
+def words_for(count: int, width: int, native: bool = True) -> int:
+    """Length of the stored array for ``count`` fields of ``width`` bits (see :func:`pack`)."""
+    if native and width in NATIVE:
+        return count
+    return 0 if width == 0 else (count * width + 63) // 64 + 1
+
+
+def stored_dtype(width: int, native: bool = True) -> np.dtype:
+    """The numpy type of the stored array of ``width``-bit fields."""
+    return np.dtype(NATIVE.get(width, U64) if native else U64)
+
+
+def pack(values: np.ndarray, width: int, native: bool = True) -> np.ndarray:
+    """``values`` (non-negative, each below ``2**width``) as the stored array of :func:`unpack`;
+    ``native=False`` keeps widths 8, 16 and 32 in uint64 words too (for :func:`window` reads)."""
+    values = np.asarray(values)
+    if native and width in NATIVE:
+        return values.astype(NATIVE[width])
+    out = np.zeros(words_for(len(values), width, native), dtype=U64)
+    if width == 0 or len(values) == 0:
+        return out
+    values = values.astype(U64)
+    bit = np.arange(len(values), dtype=U64) * U64(width)
+    word = (bit >> U64(6)).astype(np.int64)
+    offset = bit & U64(63)
+    low = values << offset
+    # the part that spills into the next word (a shift by 64 gives 0 in numpy)
+    high = values >> (U64(64) - offset)
+    # fields never overlap, so OR-ing the parts of one word is adding them
+    firsts = np.flatnonzero(np.diff(word, prepend=-1))
+    out[word[firsts]] += np.add.reduceat(low, firsts)
+    out[word[firsts] + 1] += np.add.reduceat(high, firsts)
+    return out
+
+
+def unpack(stored: np.ndarray, width: int, index: np.ndarray, native: bool = True) -> np.ndarray:
+    """Fields number ``index`` (an integer array) of a :func:`pack`-ed array, as uint64."""
+    index = np.asarray(index, dtype=np.int64)
+    if native and width in NATIVE:
+        return stored.take(index).astype(U64)
+    if width == 0:
+        return np.zeros(index.shape, dtype=U64)
+    return window(stored, index * width) & U64((1 << width) - 1)
+
+
+def window(stored: np.ndarray, bit: np.ndarray) -> np.ndarray:
+    """The 64 bits starting at bit ``bit`` (a non-negative int64 array) of an array packed in
+    uint64 words (high bits past the end of the data read as 0)."""
+    word = bit >> 6
+    offset = (bit & 63).view(U64)
+    return (stored.take(word) >> offset) | (stored.take(word + 1) << (U64(64) - offset))

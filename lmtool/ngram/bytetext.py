@@ -1,0 +1,153 @@
+"""Whitespace tokenization and vocabulary lookup of UTF-8 bytes in numpy, for the streaming scorer.
+
+Splitting 1.7 million words with ``str.split`` and looking each up in a dict takes about 0.3 s
+of Python; here a block of text is one ``uint8`` array and every step is an array operation:
+
+1. whitespace bytes are found with a 256-entry table; a token starts where a non-space byte
+   follows a space (or the block's start), ends before the next space; a line ends at ``\\n``;
+2. each token's first 16 bytes are read as two little-endian 64-bit words (the bytes past its
+   end masked off): with its length that is the token itself, for tokens up to 16 bytes;
+3. a 64-bit hash of those words probes a hash table of the vocabulary's ids, and a candidate
+   counts only if its words and length are equal: no false match is possible.
+
+Tokens longer than 16 bytes are looked up in a Python dict, one by one. The result is exactly what the word tokenizer
+and :meth:`lmtool.text.Vocabulary.encode` give (``str.split`` on a line, ``<s>`` as
+``<unk>``), which a test checks; a block holding a non-ASCII whitespace character (U+00A0,
+U+2003, ...: ``str.split`` splits on those too) is left to that Python path instead.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from lmtool.ngram.bitpack import U64, window
+from lmtool.ngram.hashing import MULTIPLIER
+from lmtool.text import BOS_ID, UNK_ID
+
+#: bytes str.split() treats as whitespace: \\t \\n \\v \\f \\r, the separators \\x1c-\\x1f, space
+SPACE = np.zeros(256, dtype=bool)
+SPACE[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
+#: UTF-8 of the non-ASCII characters str.split() also splits on
+UNICODE_SPACE = re.compile(rb"\xc2[\x85\xa0]|\xe1\x9a\x80|\xe2\x80[\x80-\x8a\xa8\xa9\xaf]|\xe2\x81\x9f|\xe3\x80\x80")
+SHORT = 16  # tokens up to this many bytes are compared as two words
+SECOND = 0xBF58476D1CE4E5B9  # an odd multiplier that moves a token's second word before hashing
+
+
+@dataclass
+class Tokens:
+    """The whitespace tokens of a block of lines: byte ranges, the line of each, and ids."""
+
+    begin: np.ndarray  # (T,) int64 byte offset of each token in the block
+    end: np.ndarray  # (T,) int64
+    per_line: np.ndarray  # (lines,) int64 tokens on each line of the block
+    data: np.ndarray  # the bytes the ranges index (uint8)
+    space: np.ndarray | None = None  # which of them are whitespace (None: none are)
+    ids: np.ndarray | None = None  # (T,) int64 vocabulary ids, once looked up
+
+    def spelled(self) -> np.ndarray:
+        """The tokens' bytes, concatenated in order."""
+        return self.data if self.space is None else self.data[~self.space]
+
+
+def split_lines(block: bytes) -> Tokens:
+    """The tokens of ``block`` (UTF-8 text: whole lines, the last ``\\n`` optional)."""
+    data = np.frombuffer(block, dtype=np.uint8)
+    space = SPACE[data]
+    edges = np.flatnonzero(np.diff(np.concatenate([[True], space, [True]]).view(np.int8)))
+    begin, end = edges[0::2], edges[1::2]  # a token runs from a space->text edge to the next
+    line_ends = np.flatnonzero(data == 10)
+    if len(data) and data[-1] != 10:
+        line_ends = np.append(line_ends, len(data))  # a last line without its \n
+    per_line = np.diff(np.searchsorted(begin, line_ends), prepend=0)  # tokens starting before each end
+    return Tokens(begin, end, per_line, data, space)
+
+
+def _words(padded: np.ndarray, begin: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The first 16 bytes of each token as two little-endian words, bytes past the token zeroed.
+    ``padded`` is the text as uint64 words with at least two zero words after it."""
+    bit = begin * 8
+    first_bytes = np.minimum(length, 8)
+    second_bytes = np.clip(length - 8, 0, 8)
+    first = window(padded, bit) & _low_bytes(first_bytes)
+    second = window(padded, bit + 64) & _low_bytes(second_bytes)
+    return first, second
+
+
+def _low_bytes(n: np.ndarray) -> np.ndarray:
+    """Masks with the low ``n`` bytes set (n in 0..8; numpy shifts 1 << 64 to 0, and 0 - 1 wraps)."""
+    return (U64(1) << (n.astype(U64) * U64(8))) - U64(1)
+
+
+def _as_words(data: bytes) -> np.ndarray:
+    """``data`` as uint64 words followed by two zero words."""
+    padded = np.zeros((len(data) + 7) // 8 + 2, dtype=U64)
+    padded.view(np.uint8)[: len(data)] = np.frombuffer(data, dtype=np.uint8)
+    return padded
+
+
+def _key(first: np.ndarray, second: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of a short token, good in its top bits (collisions are resolved by
+    comparing the words)."""
+    return ((first ^ (second * U64(SECOND)) ^ length.astype(U64)) * U64(MULTIPLIER))
+
+
+class ByteVocabulary:
+    """A vocabulary's tokens indexed for :meth:`lookup` (the word tokenizer's encoding, on bytes).
+
+    The index is an open-addressing table of the short tokens' ids, at most a quarter full,
+    addressed by the top bits of their hash; a probe that meets an empty slot ends the search.
+    """
+
+    def __init__(self, offsets: np.ndarray, data: bytes) -> None:
+        """``data`` holds every token's UTF-8 bytes, token ``i`` at ``offsets[i]:offsets[i+1]``
+        (a compact model file stores its vocabulary so: no Python string is made here)."""
+        offsets = np.asarray(offsets, dtype=np.int64)
+        begin, length = offsets[:-1], np.diff(offsets)
+        self._first, self._second = _words(_as_words(data), begin, length)
+        self._length, self._hash = length, _key(self._first, self._second, length)
+        ids = np.arange(len(length))
+        short = np.flatnonzero((length <= SHORT) & (ids != BOS_ID))  # text "<s>" is <unk>, as Vocabulary.encode has it
+        self._bits = max(2, int(len(short)).bit_length() + 2)
+        self._table = np.full((1 << self._bits) + len(short), -1, dtype=np.int64)  # room to probe past the end
+        home = (self._hash[short] >> U64(64 - self._bits)).astype(np.int64)
+        order = np.argsort(home, kind="stable")
+        # linear probing, entries in home order: the i-th lands at the first free slot >= its home
+        slot = np.maximum.accumulate(home[order] - np.arange(len(short))) + np.arange(len(short))
+        self._table[slot] = short[order]
+        self._slow = {data[offsets[i] : offsets[i + 1]].decode("utf-8"): int(i)
+                      for i in np.flatnonzero(length > SHORT) if i != BOS_ID}
+
+    @classmethod
+    def of(cls, tokens: list[str]) -> "ByteVocabulary":
+        """The index of a list of tokens."""
+        encoded = [token.encode("utf-8") for token in tokens]
+        return cls(np.concatenate([[0], np.cumsum([len(token) for token in encoded])]), b"".join(encoded))
+
+    def lookup(self, block: bytes, tokens: Tokens) -> np.ndarray:
+        """The id of every token of ``block`` (out-of-vocabulary ones, and ``<s>``, get ``<unk>``)."""
+        length = tokens.end - tokens.begin
+        first, second = _words(_as_words(block), tokens.begin, length)
+        keys = _key(first, second, length)
+        ids = np.full(len(keys), UNK_ID, dtype=np.int64)
+        pending = np.arange(len(keys))  # a long token matches no short entry: the dict below has it
+        slot = (keys >> U64(64 - self._bits)).astype(np.int64)
+        while len(pending):
+            candidate = self._table.take(slot)
+            filled = candidate >= 0
+            c = np.where(filled, candidate, 0)
+            same = filled & (self._hash.take(c) == keys[pending]) & (self._first.take(c) == first[pending])
+            same &= (self._second.take(c) == second[pending]) & (self._length.take(c) == length[pending])
+            ids[pending[same]] = candidate[same]
+            go_on = np.flatnonzero(filled & ~same)
+            pending, slot = pending[go_on], slot[go_on] + 1
+        for i in np.flatnonzero(length > SHORT).tolist() if self._slow else ():
+            ids[i] = self._slow.get(block[tokens.begin[i] : tokens.end[i]].decode("utf-8"), UNK_ID)
+        return ids
+
+
+def has_unicode_space(block: bytes) -> bool:
+    """Whether ``block`` holds a whitespace character outside ASCII (see the module docstring)."""
+    return not block.isascii() and UNICODE_SPACE.search(block) is not None

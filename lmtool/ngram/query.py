@@ -1,0 +1,255 @@
+"""Scoring lines of text as KenLM's ``query`` does, streamed in blocks, and in batches from Python.
+
+Each line is a sentence: ``<s>`` before it, ``</s>`` predicted after it (an empty line scores
+``</s>`` alone, as in ``query``; ``lmtool eval`` skips empty lines instead). Output, one line
+per input line (``--level word``, the default)::
+
+    the=3 2 -2.150511<TAB>cat=6582 2 -4.410506<TAB></s>=2 1 -2.977696<TAB>Total: -9.538713 OOV: 0
+
+that is ``word=id n log10p`` per token (``id`` 0 is ``<unk>``: an out-of-vocabulary word;
+``n`` the length of the longest n-gram the model had for it), then the line's log10
+probability and its number of OOVs; log10 values have 6 decimals (KenLM prints each float's
+shortest form). ``--level sentence`` prints the ``Total:`` lines only; every level ends with
+KenLM's summary (perplexity with and without OOVs, OOV and token counts, ``</s>`` counted).
+
+Text is read in blocks of whole lines; a model with the word tokenizer is served by the
+array tokenizer of :mod:`lmtool.ngram.bytetext`, others (char, bpe, treebank) by their own
+tokenizer line by line. Scores are :func:`lmtool.ngram.tables.score_stream`'s, the same
+numbers ``eval`` and ``NgramModel.score`` give.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from typing import BinaryIO, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from lmtool.errors import DataError, UsageError
+from lmtool.lm import perplexity
+from lmtool.ngram.bytetext import ByteVocabulary, Tokens, has_unicode_space, split_lines
+from lmtool.ngram.formatting import Records, decimal_width, integer_width, interleave
+from lmtool.ngram.tables import LN10, score_stream
+from lmtool.text import EOS, EOS_ID, UNK_ID
+
+LEVELS = ("word", "sentence", "summary")
+BLOCK = 1 << 16  # bytes of text scored at a time: arrays about 40 times its size, which stay in the caches
+PLACES = 6  # decimals of the log10 values printed
+
+
+@dataclass
+class Scored:
+    """The scores of a block of lines: per token (``</s>`` of each line included) and per line."""
+
+    tokens: Tokens  # the words of the block, with their spellings
+    ids: np.ndarray  # (n,) vocabulary ids
+    starts: np.ndarray  # (lines + 1,) where each line's tokens start
+    log10: np.ndarray  # (n,) log10 p of each token
+    length: np.ndarray  # (n,) n-gram length used
+
+    @property
+    def totals(self) -> np.ndarray:
+        """log10 probability of each line (``</s>`` included)."""
+        return np.add.reduceat(self.log10, self.starts[:-1]) if len(self.log10) else np.zeros(0)
+
+    @property
+    def oovs(self) -> np.ndarray:
+        """Out-of-vocabulary tokens of each line."""
+        return np.add.reduceat((self.ids == UNK_ID).astype(np.int64), self.starts[:-1]) if len(self.ids) else np.zeros(0, np.int64)
+
+
+@dataclass
+class Summary:
+    """Running totals over everything scored, for the closing lines."""
+
+    tokens: int = 0
+    oovs: int = 0
+    log10: float = 0.0
+    oov_log10: float = 0.0
+    lines: int = 0
+
+    def add(self, scored: Scored) -> None:
+        oov = scored.ids == UNK_ID
+        self.tokens += len(scored.ids)
+        self.oovs += int(oov.sum())
+        self.log10 += float(scored.log10.sum())
+        self.oov_log10 += float(scored.log10[oov].sum())
+        self.lines += len(scored.starts) - 1
+
+    def perplexities(self) -> dict:
+        """Perplexity with and without OOVs (``</s>`` counted), through the one perplexity
+        function (given the mean natural-log probability); None where nothing was scored."""
+        def ppl(total: float, count: int) -> float | None:
+            value = perplexity(np.array([total * LN10 / count]))[1] if count else math.nan
+            return value if math.isfinite(value) else None
+
+        return {"perplexity": ppl(self.log10, self.tokens),
+                "perplexity_excluding_oovs": ppl(self.log10 - self.oov_log10, self.tokens - self.oovs)}
+
+    def text(self) -> str:
+        """KenLM's closing lines."""
+        values = {name: math.nan if value is None else value for name, value in self.perplexities().items()}
+        return (f"Perplexity including OOVs:\t{values['perplexity']}\n"
+                f"Perplexity excluding OOVs:\t{values['perplexity_excluding_oovs']}\n"
+                f"OOVs:\t{self.oovs}\nTokens:\t{self.tokens}\n")
+
+
+class LineScorer:
+    """Scores blocks of lines with one n-gram model (see the module docstring)."""
+
+    def __init__(self, model) -> None:
+        if model.unit != "line":
+            raise UsageError("this model was trained on a stream (--unit stream): query scores lines as sentences; "
+                             "use lmtool eval for stream models")
+        self.model = model
+        self._bytes = None
+        if model.tokenizer.kind == "word":
+            vocabulary = model.vocabulary
+            stored = getattr(vocabulary, "token_bytes", None)  # a compact file's: no Python strings
+            self._bytes = ByteVocabulary(*stored()) if stored else ByteVocabulary.of(vocabulary.tokens)
+
+    def score(self, block: bytes) -> Scored:
+        """Score ``block``: whole lines of UTF-8 text (the last ``\\n`` optional)."""
+        if self._bytes is not None and not has_unicode_space(block):
+            tokens = split_lines(block)
+            tokens.ids = self._bytes.lookup(block, tokens)
+        else:
+            tokens = self._tokenize(block)
+        counts = tokens.per_line + 1  # each line's tokens and </s>
+        starts = np.concatenate([[0], np.cumsum(counts)])
+        eos = starts[1:] - 1
+        words = np.ones(starts[-1], dtype=bool)
+        words[eos] = False
+        ids = np.full(starts[-1], EOS_ID, dtype=np.int64)
+        ids[words] = tokens.ids
+        log10, length = score_stream(self.model.lookup, ids, starts)
+        return Scored(tokens, ids, starts, log10, length)
+
+    def _tokenize(self, block: bytes) -> Tokens:
+        """The model's own tokenizer and vocabulary, line by line (the byte ranges index the
+        tokens re-encoded and joined, not the block)."""
+        lines = block.decode("utf-8").split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        tokenize, vocabulary = self.model.tokenizer.tokenize, self.model.vocabulary
+        per_line = [tokenize(line.rstrip("\r")) for line in lines]
+        spelled = [token.encode("utf-8") for tokens in per_line for token in tokens]
+        lengths = np.array([len(token) for token in spelled], dtype=np.int64)
+        end = np.cumsum(lengths)
+        tokens = Tokens(end - lengths, end, np.array([len(t) for t in per_line], dtype=np.int64),
+                        np.frombuffer(b"".join(spelled), dtype=np.uint8))
+        tokens.ids = vocabulary.encode([token for line in per_line for token in line]).astype(np.int64)
+        return tokens
+
+
+def read_blocks(source: BinaryIO, name: str, size: int = BLOCK) -> Iterable[bytes]:
+    """Blocks of whole lines from ``source``, checked to be UTF-8 text (:class:`DataError` naming
+    ``name`` and the byte offset otherwise)."""
+    pending, offset = b"", 0
+    while True:
+        chunk = source.read(size)
+        data = pending + chunk
+        cut = len(data) if not chunk else data.rfind(b"\n") + 1
+        if cut == 0 and chunk:
+            pending = data  # a line longer than the block: read on
+            continue
+        block, pending = data[:cut], data[cut:]
+        if block:
+            _check_text(block, name, offset)
+            yield block
+            offset += len(block)
+        if not chunk:
+            return
+
+
+def _check_text(block: bytes, name: str, offset: int) -> None:
+    nul = block.find(b"\0")
+    if nul >= 0:
+        raise DataError(f"{name} looks binary (NUL byte at byte {offset + nul}): expected UTF-8 text")
+    try:
+        block.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise DataError(f"{name}: invalid UTF-8 at byte {offset + error.start}: convert the input to UTF-8") from None
+
+
+def render(scored: Scored, level: str) -> bytes:
+    """The output lines of ``scored`` at ``level`` (word or sentence; summary prints none)."""
+    lines = len(scored.starts) - 1
+    if level == "summary" or lines == 0:
+        return b""
+    closing, closing_length = _closing(scored)
+    if level == "sentence":
+        return closing.tobytes()
+    # per token: [</s>]=id n log10p<TAB>, the "</s>" only on each line's last position
+    ids, length, log10 = scored.ids, scored.length, scored.log10
+    ends = scored.starts[1:] - 1
+    fields = Records(len(ids), len(EOS) + 4 + integer_width(ids) + integer_width(length) + decimal_width(log10, PLACES))
+    fields.text(EOS.encode(), ends).text(b"=").integers(ids).text(b" ").integers(length).text(b" ")
+    fields.decimals(log10, PLACES).text(b"\t")
+    closings = np.zeros(len(ids), dtype=np.int64)
+    closings[ends] = closing_length
+    spelling = np.zeros(len(ids), dtype=np.int64)  # each position's word, none at the </s> ones
+    words = np.ones(len(ids), dtype=bool)
+    words[ends] = False
+    spelling[words] = scored.tokens.end - scored.tokens.begin
+    return interleave([(scored.tokens.spelled(), spelling), fields.squeeze(), (closing, closings)])
+
+
+def _closing(scored: Scored) -> tuple[np.ndarray, np.ndarray]:
+    """``Total: log10p OOV: k`` and a newline per line: the bytes and each line's length."""
+    totals, oovs = scored.totals, scored.oovs
+    closing = Records(len(totals), 14 + decimal_width(totals, PLACES) + integer_width(oovs))
+    closing.text(b"Total: ").decimals(totals, PLACES).text(b" OOV: ").integers(oovs).text(b"\n")
+    return closing.squeeze()
+
+
+def query(model, source: BinaryIO, sink: BinaryIO, *, level: str = "word", name: str = "standard input",
+          threads: int = 1) -> Summary:
+    """Score every line of ``source`` with ``model``, writing ``level`` output and the summary
+    to ``sink``; returns the totals. With ``threads`` > 1, blocks are scored on that many
+    threads (numpy releases the interpreter lock inside its array operations) and written in
+    their order, so the output is the same."""
+    if level not in LEVELS:
+        raise UsageError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
+    scorer, summary = LineScorer(model), Summary()
+
+    def work(block: bytes) -> tuple[Scored, bytes]:
+        scored = scorer.score(block)
+        return scored, render(scored, level)
+
+    for scored, text in _in_order(work, read_blocks(source, name), threads):
+        summary.add(scored)
+        sink.write(text)
+    sink.write(summary.text().encode())
+    return summary
+
+
+def _in_order(work, items: Iterable, threads: int) -> Iterator:
+    """``work(item)`` for each item, in order, computed on ``threads`` threads with at most two
+    items per thread in flight (the first one alone: it maps the model's arrays once)."""
+    items = iter(items)
+    first = next(items, None)
+    if first is None:
+        return
+    yield work(first)
+    if threads <= 1:
+        yield from map(work, items)
+        return
+    with ThreadPoolExecutor(threads) as pool:
+        pending: deque = deque()
+        for item in items:
+            pending.append(pool.submit(work, item))
+            if len(pending) >= 2 * threads:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def score_sentences(model, sentences: Sequence[str]) -> Scored:
+    """Score a batch of sentences in one vectorised pass: per-token log10 probabilities, n-gram
+    lengths and ids, and per-sentence ``totals`` and ``oovs`` (see :class:`Scored`)."""
+    block = "\n".join(sentence.replace("\n", " ") for sentence in sentences).encode("utf-8")
+    return LineScorer(model).score(block + b"\n" if sentences else b"")

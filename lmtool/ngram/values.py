@@ -1,0 +1,106 @@
+"""The values of a compact model (log10 probabilities and backoffs), one column per order and kind.
+
+A column is stored one of two ways, whichever is smaller:
+
+- ``float32``: the values themselves, 32 bits each;
+- a *codebook*: the column's distinct values (sorted float32, padded to a power of two) and,
+  per row, a bit-packed index into them. Modified Kneser-Ney's backoffs take few distinct values (2,745 among Brown's
+  271,047 bigrams: the weights are ratios of small counts-of-counts), so their 32 bits shrink
+  to 12 with nothing lost; probabilities are mostly distinct and stay float32.
+
+Both are exact for float32 values. :func:`quantise` makes the lossy codebook of the quantised
+variant instead: ``2**bits`` centres per column, as KenLM's ``build_binary -q -b`` does (Federico
+and Bertoldi 2006): the values are sorted and cut into bins of equal count, each bin's centre
+is the mean of its values, and each value is stored as its nearest centre. Values that must
+stay exact (a backoff of 0, which most non-context rows carry, and infinities) get codes of
+their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lmtool.ngram.bitpack import pack, unpack
+
+
+@dataclass
+class ValueColumn:
+    """Values of one (order, kind) column: ``codebook[unpack(codes)]``, or the float32 array itself
+    when ``codebook`` is None."""
+
+    codebook: np.ndarray | None
+    codes: np.ndarray
+    width: int
+    count: int
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        """The values of ``rows`` as float64 (exactly the stored float32 values)."""
+        if self.codebook is None:
+            return self.codes.take(rows).astype(np.float64)
+        return self.codebook.take(unpack(self.codes, self.width, rows).astype(np.intp)).astype(np.float64)
+
+    def all(self) -> np.ndarray:
+        """Every value, in row order."""
+        if self.codebook is None:
+            return np.asarray(self.codes, dtype=np.float64)
+        return self.take(np.arange(self.count))
+
+
+def code_width(n_codes: int) -> int:
+    """Bits of an index into a codebook of ``n_codes`` values."""
+    return int(n_codes - 1).bit_length() if n_codes > 1 else 0
+
+
+def encode_exact(values: np.ndarray) -> ValueColumn:
+    """``values`` rounded to float32, as a raw column or a codebook, whichever takes fewer bytes
+    (a long column whose every 64th value is mostly distinct is kept raw without sorting it all:
+    its codebook would hold about as many values as the column)."""
+    values32 = np.asarray(values, dtype=np.float32)
+    sample = values32[::64]
+    if len(values32) >= 1 << 16 and len(np.unique(sample)) > len(sample) // 2:
+        return _column(None, values32, 32)
+    codebook, codes = np.unique(values32, return_inverse=True)
+    width = code_width(len(codebook))
+    if 32 * (1 << width) + width * len(values32) < 32 * len(values32):
+        return _column(codebook, codes, width)
+    return _column(None, values32, 32)
+
+
+def quantise(values: np.ndarray, bits: int, exact: tuple[float, ...] = ()) -> ValueColumn:
+    """``values`` as ``2**bits`` equal-count bin centres (see the module docstring); values in
+    ``exact`` and infinities keep codes of their own. A column with no more distinct values than
+    codes is stored exactly."""
+    values32 = np.asarray(values, dtype=np.float32)
+    if len(values32) == 0:
+        return encode_exact(values32)
+    special = np.isin(values32, np.asarray(exact, dtype=np.float32)) | ~np.isfinite(values32)
+    kept = np.unique(values32[special])
+    rest = np.sort(values32[~special].astype(np.float64))
+    n_bins = (1 << bits) - len(kept)
+    if n_bins < 1:
+        raise ValueError(f"{bits} bits leave no code for ordinary values")
+    if len(np.unique(rest)) <= n_bins:
+        centres = np.unique(rest).astype(np.float32)
+    else:
+        ends = (len(rest) * np.arange(1, n_bins + 1, dtype=np.int64)) // n_bins
+        starts = np.concatenate([[0], ends[:-1]])
+        filled = ends > starts
+        sums = np.add.reduceat(rest, starts[filled])
+        centres = (sums / (ends - starts)[filled]).astype(np.float32)
+    codebook = np.unique(np.concatenate([centres, kept]))
+    # each value's nearest centre (an exact value is its own centre)
+    middles = (codebook[1:].astype(np.float64) + codebook[:-1]) / 2
+    codes = np.searchsorted(middles, values32.astype(np.float64))
+    codes = np.where(special, np.searchsorted(codebook, values32), codes)
+    return _column(codebook, codes, code_width(len(codebook)))
+
+
+def _column(codebook: np.ndarray | None, codes: np.ndarray, width: int) -> ValueColumn:
+    """A column; a codebook is padded to ``2**width`` entries (repeating its last value), so
+    that no code a ``width``-bit field can hold indexes past its end."""
+    if codebook is None:
+        return ValueColumn(None, codes, 32, len(codes))
+    padded = np.concatenate([codebook, np.repeat(codebook[-1:], (1 << width) - len(codebook))])
+    return ValueColumn(padded.astype(np.float32), pack(codes, width), width, len(codes))

@@ -1,0 +1,83 @@
+"""The parts of the compact format: bit packing, the bijective hash and its bucket index, value columns."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lmtool.ngram.bitpack import pack, unpack, words_for
+from lmtool.ngram.hashing import BucketIndex, mix, unmix
+from lmtool.ngram.values import encode_exact, quantise
+
+
+@pytest.mark.parametrize("width", [0, 1, 3, 7, 8, 13, 16, 20, 31, 32, 33, 50, 64])
+def test_pack_round_trip(width):
+    rng = np.random.default_rng(width)
+    values = rng.integers(0, 2 ** min(width, 63), 777, dtype=np.uint64) if width else np.zeros(777, np.uint64)
+    if width == 64:
+        values[::5] = np.uint64(2**64 - 1)
+    stored = pack(values, width)
+    assert len(stored) == words_for(777, width)
+    index = rng.integers(0, 777, 300)
+    np.testing.assert_array_equal(unpack(stored, width, index), values[index])
+    np.testing.assert_array_equal(unpack(stored, width, np.arange(777)), values)
+
+
+def test_pack_layout_by_hand():
+    # fields 5 (101), 3 (011), 7 (111) of width 3: bits 0-2, 3-5, 6-8 -> 0b111_011_101 = 477
+    assert pack(np.array([5, 3, 7]), 3).tolist() == [477, 0]
+
+
+@pytest.mark.parametrize("bits", [1, 2, 3, 7, 12])
+def test_mix_is_a_bijection(bits):
+    keys = np.arange(1 << bits, dtype=np.uint64)
+    hashes = mix(keys, bits)
+    assert sorted(hashes.tolist()) == keys.tolist()
+    np.testing.assert_array_equal(unmix(hashes, bits), keys)
+
+
+@pytest.mark.parametrize("bits", [20, 33, 47, 63, 64])
+def test_unmix_inverts_mix(bits):
+    keys = np.random.default_rng(bits).integers(0, 2 ** min(bits, 63), 10_000, dtype=np.uint64)
+    np.testing.assert_array_equal(unmix(mix(keys, bits), bits), keys)
+
+
+@pytest.mark.parametrize("m, bits", [(0, 10), (1, 4), (5, 3), (1000, 20), (50_000, 34), (8, 3)])
+def test_bucket_index_finds_exactly_the_stored_keys(m, bits):
+    rng = np.random.default_rng(m)
+    universe = np.arange(1 << bits, dtype=np.uint64) if bits <= 16 else None
+    keys = rng.choice(universe, m, replace=False) if universe is not None else np.unique(
+        rng.integers(0, 1 << bits, m, dtype=np.uint64))
+    index, order = BucketIndex.build(keys, bits)
+    np.testing.assert_array_equal(index.find(keys[order]), np.arange(len(keys)))
+    np.testing.assert_array_equal(index.keys(), keys[order])
+    others = universe[~np.isin(universe, keys)] if universe is not None else rng.integers(0, 1 << bits, 5000, dtype=np.uint64)
+    others = others[~np.isin(others, keys)]
+    assert (index.find(others) == -1).all()
+    if m > 100:
+        assert 1.5 < m / 2**index.bucket_bits <= 3.0
+
+
+def test_exact_columns_keep_float32_values():
+    rng = np.random.default_rng(0)
+    few = rng.choice([-0.5, -0.25, 0.0, -1.75], 1000)  # few distinct values: a codebook
+    many = rng.normal(size=1000)  # all distinct: raw float32
+    for values, codebook in ((few, True), (many, False)):
+        column = encode_exact(values)
+        assert (column.codebook is not None) == codebook
+        np.testing.assert_array_equal(column.all(), values.astype(np.float32).astype(np.float64))
+        np.testing.assert_array_equal(column.take(np.array([7, 3])), values[[7, 3]].astype(np.float32))
+    assert encode_exact(few).width == 2
+
+
+def test_quantise_bins_by_equal_counts_with_exact_specials():
+    values = np.concatenate([np.linspace(-4, -1, 1000), np.zeros(200), [-np.inf]])
+    column = quantise(values, 4, exact=(0.0,))
+    assert column.width == 4
+    restored = column.all()
+    assert (restored[1000:1200] == 0).all() and restored[-1] == -np.inf
+    # 14 bins of about 71 values over [-4, -1]: each value moves by less than a bin's width
+    assert np.abs(restored[:1000] - values[:1000]).max() < 3 / 14
+    assert len(np.unique(restored)) == 16
+    # few enough distinct values: exact
+    np.testing.assert_array_equal(quantise(np.array([-1.0, -2.0, -1.0]), 8).all(), [-1.0, -2.0, -1.0])
