@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from lmtool.errors import UsageError
+from lmtool.limits import check_fits
 from lmtool.text.registry import register_corpus, register_generator
 from lmtool.text.sources import SPLIT_NAMES, Source
 from lmtool.text.splits import split_sizes
@@ -54,6 +55,13 @@ def int_options(name: str, options: dict[str, str], defaults: dict[str, int], mi
         if values[key] < low:
             raise UsageError(f"gen:{name}: {key} must be at least {low}, got {values[key]}")
     return values
+
+
+def check_memory(name: str, values: dict[str, int], need: int, fix: str = "give a smaller length") -> None:
+    """Refuse a generator's options when making its text would take ``need`` bytes, more than this
+    machine's memory: one clear error with the size, rather than an allocation error or swapping."""
+    options = ",".join(f"{key}={value}" for key, value in values.items())
+    check_fits(f"generating gen:{name}:{options}", need, fix)
 
 
 def generated_splits(name: str, symbols: str, fractions: Sequence[float], entropy_rate_bits: float) -> Source:

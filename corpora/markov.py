@@ -21,13 +21,15 @@ from typing import Sequence
 
 import numpy as np
 
-from corpora import generated_splits, int_options
+from corpora import check_memory, generated_splits, int_options
 from lmtool.errors import UsageError
 from lmtool.text.sources import Source
 
 DEFAULTS = {"order": 2, "alphabet": 4, "seed": 0, "length": 100_000}
 MINIMA = {"order": 0, "alphabet": 2, "seed": 0, "length": 1}
 MAX_CONTEXTS = 2**20
+#: peak bytes per symbol while sampling (a float draw and list entries per symbol; 61 measured at 4M symbols)
+BYTES_PER_SYMBOL = 64
 
 
 def transitions(order: int, alphabet: int, seed: int) -> np.ndarray:
@@ -90,6 +92,7 @@ def source(options: dict[str, str], fractions: Sequence[float]) -> Source:
         raise UsageError(f"gen:markov: alphabet must be at most 26 (letters a-z), got {alphabet}")
     if alphabet**order > MAX_CONTEXTS:
         raise UsageError(f"gen:markov: alphabet**order = {alphabet ** order} contexts is too many (max {MAX_CONTEXTS})")
+    check_memory("markov", values, BYTES_PER_SYMBOL * values["length"])
     P = transitions(order, alphabet, values["seed"])
     letters = np.frombuffer(string.ascii_lowercase.encode("ascii"), dtype=np.uint8)
     text = letters[sample(P, values["length"], values["seed"])].tobytes().decode("ascii")

@@ -27,12 +27,15 @@ from typing import Sequence
 
 import numpy as np
 
-from corpora import generated_splits, int_options
+from corpora import check_memory, generated_splits, int_options
 from lmtool.errors import UsageError
 from lmtool.text.sources import Source
 
 DEFAULTS = {"keys": 4, "fillers": 4, "gap": 20, "seed": 0, "length": 100_000}
 MINIMA = {"keys": 1, "fillers": 1, "gap": 0, "seed": 0, "length": 1}
+#: bytes per block position while generating (int64 draws and the uint8 blocks), and per symbol of
+#: the text that the text layer then reads (17 measured at 4M symbols)
+BYTES_PER_POSITION, BYTES_PER_SYMBOL = 9, 24
 
 
 def entropy_rate_bits(keys: int, fillers: int, gap: int) -> float:
@@ -60,6 +63,10 @@ def source(options: dict[str, str], fractions: Sequence[float]) -> Source:
     values = int_options("repeat", options, DEFAULTS, MINIMA)
     if values["keys"] > 26 or values["fillers"] > 26:
         raise UsageError("gen:repeat: keys and fillers must each be at most 26 (letters)")
+    block = values["gap"] + 2
+    positions = (values["length"] // block + 2) * block  # whole blocks generated (see generate)
+    check_memory("repeat", values, BYTES_PER_POSITION * positions + BYTES_PER_SYMBOL * values["length"],
+                 "give a smaller length or gap")
     text = generate(values["keys"], values["fillers"], values["gap"], values["length"], values["seed"])
     spec = "gen:repeat:" + ",".join(f"{key}={value}" for key, value in values.items())
     rate = entropy_rate_bits(values["keys"], values["fillers"], values["gap"])

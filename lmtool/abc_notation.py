@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lmtool.errors import LmtoolError
+from lmtool.files import atomic_write, temporary_directory
 
 INSTALL_HINT = "install it with `apt-get install abcmidi` (Debian/Ubuntu) or `brew install abcmidi` (macOS)"
 TIMEOUT_S = 20
@@ -61,7 +61,7 @@ def check_tunes(tunes: list[str], out_dir: str | Path | None = None) -> list[Tun
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
     checks = []
-    with tempfile.TemporaryDirectory(prefix="lmtool-abc-") as work:
+    with temporary_directory("lmtool-abc") as work:
         for index, tune in enumerate(tunes):
             source, midi = Path(work) / f"tune_{index:03d}.abc", Path(work) / f"tune_{index:03d}.mid"
             source.write_text(tune, encoding="utf-8")
@@ -75,7 +75,7 @@ def check_tunes(tunes: list[str], out_dir: str | Path | None = None) -> list[Tun
             check = TuneCheck(index, not errors and midi.is_file() and midi.stat().st_size > 0, errors)
             if check.valid and out_dir is not None:
                 check.midi = str(Path(out_dir) / midi.name)
-                shutil.copyfile(midi, check.midi)
+                atomic_write(check.midi, lambda out, midi=midi: out.write(midi.read_bytes()))
             checks.append(check)
     return checks
 

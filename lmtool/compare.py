@@ -30,10 +30,8 @@ any default n-gram order can see, which an LSTM learns to carry; its entropy rat
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -44,10 +42,11 @@ from lmtool.analysis.attribution import attribute, plot_attribution
 from lmtool.analysis.colour_view import colour_view
 from lmtool.analysis.context_curve import context_curve, plot_context_curve
 from lmtool.analysis.plots import pyplot as _pyplot
+from lmtool.analysis.plots import save_figure
 from lmtool.analysis.report import write_report
 from lmtool.errors import DataError, UsageError
 from lmtool.evaluate import Scored, em_weights, mix, mixture, table_row
-from lmtool.files import atomic_write
+from lmtool.files import atomic_write, json_text, temporary_directory
 from lmtool.lm import perplexity
 from lmtool.ngram import METHODS, fit_ngram
 from lmtool.neural.config import NnlmConfig, RnnConfig, TrainOptions
@@ -62,6 +61,9 @@ VIEW_LINES, VIEW_TOKENS = 20, 600
 #: the report's plots after its table (file, caption); context_curve.png and attribution.png join their sections
 REPORT_IMAGES = [("perplexity_by_order.png", "Perplexity by n-gram order"),
                  ("learning_curve.png", "RNN learning curve")]
+#: every file of the report folder (the commands check each before any work)
+REPORT_FILES = ("results.json", "perplexity_by_order.png", "learning_curve.png", "context_curve.png", "attribution.png",
+                "report.html", "rnn.safetensors")
 #: the row-name prefix of each n-gram method (lmtool.ngram.METHODS), e.g. mkn3 for modified Kneser-Ney order 3
 SHORT = {"modified-kneser-ney": "mkn", "kneser-ney": "kn", "absolute": "abs", "witten-bell": "wb", "katz": "katz",
          "add-k": "addk", "laplace": "laplace", "mle": "mle", "stupid-backoff": "sb"}
@@ -166,7 +168,7 @@ def train_network(corpus, config, train_options: TrainOptions, out_path: Path, t
     from lmtool.models import load_model
     from lmtool.neural.train import train
 
-    with tempfile.TemporaryDirectory(prefix="lmtool-compare-") as checkpoints:
+    with temporary_directory("lmtool-compare") as checkpoints:
         train(corpus, config, train_options, output=out_path, checkpoint_dir=checkpoints, device="cpu",
               threads=threads)
     return load_model(out_path)
@@ -335,16 +337,7 @@ def rnn_report(model) -> dict:
 
 def write_json(path: Path, payload: dict) -> None:
     """Write ``payload`` atomically (temp file, fsync, rename); non-finite floats become null."""
-    def clean(value):
-        if isinstance(value, float) and not math.isfinite(value):
-            return None
-        if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [clean(v) for v in value]
-        return value
-
-    atomic_write(path, lambda out: out.write(json.dumps(clean(payload), indent=2).encode("utf-8")))
+    atomic_write(path, lambda out: out.write(json_text(payload).encode("utf-8")))
 
 
 def plot_perplexity_by_order(results: dict, path: Path) -> None:
@@ -380,7 +373,7 @@ def plot_perplexity_by_order(results: dict, path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path)
     plt.close(fig)
 
 
@@ -406,5 +399,5 @@ def plot_learning_curve(results: dict, path: Path) -> None:
         ax.set_axis_off()
     ax.set_title("RNN learning curve", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path)
     plt.close(fig)

@@ -7,13 +7,16 @@ Exit codes (documented in the README):
 
 ====  ==========================================================================
 0     success
-1     runtime failure (``LmtoolError``): e.g. training diverged, a tool failed
-2     usage error (``UsageError``): a nonsensical option value or combination
+1     runtime failure (``LmtoolError``): e.g. training diverged, a tool failed, a
+      write failed (disk full)
+2     usage error (``UsageError``): a nonsensical option value or combination, an
+      output that would overwrite an input, an unwritable destination
 3     input data error (``DataError``): missing, empty, binary or undecodable
       input, an unknown corpus, an empty split
 4     model file error (``ModelFileError``): corrupt, truncated, wrong kind or
       incompatible model file
 130   interrupted (Ctrl-C)
+143   terminated (SIGTERM)
 ====  ==========================================================================
 """
 

@@ -69,7 +69,12 @@ def perplexity(log_probs: np.ndarray) -> tuple[float, float]:
     if log_probs.size == 0:
         return math.nan, math.nan
     nats = -float(np.mean(log_probs))
-    return nats / LN2, math.exp(nats) if nats < 700 else math.inf
+    return nats / LN2, nats_to_perplexity(nats)
+
+
+def nats_to_perplexity(nats: float) -> float:
+    """``exp(nats)``, infinite past what a float holds (a loss above ~709 nats overflows ``math.exp``)."""
+    return math.exp(nats) if nats < 700 else math.inf
 
 
 def top_k(log_probs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -20,9 +20,10 @@ import gzip
 import importlib
 import json
 import struct
+import zipfile
 from pathlib import Path
 
-from lmtool.errors import ModelFileError
+from lmtool.errors import DataError, ModelFileError, UsageError
 
 COMPACT_MAGIC = b"\x89LMTNG\r\n"  # lmtool.ngram.container.MAGIC, kept here so recognising a file imports no numpy
 
@@ -45,6 +46,9 @@ def model_kind(path: str | Path) -> str:
     if not head:
         raise ModelFileError(f"{path}: empty file: not a model; fit or train it again")
     if head.startswith((COMPACT_MAGIC, b"PK\x03\x04", b"PK\x05\x06")):
+        if head.startswith(b"PK") and is_torch_checkpoint(path):
+            raise ModelFileError(f"{path}: a PyTorch checkpoint (such as train-rnn's resume.pt), not a model file: give "
+                                 "the model train-rnn wrote (-o), or last.safetensors in its checkpoint directory")
         return "ngram"
     if is_safetensors(head):
         return NEURAL_FORMATS.get(neural_format(path), "rnn")  # an unknown header: the RNN loader names the damage
@@ -66,6 +70,15 @@ def is_safetensors(head: bytes) -> bool:
         return False
     (size,) = struct.unpack("<Q", head[:8])
     return 2 <= size < 100_000_000
+
+
+def is_torch_checkpoint(path: Path) -> bool:
+    """Whether the zip archive at ``path`` is a ``torch.save`` file (it holds a ``data.pkl``) rather than an ``.npz``."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(name.endswith("data.pkl") for name in archive.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return False  # a damaged archive: the n-gram loader says what is wrong with it
 
 
 def neural_format(path: Path) -> str | None:
@@ -95,4 +108,7 @@ def load_model(path: str | Path):
         raise ModelFileError(f"{path}: a safetensors file, but not an lmtool neural model: train one with "
                              "`lmtool train-rnn` or `lmtool train-nnlm`")
     module, name = LOADERS[kind]
-    return getattr(importlib.import_module(module), name)(path)
+    try:
+        return getattr(importlib.import_module(module), name)(path)
+    except (DataError, UsageError) as error:  # metadata the loader could not use: a bad model file
+        raise ModelFileError(f"{path}: broken model metadata ({error})") from None

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 MAX_TOKENS_LIMIT = 1_000_000
 MAX_NUM = 100_000
+MAX_SEED = 2**63 - 1
 #: rows x vocabulary entries per model call: more samples than fit step in several blocks (memory stays bounded)
 BLOCK_ENTRIES = 1 << 22
 
@@ -55,8 +56,10 @@ class Sample:
 
 
 def check_options(max_tokens: int, num: int, temperature: float, top_k: int | None, top_p: float,
-                  stop: str | None) -> None:
+                  stop: str | None, seed: int | None = None) -> None:
     """Raise :class:`UsageError` for a value that has no meaning, naming the valid range."""
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise UsageError(f"--seed must be between 0 and 2**63 - 1 (same seed, same text), got {seed}")
     if not 1 <= max_tokens <= MAX_TOKENS_LIMIT:
         raise UsageError(f"--max-tokens must be between 1 and {MAX_TOKENS_LIMIT:,}, got {max_tokens}")
     if not 1 <= num <= MAX_NUM:
@@ -142,7 +145,7 @@ def sample(model, prompt: str = "", *, max_tokens: int = 100, num: int = 1, temp
     contains ``stop`` (the text is cut before it). The same ``seed`` gives the same samples (see
     the module docstring for how the draws are shared out).
     """
-    check_options(max_tokens, num, temperature, top_k, top_p, stop)
+    check_options(max_tokens, num, temperature, top_k, top_p, stop, seed)
     prompt_tokens, prompt_ids = encode_prompt(model, prompt)
     run = Lockstep(model, Drawing(temperature, top_k, top_p, np.random.default_rng(seed), num), stop, until_eos)
     run.run(prompt_ids, max_tokens)

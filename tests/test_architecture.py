@@ -14,6 +14,8 @@ FORBIDDEN = {
     "errors": ["lmtool"],
     "files": ["lmtool.text", "lmtool.lm", "lmtool.ngram", "lmtool.neural", "lmtool.evaluate", "lmtool.sampling",
               "lmtool.analysis", "lmtool.cli"],
+    "limits": ["lmtool.files", "lmtool.text", "lmtool.lm", "lmtool.ngram", "lmtool.neural", "lmtool.evaluate",
+               "lmtool.sampling", "lmtool.analysis", "lmtool.cli"],
     "text": ["lmtool.ngram", "lmtool.neural", "lmtool.evaluate", "lmtool.sampling", "lmtool.analysis", "lmtool.cli"],
     "lm": ["lmtool.ngram", "lmtool.neural", "lmtool.evaluate", "lmtool.sampling", "lmtool.analysis", "lmtool.cli"],
     "ngram": ["lmtool.neural", "lmtool.evaluate", "lmtool.sampling", "lmtool.analysis", "lmtool.cli", "torch"],

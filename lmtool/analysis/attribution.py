@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lmtool.analysis.plots import pyplot
+from lmtool.analysis.plots import pyplot, save_figure
 from lmtool.errors import DataError, UsageError
 from lmtool.lm import LN2
 from lmtool.ngram.counting import count_ngrams, seen_lengths
@@ -173,5 +173,5 @@ def plot_attribution(result: Attribution, path: str | Path) -> None:
     axes[0][0].set_ylabel(f"bits gained by {result.model_b}", fontsize=8)
     fig.suptitle(f"{result.model_b} vs {result.model_a}: {result.bits_gained:+,.0f} bits in all", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path)
     plt.close(fig)

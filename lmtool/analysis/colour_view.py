@@ -50,7 +50,9 @@ SCRIPT = """
       var span = event.target.closest("span[data-i]");
       if (!span) { tip.style.display = "none"; return; }
       var t = data.tokens[+span.dataset.i];
-      tip.innerHTML = "<b>" + esc(t[0]) + "</b>: " + (t[3] >= 0 ? "+" : "") + t[3].toFixed(2) + " bits for " +
+      var gain = t[3] === null ? (t[1] > 0 ? "-" : "+") + "\u221e"  // null: a model gave probability 0
+                               : (t[3] >= 0 ? "+" : "") + t[3].toFixed(2);
+      tip.innerHTML = "<b>" + esc(t[0]) + "</b>: " + gain + " bits for " +
         esc(names[1]) + "<table><tr><th>" + esc(names[0]) + "</th><th>" + esc(names[1]) + "</th></tr><tr><td>" +
         pct(t[1]) + "</td><td>" + pct(t[2]) + "</td></tr><tr><td>" + alts(t[4]) + "</td><td>" + alts(t[5]) +
         "</td></tr></table>";

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from lmtool.analysis.corpus import check_one_vocabulary
-from lmtool.analysis.plots import pyplot
+from lmtool.analysis.plots import pyplot, save_figure
 from lmtool.errors import DataError, UsageError
 from lmtool.lm import perplexity
 
@@ -180,5 +180,5 @@ def plot_context_curve(curve: ContextCurve, path: str | Path, *, floor: float | 
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path)
     plt.close(fig)

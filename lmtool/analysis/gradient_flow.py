@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lmtool.analysis.plots import pyplot
+from lmtool.analysis.plots import pyplot, save_figure
 from lmtool.errors import ModelFileError, UsageError
 
 
@@ -81,5 +81,5 @@ def plot_gradient_flow(curves: dict, path: str | Path, *, title: str = "", marks
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path)
     plt.close(fig)

@@ -13,6 +13,8 @@ import json
 import math
 from pathlib import Path
 
+from lmtool.files import json_safe
+
 STYLE = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 70em;
        padding: 0 1em; color: #222; }
@@ -74,6 +76,7 @@ def table(rows: list[dict], columns: dict, formats: dict | None = None) -> str:
 
 
 def json_script(payload, element_class: str) -> str:
-    """``payload`` as a JSON data block a page script can read (``<`` escaped: nothing in it can end the element)."""
-    text = json.dumps(payload, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
+    """``payload`` as a JSON data block a page script can read (``<`` escaped: nothing in it can end the
+    element); an infinite gain (a model that gives a token probability 0) is null, as in every JSON lmtool writes."""
+    text = json.dumps(json_safe(payload), separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
     return f'<script type="application/json" class="{element_class}">{text}</script>'

@@ -1,6 +1,10 @@
-"""Matplotlib without a display: the one place lmtool picks its backend."""
+"""Matplotlib without a display: the one place lmtool picks its backend, and writes its figures."""
 
 from __future__ import annotations
+
+from pathlib import Path
+
+from lmtool.files import atomic_write
 
 
 def pyplot():
@@ -11,3 +15,9 @@ def pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def save_figure(fig, path: str | Path) -> None:
+    """Write a matplotlib figure as a PNG atomically: a failed or killed write leaves no empty or
+    partial file (and a full disk is one line naming the file)."""
+    atomic_write(path, lambda out: fig.savefig(out, format="png", dpi=100))

@@ -6,7 +6,7 @@ from typing import Callable
 
 import click
 
-from lmtool.cli.options import json_option, print_json, split_options
+from lmtool.cli.options import check_paths, json_option, print_json, split_options
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -55,7 +55,7 @@ def analyze() -> None:
 
 
 @analyze.command("context-curve", context_settings=CONTEXT)
-@click.argument("models", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("models", nargs=-1, required=True)
 @text_options
 @reset_option
 @click.option("--contexts", default="1,2,4,8,16,32,64,128,256", show_default=True,
@@ -83,6 +83,7 @@ def context_curve_command(models, spec, split, split_fractions, seed, encoding_e
     from lmtool.cli.eval import load_models
 
     ks = parse_contexts(contexts)
+    check_paths({"--plot": plot}, {"MODEL": models}, corpus=spec)
     loaded = load_models(list(models))
     corpus = encode(loaded, spec, split, split_fractions, seed, encoding_errors)
     curve = context_curve(loaded, corpus.splits[split], ks, reset_per_sentence=reset_per_sentence,
@@ -99,8 +100,8 @@ def context_curve_command(models, spec, split, split_fractions, seed, encoding_e
 
 
 @analyze.command("attribution", context_settings=CONTEXT)
-@click.argument("model_a", type=click.Path(dir_okay=False))
-@click.argument("model_b", type=click.Path(dir_okay=False))
+@click.argument("model_a")
+@click.argument("model_b")
 @text_options
 @reset_option
 @click.option("--novelty-order", type=int, default=None,
@@ -120,6 +121,7 @@ def attribution_command(model_a, model_b, spec, split, split_fractions, seed, en
     from lmtool.analysis.attribution import COLUMNS, GROUP_TITLES, attribute, plot_attribution, summary_line
     from lmtool.evaluate import render_table
 
+    check_paths({"--plot": plot}, {"MODEL_A": model_a, "MODEL_B": model_b}, corpus=spec)
     loaded = load_pair(model_a, model_b)
     corpus = encode(loaded, spec, split, split_fractions, seed, encoding_errors)
     orders = [m.context_size + 1 for m in loaded.values() if m.kind == "ngram"]
@@ -141,8 +143,8 @@ def attribution_command(model_a, model_b, spec, split, split_fractions, seed, en
 
 
 @analyze.command("view", context_settings=CONTEXT)
-@click.argument("model_a", type=click.Path(dir_okay=False))
-@click.argument("model_b", type=click.Path(dir_okay=False))
+@click.argument("model_a")
+@click.argument("model_b")
 @text_options
 @reset_option
 @click.option("--lines", type=int, default=20, show_default=True, help="Show the first this many lines (segments).")
@@ -161,6 +163,7 @@ def view_command(model_a, model_b, spec, split, split_fractions, seed, encoding_
     from lmtool.analysis.colour_view import colour_view, view_page
     from lmtool.files import atomic_write
 
+    check_paths({"-o": output}, {"MODEL_A": model_a, "MODEL_B": model_b}, corpus=spec)
     loaded = load_pair(model_a, model_b)
     corpus = encode(loaded, spec, split, split_fractions, seed, encoding_errors)
     fragment = colour_view(loaded, corpus.splits[split], lines=lines, top=top, reset_per_sentence=reset_per_sentence)
@@ -174,7 +177,7 @@ def view_command(model_a, model_b, spec, split, split_fractions, seed, encoding_
 
 
 @analyze.command("gradient-flow", context_settings=CONTEXT)
-@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("model")
 @text_options
 @click.option("--span", type=int, default=50, show_default=True, help="Largest distance k (time steps back).")
 @click.option("--positions", type=int, default=256, show_default=True, help="Windows sampled from the split.")
@@ -196,6 +199,7 @@ def gradient_flow_command(model, spec, split, split_fractions, seed, encoding_er
 
     from lmtool.models import load_model
 
+    check_paths({"--plot": plot}, {"MODEL": model}, corpus=spec)
     rnn = load_model(model)
     require_rnn(model, rnn)  # before the corpus is read
     corpus = encode({model: rnn}, spec, split, split_fractions, seed, encoding_errors)

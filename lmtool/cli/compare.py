@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from lmtool.cli.options import corpus_kwargs, corpus_options, json_option, print_json
+from lmtool.cli.options import check_paths, corpus_kwargs, corpus_options, json_option, print_json
 from lmtool.errors import UsageError
 from lmtool.neural.config import CELLS, check_placement, parse_duration
 
@@ -59,10 +61,11 @@ def compare(spec, orders, methods, nnlm_orders, nnlm_time, rnn_time, cell, emb, 
 
     Example: lmtool compare   (or: lmtool compare --corpus ptb:data/ptb --orders 2-5 --rnn-time 10m)
     """
-    from lmtool.compare import CompareOptions, compare as run_compare
+    from lmtool.compare import REPORT_FILES, CompareOptions, compare as run_compare
     from lmtool.evaluate import COLUMNS, render_table
 
     check_placement("cpu", threads)
+    check_paths({"-o": [Path(output) / name for name in REPORT_FILES]}, corpus=spec, directories={"-o": output})
     settings = CompareOptions(orders=parse_orders(orders), methods=[m.strip() for m in methods.split(",") if m.strip()],
                               nnlm_orders=parse_orders(nnlm_orders, "--nnlm-orders"),
                               nnlm_time=parse_duration(nnlm_time, "--nnlm-time"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from lmtool.cli.options import corpus_kwargs, corpus_options, json_option, print_json
+from lmtool.cli.options import check_paths, corpus_kwargs, corpus_options, json_option, print_json
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -100,7 +100,10 @@ def prepare(spec: str, output: str, as_json: bool, **options) -> None:
     Example: lmtool corpus prepare ptb:data/ptb -o runs/ptb-words --min-count 2
     """
     from lmtool.text import load_corpus
+    from lmtool.text.prepared import check_target
 
+    check_paths({}, corpus=spec, replaced={"-o": output})
+    check_target(output)
     prepared = load_corpus(spec, **corpus_kwargs(options))
     prepared.save(output)
     manifest = prepared.manifest()

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import os
 
 import click
 
-from lmtool.cli.options import json_option, print_json, split_options
+from lmtool.cli.options import check_paths, json_option, print_json, split_options
 from lmtool.errors import UsageError
+from lmtool.files import atomic_write_lines
 
 
 def model_names(paths: list[str]) -> list[str]:
@@ -38,7 +40,7 @@ def csv_text(rows: list[dict]) -> str:
 
 
 @click.command("eval", context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("models", nargs=-1, type=click.Path(dir_okay=False))
+@click.argument("models", nargs=-1)
 @click.option("--perplexity", "measure", flag_value="perplexity", default=True,
               help="Report perplexity and cross-entropy (the measure eval computes).")
 @click.option("--corpus", "spec", metavar="SPEC", help="Corpus to evaluate on; see `lmtool corpus -h`.")
@@ -77,6 +79,7 @@ def eval_command(models, measure, spec, split, split_fractions, seed, encoding_e
         raise UsageError("--json and --csv exclude each other: choose one")
     if weights and not interpolate:
         raise UsageError("--weights sets mixture weights: add --interpolate")
+    check_paths({"--per-token": per_token}, {"MODEL": models}, corpus=spec)
     options = {k: v for k, v in {"split_fractions": split_fractions, "seed": seed,
                                   "encoding_errors": encoding_errors}.items() if v is not None}
     result = evaluate(load_models(list(models)), spec, split, reset_per_sentence=reset_per_sentence,
@@ -84,9 +87,7 @@ def eval_command(models, measure, spec, split, split_fractions, seed, encoding_e
     if per_token:
         lines = per_token_lines(result)
         first = next(lines)  # checks the models share one vocabulary before the file is created
-        with open(per_token, "w", encoding="utf-8") as handle:
-            handle.write(first + "\n")
-            handle.writelines(line + "\n" for line in lines)
+        atomic_write_lines(per_token, itertools.chain([first], lines))
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     if as_json:

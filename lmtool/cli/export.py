@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import click
 
-from lmtool.cli.options import json_option, print_json
+from lmtool.cli.options import check_paths, json_option, print_json
+from lmtool.errors import ModelFileError
 
 
 @click.command("export", context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("model")
 @click.option("--arpa", required=True, type=click.Path(dir_okay=False), help="ARPA file to write.")
 @json_option
 def export(model: str, arpa: str, as_json: bool) -> None:
@@ -19,9 +20,14 @@ def export(model: str, arpa: str, as_json: bool) -> None:
 
     Example: lmtool export brown5.lmt --arpa brown5.arpa
     """
-    from lmtool.ngram import load_ngram, write_arpa
+    from lmtool.models import load_model, model_kind
+    from lmtool.ngram import write_arpa
 
-    loaded = load_ngram(model)
+    check_paths({"--arpa": arpa}, {"MODEL": model})
+    if model_kind(model) == "rnn":
+        raise ModelFileError(f"{model} is an RNN model file, not an lmtool n-gram model: only n-gram models have an "
+                             "ARPA form (give an .npz from `lmtool fit-ngram` or an ARPA file)")
+    loaded = load_model(model)
     write_arpa(loaded, arpa)
     payload = {"model": model, "arpa": arpa, "order": loaded.order, "ngrams": loaded.tables.n_listed()}
     if as_json:

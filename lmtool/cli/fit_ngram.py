@@ -9,7 +9,7 @@ import time
 import click
 
 from lmtool.cli.cluster import check_cluster_options, cluster_options, fit_on_cluster
-from lmtool.cli.options import corpus_kwargs, corpus_options, json_option, print_json
+from lmtool.cli.options import check_paths, corpus_kwargs, corpus_options, json_option, print_json
 from lmtool.errors import UsageError
 from lmtool.ngram import fit_ngram as fit, load_ngram, read_arpa, save_ngram, stored_model, write_arpa
 from lmtool.ngram.fit import DEFAULT_METHOD, METHODS, check_fit_options
@@ -81,6 +81,8 @@ def fit_ngram(ctx: click.Context, spec, from_arpa, from_model, order, smoothing,
         raise UsageError("--memory applies to fitting on --corpus, not to converting a file")
     check_cluster_options(cluster, cluster_memory, partition_size, shuffle_partitions,
                           from_arpa=from_arpa or from_model, memory=memory)
+    check_paths({"-o": output, "--arpa": arpa}, {"--from-arpa": from_arpa, "--from-model": from_model}, corpus=spec,
+                directories={"--tmp": tmp} if memory is not None else None)
     # --prune goes through as given: the n-gram package parses and checks it (prune.check_prune)
     params = dict(discount=discount, k=k, gtmax=gtmax, alpha=alpha, prune=prune, discount_fallback=discount_fallback)
     if from_arpa is not None:

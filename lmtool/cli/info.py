@@ -30,7 +30,7 @@ def text_lines(info: dict, indent: str = "") -> list[str]:
 
 
 @click.command("info", context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("model")
 @json_option
 def info(model: str, as_json: bool) -> None:
     """Show what MODEL holds: kind, order or architecture, vocabulary, tokenizer, training summary.

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
+import signal
 import sys
+import threading
+from contextlib import contextmanager
+from typing import Iterator
 
 import click
 
@@ -50,8 +55,61 @@ class CommandError(click.ClickException):
         self.exit_code = exit_code
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C, so that every cleanup (temporary files,
+    run directories, the checkpoint lock) runs before the process ends."""
+
+
+@contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """While the block runs, SIGTERM raises :class:`Terminated` in this process (a forked worker
+    still dies as SIGTERM kills it). Signals can be set only in the main thread: elsewhere this
+    does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    owner = os.getpid()
+
+    def terminate(signum: int, frame) -> None:
+        if os.getpid() != owner:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def usage_line(error: click.UsageError) -> str:
+    """A click usage error as one line: the message, then where the help is."""
+    where = f" (see '{error.ctx.command_path} -h')" if error.ctx is not None else ""
+    return f"Error: {error.format_message()}{where}"
+
+
 class LazyGroup(click.Group):
     """A group whose subcommands are imported on first use."""
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        """click's main, but a usage error is one line (click prints usage, a hint and the error:
+        three lines, of which only the last says anything)."""
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click.UsageError as error:
+            click.echo(usage_line(error), err=True)
+            sys.exit(error.exit_code)
+        except click.ClickException as error:
+            error.show()
+            sys.exit(error.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
@@ -64,13 +122,24 @@ class LazyGroup(click.Group):
         return getattr(importlib.import_module(module_name), attribute)
 
     def invoke(self, ctx: click.Context):
-        """Run the subcommand; a domain error becomes one line on stderr and its exit code."""
+        """Run the subcommand; a domain error becomes one line on stderr and its exit code.
+
+        An ``OSError`` that reaches here (a file that vanished or a device that failed mid-run)
+        is one line too, exit 1: it names a file and a cause the user can act on. SIGTERM is
+        handled like Ctrl-C while the command runs (exit 143 rather than 130).
+        """
         try:
-            return super().invoke(ctx)
+            with sigterm_raises():
+                return super().invoke(ctx)
         except LmtoolError as error:
             raise CommandError(str(error), error.exit_code) from None
+        except Terminated:
+            raise CommandError("terminated", 143) from None
         except KeyboardInterrupt:
             raise CommandError("interrupted", 130) from None
+        except OSError as error:
+            where = f"{error.filename}: " if error.filename else ""
+            raise CommandError(f"{where}{error.strerror or error}", 1) from None
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         with formatter.section("Commands"):
@@ -85,7 +154,7 @@ def cli(verbose: int, quiet: bool) -> None:
     """Build, evaluate, sample and compare n-gram and recurrent language models.
 
     Exit codes: 0 success, 1 runtime failure, 2 usage error, 3 bad input data,
-    4 bad model file, 130 interrupted.
+    4 bad model file, 130 interrupted (143 on SIGTERM).
 
     Example: lmtool compare   (the embedded demo: n-grams vs an LSTM in a few minutes)
     """

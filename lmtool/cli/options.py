@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from typing import Callable
+import os
+from typing import Callable, Iterable
 
 import click
 
-from lmtool.text import CORPUS_OPTIONS, ENCODING_ERRORS, TOKENIZER_KINDS, UNITS
+from lmtool.files import check_distinct, check_writable, json_text
+from lmtool.text import CORPUS_OPTIONS, ENCODING_ERRORS, TOKENIZER_KINDS, UNITS, input_files
 
 
 def json_option(function: Callable) -> Callable:
@@ -16,8 +17,41 @@ def json_option(function: Callable) -> Callable:
 
 
 def print_json(payload: dict) -> None:
-    """Print ``payload`` as indented JSON (the output of every ``--json`` flag)."""
-    click.echo(json.dumps(payload, indent=2, sort_keys=False, default=str))
+    """Print ``payload`` as indented JSON (the output of every ``--json`` flag); NaN and infinite
+    figures (a perplexity of a zero-probability token, a missing loss) are ``null``, since JSON
+    has no such numbers and strict readers reject ``NaN``/``Infinity``."""
+    click.echo(json_text(payload))
+
+
+Paths = dict[str, str | Iterable[str] | None]
+
+
+def _pairs(paths: Paths | None) -> list[tuple[str, str]]:
+    """``(option, path)`` for every path given (a value may be one path, several, or None)."""
+    return [(label, str(path)) for label, value in (paths or {}).items() if value is not None
+            for path in ([value] if isinstance(value, (str, os.PathLike)) else value)]
+
+
+def check_paths(outputs: Paths, inputs: Paths | None = None, corpus: str | None = None,
+                directories: Paths | None = None, replaced: Paths | None = None) -> None:
+    """The checks every command makes on its paths before any work (:mod:`lmtool.files`).
+
+    ``outputs`` are files to write, ``directories`` directories written into, ``replaced``
+    directories replaced whole, ``inputs`` files read; each maps the option that names them to
+    a path, several paths, or None (not given). The files on disk of the corpus spec ``corpus``
+    count as inputs. Raises :class:`lmtool.errors.UsageError` (exit 2) when an output is the
+    same file as an input or another output, an input is inside a replaced directory, or a
+    destination cannot be written.
+    """
+    read = _pairs(inputs)
+    if corpus is not None:
+        read += [("--corpus", path) for path in input_files(corpus)]
+    files, folders, wholes = _pairs(outputs), _pairs(directories), _pairs(replaced)
+    check_distinct(files, read, wholes)
+    for label, path in files:
+        check_writable(path, label)
+    for label, path in folders + wholes:
+        check_writable(path, label, directory=True)
 
 
 def apply_options(options: list, function: Callable) -> Callable:
@@ -55,7 +89,7 @@ def corpus_options(function: Callable) -> Callable:
         [
             click.option("--tokenizer", type=click.Choice(TOKENIZER_KINDS), default=None,
                          help="Tokens: word (whitespace, default), treebank (NLTK rules), char, bpe (learned)."),
-            click.option("--bpe-vocab-size", type=click.IntRange(min=257), default=None,
+            click.option("--bpe-vocab-size", type=int, default=None,
                          help="Target vocabulary size of --tokenizer bpe (default 1000)."),
             click.option("--unit", type=click.Choice(UNITS), default=None,
                          help="line: each line a sentence ending in </s> (default); stream: one continuous text."),

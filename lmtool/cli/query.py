@@ -14,7 +14,7 @@ from lmtool.errors import DataError, LmtoolError, UsageError
 
 
 @click.command("query", context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("model")
 @click.argument("text", type=click.Path(dir_okay=False, allow_dash=True), default="-")
 @click.option("--level", type=click.Choice(["word", "sentence", "summary"]), default="word", show_default=True,
               help="word: every token and each line's total; sentence: the totals; summary: the closing lines only.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from lmtool.cli.options import json_option, print_json
+from lmtool.cli.options import check_paths, json_option, print_json
 
 ESCAPES = {"\\n": "\n", "\\t": "\t"}
 
@@ -19,7 +19,7 @@ def unescape(text: str | None) -> str | None:
 
 
 @click.command("sample", context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("model")
 @click.option("--prompt", default="", help="Text to continue (tokenized by the model's tokenizer; \\n = newline).")
 @click.option("--max-tokens", type=int, default=100, show_default=True, help="Most tokens generated per sample.")
 @click.option("--num", type=int, default=1, show_default=True, help="Number of samples.")
@@ -47,7 +47,8 @@ def sample(model, prompt, max_tokens, num, temperature, top_k, top_p, seed, stop
     from lmtool.sampling import sample as generate
 
     stop = unescape(stop)
-    check_options(max_tokens, num, temperature, top_k, top_p, stop)  # before a slow model load
+    check_options(max_tokens, num, temperature, top_k, top_p, stop, seed)  # before a slow model load
+    check_paths({}, {"MODEL": model}, directories={"--abc-midi": abc_midi})
     loaded = load_model(model)
     samples = generate(loaded, unescape(prompt), max_tokens=max_tokens, num=num, temperature=temperature,
                        top_k=top_k, top_p=top_p, seed=seed, stop=stop, until_eos=until_eos)

@@ -13,10 +13,10 @@ from typing import Callable
 
 import click
 
-from lmtool.cli.options import apply_options, corpus_kwargs, json_option, print_json
+from lmtool.cli.options import apply_options, check_paths, corpus_kwargs, json_option, print_json
 from lmtool.errors import UsageError
-from lmtool.neural.config import DEVICES, OPTIMIZERS, SCHEDULES, TrainOptions, check_placement, default_cutoffs, \
-    parse_duration
+from lmtool.neural.config import (DEVICES, LAST_MODEL, OPTIMIZERS, RESUME_STATE, SCHEDULES, TrainOptions,
+                                  check_placement, checkpoint_directory, default_cutoffs, parse_duration)
 
 
 def parse_cutoffs(value: str | None) -> list[int] | None:
@@ -73,7 +73,12 @@ def output_options(function: Callable) -> Callable:
                      help="Model file to write (the best by validation)."),
         click.option("--checkpoint-dir", type=click.Path(file_okay=False), default=None,
                      help="Last model and resume checkpoint (default OUTPUT.ckpt)."),
-        click.option("--resume", is_flag=True, help="Continue the run saved in --checkpoint-dir."),
+        click.option("--resume", is_flag=True,
+                     help="Continue the run saved in --checkpoint-dir (same options; --epochs, --max-steps, "
+                          "--max-time may grow)."),
+        click.option("--allow-option-changes", is_flag=True,
+                     help="With --resume: continue even though options other than the budgets, or the corpus, "
+                          "changed."),
         click.option("--log", "log_path", type=click.Path(dir_okay=False), default=None,
                      help="Append a JSON-lines training log."),
         click.option("--log-every", type=click.IntRange(min=1), default=10, show_default=True,
@@ -105,7 +110,13 @@ def run_training(spec: str, p: dict, options: TrainOptions, make_config: Callabl
     if cutoffs and not p["adaptive_softmax"]:
         raise UsageError("--cutoffs applies to the adaptive softmax: add --adaptive-softmax")
     check_placement(p["device"], p["threads"])
-    make_config(2**31 - 1, [])
+    if p["allow_option_changes"] and not p["resume"]:
+        raise UsageError("--allow-option-changes applies to --resume: add --resume or drop it")
+    checkpoints = checkpoint_directory(p["output"], p["checkpoint_dir"])
+    check_paths({"-o": p["output"], "--log": p["log_path"],
+                 "--checkpoint-dir": [checkpoints / LAST_MODEL, checkpoints / RESUME_STATE]},
+                corpus=spec, directories={"--checkpoint-dir": checkpoints})
+    make_config(2**31 - 1, [])  # bad sizes, dropouts, tying: fail before the corpus is read
 
     from lmtool.neural.train import train
     from lmtool.text import load_corpus
@@ -117,16 +128,21 @@ def run_training(spec: str, p: dict, options: TrainOptions, make_config: Callabl
     try:
         summary = train(corpus, config, options, output=p["output"], checkpoint_dir=p["checkpoint_dir"],
                         resume=p["resume"], device=p["device"], threads=p["threads"], log_path=p["log_path"],
-                        log_every=p["log_every"], on_event=progress)
+                        log_every=p["log_every"], on_event=progress, allow_option_changes=p["allow_option_changes"])
     finally:
         progress.close()
     if summary is None:  # another rank of a torchrun job: rank 0 reports
         return
     if p["as_json"]:
         print_json(summary)
+    elif summary.get("already_finished"):
+        click.echo(f"{summary['checkpoint_dir']}: the run already finished at step {summary['steps']} "
+                   f"({summary['stopped']}); nothing to do, {summary['model']} is unchanged (raise --max-steps, "
+                   "--epochs or --max-time to train further)", err=True)
     elif not p["quiet"]:
         best = summary["best_valid_ppl"]
-        best_text = f"best valid ppl {best:.2f}" if best is not None and math.isfinite(best) else "no validation split"
+        best_text = (f"best valid ppl {best:.2f}" if best is not None and math.isfinite(best)
+                     else "no validation split" if not summary["valid_tokens"] else "no finite validation loss")
         click.echo(f"{summary['model']}: {summary['steps']} steps, {summary['epochs']:.2f} epochs in "
                    f"{summary['elapsed_s']:.0f}s ({summary['stopped']}); {best_text}")
 
@@ -138,6 +154,8 @@ class Progress:
         self.show, self.bar = show, None
 
     def __call__(self, event: dict) -> None:
+        if event["event"] == "end":  # the summary is printed by the command (and a finished run has no bar)
+            return
         if self.bar is None:  # opened at the first event, after the corpus, the model and any resume
             from tqdm import tqdm
 

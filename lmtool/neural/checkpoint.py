@@ -11,11 +11,14 @@ Model file metadata (the ``"lmtool"`` entry of the safetensors header)::
     format "lmtool-rnn" (a recurrent network) or "lmtool-nnlm" (the feed-forward neural n-gram),
     format_version 1, architecture (RnnConfig or NnlmConfig as a dict), unit,
     tokenizer (its to_json()), vocabulary {tokens, counts}, fingerprint,
-    training (summary: steps, epochs, best valid ppl, options...), curves (lists for plotting)
+    training (summary: steps, epochs, best valid ppl, options...), curves (lists for plotting),
+    tensors_sha256 (SHA-256 of the stored tensors, verified on load; optional, for older files)
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import random
 from pathlib import Path
@@ -34,6 +37,8 @@ from lmtool.neural.network import RnnNetwork
 FORMATS = {network.file_format: network for network in (RnnNetwork, NnlmNetwork)}
 FORMAT_VERSION = 1
 RESUME_FORMAT = "lmtool-rnn-resume"
+#: the metadata entry holding :func:`tensors_digest` (absent from files written before it existed)
+CHECKSUM = "tensors_sha256"
 
 
 def model_tensors(model: RnnNetwork | NnlmNetwork) -> dict[str, torch.Tensor]:
@@ -46,8 +51,10 @@ def model_tensors(model: RnnNetwork | NnlmNetwork) -> dict[str, torch.Tensor]:
 
 def save_model_file(path: str | Path, model: RnnNetwork | NnlmNetwork, meta: dict) -> None:
     """Write ``model`` and its metadata (see module docstring) to ``path`` atomically."""
-    header = {"format": model.file_format, "format_version": FORMAT_VERSION, "architecture": model.config.to_dict(), **meta}
-    data = safetensors_bytes(model_tensors(model), metadata={"lmtool": json.dumps(header)})
+    tensors = model_tensors(model)
+    header = {"format": model.file_format, "format_version": FORMAT_VERSION, "architecture": model.config.to_dict(),
+              **meta, CHECKSUM: tensors_digest(tensors)}
+    data = safetensors_bytes(tensors, metadata={"lmtool": json.dumps(header)})
     atomic_write(path, lambda f: f.write(data))
 
 
@@ -73,6 +80,7 @@ def read_model_file(path: str | Path) -> tuple[RnnNetwork | NnlmNetwork, dict]:
     if meta.get("format_version") != FORMAT_VERSION:
         raise ModelFileError(f"{path}: format version {meta.get('format_version')} is not supported "
                              f"(this lmtool reads {FORMAT_VERSION}): upgrade lmtool")
+    check_tensors(path, tensors, meta.get(CHECKSUM))
     try:
         model = network(network.config_class.from_dict(meta["architecture"]))
         if model.config.tied:
@@ -82,6 +90,41 @@ def read_model_file(path: str | Path) -> tuple[RnnNetwork | NnlmNetwork, dict]:
         raise ModelFileError(f"{path}: weights do not match the stored architecture ({error})") from None
     model.eval()
     return model, meta
+
+
+def tensors_digest(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over every tensor's name, dtype, shape and bytes, in name order (the :data:`CHECKSUM`)."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().to("cpu").contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}\n".encode("utf-8"))
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()
+
+
+def check_tensors(path: Path, tensors: dict[str, torch.Tensor], checksum: str | None) -> None:
+    """Refuse weights that are not what was written: a checksum that does not match (a flipped bit
+    scores differently yet loads), another dtype than float32, or non-finite values. Files
+    written before the checksum existed carry none and are checked for the rest."""
+    if checksum is not None and tensors_digest(tensors) != checksum:
+        raise ModelFileError(f"{path}: the weights do not match the checksum stored with them: the file was damaged "
+                             "after it was written; copy it again or retrain")
+    for name, tensor in tensors.items():
+        if tensor.dtype != torch.float32:
+            raise ModelFileError(f"{path}: tensor {name} holds {tensor.dtype}, not float32: not a model lmtool wrote")
+        if not bool(torch.isfinite(tensor).all()):
+            raise ModelFileError(f"{path}: tensor {name} holds NaN or infinite weights: the file is damaged")
+
+
+def data_digest(*arrays: np.ndarray | None) -> str:
+    """SHA-256 of id arrays (None skipped, each prefixed by its length): the corpus a run trained on."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        if array is not None:
+            array = np.ascontiguousarray(array, dtype=np.int32)
+            digest.update(f"{len(array)}\n".encode("ascii"))
+            digest.update(array)
+    return digest.hexdigest()
 
 
 def save_resume(path: str | Path, state: dict) -> None:
@@ -121,3 +164,33 @@ def numpy_rng_state() -> list:
 def set_numpy_rng_state(state: list) -> None:
     name, key, pos, has_gauss, gauss = state
     np.random.set_state((name, key.numpy().astype(np.uint32), pos, has_gauss, gauss))
+
+
+#: the options whose change would make a checkpoint's data position meaningless
+DATA_OPTIONS = ("bptt", "batch_size", "random_windows", "seed")
+#: the options a resume may always change: a run can be given more time
+BUDGETS = ("epochs", "max_steps", "max_time")
+
+
+def run_identity(options, cosine_steps: int | None, corpus_digest: str) -> dict:
+    """What a resume checks besides architecture, vocabulary and batching: every other training
+    option but the budgets (the learning rate as used, the cosine's length when the schedule is
+    one) and the corpus (:func:`data_digest` of its ids)."""
+    kept = {k: v for k, v in dataclasses.asdict(options).items() if k not in BUDGETS + DATA_OPTIONS}
+    kept["lr"] = options.base_lr
+    if cosine_steps is not None:
+        kept["cosine_steps"] = cosine_steps
+    return {"options": kept, "corpus": corpus_digest}
+
+
+def identity_changes(recorded: dict | None, now: dict) -> list[str]:
+    """``"NAME A -> B"`` for each entry of a run's identity (:func:`run_identity`) that differs; a
+    checkpoint written before identities were recorded has nothing to compare."""
+    if recorded is None:
+        return []
+    changes = [f"{key} {value!r} -> {now['options'].get(key)!r}" for key, value in recorded["options"].items()
+               if now["options"].get(key) != value]
+    changes += [f"{key} (new) {value!r}" for key, value in now["options"].items() if key not in recorded["options"]]
+    if recorded.get("corpus") != now["corpus"]:
+        changes.append("the corpus ids differ (another text, split or vocabulary)")
+    return changes

@@ -11,10 +11,13 @@ model file, and ``validate`` raises :class:`UsageError` naming the flag to fix.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from lmtool.errors import UsageError
+from lmtool.limits import check_fits
 from lmtool.text import BOS_ID
 
 CELLS = ("rnn-tanh", "rnn-relu", "lstm", "gru")
@@ -23,6 +26,15 @@ SCHEDULES = ("auto", "plateau", "cosine", "constant")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 ADAPTIVE_DIV = 4.0  # each adaptive-softmax tail cluster projects to hidden / 4**(i+1), as in Grave et al.
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*$")
+#: the files a run keeps in its checkpoint directory: the last model, the resume state, the run's lock
+LAST_MODEL, RESUME_STATE, LOCK = "last.safetensors", "resume.pt", "lock"
+#: the largest --seed (torch, numpy and Python all take it)
+MAX_SEED = 2**63 - 1
+#: the most CPU threads torch is asked for (it crashes on tens of thousands)
+MAX_THREADS = 1024
+#: copies of the weights a run holds at once: weights, gradients, Adam's two moments, and the
+#: rollback snapshot of weights and moments (4 bytes each, float32)
+TRAINING_COPIES = 7
 
 
 @dataclass
@@ -60,6 +72,13 @@ class RnnConfig:
                 f"--hidden {self.hidden_size}): make them equal or drop --tied")
         if self.adaptive_cutoffs:
             check_cutoffs(list(self.adaptive_cutoffs), self.vocab_size, self.hidden_size, self.tied)
+
+    def parameter_count(self) -> int:
+        """The network's weights, counted from the config (as :class:`lmtool.neural.RnnNetwork` builds them)."""
+        gates = {"lstm": 4, "gru": 3}.get(self.cell, 1)
+        E, H, V = self.emb_size, self.hidden_size, self.vocab_size
+        count = V * E + gates * H * (E + H + 2) + (self.layers - 1) * gates * H * (2 * H + 2)
+        return count + softmax_parameter_count(H, V, self.adaptive_cutoffs, self.tied)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -118,6 +137,13 @@ class NnlmConfig:
         """n of the n-gram the model is: context + 1."""
         return int(self.context) + 1
 
+    def parameter_count(self) -> int:
+        """The network's weights, counted from the config (as :class:`lmtool.neural.NnlmNetwork` builds them)."""
+        V, E, H, window = self.vocab_size, self.emb_size, self.hidden_size, int(self.context) * self.emb_size
+        count = V * E + window * H + H + (self.layers - 1) * (H * H + H)  # embeddings and the tanh layers
+        count += window * V if self.direct else 0
+        return count + softmax_parameter_count(H, V, self.adaptive_cutoffs, self.tied)
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
@@ -125,6 +151,19 @@ class NnlmConfig:
     def from_dict(cls, d: dict) -> "NnlmConfig":
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def softmax_parameter_count(features: int, vocab_size: int, cutoffs: list[int], tied: bool) -> int:
+    """Weights of the output layer over the vocabulary (:class:`lmtool.neural.softmax.VocabularySoftmax`) from
+    ``features`` inputs: full (a tied matrix counted once, with the embedding) or adaptive (Grave et al.)."""
+    if not cutoffs:
+        return (0 if tied else features * vocab_size) + vocab_size
+    edges = [*cutoffs, vocab_size]
+    count = features * (edges[0] + len(edges) - 1)  # the head: frequent words and one logit per cluster
+    for i, (low, high) in enumerate(zip(edges, edges[1:])):
+        projection = features // int(ADAPTIVE_DIV ** (i + 1))
+        count += features * projection + projection * (high - low)
+    return count
 
 
 def check_cutoffs(cutoffs: list[int], vocab_size: int, hidden_size: int, tied: bool) -> None:
@@ -183,12 +222,17 @@ class TrainOptions:
             raise UsageError(f"unknown optimizer {self.optimizer!r}: choose {', '.join(OPTIMIZERS)}")
         if self.schedule not in SCHEDULES:
             raise UsageError(f"unknown schedule {self.schedule!r}: choose {', '.join(SCHEDULES)}")
-        if self.lr is not None and not self.lr > 0:
-            raise UsageError(f"--lr must be positive (got {self.lr})")
+        if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
+            raise UsageError(f"--lr must be positive and finite (got {self.lr})")
+        for name in ("clip", "weight_decay", "lr_decay"):
+            if not math.isfinite(getattr(self, name)):
+                raise UsageError(f"--{name.replace('_', '-')} must be a finite number (got {getattr(self, name)})")
         if self.clip < 0 or self.weight_decay < 0 or self.warmup < 0 or self.patience < 0:
             raise UsageError("--clip, --weight-decay, --warmup and --patience cannot be negative")
         if self.lr_decay <= 1:
             raise UsageError(f"--lr-decay must be above 1 (got {self.lr_decay})")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise UsageError(f"--seed must be between 0 and 2**63 - 1 (got {self.seed})")
         for name in ("epochs", "max_steps", "valid_every"):
             value = getattr(self, name)
             if value is not None and value < 1:
@@ -207,8 +251,8 @@ def check_placement(device: str, threads: int | None) -> None:
     """Raise :class:`UsageError` for a device name lmtool does not know or fewer than one thread."""
     if device not in DEVICES:
         raise UsageError(f"unknown device {device!r}: choose {', '.join(DEVICES)}")
-    if threads is not None and threads < 1:
-        raise UsageError(f"--threads must be at least 1 (got {threads})")
+    if threads is not None and not 1 <= threads <= MAX_THREADS:
+        raise UsageError(f"--threads must be at least 1 and at most {MAX_THREADS} (got {threads})")
 
 
 def parse_duration(value: str | None, flag: str = "--max-time") -> float | None:
@@ -219,3 +263,16 @@ def parse_duration(value: str | None, flag: str = "--max-time") -> float | None:
     if not match:
         raise UsageError(f"{flag} {value!r} is not a duration: write e.g. 90, 90s, 30m or 2h")
     return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+
+
+def checkpoint_directory(output: str | Path, checkpoint_dir: str | Path | None = None) -> Path:
+    """Where a run writing the model ``output`` keeps its checkpoints: ``checkpoint_dir``, else ``OUTPUT.ckpt``."""
+    output = Path(output)
+    return Path(checkpoint_dir) if checkpoint_dir else output.with_name(output.name + ".ckpt")
+
+
+def check_network_fits(config) -> None:
+    """Refuse a network whose weights and training state (:data:`TRAINING_COPIES`) exceed this
+    machine's memory, before torch tries to allocate them."""
+    check_fits(f"a network of {config.parameter_count():,} weights", 4 * TRAINING_COPIES * config.parameter_count(),
+               "use smaller --emb, --hidden or --layers (or --adaptive-softmax for a large vocabulary)")

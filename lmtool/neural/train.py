@@ -13,16 +13,17 @@ plugs in with its config class and module. Nothing here is specific to one kind.
 
 from __future__ import annotations
 
-import json
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable
 
 import torch
 
 from lmtool.errors import DataError, UsageError
+from lmtool.files import directory_lock, json_text, write_error
 from lmtool.neural import distributed
 from lmtool.neural.checkpoint import FORMATS, seed_everything
-from lmtool.neural.config import TrainOptions, check_placement
+from lmtool.neural.config import LOCK, TrainOptions, check_network_fits, check_placement, checkpoint_directory
 from lmtool.neural.language_model import corpus_meta
 from lmtool.neural.training import Trainer
 
@@ -77,8 +78,11 @@ class EventLog:
 
     def __call__(self, event: dict) -> None:
         if event["event"] != "step" or event["step"] % self.every == 0:
-            self.file.write(json.dumps(event, default=str) + "\n")
-            self.file.flush()
+            try:
+                self.file.write(json_text(event, indent=None) + "\n")
+                self.file.flush()
+            except OSError as error:
+                raise write_error(self.file.name, error) from None
 
     def close(self) -> None:
         self.file.close()
@@ -86,18 +90,23 @@ class EventLog:
 
 def train(corpus, config, options: TrainOptions, *, output: str | Path, checkpoint_dir: str | Path | None = None,
           resume: bool = False, device: str = "auto", threads: int | None = None, log_path: str | Path | None = None,
-          log_every: int = 10, on_event: Callable[[dict], None] | None = None) -> dict | None:
+          log_every: int = 10, on_event: Callable[[dict], None] | None = None,
+          allow_option_changes: bool = False) -> dict | None:
     """Train the network ``config`` describes on ``corpus`` (a :class:`lmtool.text.PreparedCorpus`).
 
     The best model by validation goes to ``output``; the last model and the resume checkpoint
-    to ``checkpoint_dir`` (default ``OUTPUT.ckpt``). ``on_event`` and the log at ``log_path``
-    receive the trainer's events (rank 0 only). ``threads`` sets torch's CPU threads for the
-    process. Returns the summary (paths, architecture, data sizes, then the trainer's summary:
-    steps, epochs, best validation loss...) on rank 0, None on the other ranks of a job.
+    to ``checkpoint_dir`` (default ``OUTPUT.ckpt``), which a lock keeps to one live run at a
+    time. ``on_event`` and the log at ``log_path`` receive the trainer's events (rank 0 only).
+    ``threads`` sets torch's CPU threads for the process. ``resume`` continues the run saved in
+    the checkpoint directory, which must have been started with the same options (the budgets
+    aside) on the same corpus unless ``allow_option_changes``; a run that already finished is
+    left as it is. Returns the summary (paths, architecture, data sizes, then the trainer's
+    summary: steps, epochs, best validation loss...) on rank 0, None on the other ranks of a job.
     """
     network = network_class(config)
     options.validate()
     config.validate()
+    check_network_fits(config)
     check_placement(device, threads)
     train_split, valid = corpus.splits["train"], corpus.splits.get("valid")
     if train_split.n_tokens == 0:
@@ -108,7 +117,7 @@ def train(corpus, config, options: TrainOptions, *, output: str | Path, checkpoi
     if threads:
         torch.set_num_threads(threads)
     output = Path(output)
-    checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else output.with_name(output.name + ".ckpt")
+    checkpoint_dir = checkpoint_directory(output, checkpoint_dir)
     device = pick_device(device)
     dist = distributed.setup(device)
     if device.type == "cuda":
@@ -123,12 +132,13 @@ def train(corpus, config, options: TrainOptions, *, output: str | Path, checkpoi
                 listener(event)
 
         try:
-            trainer = Trainer(network(config), train_split, valid,
-                              options, out_path=output, checkpoint_dir=checkpoint_dir, meta=corpus_meta(corpus),
-                              device=device, dist=dist, on_event=tell)
-            if resume:
-                trainer.resume()
-            summary = trainer.run()
+            with directory_lock(checkpoint_dir, LOCK, "training run") if dist.is_main else nullcontext():
+                trainer = Trainer(network(config), train_split, valid,
+                                  options, out_path=output, checkpoint_dir=checkpoint_dir, meta=corpus_meta(corpus),
+                                  device=device, dist=dist, on_event=tell)
+                if resume:
+                    trainer.resume(allow_option_changes)
+                summary = trainer.run()
         finally:
             if log is not None:
                 log.close()
@@ -139,4 +149,5 @@ def train(corpus, config, options: TrainOptions, *, output: str | Path, checkpoi
     if not dist.is_main:
         return None
     return {"model": str(output), "checkpoint_dir": str(checkpoint_dir), "architecture": config.to_dict(),
-            "vocab_size": config.vocab_size, "train_tokens": train_split.n_tokens, **summary}
+            "vocab_size": config.vocab_size, "train_tokens": train_split.n_tokens,
+            "valid_tokens": valid.n_tokens if valid is not None else 0, **summary}

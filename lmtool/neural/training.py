@@ -21,14 +21,18 @@ ends (0 = never). Validation happens every ``valid_every`` steps, or at the end 
 Numerical safety (documented in the README): when the loss or the gradient norm is NaN or
 infinite, the step is not applied; the model and optimiser roll back to the last validated
 state (the start of training before the first validation), the learning rate is divided by
-``lr_decay`` and the run goes on with a fresh hidden state. After ``max_rollbacks`` such
-rollbacks without a successful validation in between, training stops with an
-:class:`LmtoolError` naming the step and the learning rate; the best model already written
-stays on disk.
+``lr_decay`` and the run goes on with a fresh hidden state. A validation loss that is not
+finite, or so large that its perplexity overflows a float (above ~700 nats a token: the
+weights have blown up), rolls back the same way. After ``max_rollbacks`` such rollbacks
+without a finite validation in between, training stops with an :class:`LmtoolError` naming
+the step and the learning rate; the best model already written stays on disk.
 
 Resume: the checkpoint holds the weights, the optimiser and schedule state, the torch, numpy
 and Python RNG states (per rank), the data position and the carried hidden state of every batch
-row, so that a resumed run reaches bit-for-bit the weights of an uninterrupted one on CPU.
+row, so that a resumed run reaches bit-for-bit the weights of an uninterrupted one on CPU, and
+the run's identity (:func:`~lmtool.neural.checkpoint.run_identity`): what may never change,
+what may change when the caller allows it, and the budgets, which may always grow. A resumed
+run whose budget is spent, and that had ended, does nothing.
 """
 
 from __future__ import annotations
@@ -45,10 +49,12 @@ import numpy as np
 import torch
 
 from lmtool.errors import LmtoolError, ModelFileError, UsageError
+from lmtool.lm import nats_to_perplexity
 from lmtool.neural.batching import NgramWindows, RandomWindows, StreamBatches, ids_and_starts, rank_rows
-from lmtool.neural.checkpoint import (load_resume, numpy_rng_state, read_model_file, save_model_file, save_resume,
-                                      seed_everything, set_numpy_rng_state)
-from lmtool.neural.config import TrainOptions
+from lmtool.neural.checkpoint import (DATA_OPTIONS, data_digest, identity_changes, load_resume, numpy_rng_state,
+                                      read_model_file, run_identity, save_model_file, save_resume, seed_everything,
+                                      set_numpy_rng_state)
+from lmtool.neural.config import LAST_MODEL, RESUME_STATE, TrainOptions
 from lmtool.neural.distributed import Distributed
 from lmtool.neural.feedforward import NnlmNetwork, score_windows
 from lmtool.neural.network import RnnNetwork, detach_hidden
@@ -101,6 +107,7 @@ class Trainer:
         self.valid_ids, self.valid_starts = ids_and_starts(valid_ids) if valid_ids is not None else (None, None)
         if self.valid_ids is not None and not len(self.valid_ids):
             self.valid_ids = None
+        self.corpus_digest = data_digest(train_ids, self.valid_ids)
         seed_everything(options.seed + self.dist.rank)  # per-rank dropout masks
         self.model = model.to(device)
         self.rows = rank_rows(options.batch_size, self.dist.rank, self.dist.world)
@@ -163,7 +170,12 @@ class Trainer:
         o = self.options
         self.net.train()
         self._started = time.monotonic()
-        reason = self.stopped = None
+        reason = self._spent_budget()  # a resumed run may have nothing left to do
+        if reason is not None and self.stopped is not None:  # ... and had ended: leave every file as it is
+            summary = {**self.summary(), "already_finished": True}
+            self.on_event({"event": "end", **summary})
+            return summary
+        self.stopped = None
         while reason is None:
             if self.window >= len(self.batches):
                 self.epoch, self.window = self.epoch + 1, 0
@@ -191,6 +203,20 @@ class Trainer:
         self.on_event({"event": "end", **summary})
         return summary
 
+    def _spent_budget(self) -> str | None:
+        """Why the run must stop before another step (None: it goes on); only a resumed run can
+        start with its budget spent."""
+        o = self.options
+        if o.max_steps and self.step >= o.max_steps:
+            return "max-steps"
+        if self.max_epochs and self.epoch + (self.window >= len(self.batches)) >= self.max_epochs:
+            return "epochs"
+        if o.max_time and self.elapsed_before >= o.max_time:
+            return "max-time"
+        if o.patience and self.valid_ids is not None and self.bad_validations >= o.patience:
+            return "early-stopping"
+        return None
+
     def _fresh_hidden(self):
         return self.model.init_hidden(self.rows.stop - self.rows.start)
 
@@ -209,7 +235,7 @@ class Trainer:
         loss_value, norm_value = self.dist.mean([loss.item(), norm.item()])
         self.window += 1
         if not (math.isfinite(loss_value) and math.isfinite(norm_value)):
-            self._roll_back(loss_value)
+            self._roll_back(loss_value, "non-finite loss")
             return False
         self.optimizer.step()
         self.hidden = hidden
@@ -249,8 +275,13 @@ class Trainer:
         self._loss_sum, self._loss_count = 0.0, 0
         record = {"step": self.step, "epoch": self.epoch, "elapsed": round(self.elapsed, 3),
                   "lr": self.lr_at(max(0, self.step - 1)), "train_loss": finite_or_none(train_loss),
-                  "valid_loss": finite_or_none(loss), "valid_ppl": math.exp(loss) if math.isfinite(loss) else None}
+                  "valid_loss": finite_or_none(loss),
+                  "valid_ppl": nats_to_perplexity(loss) if math.isfinite(loss) else None}
         self.history.append(record)
+        if self.valid_ids is not None and record["valid_ppl"] in (None, math.inf):  # the weights diverged
+            self.on_event({"event": "valid", "improved": False, **record})
+            self._roll_back(loss, "validation loss beyond any perplexity")
+            return None
         improved = math.isfinite(loss) and loss < self.best_valid
         if improved or self.valid_ids is None:
             self.best_valid = min(self.best_valid, loss) if math.isfinite(loss) else self.best_valid
@@ -283,13 +314,14 @@ class Trainer:
         return {"model": copy.deepcopy(self.model.state_dict()),
                 "optimizer": copy.deepcopy(self.optimizer.state_dict())}
 
-    def _roll_back(self, loss_value: float) -> None:
+    def _roll_back(self, loss_value: float, what: str) -> None:
         self.rollbacks += 1
         lr = self.lr_at(self.step)
         if self.rollbacks > self.options.max_rollbacks:
-            kept = f"the best model so far is in {self.out_path}" if self.out_path.exists() else "no model was written"
+            kept = (f"the best model so far is in {self.out_path}" if self.best_step is not None
+                    else "no model was written")
             raise LmtoolError(
-                f"training diverged: non-finite loss ({loss_value}) at step {self.step} after "
+                f"training diverged: {what} ({loss_value:.4g}) at step {self.step} after "
                 f"{self.options.max_rollbacks} rollbacks (learning rate now {lr:.3g}); {kept}: "
                 "retry with a lower --lr or a smaller --clip")
         self.model.load_state_dict(self._good["model"])
@@ -303,7 +335,7 @@ class Trainer:
         best = self.best_valid if math.isfinite(self.best_valid) else None
         return {"steps": self.step, "epochs": self.epoch + self.window / len(self.batches),
                 "stopped": self.stopped, "best_step": self.best_step, "elapsed_s": round(self.elapsed, 3), "world_size": self.dist.world,
-                "best_valid_loss": best, "best_valid_ppl": math.exp(best) if best is not None else None,
+                "best_valid_loss": best, "best_valid_ppl": nats_to_perplexity(best) if best is not None else None,
                 "options": asdict(self.options)}
 
     def _file_meta(self) -> dict:
@@ -319,8 +351,8 @@ class Trainer:
         torch_rng = self.dist.gather(torch.get_rng_state()[None], dim=0)
         if not self.dist.is_main:
             return
-        save_model_file(self.checkpoint_dir / "last.safetensors", self.model, self._file_meta())
-        save_resume(self.checkpoint_dir / "resume.pt", {
+        save_model_file(self.checkpoint_dir / LAST_MODEL, self.model, self._file_meta())
+        save_resume(self.checkpoint_dir / RESUME_STATE, {
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "schedule": {"lr_scale": self.lr_scale, "plateau_best": self.plateau_best,
                          "bad_validations": self.bad_validations},
@@ -330,15 +362,19 @@ class Trainer:
             "history": self.history,
             "elapsed": self.elapsed, "network": self.model.file_format, "architecture": self.model.config.to_dict(),
             "fingerprint": self.meta.get("fingerprint"),
-            "data": self._data_options()})
+            "data": self._data_options(), "identity": self._identity(), "stopped": self.stopped})
 
     def _data_options(self) -> dict:
         """The options that fix what the data position in a checkpoint means."""
-        return {k: getattr(self.options, k) for k in ("bptt", "batch_size", "random_windows", "seed")}
+        return {k: getattr(self.options, k) for k in DATA_OPTIONS}
 
-    def resume(self) -> None:
-        """Continue from ``checkpoint_dir/resume.pt`` (same architecture, corpus and batching)."""
-        path = self.checkpoint_dir / "resume.pt"
+    def _identity(self) -> dict:
+        return run_identity(self.options, self.horizon if self.schedule == "cosine" else None, self.corpus_digest)
+
+    def resume(self, allow_option_changes: bool = False) -> None:
+        """Continue from ``checkpoint_dir/resume.pt``: the same architecture, vocabulary and batching,
+        and (unless ``allow_option_changes``) the same other options and corpus; see the module docstring."""
+        path = self.checkpoint_dir / RESUME_STATE
         state = load_resume(path)
         network = state.get("network", "lmtool-rnn")  # checkpoints from before the neural n-gram are RNNs
         if network != self.model.file_format:
@@ -350,6 +386,19 @@ class Trainer:
             if state.get(key) != now:
                 raise UsageError(f"{path} was written with a different {key} ({state.get(key)} vs {now}): "
                                  "resume with the original options or drop --resume")
+        changes = identity_changes(state.get("identity"), self._identity())
+        if changes and not allow_option_changes:
+            raise UsageError(f"{path} belongs to a run with other settings ({'; '.join(changes)}): resume with the "
+                             "original options, add --allow-option-changes to continue with the new ones, or drop "
+                             "--resume to start afresh")
+        try:
+            self._restore(state)
+        except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as error:
+            raise ModelFileError(f"{path}: incomplete or damaged resume checkpoint ({type(error).__name__}: {error}): "
+                                 "start again without --resume") from None
+
+    def _restore(self, state: dict) -> None:
+        """Take over the weights, optimiser, schedule, position, hidden state and RNGs of a resume ``state``."""
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         schedule = state["schedule"]
@@ -367,6 +416,7 @@ class Trainer:
         random.setstate(state["python_rng"])
         self.best_valid, self.best_step = state["best_valid"], state["best_step"]
         self.history, self.elapsed_before = state["history"], state["elapsed"]
+        self.stopped = state.get("stopped")
         self._good = self._snapshot()
 
 

@@ -8,7 +8,7 @@ treebank tokenizer needs it). Named and generated corpora are registered into it
 """
 
 from lmtool.text.encoding import UNITS, EncodedSplit
-from lmtool.text.loading import CORPUS_OPTIONS, encode_corpus, load_corpus
+from lmtool.text.loading import CORPUS_OPTIONS, encode_corpus, input_files, load_corpus
 from lmtool.text.prepared import PreparedCorpus, compute_fingerprint
 from lmtool.text.readers import ENCODING_ERRORS
 from lmtool.text.registry import register_corpus, register_generator
@@ -33,6 +33,7 @@ __all__ = [
     "Vocabulary",
     "compute_fingerprint",
     "encode_corpus",
+    "input_files",
     "load_corpus",
     "make_tokenizer",
     "register_corpus",

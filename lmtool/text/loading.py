@@ -7,6 +7,7 @@ vocabulary from the train counts only, map all splits to vocabulary ids.
 
 from __future__ import annotations
 
+import glob
 import os
 from typing import Callable, Iterable, Sequence
 
@@ -14,6 +15,7 @@ from lmtool.errors import DataError, UsageError
 from lmtool.text.encoding import UNITS, Interner, finalize, intern_lines, split_types, train_counts
 from lmtool.text.prepared import PreparedCorpus, compute_fingerprint, is_prepared_directory
 from lmtool.text.readers import check_encoding_errors
+from lmtool.text.sources import SPLIT_NAMES, has_split_files
 from lmtool.text.specs import resolve_spec
 from lmtool.text.splits import DEFAULT_FRACTIONS, labeled_lines, parse_fractions
 from lmtool.text.tokenizers import Tokenizer, make_tokenizer
@@ -85,11 +87,34 @@ def encode_corpus(spec: str, tokenizer: Tokenizer, vocabulary: Vocabulary, unit:
     return _assemble(spec, source, names, interned, interner.types, tokenizer, vocabulary, opts["unit"])
 
 
+def input_files(spec: str) -> list[str]:
+    """The files on disk that loading ``spec`` reads (none for standard input and for named,
+    ``nltk:`` and ``gen:`` corpora), for the check that no output overwrites an input. Never
+    raises: a spec that names nothing reads nothing, and loading it reports why."""
+    spec = os.fspath(spec)
+    if spec == "-" or spec.startswith(("gen:", "nltk:")):
+        return []
+    directory = spec[4:] if spec.startswith("ptb:") else spec
+    if os.path.isdir(directory):
+        if is_prepared_directory(directory) or not has_split_files(directory):
+            return [entry.path for entry in os.scandir(directory) if entry.is_file()]
+        return [path for path in (os.path.join(directory, f"{name}.txt") for name in SPLIT_NAMES)
+                if os.path.isfile(path)]
+    if os.path.isfile(spec):
+        return [spec]
+    if any(char in spec for char in "*?["):
+        return [path for path in glob.glob(spec, recursive=True) if os.path.isfile(path)]
+    return []
+
+
 def checked_options(options: dict) -> dict:
     """The corpus options actually given (None means not given); an unknown name is a programming error."""
     unknown = set(options) - set(CORPUS_OPTIONS)
     if unknown:
         raise TypeError(f"unknown corpus option(s): {', '.join(sorted(unknown))}")
+    seed = options.get("seed")
+    if seed is not None and not (isinstance(seed, int) and seed >= 0):
+        raise UsageError(f"--seed must be a non-negative integer, got {seed!r}")
     return {key: value for key, value in options.items() if value is not None}
 
 

@@ -18,12 +18,12 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from lmtool.errors import DataError, UsageError
+from lmtool.files import owned_name, write_error, write_npy
 from lmtool.text.encoding import UNITS, EncodedSplit
 from lmtool.text.sources import SPLIT_NAMES
 from lmtool.text.tokenizers import Tokenizer, tokenizer_from_json
@@ -95,14 +95,22 @@ class PreparedCorpus:
         }
 
     def save(self, directory: str | os.PathLike) -> None:
-        """Write the corpus to ``directory`` atomically (replacing an earlier prepared corpus there)."""
+        """Write the corpus to ``directory`` atomically (replacing an earlier prepared corpus there).
+
+        The files are written in a staging directory beside it (named for this process, see
+        :mod:`lmtool.files`) that is renamed into place; an ``OSError`` becomes one
+        :class:`LmtoolError` line and leaves no staging directory behind.
+        """
         target = os.path.abspath(os.fspath(directory))
-        if os.path.exists(target) and not _replaceable(target):
-            raise UsageError(f"{target} exists and is not a prepared corpus: choose another output directory")
+        check_target(target)
         parent = os.path.dirname(target)
-        os.makedirs(parent, exist_ok=True)
-        staging = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.tmp-", dir=parent)
         try:
+            os.makedirs(parent, exist_ok=True)
+        except OSError as error:
+            raise write_error(target, error) from None
+        staging = owned_name(f".{os.path.basename(target)}.tmp", parent=parent)
+        try:
+            os.mkdir(staging)
             for name, split in self.splits.items():
                 _write_array(os.path.join(staging, f"{name}.npy"), split.ids.astype(np.int32, copy=False))
                 _write_array(os.path.join(staging, f"{name}.starts.npy"), split.starts.astype(np.int64, copy=False))
@@ -110,8 +118,10 @@ class PreparedCorpus:
             _write_json(os.path.join(staging, "vocab.json"), self.vocabulary.to_json())
             _write_json(os.path.join(staging, MANIFEST), self.manifest())
             _install(staging, target)
-        except BaseException:
+        except BaseException as error:
             shutil.rmtree(staging, ignore_errors=True)
+            if isinstance(error, OSError):
+                raise write_error(target, error) from None
             raise
 
     @classmethod
@@ -160,6 +170,14 @@ def is_prepared_directory(path: str) -> bool:
     )
 
 
+def check_target(directory: str | os.PathLike) -> None:
+    """Raise :class:`UsageError` unless ``directory`` is free for :meth:`PreparedCorpus.save`: absent,
+    empty, or a prepared corpus (which is replaced); any other content is never deleted."""
+    target = os.fspath(directory)
+    if os.path.exists(target) and not _replaceable(target):
+        raise UsageError(f"{target} exists and is not a prepared corpus: choose another output directory")
+
+
 def _replaceable(target: str) -> bool:
     return os.path.isdir(target) and (not os.listdir(target) or is_prepared_directory(target))
 
@@ -167,7 +185,8 @@ def _replaceable(target: str) -> bool:
 def _install(staging: str, target: str) -> None:
     """Move the finished ``staging`` directory to ``target``; an old corpus there goes only after."""
     if os.path.isdir(target) and os.listdir(target):
-        old = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.old-", dir=os.path.dirname(target))
+        old = owned_name(f".{os.path.basename(target)}.old", parent=os.path.dirname(target))
+        os.mkdir(old)
         os.replace(target, os.path.join(old, "corpus"))
         os.replace(staging, target)
         shutil.rmtree(old, ignore_errors=True)
@@ -178,7 +197,7 @@ def _install(staging: str, target: str) -> None:
 
 def _write_array(path: str, array: np.ndarray) -> None:
     with open(path, "wb") as handle:
-        np.save(handle, array, allow_pickle=False)
+        write_npy(handle, array)
         handle.flush()
         os.fsync(handle.fileno())
 

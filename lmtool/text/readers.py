@@ -14,10 +14,11 @@ import lzma
 import os
 import shutil
 import sys
-import tempfile
+import zlib
 from typing import BinaryIO, Iterator
 
 from lmtool.errors import DataError, UsageError
+from lmtool.files import create_exclusive, owned_name
 
 ENCODING_ERRORS = ("strict", "replace")
 
@@ -126,18 +127,18 @@ def decode_lines(handle: BinaryIO, name: str, errors: str = "strict", whole_line
             ) from None
         if tail:
             yield tail
-    except (OSError, EOFError, lzma.LZMAError) as error:
+    except (OSError, EOFError, lzma.LZMAError, zlib.error) as error:
         raise DataError(f"{name}: cannot read ({error}): is the compressed file complete?") from None
 
 
 def spool_stdin() -> str:
     """Copy standard input to a temporary file and return its path (stdin can be read only once,
     and corpus loading needs several passes). The file is removed when the process exits."""
-    handle = tempfile.NamedTemporaryFile(prefix="lmtool-stdin-", suffix=".txt", delete=False)
-    with handle:
+    path = owned_name("lmtool-stdin", ".txt")  # a SIGKILLed run's copy goes next time
+    _SPOOLED.append(path)
+    with os.fdopen(create_exclusive(path), "wb") as handle:
         shutil.copyfileobj(_stdin_binary(), handle)
-    _SPOOLED.append(handle.name)
-    return handle.name
+    return path
 
 
 def _stdin_binary() -> BinaryIO:

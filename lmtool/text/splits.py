@@ -4,8 +4,10 @@ Cutting by fraction (for a corpus that comes as one text):
 
 - line units: the lines are dealt to the splits by a seeded random permutation, exactly
   ``round(fraction * n_lines)`` to each (cumulative rounding), each split keeping corpus order;
-- stream units: contiguous pieces, first train, then valid, then test (the character-level
-  convention, e.g. the first 90% of Tiny Shakespeare for training); the seed does not matter.
+- stream units: contiguous pieces of the text, first train, then valid, then test, cut by
+  characters (the character-level convention, e.g. the first 90% of Tiny Shakespeare for
+  training), so a text of one long line is split as well as one of many; the seed does not
+  matter.
 """
 
 from __future__ import annotations
@@ -42,12 +44,32 @@ def split_sizes(n: int, fractions: Sequence[float]) -> list[int]:
     return [b - a for a, b in zip(bounds, bounds[1:])]
 
 
-def split_labels(n: int, fractions: Sequence[float], seed: int, shuffle: bool) -> np.ndarray:
-    """The split index (0 train, 1 valid, 2 test) of each of ``n`` lines."""
+def split_labels(n: int, fractions: Sequence[float], seed: int) -> np.ndarray:
+    """The split index (0 train, 1 valid, 2 test) of each of ``n`` lines, dealt by a seeded permutation."""
     labels = np.repeat(np.arange(len(fractions), dtype=np.int8), split_sizes(n, fractions))
-    if shuffle:
-        labels = labels[np.random.default_rng(seed).permutation(n)]
-    return labels
+    return labels[np.random.default_rng(seed).permutation(n)]
+
+
+def cut_by_characters(text: Callable[[], Iterator[str]], fractions: Sequence[float],
+                      renumber: np.ndarray) -> Callable[[], Iterator[tuple[int, str]]]:
+    """``(split index, piece)`` over ``text()`` cut into contiguous pieces by characters: split k
+    gets ``split_sizes(characters, fractions)[k]`` of them; a line that crosses a cut is cut too."""
+    total = sum(len(line) for line in text())
+    ends = np.cumsum(split_sizes(total, fractions)).tolist()  # character offset where each split ends
+    last = len(ends) - 1
+
+    def cut() -> Iterator[tuple[int, str]]:
+        position, split = 0, 0
+        for line in text():
+            while line:
+                while split < last and position >= ends[split]:
+                    split += 1
+                piece = line if split == last else line[: ends[split] - position]
+                yield int(renumber[split]), piece
+                position += len(piece)
+                line = line[len(piece):]
+
+    return cut
 
 
 def labeled_lines(
@@ -64,11 +86,13 @@ def labeled_lines(
 
         return names, own
 
-    n = sum(1 for _ in source.text())
-    labels = split_labels(n, fractions, seed, shuffle)
     names = [name for name, fraction in zip(SPLIT_NAMES, fractions) if fraction > 0]
     # Fractions of 0 leave their split out; renumber the labels of those that remain.
     renumber = np.cumsum([f > 0 for f in fractions]) - 1
+    if not shuffle:
+        return names, cut_by_characters(source.text, fractions, renumber)
+    n = sum(1 for _ in source.text())
+    labels = split_labels(n, fractions, seed)
 
     def cut() -> Iterator[tuple[int, str]]:
         return zip(renumber[labels].tolist(), source.text())

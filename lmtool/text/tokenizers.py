@@ -21,6 +21,8 @@ from lmtool.errors import DataError, UsageError
 
 KINDS = ("word", "treebank", "char", "bpe")
 DEFAULT_BPE_VOCAB_SIZE = 1000
+#: the largest BPE vocabulary asked of Hugging Face tokenizers (whose trainer aborts the process near 10**9)
+MAX_BPE_VOCAB_SIZE = 2**24
 
 
 class Tokenizer:
@@ -115,8 +117,9 @@ class BpeTokenizer(Tokenizer):
     kind = "bpe"
 
     def __init__(self, vocab_size: int = DEFAULT_BPE_VOCAB_SIZE, model: dict | None = None) -> None:
-        if vocab_size < 257:
-            raise UsageError(f"--bpe-vocab-size must be at least 257 (256 bytes + 1 merge), got {vocab_size}")
+        if not 257 <= vocab_size <= MAX_BPE_VOCAB_SIZE:
+            raise UsageError(f"--bpe-vocab-size must be at least 257 (256 bytes + 1 merge) and at most "
+                             f"{MAX_BPE_VOCAB_SIZE:,}, got {vocab_size}")
         self.vocab_size = int(vocab_size)
         self._model_json = model
         self._tokenizer = None

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lmtool.errors import ModelFileError
+from lmtool.errors import LmtoolError, ModelFileError
 from lmtool.files import atomic_write
 from lmtool.neural.checkpoint import load_resume, read_model_file, save_model_file, save_resume
 from lmtool.neural.network import RnnNetwork
@@ -45,7 +45,7 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
         handle.write(b"half a fi")
         raise OSError("disk full")
 
-    with pytest.raises(OSError):
+    with pytest.raises(LmtoolError, match="cannot write .*m.rnn: disk full"):  # one line naming path and cause
         atomic_write(target, fail)
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["m.rnn"]  # no temporary left behind

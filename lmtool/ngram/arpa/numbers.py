@@ -51,7 +51,7 @@ def _shift_left(lo, hi, n_bytes: int):
 def _with_dot(lo, hi, p: int):
     """``(lo, hi)`` with a ``.`` inserted before byte ``p`` (1..9) and the bytes from ``p`` moved up one."""
     if p < 8:
-        keep_lo, keep_hi = lo & _LOW_BYTES[p], np.zeros_like(hi)
+        keep_lo = lo & _LOW_BYTES[p]
         up_lo, up_hi = _shift_left(lo & ~_LOW_BYTES[p], hi, 1)
         return keep_lo | up_lo | _U(_DOT << (8 * p)), up_hi
     up_lo, up_hi = _shift_left(np.zeros_like(lo), hi & ~_LOW_BYTES[p - 8], 1)

@@ -21,7 +21,9 @@ the budget bounds the working memory of counting, not the size of the result. A 
 interpreter with numpy adds ~35 MiB per process; the bench measures the rest.
 
 **Failures.** Runs live in a fresh directory under ``tmp`` that is removed on success, on any
-error and on Ctrl-C; a full disk becomes one :class:`LmtoolError` line naming ``--tmp``.
+error, on Ctrl-C and on SIGTERM; a full disk becomes one :class:`LmtoolError` line naming
+``--tmp``. The directory is named for its process (``lmtool-ngram-runs.HOST-PID.*``, see
+:mod:`lmtool.files`), so the next run removes those that SIGKILLed runs left.
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ import os
 import re
 import resource
 import shutil
-import tempfile
 import time
 from concurrent.futures.process import BrokenProcessPool
 from typing import Iterable
@@ -39,6 +40,7 @@ from typing import Iterable
 import numpy as np
 
 from lmtool.errors import DataError, LmtoolError, UsageError
+from lmtool.files import owned_name
 from lmtool.ngram.counting import NgramCounts, check_order, first_seen_ranks
 from lmtool.ngram.external.merge import link_orders, merge_runs
 from lmtool.ngram.external.spill import ExternalStats, run_path, spill_runs
@@ -84,12 +86,13 @@ def count_external(chunks: Iterable, order: int, vocab_size: int, memory: int, t
     if workers < 1:
         raise UsageError(f"--workers must be at least 1, got {workers}")
     stats = stats or ExternalStats(chunk_tokens(memory, workers, order), workers)
+    workdir = owned_name("lmtool-ngram-runs", parent=tmp)
     try:
-        workdir = tempfile.mkdtemp(prefix="lmtool-ngram-runs-", dir=tmp)
-    except OSError as error:
-        raise UsageError(f"--tmp {tmp}: cannot create a directory there ({error.strerror}): "
-                         "give a writable directory") from None
-    try:
+        try:  # created inside the block that removes it: a signal cannot come between the two
+            os.mkdir(workdir, 0o700)
+        except OSError as error:
+            raise UsageError(f"--tmp {tmp}: cannot create a directory there ({error.strerror}): "
+                             "give a writable directory") from None
         first_position = spill_runs(chunks, order, vocab_size, workdir, stats)
         if stats.tokens == 0:
             raise DataError("the training split is empty: give a corpus with text in its train split")

@@ -139,8 +139,9 @@ def _merge_step(runs: list[RunReader], buffers: list, block: int, rows_file, cou
         taken_counts.append(counts[:n])
         buffers[i] = (rows[n:], counts[n:])
     out_rows, out_counts = combine(taken_rows, taken_counts)
-    out_rows.astype(np.int32).tofile(rows_file)
-    out_counts.astype(np.int64).tofile(counts_file)
+    # the file's own write, not tofile: a full disk must raise ENOSPC (see lmtool.files.write_npy)
+    rows_file.write(np.ascontiguousarray(out_rows, dtype=np.int32).data)
+    counts_file.write(np.ascontiguousarray(out_counts, dtype=np.int64).data)
     return True
 
 

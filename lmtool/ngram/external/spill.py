@@ -25,6 +25,7 @@ from typing import Iterable
 import numpy as np
 
 from lmtool.errors import DataError
+from lmtool.files import write_npy
 from lmtool.ngram.counting import count_padded, pad_segments
 from lmtool.ngram.external.merge import combine
 from lmtool.text import BOS_ID
@@ -90,7 +91,8 @@ def _count_chunks(chunks: Iterable, order: int, vocab_size: int, workdir: str, p
         if pool is None:
             _record(stats, count_and_spill(stream, overlap, order, vocab_size, prefix))
             continue
-        np.save(prefix + ".chunk.npy", stream, allow_pickle=False)
+        with open(prefix + ".chunk.npy", "wb") as out:
+            write_npy(out, stream)
         pending.add(pool.submit(count_file, prefix, overlap, order, vocab_size))
         if len(pending) >= stats.workers:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -168,6 +170,6 @@ def write_run(path: str, tables: list[tuple[np.ndarray, np.ndarray]]) -> int:
     Returns the bytes written."""
     with open(path, "wb") as out:
         for rows, counts in tables:
-            np.save(out, np.ascontiguousarray(rows, dtype=np.int32), allow_pickle=False)
-            np.save(out, np.asarray(counts, dtype=np.int64), allow_pickle=False)
+            write_npy(out, np.asarray(rows, dtype=np.int32))
+            write_npy(out, np.asarray(counts, dtype=np.int64))
         return out.tell()
