@@ -6,8 +6,31 @@ extend :class:`LanguageModel`; :mod:`lmtool.evaluate` and
 :mod:`lmtool.sampling` use nothing else, which is what makes their figures comparable token for
 token. As in ``nltk.lm``, the base does the shared work once (it holds the tokenizer,
 vocabulary, unit and fingerprint; it encodes text, scores a sentence, gives the next-token
-distribution and the perplexity) and each family overrides the minimum: :meth:`score`,
-:meth:`start` / :meth:`next_log_probs` / :meth:`advance`, and :meth:`describe`.
+distribution and the perplexity) and each family overrides the minimum: :meth:`score`, the
+four stepping methods :meth:`start_rows` / :meth:`next_log_probs_rows` / :meth:`advance_rows` /
+:meth:`select_rows`, and :meth:`describe`.
+
+The stepping protocol is batched: a state holds ``rows`` sequences that step in lockstep, so
+that :mod:`lmtool.sampling` draws all its samples with one model call per step (one batched
+forward of an RNN, one vectorised n-gram lookup), not one per sample::
+
+    state = model.start_rows(context_ids, rows)      # rows copies of <s> + context_ids
+    log_probs = model.next_log_probs_rows(state)     # (rows, V) natural logs
+    state = model.select_rows(state, keep)           # only the rows where keep (rows,) is true
+    state = model.advance_rows(state, token_ids)     # one id per remaining row
+
+A state is the family's own business (an n-gram's (rows, order - 1) contexts, an RNN's hidden
+state as (layers, rows, hidden), a window array...); callers only pass it back. Row r of every
+method's input and output is the same sequence, and rows never see each other. The one-row
+methods :meth:`start`, :meth:`next_log_probs` and :meth:`advance` are written here once over
+the batched ones (a state of one row), for the single-context API.
+
+A family written for the earlier one-row protocol (``start(context_ids)``,
+``next_log_probs(state)`` -> (V,), ``advance(state, token_id)``) adapts mechanically: its state
+gains a leading rows axis (tile the one-row state ``rows`` times in :meth:`start_rows`), its
+distribution becomes one (rows, V) call, its advance takes a (rows,) array of ids (a restart
+after ``</s>`` applies to the rows whose id is ``</s>``), and :meth:`select_rows` indexes the
+rows axis with the mask; it then deletes its one-row methods, which the base provides.
 
 Conventions (the same for every family, see the README's "Token accounting"):
 
@@ -110,17 +133,50 @@ class LanguageModel(ABC):
         restarts from the ``<s>`` context at every segment start, on equal terms with n-grams.
         """
 
+    def score_splits(self, splits: Sequence[Any], *, reset_per_sentence: bool = True) -> list[np.ndarray]:
+        """:meth:`score` of each split (the valid and test splits of one corpus, say), in order.
+
+        Written here as one call per split; a recurrent family overrides it to run the splits'
+        independent sequences side by side (a carried split is one sequence, which no exact
+        scorer can cut into pieces).
+        """
+        return [self.score(split, reset_per_sentence=reset_per_sentence) for split in splits]
+
     @abstractmethod
+    def start_rows(self, context_ids: Sequence[int], rows: int) -> Any:
+        """The state of ``rows`` sequences, each ``<s>`` followed by ``context_ids`` (a prompt, maybe empty)."""
+
+    @abstractmethod
+    def next_log_probs_rows(self, state: Any) -> np.ndarray:
+        """Natural-log distribution over the whole vocabulary for each row of ``state``: (rows, V), float64.
+
+        ``<s>`` is never predicted (-inf); a family whose scores are not probabilities
+        (``normalised`` False) renormalises them here, so that every row sums to one.
+        """
+
+    @abstractmethod
+    def advance_rows(self, state: Any, token_ids: np.ndarray) -> Any:
+        """The state after appending ``token_ids[r]`` to row r, for every row (``token_ids``: (rows,) ints).
+
+        What follows ``</s>`` is the family's business: a model estimated on sentences restarts
+        that row from ``<s>`` in line units; a recurrent one carries its state on.
+        """
+
+    @abstractmethod
+    def select_rows(self, state: Any, keep: np.ndarray) -> Any:
+        """The state of only the rows where the boolean mask ``keep`` (rows,) is true, in their order."""
+
     def start(self, context_ids: Sequence[int]) -> Any:
-        """The model state after ``<s>`` followed by ``context_ids`` (a prompt, maybe empty)."""
+        """The state of one sequence after ``<s>`` followed by ``context_ids``: :meth:`start_rows` with one row."""
+        return self.start_rows(context_ids, 1)
 
-    @abstractmethod
     def next_log_probs(self, state: Any) -> np.ndarray:
-        """Natural-log distribution over the whole vocabulary (shape ``(V,)``) given ``state``."""
+        """Natural-log distribution over the whole vocabulary (shape ``(V,)``) given a one-row ``state``."""
+        return self.next_log_probs_rows(state)[0]
 
-    @abstractmethod
     def advance(self, state: Any, token_id: int) -> Any:
-        """The state after appending ``token_id``."""
+        """The one-row ``state`` after appending ``token_id``."""
+        return self.advance_rows(state, np.array([token_id], dtype=np.int64))
 
     def score_contexts(self, split: Any, contexts: Sequence[int], targets: np.ndarray, *,
                        reset_per_sentence: bool = True) -> np.ndarray:

@@ -1,11 +1,22 @@
-"""Text generation written once over :class:`lmtool.lm.LanguageModel`'s ``start`` / ``next_log_probs`` / ``advance``.
+"""Text generation written once over :class:`lmtool.lm.LanguageModel`'s batched stepping protocol.
 
-Each step takes the model's natural-log distribution over the whole vocabulary (an n-gram's
-smoothed distribution with its backoff, or an RNN's softmax with its state carried), reshapes
-it (temperature, top-k, top-p), and draws one id with a seeded :class:`numpy.random.Generator`,
-so the same seed gives the same text. Temperature 0 is greedy decoding (the arg max).
+All ``num`` samples step in lockstep, one row each: every step asks the model for the
+natural-log distributions of all unfinished rows at once (one batched forward of an RNN, one
+vectorised n-gram lookup), reshapes them (temperature, top-k, top-p) and draws one id per row,
+all vectorised over rows. Temperature 0 is greedy decoding (the arg max).
 
-After ``</s>`` a new sentence begins; what that means is the model's business (``advance``: an
+Random draws: step t takes ``rng.random(num)`` from one seeded :class:`numpy.random.Generator`
+(finished samples' entries included) and sample i draws with entry i, by inverting its
+cumulative distribution. Sample i's text therefore depends on the seed, the options and i only,
+never on when the other samples stop; the same seed gives the same samples. (Earlier versions
+drew the samples one after another from one stream of draws: with ``num`` > 1 a seed now gives
+other samples than it gave them; a single sample is the same, up to float rounding in an RNN's
+reported probabilities.)
+
+A sample that ends (``</s>`` with ``until_eos``, its stop string) drops out of the batch. More
+samples than :data:`BLOCK_ENTRIES` allows in one (rows, V) array step as several blocks, each
+its own model call, all on the same draws: the samples do not depend on the blocks. After
+``</s>`` a new sentence begins; what that means is the model's business (``advance_rows``: an
 n-gram restarts from ``<s>``, as it was estimated; an RNN carries its state on).
 ``</s>`` becomes a line break in the output text; the rest is ``tokenizer.detokenize``.
 """
@@ -26,6 +37,8 @@ log = logging.getLogger(__name__)
 MAX_TOKENS_LIMIT = 1_000_000
 MAX_NUM = 100_000
 MAX_SEED = 2**63 - 1
+#: rows x vocabulary entries per model call: more samples than fit step in several blocks (memory stays bounded)
+BLOCK_ENTRIES = 1 << 22
 
 
 @dataclass
@@ -63,33 +76,41 @@ def check_options(max_tokens: int, num: int, temperature: float, top_k: int | No
 
 def shaped_probs(log_probs: np.ndarray, temperature: float, top_k: int | None = None,
                  top_p: float = 1.0) -> np.ndarray:
-    """The distribution to draw from: ``p ** (1/T)`` renormalised, cut to the top k and the top-p nucleus.
+    """The distributions to draw from: ``p ** (1/T)`` renormalised, cut to the top k and the top-p nucleus.
 
+    ``log_probs`` is (V,) or (rows, V); every row is shaped on its own, all rows at once.
     ``temperature`` must be positive here (0 is greedy, handled by the caller). The nucleus is
     the smallest set of most probable tokens whose probability reaches ``top_p`` (Holtzman et
-    al. 2020), computed after temperature and top-k.
+    al. 2020), computed after temperature and top-k; of tokens tied at its edge, the lower ids
+    come first.
     """
-    scaled = np.asarray(log_probs, dtype=np.float64) / temperature
+    probs = np.divide(log_probs, temperature, dtype=np.float64)  # one fresh V-wide array per row, worked in place
     if top_k:
-        k = min(top_k, scaled.size)
-        cutoff = np.partition(scaled, -k)[-k]
-        scaled = np.where(scaled >= cutoff, scaled, -np.inf)
-    probs = np.exp(scaled - np.max(scaled))
-    probs /= probs.sum()
+        k = min(top_k, probs.shape[-1])
+        cutoff = np.partition(probs, -k, axis=-1)[..., -k, None]  # each row's k-th largest
+        probs[probs < cutoff] = -np.inf
+    probs -= np.max(probs, axis=-1, keepdims=True)
+    np.exp(probs, out=probs)
+    probs /= probs.sum(axis=-1, keepdims=True)
     if top_p < 1.0:
-        order = np.argsort(-probs, kind="stable")
-        before = np.cumsum(probs[order]) - probs[order]  # mass of the tokens ranked above each
-        keep = np.zeros(probs.size, dtype=bool)
-        keep[order[before < top_p]] = True
+        order = np.argsort(-probs, axis=-1, kind="stable")
+        ranked = np.take_along_axis(probs, order, axis=-1)
+        keep = np.empty(probs.shape, dtype=bool)
+        np.put_along_axis(keep, order, np.cumsum(ranked, axis=-1) - ranked < top_p, axis=-1)  # mass ranked above
         probs = np.where(keep, probs, 0.0)
-        probs /= probs.sum()
+        probs /= probs.sum(axis=-1, keepdims=True)
     return probs
 
 
-def draw(probs: np.ndarray, rng: np.random.Generator) -> int:
-    """One id from ``probs`` by inverting its cumulative sum at a uniform draw."""
-    cumulative = np.cumsum(probs)
-    return int(min(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"), probs.size - 1))
+def draw(probs: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+    """One id per row of ``probs`` (rows, V): row r's cumulative sum inverted at ``uniforms[r]`` in [0, 1).
+
+    The id is the number of cumulative entries at or below ``u * total`` (``searchsorted``'s
+    right side), so a zero-probability id is never drawn; the last id bounds it against rounding.
+    """
+    cumulative = np.cumsum(probs, axis=-1)
+    below = cumulative <= (np.asarray(uniforms) * cumulative[:, -1])[:, None]
+    return np.minimum(np.count_nonzero(below, axis=-1), probs.shape[-1] - 1)
 
 
 def detokenize(tokenizer, tokens: list[str]) -> str:
@@ -118,38 +139,104 @@ def encode_prompt(model, prompt: str) -> tuple[list[str], list[int]]:
 def sample(model, prompt: str = "", *, max_tokens: int = 100, num: int = 1, temperature: float = 1.0,
            top_k: int | None = None, top_p: float = 1.0, seed: int | None = None, stop: str | None = None,
            until_eos: bool = False) -> list[Sample]:
-    """``num`` continuations of ``prompt``, each at most ``max_tokens`` tokens long.
+    """``num`` continuations of ``prompt``, each at most ``max_tokens`` tokens long, drawn in lockstep.
 
     A sample ends early at ``</s>`` when ``until_eos`` is set, or once its generated text
-    contains ``stop`` (the text is cut before it). The same ``seed`` gives the same samples.
+    contains ``stop`` (the text is cut before it). The same ``seed`` gives the same samples (see
+    the module docstring for how the draws are shared out).
     """
     check_options(max_tokens, num, temperature, top_k, top_p, stop, seed)
-    rng = np.random.default_rng(seed)
     prompt_tokens, prompt_ids = encode_prompt(model, prompt)
-    eos_id = model.vocabulary.id(EOS)
-    start = model.start(prompt_ids)
-    window = len(stop) + 2 if stop else 0  # enough trailing tokens to hold the stop string
+    run = Lockstep(model, Drawing(temperature, top_k, top_p, np.random.default_rng(seed), num), stop, until_eos)
+    run.run(prompt_ids, max_tokens)
     samples = []
-    for _ in range(num):
-        state, result = start, Sample("")
-        for _ in range(max_tokens):
-            log_probs = model.next_log_probs(state)
-            if temperature == 0:
-                token_id = int(np.argmax(log_probs))
-            else:
-                token_id = draw(shaped_probs(log_probs, temperature, top_k, top_p), rng)
-            result.tokens.append(model.vocabulary.token(token_id))
-            result.probs.append(float(np.exp(log_probs[token_id])))
-            if token_id == eos_id and until_eos:
-                result.ended_by = "eos"
-                break
-            if stop and stop in detokenize(model.tokenizer, result.tokens[-window:]):
-                result.ended_by = "stop"
-                break
-            state = model.advance(state, token_id)
+    for row, (ids, probs) in enumerate(run.per_sample()):
+        result = Sample("", [model.vocabulary.token(int(i)) for i in ids], probs.tolist(), run.ended_by[row])
         result.text = finish_text(model.tokenizer, prompt_tokens, result, stop)
         samples.append(result)
     return samples
+
+
+@dataclass(frozen=True)
+class Drawing:
+    """How a step picks every row's id: the shaping, and one uniform per sample from the seeded generator."""
+
+    temperature: float
+    top_k: int | None
+    top_p: float
+    rng: np.random.Generator
+    num: int
+
+    def uniforms(self) -> np.ndarray | None:
+        """This step's draws, one per sample, finished samples' included (greedy decoding draws none)."""
+        return self.rng.random(self.num) if self.temperature else None
+
+    def choose(self, log_probs: np.ndarray, uniforms: np.ndarray | None) -> np.ndarray:
+        """Each row's id from its distribution (rows, V) and its uniform (rows,)."""
+        if self.temperature == 0:
+            return np.argmax(log_probs, axis=1)
+        return draw(shaped_probs(log_probs, self.temperature, self.top_k, self.top_p), uniforms)
+
+
+class Lockstep:
+    """All samples stepped together, a block of rows per model call, each row leaving when its sample ends.
+
+    ``steps`` records every block's step as ``(rows, ids, probs)``: the sample index, token id and
+    untempered probability of each row still running then; ``ended_by`` says how each sample ended.
+    """
+
+    def __init__(self, model, drawing: Drawing, stop: str | None, until_eos: bool) -> None:
+        self.model, self.drawing, self.stop, self.until_eos = model, drawing, stop, until_eos
+        self.eos_id = model.vocabulary.id(EOS)
+        self.recent = np.full((drawing.num, len(stop) + 2 if stop else 0), -1)  # last ids: enough to hold the stop
+        self.ended_by = ["max-tokens"] * drawing.num
+        self.steps: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def run(self, prompt_ids: list[int], max_tokens: int) -> None:
+        """Step every sample from ``<s>`` + ``prompt_ids`` until it ends or has ``max_tokens`` tokens."""
+        num = self.drawing.num
+        width = max(1, BLOCK_ENTRIES // len(self.model.vocabulary))
+        blocks = [(self.model.start_rows(prompt_ids, len(rows)), rows)
+                  for rows in np.split(np.arange(num), range(width, num, width))]
+        for step in range(max_tokens):
+            uniforms = self.drawing.uniforms()
+            moved = (self.step(state, rows, uniforms, step == max_tokens - 1) for state, rows in blocks)
+            blocks = [block for block in moved if block is not None]
+            if not blocks:
+                break
+
+    def step(self, state, rows: np.ndarray, uniforms: np.ndarray | None, last: bool):
+        """One token for every row of a block: the block's state and rows after it, or None when all have ended."""
+        log_probs = self.model.next_log_probs_rows(state)  # (R, V)
+        ids = self.drawing.choose(log_probs, None if uniforms is None else uniforms[rows])
+        self.steps.append((rows, ids, np.exp(log_probs[np.arange(len(rows)), ids])))
+        going = np.ones(len(rows), dtype=bool)
+        if self.until_eos:
+            going &= ids != self.eos_id
+            for row in rows[~going]:
+                self.ended_by[row] = "eos"
+        if self.stop:
+            self.recent[rows] = np.concatenate([self.recent[rows, 1:], ids[:, None]], axis=1)
+            for r in np.flatnonzero(going):
+                if ends_with_stop(self.model, self.recent[rows[r]], self.stop):
+                    going[r], self.ended_by[rows[r]] = False, "stop"
+        if last or not going.any():
+            return None
+        if not going.all():
+            state, rows, ids = self.model.select_rows(state, going), rows[going], ids[going]
+        return self.model.advance_rows(state, ids), rows
+
+    def per_sample(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The recorded steps regrouped by sample: each sample's ids and probabilities in order."""
+        rows, ids, probs = (np.concatenate(column) for column in zip(*self.steps))
+        order = np.argsort(rows, kind="stable")  # by sample, steps in order within each
+        bounds = np.cumsum(np.bincount(rows, minlength=self.drawing.num))[:-1]
+        return list(zip(np.split(ids[order], bounds), np.split(probs[order], bounds)))
+
+
+def ends_with_stop(model, recent_ids: np.ndarray, stop: str) -> bool:
+    """Whether the text of a sample's last ids (-1: none yet) holds ``stop``; only the tail is detokenised."""
+    return stop in detokenize(model.tokenizer, [model.vocabulary.token(int(i)) for i in recent_ids if i >= 0])
 
 
 def finish_text(tokenizer, prompt_tokens: list[str], result: Sample, stop: str | None) -> str:

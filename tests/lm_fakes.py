@@ -48,16 +48,21 @@ class BigramTable(LanguageModel):
         with np.errstate(divide="ignore"):
             return np.log(self.table[prev, ids])
 
-    def start(self, context_ids):
-        return int(context_ids[-1]) if len(context_ids) else BOS_ID
+    def start_rows(self, context_ids, rows: int) -> np.ndarray:
+        """The state is each row's previous id: (rows,)."""
+        return np.full(rows, int(context_ids[-1]) if len(context_ids) else BOS_ID, dtype=np.int64)
 
-    def next_log_probs(self, state) -> np.ndarray:
+    def next_log_probs_rows(self, state) -> np.ndarray:
         with np.errstate(divide="ignore"):
             return np.log(self.table[state])
 
-    def advance(self, state, token_id: int):
+    def advance_rows(self, state, token_ids):
         """After </s> a new sentence starts from <s>, as NgramModel does in line units."""
-        return BOS_ID if token_id == 2 else int(token_id)
+        token_ids = np.asarray(token_ids, dtype=np.int64)
+        return np.where(token_ids == 2, BOS_ID, token_ids)
+
+    def select_rows(self, state, keep):
+        return state[keep]
 
 
 def uniform_rows(words: list[str], context: list[str]) -> dict[str, dict[str, float]]:

@@ -80,15 +80,12 @@ def test_top_p_keeps_the_smallest_nucleus():
 
 
 def test_draw_inverts_the_cumulative_sum():
-    class Fixed:
-        def __init__(self, u):
-            self.u = u
-
-        def random(self):
-            return self.u
-
-    probs = np.array([0.2, 0.0, 0.5, 0.3])
-    assert [draw(probs, Fixed(u)) for u in (0.0, 0.19, 0.2, 0.69, 0.7, 0.999)] == [0, 0, 2, 2, 3, 3]
+    # one uniform per row (draw is vectorised over rows): cumulative .2 .2 .7 1.0
+    probs = np.tile([0.2, 0.0, 0.5, 0.3], (6, 1))
+    assert draw(probs, np.array([0.0, 0.19, 0.2, 0.69, 0.7, 0.999])).tolist() == [0, 0, 2, 2, 3, 3]
+    # each row inverts its own distribution: unnormalised rows are scaled by their own total
+    rows = np.array([[0.0, 1.0, 1.0, 0.0], [3.0, 0.0, 0.0, 1.0]])
+    assert draw(rows, np.array([0.5, 0.75])).tolist() == [2, 3]  # 0.5 * 2 = 1.0 -> id 2; 0.75 * 4 = 3 -> id 3
 
 
 def test_same_seed_same_text(model):
@@ -165,3 +162,116 @@ def test_edge_values_sample(model):
 
 def test_detokenize_breaks_lines_at_sentence_ends(model):
     assert detokenize(model.tokenizer, ["a", "b", "</s>", "c"]) == "a b\nc"
+
+
+# -- lockstep sampling against one sample at a time ------------------------------------------------
+def reference_samples(model, prompt_ids: list[int], num: int, max_tokens: int, seed: int, *, temperature: float = 1.0,
+                      top_k: int | None = None, top_p: float = 1.0, until_eos: bool = False) -> list[list[int]]:
+    """Each sample on its own through the one-row protocol (start / next_log_probs / advance), drawing with the
+    lockstep sampler's per-row uniforms: step t's are the t-th ``rng.random(num)``, sample i takes entry i."""
+    rng = np.random.default_rng(seed)
+    uniforms = np.array([rng.random(num) for _ in range(max_tokens)])  # (max_tokens, num)
+    samples = []
+    for i in range(num):
+        state, ids = model.start(prompt_ids), []
+        for t in range(max_tokens):
+            log_probs = model.next_log_probs(state)
+            if temperature == 0:
+                token = int(np.argmax(log_probs))
+            else:
+                cumulative = np.cumsum(shaped_probs(log_probs, temperature, top_k, top_p))
+                token = int(np.searchsorted(cumulative, uniforms[t, i] * cumulative[-1], side="right"))
+            ids.append(token)
+            if until_eos and token == model.vocabulary.id("</s>"):
+                break
+            state = model.advance(state, token)
+        samples.append(ids)
+    return samples
+
+
+def sampled_ids(model, samples) -> list[list[int]]:
+    return [[model.vocabulary.id(t) for t in s.tokens] for s in samples]
+
+
+def assert_lockstep_equals_reference(model, prompt: str, **options) -> list:
+    """The lockstep sampler's ids equal the one-at-a-time reference's, token for token; its probabilities the model's."""
+    samples = sample(model, prompt, **options)
+    prompt_ids = [int(i) for i in model.vocabulary.encode(model.tokenizer.tokenize(prompt))] if prompt else []
+    reference = reference_samples(model, prompt_ids, options["num"], options["max_tokens"], options["seed"],
+                                  **{k: v for k, v in options.items() if k not in ("num", "max_tokens", "seed")})
+    assert sampled_ids(model, samples) == reference
+    for result, ids in zip(samples, reference):  # each probability is the model's after the sample's own prefix
+        state, probs = model.start(prompt_ids), []
+        for token in ids:
+            probs.append(np.exp(model.next_log_probs(state)[token]))
+            state = model.advance(state, token)
+        assert result.probs == pytest.approx(probs, rel=1e-6)
+    return samples
+
+
+@pytest.mark.parametrize("options", [
+    {}, {"temperature": 0.7, "top_k": 3}, {"temperature": 1.3, "top_p": 0.8}, {"until_eos": True},
+])
+def test_lockstep_samples_equal_one_at_a_time_bigram(model, options):
+    samples = assert_lockstep_equals_reference(model, "a", num=12, max_tokens=25, seed=4, **options)
+    if options.get("until_eos"):  # rows stopped at many different steps and left the others alone
+        assert len({len(s.tokens) for s in samples}) > 3
+
+
+@pytest.fixture(scope="module")
+def ngram(tmp_path_factory):
+    from lmtool.ngram import fit_ngram
+
+    path = tmp_path_factory.mktemp("text") / "abc.txt"
+    path.write_text("the cat sat on the mat\nthe dog sat on the log\na cat and a dog\nthe end\n" * 20)
+    return fit_ngram(str(path), 4, split_fractions="1", discount_fallback=True)
+
+
+@pytest.mark.parametrize("options", [{}, {"temperature": 0.8, "top_p": 0.9}, {"until_eos": True}])
+def test_lockstep_samples_equal_one_at_a_time_ngram(ngram, options):
+    # order 4: rows restart from <s> at different steps, so contexts of different depths share one batch
+    assert_lockstep_equals_reference(ngram, "the", num=10, max_tokens=30, seed=2, **options)
+
+
+def test_greedy_rows_are_identical(ngram, model):
+    for m in (ngram, model):
+        samples = sample(m, "a", max_tokens=20, num=5, temperature=0)
+        assert len({tuple(s.tokens) for s in samples}) == 1
+        assert sampled_ids(m, samples[:1]) == reference_samples(m, [m.vocabulary.id("a")], 1, 20, 0, temperature=0)
+
+
+def test_rows_that_stop_do_not_disturb_the_others(model):
+    # the same seed with and without a stop string: a sample that never meets it is the same sample,
+    # and one that does is the same up to where it stopped
+    free = sample(model, "a", max_tokens=40, num=16, seed=9)
+    stopped = sample(model, "a", max_tokens=40, num=16, seed=9, stop="c b")
+    assert {s.ended_by for s in stopped} == {"stop", "max-tokens"}  # both kinds present, so the test bites
+    for f, s in zip(free, stopped):
+        assert f.tokens[:len(s.tokens)] == s.tokens
+        assert s.ended_by == "stop" or f.tokens == s.tokens
+        assert s.ended_by != "stop" or ("c b" in f.text and "c b" not in s.text)
+
+
+def test_one_model_call_per_step_for_all_rows(model):
+    class Counting(BigramTable):
+        calls: list = []
+
+        def next_log_probs_rows(self, state):
+            self.calls.append(len(state))
+            return super().next_log_probs_rows(state)
+
+    counting = Counting(["a", "b", "c"], ROWS)
+    samples = sample(counting, "", max_tokens=30, num=8, seed=3, until_eos=True)
+    lengths = [len(s.tokens) for s in samples]
+    assert len(counting.calls) == max(lengths)  # one call a step, not one per sample
+    # each step holds exactly the samples still running
+    assert counting.calls == [sum(n > t for n in lengths) for t in range(max(lengths))]
+
+
+def test_samples_do_not_depend_on_the_blocks(ngram, monkeypatch):
+    # more samples than one model call holds step in blocks on the same draws: the same samples
+    whole = sample(ngram, "the", max_tokens=25, num=11, seed=6, until_eos=True)
+    monkeypatch.setattr("lmtool.sampling.BLOCK_ENTRIES", 3 * len(ngram.vocabulary))  # blocks of 3, 3, 3, 2 rows
+    blocked = sample(ngram, "the", max_tokens=25, num=11, seed=6, until_eos=True)
+    assert [s.tokens for s in blocked] == [s.tokens for s in whole]
+    assert [s.probs for s in blocked] == [s.probs for s in whole]

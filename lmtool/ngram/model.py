@@ -3,7 +3,7 @@
 Scores are natural logs (the tables hold log10, converted here at the edge). Every segment of a
 split starts from the ``<s>`` context; ``</s>`` is predicted, ``<s>`` never (probability 0).
 For ``stupid-backoff`` (``normalised`` False) ``score`` returns log *scores*, not log
-probabilities, and :meth:`next_log_probs` renormalises them so sampling still works.
+probabilities, and :meth:`next_log_probs_rows` renormalises them so sampling still works.
 """
 
 from __future__ import annotations
@@ -101,19 +101,33 @@ class NgramModel(LanguageModel):
         log10, _ = score_stream(self.lookup, split.ids, split.starts)
         return log10 * LN10
 
-    def start(self, context_ids: Sequence[int]) -> np.ndarray:
-        """The state after ``<s>`` and ``context_ids``: the last order-1 ids (int64 array)."""
-        history = np.concatenate([[BOS_ID], np.asarray(context_ids, dtype=np.int64)]).astype(np.int64)
-        return history[-(self.order - 1):] if self.order > 1 else history[:0]
+    def start_rows(self, context_ids: Sequence[int], rows: int) -> np.ndarray:
+        """``rows`` copies of the last order-1 ids of ``<s>`` + ``context_ids``: (rows, order - 1) int64.
 
-    def next_log_probs(self, state: np.ndarray) -> np.ndarray:
-        """Natural-log distribution over the vocabulary (``<s>`` gets -inf) after ``state``."""
-        log10 = log10_distribution(self.tables, np.asarray(state, dtype=np.int64)[None, :])[0]
-        logp = log10 * LN10
-        if not self.normalised:
-            finite = np.isfinite(logp)
-            logp[finite] -= np.logaddexp.reduce(logp[finite])
+        A history shorter than order - 1 is padded on the left with -1 ("no word"), so that rows
+        of different depths (one just restarted from ``<s>``, one deep in a sentence) share one array.
+        """
+        width = self.order - 1
+        history = np.concatenate([np.full(width, -1), [BOS_ID], np.asarray(context_ids, dtype=np.int64)])
+        return np.tile(history[len(history) - width:].astype(np.int64), (rows, 1))
+
+    def next_log_probs_rows(self, state: np.ndarray) -> np.ndarray:
+        """Natural-log distributions (rows, V) after each row's context (``<s>`` gets -inf), one vectorised lookup."""
+        logp = log10_distribution(self.tables, state) * LN10
+        if not self.normalised:  # stupid backoff's scores, renormalised per row
+            logp -= np.logaddexp.reduce(logp, axis=1, keepdims=True)
         return logp
+
+    def advance_rows(self, state: np.ndarray, token_ids: np.ndarray) -> np.ndarray:
+        """Each row's context after its token; after ``</s>`` in line units a row starts again from ``<s>``."""
+        token_ids = np.asarray(token_ids, dtype=np.int64)
+        moved = np.concatenate([state[:, 1:], token_ids[:, None]], axis=1) if self.order > 1 else state
+        if self.unit == "line":
+            moved[token_ids == EOS_ID] = self.start_rows([], 1)[0]
+        return moved
+
+    def select_rows(self, state: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        return state[keep]
 
     def top_predictions(self, split: Any, count: int, k: int, *, reset_per_sentence: bool = True,
                         batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
@@ -129,20 +143,12 @@ class NgramModel(LanguageModel):
         ids, log_probs = [], []
         for first in range(0, count, batch):
             logp = log10_distribution(self.tables, contexts[first:first + batch]) * LN10  # (B, V)
-            if not self.normalised:  # renormalised scores, as next_log_probs gives them
+            if not self.normalised:  # renormalised scores, as next_log_probs_rows gives them
                 logp -= np.logaddexp.reduce(logp, axis=1, keepdims=True)
             top = top_k(logp, k)
             ids.append(top[0])
             log_probs.append(top[1])
         return np.concatenate(ids), np.concatenate(log_probs)
-
-    def advance(self, state: np.ndarray, token_id: int) -> np.ndarray:
-        """The state after ``token_id``; after ``</s>`` in line units a new sentence starts from ``<s>``."""
-        if token_id == EOS_ID and self.unit == "line":
-            return self.start([])
-        if self.order == 1:
-            return state
-        return np.concatenate([state, [int(token_id)]])[-(self.order - 1):].astype(np.int64)
 
     # -- the convenience API ----------------------------------------------------------------
     def _ids(self, tokens: Sequence[str | int]) -> list[int]:

@@ -100,11 +100,17 @@ def test_sentence_starts_are_padded_with_bos_and_see_no_earlier_sentence(vocabul
 
 def test_sampling_state_restarts_after_the_sentence_end(vocabulary):
     model = tiny_nnlm(vocabulary)
-    assert model.start([]) == (1, 1, 1) and model.start([3, 4]) == (1, 3, 4)
-    assert model.advance(model.start([3, 4, 5]), 6) == (4, 5, 6)
-    assert model.advance(model.start([3, 4]), 2) == (1, 1, 1)  # </s>: a new sentence from <s>
+    # the state is a (rows, K) array of windows; the one-row API gives one row
+    assert model.start([]).tolist() == [[1, 1, 1]] and model.start([3, 4]).tolist() == [[1, 3, 4]]
+    assert model.advance(model.start([3, 4, 5]), 6).tolist() == [[4, 5, 6]]
+    assert model.advance(model.start([3, 4]), 2).tolist() == [[1, 1, 1]]  # </s>: a new sentence from <s>
     stream = tiny_nnlm(vocabulary, unit="stream")
-    assert stream.advance(stream.start([3, 4]), 2) == (3, 4, 2)  # no sentences in stream units
+    assert stream.advance(stream.start([3, 4]), 2).tolist() == [[3, 4, 2]]  # no sentences in stream units
+    # rows step together, each on its own: only the row that ends its sentence restarts
+    rows = model.advance_rows(model.start_rows([3, 4], 3), np.array([5, 2, 6]))
+    assert rows.tolist() == [[3, 4, 5], [1, 1, 1], [3, 4, 6]]
+    assert model.select_rows(rows, np.array([True, False, True])).tolist() == [[3, 4, 5], [3, 4, 6]]
+    np.testing.assert_allclose(model.next_log_probs_rows(rows)[1], model.next_log_probs(model.start([])), rtol=1e-6)
 
 
 def test_context_windows_match_the_batching_diagram():
@@ -155,3 +161,9 @@ def test_model_file_round_trip_and_kind_checks(vocabulary, tmp_path, changes):
 def test_nonsense_configs_name_the_flag(changes, message):
     with pytest.raises(UsageError, match=message):
         NnlmConfig(**({"vocab_size": 11, "emb_size": 8, "hidden_size": 16} | changes)).validate()
+
+
+def test_lockstep_samples_equal_one_at_a_time(vocabulary):
+    from tests.test_sampling import assert_lockstep_equals_reference
+
+    assert_lockstep_equals_reference(tiny_nnlm(vocabulary), "the cat", num=8, max_tokens=20, seed=3, until_eos=True)

@@ -103,3 +103,57 @@ def test_batched_top_predictions_equal_the_stepwise_ones(vocabulary, reset):
     assert np.array_equal(ids, step_ids)
     # no token that comes next scores above the top prediction
     assert np.allclose(log_probs[:, 0] >= model.score(split, reset_per_sentence=reset)[:count] - 1e-6, True)
+
+
+@pytest.mark.parametrize("cell, options", [
+    ("lstm", {}), ("gru", {"temperature": 0.8, "top_k": 5}), ("lstm", {"until_eos": True}),
+    ("lstm", {"temperature": 0}),
+])
+def test_lockstep_samples_equal_one_at_a_time(vocabulary, cell, options):
+    # one batched forward per step for all rows gives each row what the one-row protocol gives it alone
+    from tests.test_sampling import assert_lockstep_equals_reference
+
+    model = tiny_model(vocabulary, cell=cell, adaptive_cutoffs=[4, 8] if cell == "lstm" else [])
+    samples = assert_lockstep_equals_reference(model, "the cat", num=9, max_tokens=20, seed=5, **options)
+    if options.get("until_eos"):
+        assert len({len(s.tokens) for s in samples}) > 2  # rows left the batch at different steps
+
+
+def test_batched_state_is_layers_rows_hidden(vocabulary):
+    model = tiny_model(vocabulary)
+    state = model.start_rows([3, 4], 5)
+    assert [h.shape for h in state.hidden] == [(2, 5, 16)] * 2 and state.output.shape == (5, 16)
+    moved = model.advance_rows(state, np.array([5, 6, 2, 7, 8]))
+    kept = model.select_rows(moved, np.array([False, True, False, True, False]))
+    assert [h.shape for h in kept.hidden] == [(2, 2, 16)] * 2
+    log_probs = model.next_log_probs_rows(kept)
+    assert log_probs.shape == (2, len(vocabulary))
+    np.testing.assert_array_equal(log_probs, model.next_log_probs_rows(moved)[[1, 3]])
+    # row 1 (id 6 after "the cat") stepped alone gives the same distribution
+    alone = model.next_log_probs(model.advance(model.start([3, 4]), 6))
+    np.testing.assert_allclose(log_probs[0], alone, rtol=1e-5)
+
+
+def test_carried_splits_side_by_side_equal_each_alone(vocabulary):
+    # two independent carried sequences (a valid and a test split) as two rows of the same passes
+    model = tiny_model(vocabulary, adaptive_cutoffs=[4, 8])
+    valid, test = split_of(SENTENCES * 3), split_of(SENTENCES[::-1] * 2)
+    both = model.score_splits([valid, test], reset_per_sentence=False, chunk_tokens=16)  # 2 rows x 8 steps a pass
+    for split, scores in zip((valid, test), both):
+        np.testing.assert_allclose(scores, model.score(split, reset_per_sentence=False), rtol=1e-6)
+        np.testing.assert_allclose(scores, stepwise(model, split.ids, {0}), rtol=1e-5)
+    # per sentence, the splits' sentences mix in the same groups; still each sentence alone
+    reset = model.score_splits([valid, test], reset_per_sentence=True, chunk_tokens=16)
+    np.testing.assert_allclose(reset[1], model.score(test), rtol=1e-6)
+    assert LanguageModel.score_splits(model, [valid, test])[0] == pytest.approx(reset[0], rel=1e-6)  # the base's loop
+
+
+def test_rows_leave_their_group_when_their_sequence_ends(vocabulary):
+    # sentences longer than a pass is wide (32 steps), of many lengths: groups of 2 rows whose shorter row
+    # leaves after the first pass; every figure equals the one-token-at-a-time reference
+    rng = np.random.default_rng(0)
+    sentences = [rng.integers(3, 11, size=n).tolist() for n in (70, 3, 45, 33, 31, 64, 1, 12, 40)]
+    model = tiny_model(vocabulary, cell="gru")
+    split = split_of(sentences)
+    scores = model.score(split, reset_per_sentence=True, chunk_tokens=64)
+    np.testing.assert_allclose(scores, stepwise(model, split.ids, set(split.starts[:-1].tolist())), rtol=1e-5)
