@@ -3,15 +3,16 @@
 On the Brown corpus split of Bengio et al. (2003) (``brown-bengio2003``), for each order
 (default 5 and 3):
 
-- **fit + ARPA**: ``lmtool fit-ngram --corpus train.txt --split-fractions 1 --order N -o m.npz
-  --arpa m.arpa`` against ``lmplz -o N -S MEM < train.txt > k.arpa`` on the same text (the train
-  split written one sentence per line, ``<unk>`` spelled ``UNK`` because lmplz refuses
-  ``<unk>`` in its input; no pruning on either side; ``--discount_fallback`` is added to both
-  only if lmplz stops without it). lmtool's process also writes its .npz model.
-- **ARPA -> model file**: ``lmtool fit-ngram --from-arpa k.arpa -o x.npz`` against
+- **fit + ARPA**: ``lmtool fit-ngram --corpus train.txt --split-fractions 1 --order N --arpa
+  m.arpa`` (the ARPA file alone, as lmplz writes it) against ``lmplz -o N -S MEM < train.txt >
+  k.arpa`` on the same text (the train split written one sentence per line, ``<unk>`` spelled
+  ``UNK`` because lmplz refuses ``<unk>`` in its input; no pruning on either side;
+  ``--discount_fallback`` is added to both only if lmplz stops without it); and the same fit
+  writing its ``.lmt`` model file too (``-o m.lmt --arpa m.arpa``), against the same lmplz run.
+- **ARPA -> model file**: ``lmtool fit-ngram --from-arpa k.arpa -o x.lmt`` against
   ``build_binary probing`` and ``build_binary trie`` on the *same* ARPA file (lmplz's); and
   ``read_arpa`` alone, timed in this process (without the interpreter's start, its imports
-  and the .npz written, which a short file's import is mostly made of).
+  and the model file written, which a short file's import is mostly made of).
 
 Every command runs in a fresh process under ``nice -n 5``, ``--repeats`` times (best wall time
 kept; the machine may be shared); wall time, CPU time (user + system) and peak RSS come from
@@ -118,15 +119,17 @@ def bench_order(order: int, train: pathlib.Path, work: pathlib.Path, args, kenlm
             fallback = ["--discount_fallback"]
             theirs = best(lmplz + fallback, args.repeats, stdin=train, stdout=their_arpa)
     fit = lmtool + ["--corpus", str(train), "--split-fractions", "1", "--order", str(order),
-                    "-o", str(work / "m.npz"), "--arpa", str(ours_arpa)] + (["--discount-fallback"] if fallback else [])
-    ours = best(fit, args.repeats)
-    rows.append(("fit + ARPA", ours, f"lmplz -S {args.lmplz_memory}", theirs if kenlm else None))
+                    "--arpa", str(ours_arpa)] + (["--discount-fallback"] if fallback else [])
+    reference = theirs if kenlm else None
+    rows.append(("fit + ARPA", best(fit, args.repeats), f"lmplz -S {args.lmplz_memory}", reference))
+    ours = best(fit + ["-o", str(work / "m.lmt")], args.repeats)
+    rows.append(("  and .lmt file", ours, f"lmplz -S {args.lmplz_memory}", reference))
     source = their_arpa if kenlm and theirs["ok"] else ours_arpa
     size = source.stat().st_size / 2**20 if source.exists() else float("nan")
     print(f"order {order}: lmtool's ARPA {counts(ours_arpa) if ours_arpa.exists() else '-'} n-grams; "
           f"importing {source.name} ({size:.1f} MB, {counts(source) if source.exists() else '-'} n-grams)"
           + (" with --discount_fallback" if fallback else ""), flush=True)
-    ours = best(lmtool + ["--from-arpa", str(source), "-o", str(work / "x.npz")], args.repeats)
+    ours = best(lmtool + ["--from-arpa", str(source), "-o", str(work / "x.lmt")], args.repeats)
     in_process = in_process_read(source, args.repeats)
     for structure in ("probing", "trie"):
         theirs = best(["build_binary", structure, str(source), str(work / f"k.{structure}")], args.repeats) if kenlm else None

@@ -44,12 +44,14 @@ def peak_memory_mb() -> float:
 @click.option("--discount-fallback", is_flag=True, default=None,
               help="Where counts-of-counts leave a discount undefined use D1=0.5 D2=1 D3+=1.5 (lmplz's flag).")
 @corpus_options
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="Model file to write: the compact memory-mapped format (.lmt by convention).")
+@click.option("-o", "--output", default=None, type=click.Path(dir_okay=False),
+              help="Model file to write: the compact memory-mapped format (.lmt by convention). "
+                   "Give -o, --arpa or both.")
 @click.option("--quantise", type=click.IntRange(2, 16), default=None, metavar="BITS",
               help="Store probabilities and backoffs above the unigrams in BITS bits (8: about half the size, "
                    "like build_binary -q 8 -b 8); the valid perplexity change is reported.")
-@click.option("--arpa", type=click.Path(dir_okay=False), default=None, help="Also write the model as an ARPA file.")
+@click.option("--arpa", type=click.Path(dir_okay=False), default=None,
+              help="Write the model as an ARPA file (alone, as lmplz does, or beside -o).")
 @click.option("--memory", default=None, metavar="SIZE",
               help="Count out of core within this working-memory budget (500M, 2G): the corpus is streamed, "
                    "sorted runs are spilled to --tmp and merged; same model as in memory.")
@@ -76,6 +78,8 @@ def fit_ngram(ctx: click.Context, spec, from_arpa, from_model, order, smoothing,
     started = time.perf_counter()
     if sum(source is not None for source in (spec, from_arpa, from_model)) != 1:
         raise UsageError("give exactly one of --corpus SPEC (to fit), --from-arpa FILE or --from-model FILE (to convert)")
+    if output is None and arpa is None:
+        raise UsageError("nothing to write: give -o MODEL (the .lmt model file), --arpa FILE, or both")
     valid = external = on_cluster = None
     if memory is not None and spec is None:
         raise UsageError("--memory applies to fitting on --corpus, not to converting a file")
@@ -99,8 +103,9 @@ def fit_ngram(ctx: click.Context, spec, from_arpa, from_model, order, smoothing,
     else:
         model, valid = _fit_in_memory(spec, order, smoothing, quiet, options, params)
     exact, model = model, stored_model(model, quantise)  # the values the file holds (and its ARPA)
-    _progress(f"writing {output}", quiet)
-    save_ngram(model, output, quantise=quantise)
+    if output:
+        _progress(f"writing {output}", quiet)
+        save_ngram(model, output, quantise=quantise)
     if arpa:
         write_arpa(model, arpa)
     valid_ppl = model.perplexity(valid) if valid is not None else None
@@ -116,8 +121,8 @@ def fit_ngram(ctx: click.Context, spec, from_arpa, from_model, order, smoothing,
         "vocabulary_size": len(model.vocabulary),
         "training": model.training,
         "valid_perplexity": valid_ppl,
-        "model_bytes": os.path.getsize(output),
-        "bytes_per_ngram": round(os.path.getsize(output) / max(1, sum(model.tables.n_listed())), 2),
+        "model_bytes": os.path.getsize(output) if output else None,
+        "bytes_per_ngram": round(os.path.getsize(output) / max(1, sum(model.tables.n_listed())), 2) if output else None,
         "quantised": _quantised(quantise, exact, valid, valid_ppl),
         "seconds": round(time.perf_counter() - started, 3),
         "peak_memory_mb": round(peak_memory_mb(), 1),
@@ -157,7 +162,7 @@ def _print_summary(summary: dict) -> None:
     arpa, discounts, external = summary["arpa"], summary["discounts"], summary["external"]
     valid_ppl = summary["valid_perplexity"]
     click.echo(f"{summary['method']} order {summary['order']}, vocabulary {summary['vocabulary_size']:,} -> "
-               f"{summary['model']}" + (f" and {arpa}" if arpa else ""))
+               + " and ".join(path for path in (summary["model"], arpa) if path))
     for index, count in enumerate(summary["ngrams"]):
         line = f"  {index + 1}-grams {count:>12,}"
         if discounts and index < len(discounts):
@@ -168,8 +173,9 @@ def _print_summary(summary: dict) -> None:
         label = "valid score-perplexity (NOT a perplexity: stupid backoff)" if not summary["normalised"] else "valid perplexity"
         click.echo(f"{label}: {valid_ppl:.2f}")
     quantised = summary["quantised"]
-    click.echo(f"model file {summary['model_bytes'] / 2**20:.1f} MiB, {summary['bytes_per_ngram']:.2f} bytes per n-gram"
-               + (f", values in {quantised['bits']} bits" if quantised else ""))
+    if summary["model_bytes"] is not None:
+        click.echo(f"model file {summary['model_bytes'] / 2**20:.1f} MiB, {summary['bytes_per_ngram']:.2f} bytes per n-gram"
+                   + (f", values in {quantised['bits']} bits" if quantised else ""))
     if quantised and quantised["valid_perplexity_unquantised"] is not None:
         click.echo(f"quantising changed the valid perplexity from {quantised['valid_perplexity_unquantised']:.2f} "
                    f"by {quantised['valid_perplexity_change_percent']:+.3f}%")

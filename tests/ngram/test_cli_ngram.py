@@ -35,6 +35,24 @@ def test_fit_writes_model_and_arpa(tmp_path, corpus_file):
     assert model.order == 3 and read_arpa(tmp_path / "m.arpa").tables.n_listed() == model.tables.n_listed()
 
 
+def test_arpa_alone_is_the_same_arpa_and_writes_no_model_file(tmp_path, corpus_file):
+    # as lmplz does: an ARPA file and nothing else; the ARPA equals the one written beside a model file
+    both = run("fit-ngram", "--corpus", corpus_file, "-o", tmp_path / "m.lmt", "--arpa", tmp_path / "a.arpa")
+    assert both.exit_code == 0, both.output
+    alone = run("fit-ngram", "--corpus", corpus_file, "--arpa", tmp_path / "b.arpa", "--json")
+    assert alone.exit_code == 0, alone.output
+    summary = json.loads(alone.stdout)
+    assert summary["model"] is None and summary["model_bytes"] is None and summary["arpa"] == str(tmp_path / "b.arpa")
+    assert (tmp_path / "a.arpa").read_text() == (tmp_path / "b.arpa").read_text()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a.arpa", "b.arpa", "m.lmt", "text.txt"]
+    assert "-> " + str(tmp_path / "c.arpa") in run("fit-ngram", "--corpus", corpus_file, "--arpa", tmp_path / "c.arpa").output
+
+
+def test_nothing_to_write_is_a_usage_error(corpus_file):
+    result = run("fit-ngram", "--corpus", corpus_file, "--order", 3)
+    assert result.exit_code == 2 and "nothing to write" in result.output
+
+
 def test_json_summary(tmp_path, corpus_file):
     result = run("fit-ngram", "--corpus", corpus_file, "-n", 2, "--smoothing", "witten-bell", "-o", tmp_path / "m.npz", "--json")
     assert result.exit_code == 0, result.output

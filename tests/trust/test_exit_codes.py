@@ -23,7 +23,7 @@ from .conftest import REPO, invoke, one_line_error
     (["train-rnn", "--corpus", "x", "-o", "m", "--hidden", "x"],
      "Invalid value for '--hidden': 'x' is not a valid integer"),
     (["fit-ngram", "--corpus", "x", "-o", "m", "--nope"], "No such option '--nope'"),
-    (["fit-ngram", "--corpus", "x"], "Missing option '-o' / '--output'"),
+    (["train-rnn", "--corpus", "x"], "Missing option '-o' / '--output'"),
     (["fit-ngram", "--corpus", "x", "-o", "m", "--smoothing", "magic"], "Invalid value for '--smoothing'"),
     (["no-such-command"], "No such command 'no-such-command'"),
     (["corpus", "nothing"], "No such command 'nothing'"),
