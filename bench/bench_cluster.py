@@ -1,9 +1,11 @@
 """N-gram estimation on a Dask cluster (``fit-ngram --cluster``) against in memory and out of core.
 
 Writes the generated word corpus of ``bench_external.py`` (default 240 MB; see its docstring),
-then fits the same order-3 modified Kneser-Ney model four ways, each ``lmtool fit-ngram --json``
+then fits the same order-3 modified Kneser-Ney model five ways, each ``lmtool fit-ngram --json``
 in a fresh process: in memory, ``--memory 20M`` out of core, ``--cluster local:1`` and
-``--cluster local:2`` (worker processes on this machine, one thread each). Prints, per run: wall
+``--cluster local:2`` (worker processes on this machine, one thread each), and ``local:2`` with
+``--arpa`` alone (written by partition: the client never holds the model; compared with the
+in-memory model n-gram by n-gram, values as float32). Prints, per run: wall
 time, peak RSS of the client process (a local cluster's scheduler runs inside it), of the
 scheduler and of each worker, and whether the model is identical to the in-memory one; for the
 cluster runs, each stage's seconds and the bytes its shuffle handed between tasks, also per GB
@@ -22,9 +24,12 @@ import sys
 import tempfile
 import time
 
+import numpy as np
 from bench_external import fit, identical
 
 STAGES = ("read and tokenize", "vocabulary", "count n-grams", "adjust counts", "initial probabilities", "interpolate")
+#: the fifth run: the ARPA file alone, written by partition (the model never gathered to the client)
+ARPA_RUN = "local:2, --arpa alone"
 
 
 def run_all(corpus: str, work: str, order: int, memory: str, part_size: str) -> dict:
@@ -39,7 +44,25 @@ def run_all(corpus: str, work: str, order: int, memory: str, part_size: str) -> 
         runs[name] = fit(corpus, os.path.join(work, f"cluster{workers}.npz"), order,
                          ["--cluster", f"local:{workers}", "--partition-size", part_size])
         print(f"  {name} done ({runs[name]['wall']:.0f} s)", flush=True)
+    runs[ARPA_RUN] = fit(corpus, None, order, ["--cluster", "local:2", "--partition-size", part_size,
+                                               "--arpa", os.path.join(work, "cluster2.arpa")])
+    print(f"  {ARPA_RUN} done ({runs[ARPA_RUN]['wall']:.0f} s)", flush=True)
     return runs
+
+
+def same_as_arpa(model_path: str, arpa_path: str) -> bool:
+    """Whether an ARPA file lists the model file's n-grams with its float32 values (ARPA prints them
+    to 9 significant digits, which read back round to the same float32)."""
+    from lmtool.ngram import load_ngram, read_arpa
+
+    model, arpa = load_ngram(model_path), read_arpa(arpa_path)
+    same = model.vocabulary.tokens == arpa.vocabulary.tokens and model.tables.n_listed() == arpa.tables.n_listed()
+    for k in range(model.order):
+        same = same and np.array_equal(model.tables.ngrams[k], arpa.tables.ngrams[k])
+        for name in ("log10_probs",) + (("log10_backoffs",) if k < model.order - 1 else ()):
+            a, b = getattr(model.tables, name)[k], getattr(arpa.tables, name)[k]
+            same = same and np.array_equal(a.astype(np.float32), b.astype(np.float32))
+    return bool(same)
 
 
 def report(runs: dict, size: int, work: str) -> None:
@@ -54,7 +77,10 @@ def report(runs: dict, size: int, work: str) -> None:
         peaks = cluster["peak_memory_mb"] if cluster else None
         path = os.path.join(work, files.get(name, "external.npz" if "--memory" in name else
                                         f"cluster{name[-1]}.npz"))
-        same = "reference" if name == "in memory" else ("yes" if identical(os.path.join(work, "memory.npz"), path) else "NO")
+        if name == ARPA_RUN:
+            same = "yes" if same_as_arpa(os.path.join(work, "memory.npz"), os.path.join(work, "cluster2.arpa")) else "NO"
+        else:
+            same = "reference" if name == "in memory" else ("yes" if identical(os.path.join(work, "memory.npz"), path) else "NO")
         workers = ", ".join(f"{mb:,.0f}" for mb in peaks["workers"]) if peaks else "-"
         scheduler = "in client" if cluster and cluster["local"] else "-"
         client = max(run["peak_memory_mb"], (run.get("external") or {}).get("peak_rss_mb", 0))
@@ -69,7 +95,7 @@ def report(runs: dict, size: int, work: str) -> None:
               f"{cluster['partitions']} shuffle partitions; gathered to the client {cluster['gathered_mb']:.1f} MiB "
               f"({cluster['gathered_mb'] / gb:.1f} MiB/GB)")
         print(f"  {'stage':<24}{'tasks':>7}{'seconds':>9}{'s/GB':>8}{'shuffle MiB':>13}{'MiB/GB':>9}")
-        for stage in STAGES:
+        for stage in STAGES + (("write ARPA",) if "write ARPA" in cluster["stages"] else ()):
             f = cluster["stages"][stage]
             print(f"  {stage:<24}{f['tasks']:>7}{f['seconds']:>9.1f}{f['seconds'] / gb:>8.1f}{f['shuffle_mb']:>13.1f}"
                   f"{f['shuffle_mb'] / gb:>9.1f}")

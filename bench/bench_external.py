@@ -59,10 +59,11 @@ def write_corpus(path: str, size_mb: float, vocab: int = 2000, seed: int = 0) ->
     return written
 
 
-def fit(corpus: str, output: str, order: int, extra: list[str]) -> dict:
-    """One ``lmtool fit-ngram --json`` in a fresh process: its summary plus the wall time."""
+def fit(corpus: str, output: str | None, order: int, extra: list[str]) -> dict:
+    """One ``lmtool fit-ngram --json`` in a fresh process (``output`` None: no ``-o``, the ARPA file
+    of ``extra`` alone): its summary plus the wall time."""
     command = [sys.executable, "-m", "lmtool", "fit-ngram", "--corpus", corpus, "--order", str(order),
-               "--split-fractions", "1", "--discount-fallback", "-o", output, "--json", *extra]
+               "--split-fractions", "1", "--discount-fallback", "--json", *(["-o", output] if output else []), *extra]
     started = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True)
     wall = time.perf_counter() - started

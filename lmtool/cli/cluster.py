@@ -55,8 +55,11 @@ def check_cluster_options(cluster: str | None, cluster_memory: str | None, parti
 
 def fit_on_cluster(spec: str, order: int, smoothing: str, cluster: str, cluster_memory: str | None,
                    partition_size: str | None, shuffle_partitions: int | None, quiet: bool, corpus_options: dict,
-                   params: dict):
-    """Fit on the cluster ``cluster`` names; the model and what ``--json`` reports of the cluster."""
+                   params: dict, arpa_by_partition: str | None = None):
+    """Fit on the cluster ``cluster`` names; the model and what ``--json`` reports of the cluster.
+
+    With ``arpa_by_partition`` the workers write the model as that ARPA file and it is never
+    gathered: the first value is then the cluster's :class:`~lmtool.ngram.cluster.ClusterArpa`."""
     try:
         from lmtool.ngram.cluster import DEFAULT_PART_BYTES, fit_cluster, open_cluster, plan_fit
     except ImportError as error:
@@ -71,7 +74,8 @@ def fit_on_cluster(spec: str, order: int, smoothing: str, cluster: str, cluster_
     with open_cluster(cluster, memory) as (client, info):
         if not quiet:
             _announce(info)
-        model, stats = fit_cluster(plan, client, partitions=shuffle_partitions, progress=None if quiet else _Progress())
+        model, stats = fit_cluster(plan, client, partitions=shuffle_partitions, progress=None if quiet else _Progress(),
+                                   arpa=arpa_by_partition)
     figures = {name: {"tasks": f.tasks, "seconds": f.seconds, "shuffle_mb": round(f.shuffle_bytes / 2**20, 3)}
                for name, f in stats.stages.items()}
     peaks = stats.peak_memory_mb

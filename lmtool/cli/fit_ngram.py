@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import resource
 import time
+from types import SimpleNamespace
 
 import click
 
@@ -80,6 +81,8 @@ def fit_ngram(ctx: click.Context, spec, from_arpa, from_model, order, smoothing,
         raise UsageError("give exactly one of --corpus SPEC (to fit), --from-arpa FILE or --from-model FILE (to convert)")
     if output is None and arpa is None:
         raise UsageError("nothing to write: give -o MODEL (the .lmt model file), --arpa FILE, or both")
+    if quantise is not None and output is None:
+        raise UsageError("--quantise stores the model file's values in fewer bits: give -o MODEL")
     valid = external = on_cluster = None
     if memory is not None and spec is None:
         raise UsageError("--memory applies to fitting on --corpus, not to converting a file")
@@ -97,33 +100,39 @@ def fit_ngram(ctx: click.Context, spec, from_arpa, from_model, order, smoothing,
         model = load_ngram(from_model)
     elif cluster is not None:
         model, on_cluster = fit_on_cluster(spec, order, smoothing, cluster, cluster_memory, partition_size,
-                                           shuffle_partitions, quiet, corpus_kwargs(options), params)
+                                           shuffle_partitions, quiet, corpus_kwargs(options), params,
+                                           arpa_by_partition=arpa if output is None else None)
     elif memory is not None:
         model, external = _fit_external(spec, order, smoothing, memory, tmp, workers, quiet, options, **params)
     else:
         model, valid = _fit_in_memory(spec, order, smoothing, quiet, options, params)
-    exact, model = model, stored_model(model, quantise)  # the values the file holds (and its ARPA)
-    if output:
-        _progress(f"writing {output}", quiet)
-        save_ngram(model, output, quantise=quantise)
-    if arpa:
-        write_arpa(model, arpa)
-    valid_ppl = model.perplexity(valid) if valid is not None else None
+    if on_cluster is not None and output is None:
+        facts, valid_ppl, quantised = model, None, None  # the workers wrote the ARPA file by partition
+    else:
+        exact, model = model, stored_model(model, quantise)  # the values the file holds (and its ARPA)
+        if output:
+            _progress(f"writing {output}", quiet)
+            save_ngram(model, output, quantise=quantise)
+        if arpa:
+            write_arpa(model, arpa)
+        facts = _facts(model)
+        valid_ppl = model.perplexity(valid) if valid is not None else None
+        quantised = _quantised(quantise, exact, valid, valid_ppl)
     summary = {
         "model": output,
         "arpa": arpa,
-        "order": model.order,
-        "method": model.method,
-        "normalised": model.normalised,
-        "parameters": model.parameters,
-        "ngrams": model.tables.n_listed(),
-        "discounts": model.discounts,
-        "vocabulary_size": len(model.vocabulary),
-        "training": model.training,
+        "order": facts.order,
+        "method": facts.method,
+        "normalised": facts.normalised,
+        "parameters": facts.parameters,
+        "ngrams": facts.ngrams,
+        "discounts": facts.discounts,
+        "vocabulary_size": facts.vocabulary_size,
+        "training": facts.training,
         "valid_perplexity": valid_ppl,
         "model_bytes": os.path.getsize(output) if output else None,
-        "bytes_per_ngram": round(os.path.getsize(output) / max(1, sum(model.tables.n_listed())), 2) if output else None,
-        "quantised": _quantised(quantise, exact, valid, valid_ppl),
+        "bytes_per_ngram": round(os.path.getsize(output) / max(1, sum(facts.ngrams)), 2) if output else None,
+        "quantised": quantised,
         "seconds": round(time.perf_counter() - started, 3),
         "peak_memory_mb": round(peak_memory_mb(), 1),
         "external": external,
@@ -133,6 +142,13 @@ def fit_ngram(ctx: click.Context, spec, from_arpa, from_model, order, smoothing,
         print_json(summary)
     else:
         _print_summary(summary)
+
+
+def _facts(model) -> SimpleNamespace:
+    """What the summary says of a fitted model (the fields of a cluster's ARPA-only result)."""
+    return SimpleNamespace(order=model.order, method=model.method, normalised=model.normalised,
+                           parameters=model.parameters, ngrams=model.tables.n_listed(), discounts=model.discounts,
+                           vocabulary_size=len(model.vocabulary), training=model.training)
 
 
 def _quantised(bits, exact, valid, valid_ppl) -> dict | None:

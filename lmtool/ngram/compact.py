@@ -81,13 +81,21 @@ def stored_tables(tables: BackoffTables, bits: int | None = None) -> BackoffTabl
     writing it: the same n-grams, every value as stored (float32, or its quantised centre)."""
     probs, backoffs = [], []
     for k in range(tables.order):
-        columns = {kind: _encode(values, k, kind, bits).all() for kind, values in _kinds(tables, k)}
+        columns = {kind: _stored(values, k, kind, bits) for kind, values in _kinds(tables, k)}
         probs.append(columns["prob"])
         backoffs.append(columns.get("backoff", np.zeros(len(tables.ngrams[k]))))
     stored = BackoffTables(order=tables.order, vocab_size=tables.vocab_size, ngrams=tables.ngrams,
                            log10_probs=probs, log10_backoffs=backoffs, listed=tables.listed)
     stored._keys = tables._keys  # the same rows: share the lookup keys if they were built
     return stored
+
+
+def _stored(values: np.ndarray, k: int, kind: str, bits: int | None) -> np.ndarray:
+    """The values order ``k``'s ``kind`` column gives back once stored: exact columns are the float32
+    rounding whether raw or a codebook (so no codebook is built here), quantised ones their centres."""
+    if bits is None or k == 0:
+        return np.asarray(values, dtype=np.float32).astype(np.float64)
+    return _encode(values, k, kind, bits).all()
 
 
 def _encode(values: np.ndarray, k: int, kind: str, bits: int | None) -> ValueColumn:

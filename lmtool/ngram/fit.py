@@ -95,13 +95,14 @@ def model_from_estimate(result: Estimate, tokenizer: Any, vocabulary: Any, unit:
     cluster's fit (:mod:`lmtool.ngram.cluster`), which estimates across its workers, ends."""
     training = {**training, "seconds": round(time.perf_counter() - started, 3)}
     return NgramModel(result.tables, tokenizer, vocabulary, unit=unit, method=result.method, normalised=result.normalised,
-                      parameters=result.parameters, discounts=_plain(result.info.get("discounts")), training=training)
+                      parameters=result.parameters, discounts=plain_discounts(result.info.get("discounts")),
+                      training=training)
 
 
-def _plain(value: Any) -> Any:
+def plain_discounts(value: Any) -> Any:
     """Discounts as JSON-ready floats (estimators may give numpy scalars, tuples or None)."""
     if value is None:
         return None
     if isinstance(value, (list, tuple, np.ndarray)):
-        return [_plain(v) for v in value]
+        return [plain_discounts(v) for v in value]
     return float(value)

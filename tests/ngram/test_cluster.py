@@ -24,7 +24,7 @@ pytest.importorskip("distributed", reason="the cluster fit needs Dask: pip insta
 
 from lmtool.cli.main import cli  # noqa: E402
 from lmtool.errors import DataError, LmtoolError, UsageError  # noqa: E402
-from lmtool.ngram import count_ngrams, fit_ngram, load_ngram, stored_model  # noqa: E402
+from lmtool.ngram import count_ngrams, fit_ngram, load_ngram, read_arpa, stored_model, write_arpa  # noqa: E402
 from lmtool.ngram.cluster import fit_cluster, open_cluster, plan_fit  # noqa: E402
 from lmtool.ngram.cluster.counting import overlaps  # noqa: E402
 from lmtool.ngram.cluster.engine import Run  # noqa: E402
@@ -68,11 +68,12 @@ def char_files(tmp_path_factory):
     return directory
 
 
-def fit(client, spec, order, method="kneser-ney", part_bytes=PART, partitions=None, progress=None, **options):
+def fit(client, spec, order, method="kneser-ney", part_bytes=PART, partitions=None, progress=None, arpa=None,
+        **options):
     """A cluster fit of ``spec`` (``options``: the method's and the corpus's, as fit_ngram takes them)."""
     corpus = {key: options.pop(key) for key in list(options) if key in ("tokenizer", "unit", "min_count", "max_vocab")}
     plan = plan_fit(str(spec), order, method, part_bytes=part_bytes, corpus_options=corpus, **options)
-    return fit_cluster(plan, client, partitions=partitions, progress=progress)
+    return fit_cluster(plan, client, partitions=partitions, progress=progress, arpa=arpa)
 
 
 def assert_same_model(expected, got) -> None:
@@ -95,6 +96,31 @@ def test_cluster_model_equals_the_in_memory_model(cluster, corpus_dir, order, me
     model, stats = fit(client, corpus_dir, order, method, **params)
     assert stats.parts >= 5 and stats.partitions == 4  # several parts, of three files, and two partitions per worker
     assert_same_model(fit_ngram(str(corpus_dir), order, method, split_fractions="1", **params), model)
+
+
+def arpa_sections(path) -> list:
+    """An ARPA file's header and each order's lines as a set (the order of lines within a section is free)."""
+    header, *sections = path.read_text().split("-grams:\n")
+    return [header] + [set(section.splitlines()) for section in sections]
+
+
+@pytest.mark.parametrize("method, params", [("modified-kneser-ney", dict(discount_fallback=True)), ("kneser-ney", {})])
+@pytest.mark.parametrize("order", [1, 3, 5])
+def test_arpa_written_by_partition_equals_the_in_memory_arpa(cluster, corpus_dir, tmp_path, order, method, params):
+    # never gathered: each worker writes its partition's lines, the client joins the parts; the
+    # same lines as the in-memory model's ARPA file (float32 values, as a model file holds them)
+    client, _ = cluster
+    written, stats = fit(client, corpus_dir, order, method, arpa=str(tmp_path / "c.arpa"), **params)
+    expected = stored_model(fit_ngram(str(corpus_dir), order, method, split_fractions="1", **params))
+    write_arpa(expected, tmp_path / "m.arpa")
+    assert arpa_sections(tmp_path / "c.arpa") == arpa_sections(tmp_path / "m.arpa")
+    assert written.ngrams == expected.tables.n_listed() and written.discounts == expected.discounts
+    assert stats.gathered_bytes == 0 and "write ARPA" in stats.stages
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["c.arpa", "m.arpa"]  # the parts are gone
+    got = read_arpa(tmp_path / "c.arpa")
+    assert got.tables.n_listed() == expected.tables.n_listed()
+    for k in range(order):
+        assert np.array_equal(got.tables.ngrams[k], expected.tables.ngrams[k])
 
 
 def test_counts_and_adjusted_counts_are_exact(cluster, corpus_dir):
@@ -235,6 +261,21 @@ def test_cli_json_reports_the_cluster_and_writes_model_and_arpa(cluster, corpus_
     assert_same_model(stored_model(fit_ngram(str(corpus_dir), 3, "kneser-ney", split_fractions="1")),
                       load_ngram(str(out)))
     assert "\\data\\\nngram 1=" in arpa.read_text()
+
+
+def test_cli_arpa_alone_is_written_by_partition(cluster, corpus_dir, tmp_path):
+    client, info = cluster
+    client.wait_for_workers(2, timeout=300)
+    arpa = tmp_path / "m.arpa"
+    result = CliRunner().invoke(cli, ["fit-ngram", "--corpus", str(corpus_dir), "--order", "3", "--smoothing", "kneser-ney",
+                                      "--cluster", info.scheduler, "--partition-size", "2K", "--arpa", str(arpa), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["model"] is None and summary["cluster"]["gathered_mb"] == 0
+    expected = stored_model(fit_ngram(str(corpus_dir), 3, "kneser-ney", split_fractions="1"))
+    assert summary["ngrams"] == expected.tables.n_listed() and summary["discounts"] == expected.discounts
+    write_arpa(expected, tmp_path / "expected.arpa")
+    assert arpa_sections(arpa) == arpa_sections(tmp_path / "expected.arpa")
 
 
 def test_cli_prints_the_cluster_its_dashboard_and_each_stage(cluster, corpus_dir, tmp_path):

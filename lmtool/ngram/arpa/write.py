@@ -29,7 +29,7 @@ _SEPARATORS = b"\t\n"  # offsets 0, 1 of the source buffer
 _TAB, _NEWLINE = 0, 1
 
 
-class _Source:
+class ArpaWords:
     """The source buffer of the byte gather: separators, ``"\tword"`` then ``" word"`` for
     every vocabulary word, then room for one block's formatted probabilities and backoffs."""
 
@@ -58,22 +58,42 @@ class _Source:
 
 def write_arpa_tables(tokens: list[str], tables: BackoffTables, out: BinaryIO) -> None:
     """Stream the ARPA text of ``tables`` (words ``tokens``) to the binary file ``out``."""
-    _check_finite(tables)
-    source = _Source(tokens)
-    header = ["", "\\data\\"] + [f"ngram {k + 1}={n}" for k, n in enumerate(tables.n_listed())]
-    out.write(("\n".join(header) + "\n").encode("utf-8"))
+    check_finite(tables)
+    words = ArpaWords(tokens)
+    out.write(arpa_header(tables.n_listed()))
     for k in range(tables.order):
-        out.write(f"\n\\{k + 1}-grams:\n".encode("utf-8"))
-        rows = np.arange(len(tables.ngrams[k])) if tables.listed is None else np.flatnonzero(tables.listed[k])
-        backoffs = tables.log10_backoffs[k] if k < tables.order - 1 else None
-        for begin in range(0, len(rows), BLOCK_ROWS):
-            block = rows[begin : begin + BLOCK_ROWS]
-            out.write(_lines(source, tables.ngrams[k][block], tables.log10_probs[k][block],
-                             None if backoffs is None else backoffs[block]).data)
-    out.write(b"\n\\end\\\n")
+        out.write(section_title(k))
+        write_order_lines(words, tables, k, out)
+    out.write(ARPA_END)
 
 
-def _check_finite(tables: BackoffTables) -> None:
+#: what closes an ARPA file
+ARPA_END = b"\n\\end\\\n"
+
+
+def arpa_header(counts: list[int]) -> bytes:
+    """The ``\\data\\`` block: the number of n-grams of every order."""
+    return ("\n".join(["", "\\data\\"] + [f"ngram {k + 1}={n}" for k, n in enumerate(counts)]) + "\n").encode("utf-8")
+
+
+def section_title(k: int) -> bytes:
+    """The line that opens the section of the (k + 1)-grams."""
+    return f"\n\\{k + 1}-grams:\n".encode("utf-8")
+
+
+def write_order_lines(words: ArpaWords, tables: BackoffTables, k: int, out: BinaryIO) -> int:
+    """Stream the ARPA lines of the listed (k + 1)-grams of ``tables`` to ``out``, in their row
+    order, block by block (no backoff column at the highest order); returns how many."""
+    rows = np.arange(len(tables.ngrams[k])) if tables.listed is None else np.flatnonzero(tables.listed[k])
+    backoffs = tables.log10_backoffs[k] if k < tables.order - 1 else None
+    for begin in range(0, len(rows), BLOCK_ROWS):
+        block = rows[begin : begin + BLOCK_ROWS]
+        out.write(_lines(words, tables.ngrams[k][block], tables.log10_probs[k][block],
+                         None if backoffs is None else backoffs[block]).data)
+    return len(rows)
+
+
+def check_finite(tables: BackoffTables) -> None:
     """Refuse NaN and +inf, which have no ARPA spelling (-inf is written -99)."""
     for k in range(tables.order):
         for name, values in (("probability", tables.log10_probs[k]), ("backoff", tables.log10_backoffs[k])):
@@ -82,7 +102,7 @@ def _check_finite(tables: BackoffTables) -> None:
                                   f"it has no ARPA form (re-fit the model)")
 
 
-def _lines(source: _Source, grams: np.ndarray, probs: np.ndarray, backoffs: np.ndarray | None) -> np.ndarray:
+def _lines(source: ArpaWords, grams: np.ndarray, probs: np.ndarray, backoffs: np.ndarray | None) -> np.ndarray:
     """The bytes of one block of ARPA lines (``backoffs`` None at the highest order)."""
     n, width = grams.shape
     prob_start, prob_length = source.put_numbers(np.where(np.isneginf(probs), -99.0, probs), 0)
@@ -102,7 +122,7 @@ def _lines(source: _Source, grams: np.ndarray, probs: np.ndarray, backoffs: np.n
     return gather_pieces(source, start.reshape(-1), length.reshape(-1))
 
 
-def gather_pieces(source: _Source, start: np.ndarray, length: np.ndarray) -> np.ndarray:
+def gather_pieces(source: ArpaWords, start: np.ndarray, length: np.ndarray) -> np.ndarray:
     """``buffer[start[0]:start[0]+length[0]] + buffer[start[1]:...] + ...`` in one gather
     (int32 offsets: the buffer is far below 2 GiB)."""
     end = np.cumsum(length, dtype=np.int32)

@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lmtool.errors import DataError, UsageError
+from lmtool.ngram.cluster.arpa_parts import write_arpa_by_partition
 from lmtool.ngram.cluster.counting import PartCounts, bucket_of, count_part, first_seen, nbytes, overlaps
 from lmtool.ngram.cluster.engine import Progress, Run, StageFigures, peak_memory_mb
 from lmtool.ngram.cluster.estimate import (CLUSTER_METHODS, by_context, context_partition,
                                            interpolate_partition, smoothing)
 from lmtool.ngram.cluster.inputs import DEFAULT_PART_BYTES, Part, input_files, merge_counts, plan_parts, scan_part
 from lmtool.ngram.cluster.suffix import statistics, suffix_partition
-from lmtool.ngram.fit import Estimate, check_fit_options, estimator_for, model_from_estimate
+from lmtool.ngram.fit import Estimate, check_fit_options, estimator_for, model_from_estimate, plain_discounts
 from lmtool.ngram.model import NgramModel
 from lmtool.ngram.tables import BackoffTables
 from lmtool.text import CORPUS_OPTIONS, UNITS, Vocabulary, make_tokenizer
@@ -43,6 +44,21 @@ class ClusterStats:
     gathered_bytes: int = 0
     stages: dict[str, StageFigures] = field(default_factory=dict)
     peak_memory_mb: dict = field(default_factory=dict)  # the scheduler's and each worker's
+
+
+@dataclass
+class ClusterArpa:
+    """A model the workers wrote as an ARPA file by partition, never gathered: what is known of it."""
+
+    path: str
+    order: int
+    method: str
+    parameters: dict
+    ngrams: list[int]
+    discounts: list | None
+    vocabulary_size: int
+    training: dict
+    normalised: bool = True
 
 
 @dataclass
@@ -76,12 +92,15 @@ def plan_fit(spec: str, order: int, method: str, *, part_bytes: int = DEFAULT_PA
     return ClusterFit(spec, int(order), method, parameters, options, plan_parts(input_files(spec), part_bytes), part_bytes)
 
 
-def fit_cluster(fit: ClusterFit, client, *, partitions: int | None = None,
-                progress: Progress | None = None) -> tuple[NgramModel, ClusterStats]:
+def fit_cluster(fit: ClusterFit, client, *, partitions: int | None = None, progress: Progress | None = None,
+                arpa: str | None = None) -> tuple[NgramModel | ClusterArpa, ClusterStats]:
     """Run the planned ``fit`` on the Dask cluster of ``client``: the model, equal to
     :func:`lmtool.ngram.fit_ngram` of the same text with ``split_fractions="1"`` (the whole input
     is training text), and the figures. ``partitions``: the shuffle's partitions (default two per
-    worker thread); ``progress(stage, done, total)`` hears of every task."""
+    worker thread); ``progress(stage, done, total)`` hears of every task.
+
+    With ``arpa``, the model is not gathered: the workers write it as that ARPA file by partition
+    (:mod:`.arpa_parts`), and the first value returned is a :class:`ClusterArpa` describing it."""
     started = time.perf_counter()
     threads = sum(client.nthreads().values())
     stats = ClusterStats(len(fit.parts), partitions or PARTITIONS_PER_THREAD * max(1, threads), fit.part_bytes)
@@ -99,10 +118,17 @@ def fit_cluster(fit: ClusterFit, client, *, partitions: int | None = None,
     shared = run.submit("smoothing", smoothing, fit.method, fit.parameters, order, size, *summaries)
     tables = estimate_stage(run, suffix, shared, order, size, n)
     stats.tokens = sum(part.tokens for part in parts)
-    stats.gathered_bytes = nbytes([t.ngrams + t.log10_probs + t.log10_backoffs for t in tables])
-    stats.peak_memory_mb = peak_memory_mb(client)
     training = {"corpus": fit.spec, "unit": options["unit"], "segments": sum(part.segments for part in parts),
                 "tokens": stats.tokens, "unk_tokens": sum(part.unk_tokens for part in parts)}
+    if arpa is not None:
+        counts = write_arpa_by_partition(run, tables, shared_vocabulary, vocabulary.tokens, order, size, arpa)
+        stats.peak_memory_mb = peak_memory_mb(client)
+        return ClusterArpa(arpa, order, fit.method, fit.parameters, counts,
+                           plain_discounts(smoothed.info.get("discounts")), size,
+                           {**training, "seconds": round(time.perf_counter() - started, 3)}), stats
+    tables = run.gather(tables)
+    stats.gathered_bytes = nbytes([t.ngrams + t.log10_probs + t.log10_backoffs for t in tables])
+    stats.peak_memory_mb = peak_memory_mb(client)
     result = Estimate(tables=assemble(tables, order, size, n), method=fit.method, normalised=True,
                       parameters=fit.parameters, info=smoothed.info)
     return model_from_estimate(result, options["tokenizer"], vocabulary, options["unit"], training, started), stats
@@ -168,9 +194,9 @@ def adjust_stage(run: Run, pieces: list, counted: list, parts: list[PartCounts],
     return suffix, summary
 
 
-def estimate_stage(run: Run, suffix: list, smoothed, order: int, vocab_size: int, n: int) -> list[BackoffTables]:
-    """Stage 5: initial probabilities by context, interpolation by last word; each partition's tables.
-    ``smoothed``: the future of stage 4's :class:`~.estimate.Smoothing`."""
+def estimate_stage(run: Run, suffix: list, smoothed, order: int, vocab_size: int, n: int) -> list:
+    """Stage 5: initial probabilities by context, interpolation by last word; the futures of each
+    partition's tables. ``smoothed``: the future of stage 4's :class:`~.estimate.Smoothing`."""
     sources = [run.submit(f"by-context-{j}", by_context, partition, n) for j, partition in enumerate(suffix)]
     contexts = run.shuffle("context", sources, n, context_partition, smoothed, vocab_size)
     run.wait("initial probabilities", contexts)
@@ -180,7 +206,7 @@ def estimate_stage(run: Run, suffix: list, smoothed, order: int, vocab_size: int
     tables = [run.submit(f"interpolate-{j}", interpolate_partition, j, suffix[j], smoothed, *back[j]) for j in range(n)]
     run.wait("interpolate", tables)
     run.stages["interpolate"].shuffle_bytes = sum(sent for _, sent in volumes)
-    return run.gather(tables)
+    return tables
 
 
 def assemble(parts: list[BackoffTables], order: int, vocab_size: int, n: int) -> BackoffTables:
