@@ -53,6 +53,12 @@ def test_nothing_to_write_is_a_usage_error(corpus_file):
     assert result.exit_code == 2 and "nothing to write" in result.output
 
 
+def test_quantise_without_a_model_file_is_a_usage_error(tmp_path, corpus_file):
+    result = run("fit-ngram", "--corpus", corpus_file, "--arpa", tmp_path / "a.arpa", "--quantise", 8)
+    assert result.exit_code == 2 and "--quantise" in result.output and "give -o" in result.output
+    assert not (tmp_path / "a.arpa").exists()
+
+
 def test_json_summary(tmp_path, corpus_file):
     result = run("fit-ngram", "--corpus", corpus_file, "-n", 2, "--smoothing", "witten-bell", "-o", tmp_path / "m.npz", "--json")
     assert result.exit_code == 0, result.output

@@ -123,6 +123,34 @@ def test_arpa_written_by_partition_equals_the_in_memory_arpa(cluster, corpus_dir
         assert np.array_equal(got.tables.ngrams[k], expected.tables.ngrams[k])
 
 
+class ElsewhereRun:
+    """A stand-in for the cluster's Run whose tasks run here but write into another folder, as
+    workers whose disk the client does not share would."""
+
+    def __init__(self, elsewhere):
+        self.elsewhere = str(elsewhere)
+
+    def submit(self, name, function, *args):
+        return function(*args[:-1], self.elsewhere)
+
+    def wait(self, name, futures):
+        pass
+
+    def gather(self, futures):
+        return futures
+
+
+def test_arpa_parts_the_client_cannot_see_are_one_line_and_no_file(corpus_dir, tmp_path):
+    from lmtool.ngram.cluster.arpa_parts import write_arpa_by_partition
+
+    model = fit_ngram(str(corpus_dir), 3, "kneser-ney", split_fractions="1")
+    (tmp_path / "worker").mkdir()
+    with pytest.raises(LmtoolError, match="filesystem that every worker and this machine share"):
+        write_arpa_by_partition(ElsewhereRun(tmp_path / "worker"), [model.tables], model.vocabulary,
+                                model.vocabulary.tokens, 3, len(model.vocabulary), str(tmp_path / "m.arpa"))
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["worker"]  # no ARPA file, no parts folder left
+
+
 def test_counts_and_adjusted_counts_are_exact(cluster, corpus_dir):
     client, _ = cluster
     order, spec = 4, str(corpus_dir)
