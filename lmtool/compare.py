@@ -41,8 +41,8 @@ import numpy as np
 from lmtool.analysis.attribution import attribute, plot_attribution
 from lmtool.analysis.colour_view import colour_view
 from lmtool.analysis.context_curve import context_curve, plot_context_curve
+from lmtool.analysis.plots import finish_line_plot, save_figure
 from lmtool.analysis.plots import pyplot as _pyplot
-from lmtool.analysis.plots import save_figure
 from lmtool.analysis.report import write_report
 from lmtool.errors import DataError, UsageError
 from lmtool.evaluate import Scored, em_weights, mix, mixture, table_row
@@ -366,15 +366,10 @@ def plot_perplexity_by_order(results: dict, path: Path) -> None:
     floor = results["corpus"]["floor_perplexity"]
     if floor is not None:
         ax.axhline(floor, color="black", linestyle=":", label=f"true entropy rate floor 2^H ({floor:.3f})")
-    ax.set_xlabel("context length (tokens before the predicted one: order - 1)")
-    ax.set_ylabel("test perplexity (per token)")
     ax.set_xticks(sorted({o - 1 for o in orders + nnlm_orders}))
-    ax.set_title(f"The Markov ladder, perplexity by context length: {results['corpus']['spec']}", fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    save_figure(fig, path)
-    plt.close(fig)
+    finish_line_plot(fig, ax, path, "context length (tokens before the predicted one: order - 1)",
+                     "test perplexity (per token)",
+                     f"The Markov ladder, perplexity by context length: {results['corpus']['spec']}")
 
 
 def plot_learning_curve(results: dict, path: Path) -> None:

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from lmtool.analysis.corpus import check_one_vocabulary
-from lmtool.analysis.plots import pyplot, save_figure
+from lmtool.analysis.plots import finish_line_plot, pyplot
 from lmtool.errors import DataError, UsageError
 from lmtool.lm import perplexity
 
@@ -174,11 +174,5 @@ def plot_context_curve(curve: ContextCurve, path: str | Path, *, floor: float | 
     ax.set_xticks(ticks)
     ax.set_xticklabels([str(t) for t in ticks], fontsize=8)
     ax.set_xlim(-0.2, right)
-    ax.set_xlabel("context K (tokens the model may see)")
-    ax.set_ylabel("perplexity")
-    ax.set_title(title or "Perplexity by context length", fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    save_figure(fig, path)
-    plt.close(fig)
+    finish_line_plot(fig, ax, path, "context K (tokens the model may see)", "perplexity",
+                     title or "Perplexity by context length")

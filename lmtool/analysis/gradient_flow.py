@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lmtool.analysis.plots import pyplot, save_figure
+from lmtool.analysis.plots import finish_line_plot, pyplot
 from lmtool.errors import ModelFileError, UsageError
 
 
@@ -75,11 +75,5 @@ def plot_gradient_flow(curves: dict, path: str | Path, *, title: str = "", marks
     for label, k in (marks or {}).items():
         ax.axvline(k, color="gray", linestyle=":", label=label)
     ax.set_yscale("log")
-    ax.set_xlabel("k (steps back from the predicted token)")
-    ax.set_ylabel("mean ||d loss_t / d state_(t-k)||")
-    ax.set_title(title or "Gradient flow through time", fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    save_figure(fig, path)
-    plt.close(fig)
+    finish_line_plot(fig, ax, path, "k (steps back from the predicted token)", "mean ||d loss_t / d state_(t-k)||",
+                     title or "Gradient flow through time")
