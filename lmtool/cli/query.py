@@ -10,7 +10,7 @@ import sys
 import click
 
 from lmtool.cli.options import json_option, print_json
-from lmtool.errors import DataError, LmtoolError, UsageError
+from lmtool.errors import DataError, LmtoolError, ModelFileError
 
 
 @click.command("query", context_settings={"help_option_names": ["-h", "--help"]})
@@ -37,7 +37,8 @@ def query(model: str, text: str, level: str, threads: int, as_json: bool) -> Non
 
     loaded = load_model(model)
     if loaded.kind != "ngram":
-        raise UsageError(f"{model} is an RNN model: query scores n-gram models (use lmtool eval for RNNs)")
+        raise ModelFileError(f"{model} is a {loaded.kind} model, not an n-gram model: query scores n-gram models "
+                             f"(lmtool eval scores every kind)")
     sink = getattr(sys.stdout, "buffer", sys.stdout)  # click's test runner gives a text wrapper with a buffer
     try:
         source = open(text, "rb") if text != "-" else contextlib.nullcontext(getattr(sys.stdin, "buffer", sys.stdin))

@@ -17,6 +17,7 @@ from lmtool.ngram.bytetext import ByteVocabulary, split_lines
 from lmtool.ngram.formatting import Records
 from lmtool.ngram.tables import LN10, score_stream
 from lmtool.text import Vocabulary, load_corpus
+from tests.conftest import save_nnlm, save_rnn
 
 TRICKY = ("the a  <s> </s> <unk>\texactly8 exactly sixteen_bytes_xx seventeen_bytes_x\r\n\n averyveryverylongtokenindeed "
           "é 日本語 日本 x\x1cthe\x0bx\x0c\n\nthe \u00e9t\u00e9 a\x1fb")
@@ -180,6 +181,15 @@ def test_command_errors(small_model, tmp_path, setup, code, message):
     model, text = setup(root, tmp_path)
     result = invoke("query", model, input=text) if text is not None else invoke("query", model, tmp_path / "none.txt")
     assert result.exit_code == code and message in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("kind, save", [("rnn", save_rnn), ("nnlm", save_nnlm)])
+def test_neural_models_are_the_wrong_kind(tmp_path, kind, save):
+    prepared = load_corpus(str(_write(tmp_path / "t.txt", "ab ba\n" * 30)), split_fractions="1,0,0")
+    save(tmp_path / "m.model", prepared)
+    result = invoke("query", tmp_path / "m.model", input="ab\n")
+    assert result.exit_code == 4 and f"is a {kind} model, not an n-gram model" in result.output
+    assert len(result.output.strip().splitlines()) == 1
 
 
 def test_stream_models_are_refused(tmp_path):
