@@ -81,10 +81,18 @@ def token_positions(starts: np.ndarray) -> np.ndarray:
     return np.arange(starts[-1] - starts[0], dtype=np.int64) + np.repeat(np.arange(1, len(lengths) + 1), lengths)
 
 
+#: the highest order lmtool estimates: every order costs its own pass and tables, so 100,000
+#: would run for hours on any text (KenLM's default build stops at 6; characters want 10 to 20)
+MAX_ORDER = 100
+
+
 def check_order(order: Any) -> None:
-    """An n-gram order is a whole number of at least 1; a :class:`UsageError` otherwise."""
+    """An n-gram order is a whole number from 1 to :data:`MAX_ORDER`; a :class:`UsageError` otherwise."""
     if not isinstance(order, (int, np.integer)) or isinstance(order, bool) or order < 1:
         raise UsageError(f"--order must be at least 1 (a whole number), got {order!r}")
+    if order > MAX_ORDER:
+        raise UsageError(f"--order {order} is above lmtool's limit of {MAX_ORDER} (each order is a pass and a table "
+                         f"of its own): give {MAX_ORDER} or less")
 
 
 def count_ngrams(ids: np.ndarray, starts: np.ndarray, order: int, vocab_size: int) -> NgramCounts:

@@ -85,7 +85,7 @@ class BucketIndex:
         row ``r`` holds ``keys[order[r]]``."""
         m = len(keys)
         bucket_bits = min(bits, max(0, int(np.ceil(np.log2(max(m, 1) / MAX_LOAD)))))
-        if bits - bucket_bits == 1:
+        if bits - bucket_bits == 1 and bucket_bits > 0:
             bucket_bits -= 1  # quotients of one bit would make one read scan 64 of them
         hashes = mix(keys, bits)
         order = np.argsort(hashes)  # the hashes are distinct: any sort gives the same order

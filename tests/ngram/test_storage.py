@@ -60,6 +60,24 @@ def test_compact_scores_are_bit_identical_to_the_same_values_in_memory(tmp_path,
     assert mapped.logprob(5, [1, 4]) == in_memory.logprob(5, [1, 4])
 
 
+def test_orders_longer_than_every_sentence_and_the_order_limit(tmp_path):
+    # orders 5 to 12 hold no n-gram (the sentences are 2 words): their empty tables store and
+    # score as in memory; an order above MAX_ORDER is refused before any work
+    from lmtool.errors import UsageError
+    from lmtool.ngram.counting import MAX_ORDER
+    from lmtool.text import load_corpus
+
+    (tmp_path / "t.txt").write_text("a b\nb a\na a\n" * 5)
+    corpus = load_corpus(str(tmp_path / "t.txt"), split_fractions="1,0,0")
+    model = fit_ngram(corpus, 12, "witten-bell")
+    assert model.tables.n_listed()[4:] == [0] * 8  # <s> a b </s> is the longest
+    save_ngram(model, tmp_path / "m.lmt")
+    split = corpus.splits["train"]
+    np.testing.assert_array_equal(load_ngram(tmp_path / "m.lmt").score(split), stored_model(model).score(split))
+    with pytest.raises(UsageError, match=f"above lmtool's limit of {MAX_ORDER}"):
+        fit_ngram(corpus, MAX_ORDER + 1, "witten-bell")
+
+
 @pytest.mark.parametrize("method", ["modified-kneser-ney", "witten-bell", "katz"])
 def test_quantised_stays_within_its_tolerance(tmp_path, method):
     rng = np.random.default_rng(3)
