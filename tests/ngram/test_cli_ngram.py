@@ -132,3 +132,9 @@ def test_export_rejects_wrong_kind_and_corruption(tmp_path, corpus_file):
 def test_help_ends_with_an_example(command):
     result = run(command, "--help")
     assert result.exit_code == 0 and "Example: lmtool " + command in result.output
+
+
+def test_more_workers_than_the_machine_can_use_is_a_usage_error(tmp_path, corpus_file):
+    result = run("fit-ngram", "--corpus", corpus_file, "--memory", "10M", "--workers", 100_000, "-o", tmp_path / "m.lmt")
+    assert result.exit_code == 2 and "--workers 100000 is more processes than" in result.output
+    assert not (tmp_path / "m.lmt").exists()

@@ -77,6 +77,10 @@ def chunk_tokens(memory: int, workers: int, order: int) -> int:
     return max(64, memory // (counting * workers + READER_BYTES_PER_TOKEN))
 
 
+#: counting processes at most: 4 per CPU (100,000 filled the memory with idle interpreters)
+MAX_WORKERS = 4 * (os.cpu_count() or 1)
+
+
 def count_external(chunks: Iterable, order: int, vocab_size: int, memory: int, tmp: str | None = None,
                    workers: int = 1, stats: ExternalStats | None = None) -> NgramCounts:
     """The :class:`NgramCounts` of the split that ``chunks`` (:class:`lmtool.text.streaming.Chunk`)
@@ -85,6 +89,9 @@ def count_external(chunks: Iterable, order: int, vocab_size: int, memory: int, t
     check_order(order)
     if workers < 1:
         raise UsageError(f"--workers must be at least 1, got {workers}")
+    if workers > MAX_WORKERS:
+        raise UsageError(f"--workers {workers} is more processes than {MAX_WORKERS} (4 per CPU of this machine): "
+                         f"each holds a chunk of the budget, so more only thrash; give {MAX_WORKERS} or less")
     stats = stats or ExternalStats(chunk_tokens(memory, workers, order), workers)
     workdir = owned_name("lmtool-ngram-runs", parent=tmp)
     try:
