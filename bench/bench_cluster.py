@@ -71,16 +71,17 @@ def report(runs: dict, size: int, work: str) -> None:
     print(f"\ntext {size / 1e6:.0f} MB, tokens {reference['training']['tokens']:,}, n-grams {reference['ngrams']}")
     print(f"{'run':<26}{'wall s':>8}{'x memory':>10}{'client MiB':>12}{'scheduler MiB':>15}{'workers MiB':>16}"
           f"  identical")
-    files = {"in memory": "memory.npz"}
+    reference_file = os.path.join(work, "memory.npz")
     for name, run in runs.items():
         cluster = run.get("cluster")
         peaks = cluster["peak_memory_mb"] if cluster else None
-        path = os.path.join(work, files.get(name, "external.npz" if "--memory" in name else
-                                        f"cluster{name[-1]}.npz"))
-        if name == ARPA_RUN:
-            same = "yes" if same_as_arpa(os.path.join(work, "memory.npz"), os.path.join(work, "cluster2.arpa")) else "NO"
+        if name == "in memory":
+            same = "reference"
+        elif name == ARPA_RUN:
+            same = "yes" if same_as_arpa(reference_file, os.path.join(work, "cluster2.arpa")) else "NO"
         else:
-            same = "reference" if name == "in memory" else ("yes" if identical(os.path.join(work, "memory.npz"), path) else "NO")
+            path = os.path.join(work, "external.npz" if "--memory" in name else f"cluster{name[-1]}.npz")
+            same = "yes" if identical(reference_file, path) else "NO"
         workers = ", ".join(f"{mb:,.0f}" for mb in peaks["workers"]) if peaks else "-"
         scheduler = "in client" if cluster and cluster["local"] else "-"
         client = max(run["peak_memory_mb"], (run.get("external") or {}).get("peak_rss_mb", 0))
