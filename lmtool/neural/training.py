@@ -58,6 +58,7 @@ from lmtool.neural.config import LAST_MODEL, RESUME_STATE, TrainOptions
 from lmtool.neural.distributed import Distributed
 from lmtool.neural.feedforward import NnlmNetwork, score_windows
 from lmtool.neural.network import RnnNetwork, detach_hidden
+from lmtool.neural.optimisation import learning_rate, make_optimizer, schedule_kind
 
 
 def evaluate_stream(model: RnnNetwork, ids: np.ndarray, batch_size: int, bptt: int) -> float:
@@ -148,21 +149,11 @@ class Trainer:
         return min(bounds) if bounds else None
 
     def _schedule_kind(self) -> str:
-        o = self.options
-        if o.schedule != "auto":
-            return o.schedule
-        return "cosine" if o.optimizer != "sgd" and self.horizon else "plateau"
+        return schedule_kind(self.options, self.horizon)
 
     def lr_at(self, step: int) -> float:
         """The learning rate of optimiser step ``step`` (0-based)."""
-        o = self.options
-        lr = o.base_lr * self.lr_scale
-        if o.warmup and step < o.warmup:
-            return lr * (step + 1) / o.warmup
-        if self.schedule == "cosine":
-            progress = min(1.0, (step - o.warmup) / max(1, self.horizon - o.warmup))
-            lr *= 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress))
-        return lr
+        return learning_rate(self.options, step, self.lr_scale, self.schedule, self.horizon)
 
     # ----- the loop -------------------------------------------------------------------------
     def run(self) -> dict:
@@ -423,21 +414,3 @@ class Trainer:
 def finite_or_none(value: float) -> float | None:
     """JSON has no NaN: a missing figure (no validation split, no step yet) is null."""
     return value if math.isfinite(value) else None
-
-
-#: each of :data:`lmtool.neural.config.OPTIMIZERS` by its torch class
-OPTIMIZER_CLASSES = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
-
-
-def make_optimizer(model: torch.nn.Module, options: TrainOptions) -> torch.optim.Optimizer:
-    """SGD, Adam or AdamW over ``model``, with weight decay on matrices only, as nanoGPT does.
-
-    Parameters of two or more dimensions (embeddings, input, recurrent and output matrices)
-    decay; biases and other vectors do not, since shrinking an offset towards zero is no
-    regularisation. With ``weight_decay`` 0 every step equals a single-group optimiser's.
-    """
-    params = [p for p in model.parameters() if p.requires_grad]
-    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": options.weight_decay},
-              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
-    groups = [group for group in groups if group["params"]]
-    return OPTIMIZER_CLASSES[options.optimizer](groups, lr=options.base_lr)

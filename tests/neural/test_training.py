@@ -8,7 +8,8 @@ import torch
 from lmtool.errors import LmtoolError
 from lmtool.neural.config import OPTIMIZERS, TrainOptions
 from lmtool.neural.network import RnnNetwork
-from lmtool.neural.training import OPTIMIZER_CLASSES, Trainer, make_optimizer
+from lmtool.neural.optimisation import OPTIMIZER_CLASSES, make_optimizer
+from lmtool.neural.training import Trainer
 
 from .conftest import repeated_ids, tiny_config
 
