@@ -38,10 +38,22 @@ def pack(values: np.ndarray, width: int, native: bool = True) -> np.ndarray:
     if native and width in NATIVE:
         return values.astype(NATIVE[width])
     out = np.zeros(words_for(len(values), width, native), dtype=U64)
+    if width and len(values):
+        out[: len(out) - 1] = pack_slice(values, width, 0)
+    return out
+
+
+def pack_slice(values: np.ndarray, width: int, first: int) -> np.ndarray:
+    """The words of a bit-packed array that hold fields ``first .. first + len(values) - 1``
+    when those fields are ``values``: word 0 of the result is word ``first * width // 64`` of the
+    whole array. Slices packed apart (by the workers of a cluster, each its share of the rows)
+    join into the whole array by OR-ing the words where neighbours meet (:func:`join_slices`)."""
+    values = np.asarray(values).astype(U64)
+    start = first * width % 64
+    out = np.zeros((start + len(values) * width + 63) // 64, dtype=U64)
     if width == 0 or len(values) == 0:
         return out
-    values = values.astype(U64)
-    bit = np.arange(len(values), dtype=U64) * U64(width)
+    bit = U64(start) + np.arange(len(values), dtype=U64) * U64(width)
     word = (bit >> U64(6)).astype(np.int64)
     offset = bit & U64(63)
     low = values << offset
@@ -50,8 +62,33 @@ def pack(values: np.ndarray, width: int, native: bool = True) -> np.ndarray:
     # fields never overlap, so OR-ing the parts of one word is adding them
     firsts = np.flatnonzero(np.diff(word, prepend=-1))
     out[word[firsts]] += np.add.reduceat(low, firsts)
-    out[word[firsts] + 1] += np.add.reduceat(high, firsts)
+    spill = word[firsts] + 1 < len(out)
+    out[word[firsts][spill] + 1] += np.add.reduceat(high, firsts)[spill]
     return out
+
+
+def join_slices(slices, total_words: int):
+    """The words of a whole bit-packed array from its :func:`pack_slice` pieces, in field order
+    (an iterable of ``(first word, words)``), yielded as arrays without holding the whole: a
+    word two neighbours share is OR-ed; the trailing zero word (and words no slice covers) are zeros."""
+    pending, at = None, 0  # the last word of the previous slice, which the next may share; its index
+    for start, words in slices:
+        if not len(words):
+            continue
+        words = np.array(words, dtype=U64)
+        if pending is not None and start == at:
+            words[0] |= pending
+        elif pending is not None:
+            yield np.array([pending], dtype=U64)
+            at += 1
+        if start > at:
+            yield np.zeros(start - at, dtype=U64)
+        yield words[:-1]
+        pending, at = words[-1], start + len(words) - 1
+    if pending is not None:
+        yield np.array([pending], dtype=U64)
+        at += 1
+    yield np.zeros(total_words - at, dtype=U64)
 
 
 def unpack(stored: np.ndarray, width: int, index: np.ndarray, native: bool = True) -> np.ndarray:

@@ -25,7 +25,8 @@ import os
 import struct
 import zlib
 from pathlib import Path
-from typing import BinaryIO, Callable
+from dataclasses import dataclass
+from typing import BinaryIO, Callable, Iterable
 
 import numpy as np
 
@@ -40,15 +41,47 @@ def _aligned(n: int) -> int:
     return -(-n // ALIGN) * ALIGN
 
 
-def write_container(out: BinaryIO, header: dict, arrays: dict[str, np.ndarray]) -> None:
+@dataclass
+class ArrayStream:
+    """An array written in pieces that are never all in memory at once (a model assembled from
+    the part files of a cluster's workers): its numpy type, its length, and ``pieces()``, which
+    yields its contents in order as arrays of that type, anew each time it is called (the writer
+    reads the pieces twice: once for the checksum, which the header before them holds, once to
+    write them)."""
+
+    dtype: np.dtype
+    count: int
+    pieces: Callable[[], Iterable[np.ndarray]]
+
+
+def _pieces(array) -> Iterable[np.ndarray]:
+    return array.pieces() if isinstance(array, ArrayStream) else [np.ascontiguousarray(array)]
+
+
+def _described(array) -> tuple[str, int, int]:
+    """(dtype string, element count, CRC-32) of an array or an :class:`ArrayStream`, checking
+    that a stream's pieces hold exactly its count of its type."""
+    if not isinstance(array, ArrayStream):
+        data = np.ascontiguousarray(array)
+        return data.dtype.str, int(data.size), zlib.crc32(memoryview(data).cast("B"))
+    crc, count = 0, 0
+    for piece in array.pieces():
+        if piece.dtype != array.dtype:
+            raise ValueError(f"a piece of type {piece.dtype} in a stream of {array.dtype}")
+        crc, count = zlib.crc32(memoryview(np.ascontiguousarray(piece)).cast("B"), crc), count + piece.size
+    if count != array.count:
+        raise ValueError(f"a stream of {array.count:,} elements gave {count:,}")
+    return np.dtype(array.dtype).str, count, crc
+
+
+def write_container(out: BinaryIO, header: dict, arrays: dict[str, np.ndarray | ArrayStream]) -> None:
     """Write ``header`` (a JSON-ready dict, given a "sections" and a "file_bytes" entry here)
-    and ``arrays`` to the binary file ``out``."""
+    and ``arrays`` (numpy arrays, or :class:`ArrayStream` pieces) to the binary file ``out``."""
     sections, offset = {}, 0
     for name, array in arrays.items():
-        data = np.ascontiguousarray(array)
-        sections[name] = {"offset": offset, "dtype": data.dtype.str, "count": int(data.size),
-                          "crc32": zlib.crc32(memoryview(data).cast("B"))}
-        offset = _aligned(offset + data.nbytes)
+        dtype, count, crc = _described(array)
+        sections[name] = {"offset": offset, "dtype": dtype, "count": count, "crc32": crc}
+        offset = _aligned(offset + count * np.dtype(dtype).itemsize)
     header = {**header, "sections": sections, "file_bytes": 0}
     # the file size is part of the header, whose length depends on it: iterate to the fixed point
     while True:
@@ -63,9 +96,11 @@ def write_container(out: BinaryIO, header: dict, arrays: dict[str, np.ndarray]) 
     for name, array in arrays.items():
         start = _aligned(PREFIX.size + len(text)) + sections[name]["offset"]
         out.write(b"\0" * (start - position))
-        data = np.ascontiguousarray(array)
-        out.write(memoryview(data).cast("B"))
-        position = start + data.nbytes
+        position = start
+        for piece in _pieces(array):
+            piece = np.ascontiguousarray(piece)
+            out.write(memoryview(piece).cast("B"))
+            position += piece.nbytes
     out.write(b"\0" * (total - position))
 
 
