@@ -56,18 +56,30 @@ def layout(tables: BackoffTables, bits: int | None = None) -> tuple[dict, dict[s
         rows = np.empty(m, dtype=np.int64)
         rows[permutation] = np.arange(m)
         for kind, values in _kinds(tables, k):
-            column = _encode(values[permutation], k, kind, bits)
-            arrays[f"{k}.{kind}"] = column.codes
-            if column.codebook is not None:
-                arrays[f"{k}.{kind}.codebook"] = column.codebook
-            info[kind] = {"width": column.width, "codebook": column.codebook is not None}
+            column_arrays, info[kind] = stored_column(f"{k}.{kind}", _encode(values[permutation], k, kind, bits))
+            arrays.update(column_arrays)
         if tables.listed is not None:
             arrays[f"{k}.listed"] = pack(tables.listed[k][permutation], 1)
         orders.append(info)
-    entry = {"vocabulary_size": V, "orders": orders, "ngrams": tables.n_listed(), "quantised": bits,
-             "suffix_closed": suffix_closed(tables),
-             "hash_multiplier": MULTIPLIER, "listed": tables.listed is not None}
+    entry = tables_entry(V, orders, tables.n_listed(), bits, suffix_closed(tables), tables.listed is not None)
     return entry, arrays
+
+
+def tables_entry(vocab_size: int, orders: list[dict], ngrams: list[int], quantised: int | None, closed: bool,
+                 listed: bool) -> dict:
+    """The header entry of the tables: V, each order's description (entries, index and value
+    widths), the n-grams listed per order, the quantisation, whether :func:`suffix_closed`."""
+    return {"vocabulary_size": vocab_size, "orders": orders, "ngrams": ngrams, "quantised": quantised,
+            "suffix_closed": closed, "hash_multiplier": MULTIPLIER, "listed": listed}
+
+
+def stored_column(name: str, column: ValueColumn) -> tuple[dict, dict]:
+    """The arrays of the value column ``name`` (such as "2.prob": its codes, and its codebook if
+    it has one) and its description in the header (its width, whether it has a codebook)."""
+    arrays = {name: column.codes}
+    if column.codebook is not None:
+        arrays[f"{name}.codebook"] = column.codebook
+    return arrays, {"width": column.width, "codebook": column.codebook is not None}
 
 
 def suffix_closed(tables: BackoffTables) -> bool:
@@ -106,10 +118,16 @@ def _encode(values: np.ndarray, k: int, kind: str, bits: int | None) -> ValueCol
     return quantise(values, bits, exact=(0.0,) if kind == "backoff" else ())
 
 
+def value_kinds(k: int, order: int) -> tuple[str, ...]:
+    """The value columns of order ``k`` of a model of ``order``: probabilities, and backoffs
+    below the highest order."""
+    return ("prob", "backoff") if k < order - 1 else ("prob",)
+
+
 def _kinds(tables: BackoffTables, k: int) -> list[tuple[str, np.ndarray]]:
-    """The value columns of order ``k``: probabilities, and backoffs below the highest order."""
-    kinds = [("prob", tables.log10_probs[k])]
-    return kinds + [("backoff", tables.log10_backoffs[k])] if k < tables.order - 1 else kinds
+    """The value columns of order ``k`` with their values (see :func:`value_kinds`)."""
+    values = {"prob": tables.log10_probs[k], "backoff": tables.log10_backoffs[k]}
+    return [(kind, values[kind]) for kind in value_kinds(k, tables.order)]
 
 
 class CompactTables:

@@ -60,6 +60,16 @@ def unmix(hashes: np.ndarray, bits: int) -> np.ndarray:
     return (h * U64(pow(MULTIPLIER, -1, 1 << bits))) & _mask(bits)
 
 
+def bucket_bits_for(entries: int, bits: int) -> int:
+    """log2 of the bucket count of an index of ``entries`` keys of ``bits`` bits: the fewest
+    buckets that keep the load at or below :data:`MAX_LOAD` (a cluster's workers, each
+    writing a run of the buckets, compute it as :meth:`BucketIndex.build` does)."""
+    bucket_bits = min(bits, max(0, int(np.ceil(np.log2(max(entries, 1) / MAX_LOAD)))))
+    if bits - bucket_bits == 1 and bucket_bits > 0:
+        bucket_bits -= 1  # quotients of one bit would make one read scan 64 of them
+    return bucket_bits
+
+
 @dataclass
 class BucketIndex:
     """The pointers and quotients of one table (see the module docstring), stored or mapped."""
@@ -84,9 +94,7 @@ class BucketIndex:
         """The index of the distinct ``keys`` (each below ``2**bits``) and the order of its rows:
         row ``r`` holds ``keys[order[r]]``."""
         m = len(keys)
-        bucket_bits = min(bits, max(0, int(np.ceil(np.log2(max(m, 1) / MAX_LOAD)))))
-        if bits - bucket_bits == 1 and bucket_bits > 0:
-            bucket_bits -= 1  # quotients of one bit would make one read scan 64 of them
+        bucket_bits = bucket_bits_for(m, bits)
         hashes = mix(keys, bits)
         order = np.argsort(hashes)  # the hashes are distinct: any sort gives the same order
         hashes = hashes[order]

@@ -43,14 +43,26 @@ def save_ngram(model: NgramModel, path: str | os.PathLike, *, quantise: int | No
     if quantise is not None and not 2 <= quantise <= 16:
         raise UsageError(f"--quantise takes 2 to 16 bits, got {quantise}")
     tables_entry, arrays = layout(model.tables, quantise)
-    tokens = [token.encode("utf-8") for token in model.vocabulary.tokens]
-    offsets = np.zeros(len(tokens) + 1, dtype=np.int64)
-    np.cumsum([len(token) for token in tokens], out=offsets[1:])
-    vocabulary = {"vocabulary.offsets": offsets, "vocabulary.bytes": np.frombuffer(b"".join(tokens), dtype=np.uint8),
-                  "vocabulary.counts": np.asarray(model.vocabulary.counts, dtype=np.int64)}
+    header, vocabulary = model_header(model, tables_entry), vocabulary_arrays(model.vocabulary)
+    atomic_write(path, lambda out: write_container(out, header, {**vocabulary, **arrays}))
+
+
+def model_header(model: NgramModel, tables_entry: dict) -> dict:
+    """The header of ``model``'s compact file, whose tables :func:`~lmtool.ngram.compact.layout`
+    described as ``tables_entry`` (``model`` need only answer ``describe()``: a cluster's
+    workers write the tables of a model that is never gathered)."""
     header = {"format": FORMAT, "format_version": FORMAT_VERSION, **model.describe(), "tables": tables_entry}
     header.pop("note", None)  # describe() derives it again when the file is read
-    atomic_write(path, lambda out: write_container(out, header, {**vocabulary, **arrays}))
+    return header
+
+
+def vocabulary_arrays(vocabulary: Vocabulary) -> dict[str, np.ndarray]:
+    """The vocabulary's arrays of a compact file: token byte offsets, token bytes, training counts."""
+    tokens = [token.encode("utf-8") for token in vocabulary.tokens]
+    offsets = np.zeros(len(tokens) + 1, dtype=np.int64)
+    np.cumsum([len(token) for token in tokens], out=offsets[1:])
+    return {"vocabulary.offsets": offsets, "vocabulary.bytes": np.frombuffer(b"".join(tokens), dtype=np.uint8),
+            "vocabulary.counts": np.asarray(vocabulary.counts, dtype=np.int64)}
 
 
 def stored_model(model: NgramModel, quantise: int | None = None) -> NgramModel:

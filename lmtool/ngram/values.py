@@ -53,19 +53,35 @@ def code_width(n_codes: int) -> int:
     return int(n_codes - 1).bit_length() if n_codes > 1 else 0
 
 
+#: every SAMPLE_STEP-th value of a column of at least SAMPLE_FROM values is looked at first
+SAMPLE_STEP, SAMPLE_FROM = 64, 1 << 16
+
+
 def encode_exact(values: np.ndarray) -> ValueColumn:
     """``values`` rounded to float32, as a raw column or a codebook, whichever takes fewer bytes
     (a long column whose every 64th value is mostly distinct is kept raw without sorting it all:
     its codebook would hold about as many values as the column)."""
     values32 = np.asarray(values, dtype=np.float32)
-    sample = values32[::64]
-    if len(values32) >= 1 << 16 and len(np.unique(sample)) > len(sample) // 2:
+    if sample_mostly_distinct(len(np.unique(values32[::SAMPLE_STEP])), len(values32)):
         return _column(None, values32, 32)
     codebook, codes = np.unique(values32, return_inverse=True)
-    width = code_width(len(codebook))
-    if 32 * (1 << width) + width * len(values32) < 32 * len(values32):
-        return _column(codebook, codes, width)
+    if codebook_pays(len(codebook), len(values32)):
+        return _column(codebook, codes, code_width(len(codebook)))
     return _column(None, values32, 32)
+
+
+def sample_mostly_distinct(distinct: int, count: int) -> bool:
+    """Whether a column of ``count`` values is kept raw on its sample alone: it is long and the
+    sample (every :data:`SAMPLE_STEP`-th value from the first) holds more than half ``distinct`` values."""
+    return count >= SAMPLE_FROM and distinct > -(-count // SAMPLE_STEP) // 2
+
+
+def codebook_pays(distinct: int, count: int) -> bool:
+    """Whether a codebook of ``distinct`` float32 values and ``count`` codes into it take fewer
+    bits than ``count`` raw float32 values (never, once ``distinct`` reaches about ``count``:
+    a cluster's range of rows whose own distinct values fail this settles the whole column)."""
+    width = code_width(distinct)
+    return 32 * (1 << width) + width * count < 32 * count
 
 
 def quantise(values: np.ndarray, bits: int, exact: tuple[float, ...] = ()) -> ValueColumn:
@@ -97,10 +113,14 @@ def quantise(values: np.ndarray, bits: int, exact: tuple[float, ...] = ()) -> Va
     return _column(codebook, codes, code_width(len(codebook)))
 
 
+def padded_codebook(codebook: np.ndarray, width: int) -> np.ndarray:
+    """``codebook`` padded to ``2**width`` float32 entries (repeating its last value), so that no
+    code a ``width``-bit field can hold indexes past its end."""
+    return np.concatenate([codebook, np.repeat(codebook[-1:], (1 << width) - len(codebook))]).astype(np.float32)
+
+
 def _column(codebook: np.ndarray | None, codes: np.ndarray, width: int) -> ValueColumn:
-    """A column; a codebook is padded to ``2**width`` entries (repeating its last value), so
-    that no code a ``width``-bit field can hold indexes past its end."""
+    """A column (a codebook padded, see :func:`padded_codebook`)."""
     if codebook is None:
         return ValueColumn(None, codes, 32, len(codes))
-    padded = np.concatenate([codebook, np.repeat(codebook[-1:], (1 << width) - len(codebook))])
-    return ValueColumn(padded.astype(np.float32), pack(codes, width), width, len(codes))
+    return ValueColumn(padded_codebook(codebook, width), pack(codes, width), width, len(codes))

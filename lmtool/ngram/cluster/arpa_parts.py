@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from lmtool.errors import LmtoolError
 from lmtool.files import atomic_write
 from lmtool.ngram.arpa.write import ARPA_END, ArpaWords, arpa_header, check_finite, section_title, write_order_lines
 from lmtool.ngram.cluster.counting import bucket_of
+from lmtool.ngram.cluster.part_files import check_visible, part_folder
 from lmtool.ngram.tables import BackoffTables
 
 
@@ -83,8 +82,7 @@ def write_arpa_by_partition(run, tables: list, vocabulary, vocab_tokens: list[st
     """Stage 6 by partition: ``tables`` (the futures of stage 5's partitions) written as the ARPA file
     ``destination``, atomically; returns the n-grams per order. ``vocabulary``: its future (the
     workers' copy), ``vocab_tokens`` the client's."""
-    folder = tempfile.mkdtemp(prefix=".lmtool-arpa-parts-", dir=os.path.dirname(os.path.abspath(destination)))
-    try:
+    with part_folder(destination, "arpa") as folder:
         written = [run.submit(f"write-arpa-{j}", write_partition, j, partition, vocabulary, folder)
                    for j, partition in enumerate(tables)]
         run.wait("write ARPA", written)
@@ -92,11 +90,7 @@ def write_arpa_by_partition(run, tables: list, vocabulary, vocab_tokens: list[st
         counts = [len(parts[0].unigrams)] + [sum(part.counts[k] for part in parts) for k in range(1, order)]
         unigrams = unigram_tables(parts, order, vocab_size)
         check_finite(unigrams)
-        missing = [path for path in (part_path(folder, j, k) for j in range(len(parts)) for k in range(1, order))
-                   if not os.path.exists(path)]
-        if missing:
-            raise LmtoolError(f"the workers wrote their ARPA parts where this machine does not see them ({missing[0]} "
-                              f"is missing): --arpa must be on a filesystem that every worker and this machine share")
+        check_visible((part_path(folder, j, k) for j in range(len(parts)) for k in range(1, order)), "--arpa")
 
         def write(out) -> None:
             out.write(arpa_header(counts) + section_title(0))
@@ -110,5 +104,3 @@ def write_arpa_by_partition(run, tables: list, vocabulary, vocab_tokens: list[st
 
         atomic_write(destination, write)
         return counts
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)

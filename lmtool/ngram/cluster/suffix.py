@@ -53,8 +53,9 @@ class Statistics:
 
 
 def rows_in(table: np.ndarray, queries: np.ndarray) -> np.ndarray:
-    """The row in ``table`` (sorted, unique rows) of each row of ``queries`` (every one present):
-    one lexicographic sort of both, in which each table row heads the group of its equal queries."""
+    """The row in ``table`` (sorted, unique rows) of each row of ``queries``: one lexicographic
+    sort of both, in which each table row heads the group of its equal queries. A query that
+    ``table`` lacks gets a number of ``len(table)`` or more (see :func:`listed_in`)."""
     both = np.concatenate([table, queries])
     order = np.lexsort(both.T[::-1])  # stable: a table row sorts before its equal queries
     ranked = both[order]
@@ -64,6 +65,11 @@ def rows_in(table: np.ndarray, queries: np.ndarray) -> np.ndarray:
     found = np.empty(len(both), dtype=np.int64)
     found[order] = heads
     return found[len(table):]
+
+
+def listed_in(table: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """Whether each row of ``queries`` is a row of ``table`` (sorted, unique rows)."""
+    return rows_in(table, queries) < len(table)
 
 
 def suffix_partition(index: int, order: int, vocab_size: int, first_seen: np.ndarray | None,
