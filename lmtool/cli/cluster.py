@@ -26,7 +26,9 @@ def cluster_options(function: Callable) -> Callable:
         click.option("--cluster", default=None, metavar="ADDRESS|local:N",
                      help="Fit on a Dask cluster: a running scheduler (tcp://host:8786) or local:N, N worker "
                           "processes started here; the corpus files must be readable by every worker. "
-                          "Same model as in memory (modified-kneser-ney, kneser-ney). Needs lmtool[dask]."),
+                          "Same model as in memory (modified-kneser-ney, kneser-ney); the workers write -o and "
+                          "--arpa by partition (on a filesystem they share with this machine), the model is never "
+                          "gathered here unless --quantise. Needs lmtool[dask]."),
         click.option("--cluster-memory", default=None, metavar="SIZE",
                      help="Memory limit of each worker of --cluster local:N (default: this machine's shared out)."),
         click.option("--partition-size", default=None, metavar="SIZE",
@@ -55,11 +57,12 @@ def check_cluster_options(cluster: str | None, cluster_memory: str | None, parti
 
 def fit_on_cluster(spec: str, order: int, smoothing: str, cluster: str, cluster_memory: str | None,
                    partition_size: str | None, shuffle_partitions: int | None, quiet: bool, corpus_options: dict,
-                   params: dict, arpa_by_partition: str | None = None):
+                   params: dict, arpa_file: str | None = None, model_file: str | None = None):
     """Fit on the cluster ``cluster`` names; the model and what ``--json`` reports of the cluster.
 
-    With ``arpa_by_partition`` the workers write the model as that ARPA file and it is never
-    gathered: the first value is then the cluster's :class:`~lmtool.ngram.cluster.ClusterArpa`."""
+    With ``arpa_file`` or ``model_file`` (or both) the workers write the model as those files by
+    partition and it is never gathered: the first value is then the cluster's
+    :class:`~lmtool.ngram.cluster.ClusterWritten`."""
     try:
         from lmtool.ngram.cluster import DEFAULT_PART_BYTES, fit_cluster, open_cluster, plan_fit
     except ImportError as error:
@@ -75,7 +78,7 @@ def fit_on_cluster(spec: str, order: int, smoothing: str, cluster: str, cluster_
         if not quiet:
             _announce(info)
         model, stats = fit_cluster(plan, client, partitions=shuffle_partitions, progress=None if quiet else _Progress(),
-                                   arpa=arpa_by_partition)
+                                   arpa=arpa_file, model_file=model_file)
     figures = {name: {"tasks": f.tasks, "seconds": f.seconds, "shuffle_mb": round(f.shuffle_bytes / 2**20, 3)}
                for name, f in stats.stages.items()}
     peaks = stats.peak_memory_mb

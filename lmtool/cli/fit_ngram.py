@@ -99,15 +99,18 @@ def fit_ngram(ctx: click.Context, spec, from_arpa, from_model, order, smoothing,
         _progress(f"reading {from_model}", quiet)
         model = load_ngram(from_model)
     elif cluster is not None:
+        # the workers write the files by partition; --quantise's bins need every value of an order: gathered
+        by_partition = quantise is None
         model, on_cluster = fit_on_cluster(spec, order, smoothing, cluster, cluster_memory, partition_size,
                                            shuffle_partitions, quiet, corpus_kwargs(options), params,
-                                           arpa_by_partition=arpa if output is None else None)
+                                           arpa_file=arpa if by_partition else None,
+                                           model_file=output if by_partition else None)
     elif memory is not None:
         model, external = _fit_external(spec, order, smoothing, memory, tmp, workers, quiet, options, **params)
     else:
         model, valid = _fit_in_memory(spec, order, smoothing, quiet, options, params)
-    if on_cluster is not None and output is None:
-        facts, valid_ppl, quantised = model, None, None  # the workers wrote the ARPA file by partition
+    if on_cluster is not None and quantise is None:
+        facts, valid_ppl, quantised = model, None, None  # the workers wrote the files by partition
     else:
         exact, model = model, stored_model(model, quantise)  # the values the file holds (and its ARPA)
         if output:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lmtool.ngram.container import read_header
 from lmtool.text import EOS_ID, EncodedSplit, Vocabulary
 
 WORDS = ["<unk>", "<s>", "</s>", "a", "b", "c", "d"]
@@ -33,3 +34,15 @@ def random_sentences(rng: np.random.Generator, n: int, vocab_size: int, max_len:
     weights /= weights.sum()
     return [list(rng.choice(np.arange(3, vocab_size), size=rng.integers(1, max_len), p=weights)) for _ in range(n)]
 
+
+def assert_same_model_file(expected, got) -> None:
+    """The two container files hold the same header (but for training seconds and the file's
+    length, which follows the header's) and the same bytes after it."""
+    headers = []
+    for path in (expected, got):
+        header, start = read_header(path)
+        header["training"].pop("seconds", None)
+        header.pop("file_bytes")
+        headers.append((header, path.read_bytes()[start:]))
+    assert headers[0][0] == headers[1][0]
+    assert headers[0][1] == headers[1][1]

@@ -24,7 +24,7 @@ pytest.importorskip("distributed", reason="the cluster fit needs Dask: pip insta
 
 from lmtool.cli.main import cli  # noqa: E402
 from lmtool.errors import DataError, LmtoolError, UsageError  # noqa: E402
-from lmtool.ngram import count_ngrams, fit_ngram, load_ngram, read_arpa, stored_model, write_arpa  # noqa: E402
+from lmtool.ngram import count_ngrams, fit_ngram, read_arpa, save_ngram, stored_model, write_arpa  # noqa: E402
 from lmtool.ngram.cluster import fit_cluster, open_cluster, plan_fit  # noqa: E402
 from lmtool.ngram.cluster.counting import overlaps  # noqa: E402
 from lmtool.ngram.cluster.engine import Run  # noqa: E402
@@ -32,6 +32,7 @@ from lmtool.ngram.cluster.fit import adjust_stage, count_stage, vocabulary_stage
 from lmtool.ngram.cluster.inputs import scan_part  # noqa: E402
 from lmtool.ngram.modified_kneser_ney.adjust import adjusted_counts  # noqa: E402
 from lmtool.text import load_corpus  # noqa: E402
+from tests.ngram.helpers import assert_same_model_file  # noqa: E402
 
 #: bytes of text per part: the corpora below make 6 to 10 parts
 PART = 2500
@@ -69,11 +70,11 @@ def char_files(tmp_path_factory):
 
 
 def fit(client, spec, order, method="kneser-ney", part_bytes=PART, partitions=None, progress=None, arpa=None,
-        **options):
+        model_file=None, **options):
     """A cluster fit of ``spec`` (``options``: the method's and the corpus's, as fit_ngram takes them)."""
     corpus = {key: options.pop(key) for key in list(options) if key in ("tokenizer", "unit", "min_count", "max_vocab")}
     plan = plan_fit(str(spec), order, method, part_bytes=part_bytes, corpus_options=corpus, **options)
-    return fit_cluster(plan, client, partitions=partitions, progress=progress, arpa=arpa)
+    return fit_cluster(plan, client, partitions=partitions, progress=progress, arpa=arpa, model_file=model_file)
 
 
 def assert_same_model(expected, got) -> None:
@@ -240,6 +241,26 @@ def test_a_killed_worker_is_replaced_and_the_model_is_unchanged(cluster, corpus_
     assert_same_model(fit_ngram(str(corpus_dir), 3, "kneser-ney", split_fractions="1"), model)
 
 
+def test_a_worker_killed_while_the_model_file_is_written_leaves_it_unchanged(cluster, corpus_dir, tmp_path):
+    # the ranges sorted by hash are lost with the worker: they, and the rows they needed, are computed again
+    client, _ = cluster
+    client.wait_for_workers(2, timeout=300)
+    before = client.run(os.getpid)
+    killed = []
+
+    def kill_a_worker(name, done, total):
+        if name == "model 3-grams written" and done == 1 and not killed:
+            holders = [w for w, keys in client.has_what().items() if any("sort-range-2" in str(key) for key in keys)]
+            killed.append(before[holders[0]])
+            os.kill(killed[0], signal.SIGKILL)
+
+    fit(client, corpus_dir, 4, progress=kill_a_worker, model_file=str(tmp_path / "c.lmt"))
+    assert killed
+    client.wait_for_workers(2, timeout=300)
+    save_ngram(stored_model(fit_ngram(str(corpus_dir), 4, "kneser-ney", split_fractions="1")), tmp_path / "expected.lmt")
+    assert_same_model_file(tmp_path / "expected.lmt", tmp_path / "c.lmt")
+
+
 def test_an_unreadable_part_is_a_data_error_naming_file_and_byte(cluster, tmp_path):
     client, _ = cluster
     (tmp_path / "a.txt").write_text("good words here\n" * 100)
@@ -274,10 +295,10 @@ def test_methods_a_cluster_does_not_fit_are_named(corpus_dir):
         plan_fit(str(corpus_dir), 3, "witten-bell")
 
 
-def test_cli_json_reports_the_cluster_and_writes_model_and_arpa(cluster, corpus_dir, tmp_path):
+def test_cli_json_reports_the_cluster_and_writes_model_and_arpa_by_partition(cluster, corpus_dir, tmp_path):
     client, info = cluster
     client.wait_for_workers(2, timeout=300)  # a worker killed by an earlier test may still be restarting
-    out, arpa = tmp_path / "m.npz", tmp_path / "m.arpa"
+    out, arpa = tmp_path / "m.lmt", tmp_path / "m.arpa"
     result = CliRunner().invoke(cli, ["fit-ngram", "--corpus", str(corpus_dir), "--order", "3", "--smoothing", "kneser-ney",
                                       "--cluster", info.scheduler, "--partition-size", "2K", "-o", str(out),
                                       "--arpa", str(arpa), "--json"])
@@ -285,10 +306,42 @@ def test_cli_json_reports_the_cluster_and_writes_model_and_arpa(cluster, corpus_
     summary = json.loads(result.stdout)
     assert summary["cluster"]["scheduler"] == info.scheduler and summary["cluster"]["workers"] == 2
     assert summary["cluster"]["parts"] >= 5 and summary["cluster"]["stages"]["count n-grams"]["shuffle_mb"] > 0
-    # the file holds float32 values (the compact format), so compare with what the in-memory model stores
-    assert_same_model(stored_model(fit_ngram(str(corpus_dir), 3, "kneser-ney", split_fractions="1")),
-                      load_ngram(str(out)))
-    assert "\\data\\\nngram 1=" in arpa.read_text()
+    assert summary["cluster"]["gathered_mb"] == 0 and "model 3-grams written" in summary["cluster"]["stages"]
+    # the file holds float32 values (the compact format): the file save_ngram writes of what the in-memory model stores
+    expected = stored_model(fit_ngram(str(corpus_dir), 3, "kneser-ney", split_fractions="1"))
+    save_ngram(expected, tmp_path / "expected.lmt")
+    assert_same_model_file(tmp_path / "expected.lmt", out)
+    assert summary["ngrams"] == expected.tables.n_listed() and summary["model_bytes"] == out.stat().st_size
+    write_arpa(expected, tmp_path / "expected.arpa")
+    assert arpa_sections(arpa) == arpa_sections(tmp_path / "expected.arpa")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["expected.arpa", "expected.lmt", "m.arpa", "m.lmt"]
+
+
+def test_cli_quantise_gathers_the_model_and_writes_save_ngrams_file(cluster, corpus_dir, tmp_path):
+    # equal-count bins need every value of an order at once: this model is gathered on the client
+    client, info = cluster
+    client.wait_for_workers(2, timeout=300)
+    out = tmp_path / "q.lmt"
+    result = CliRunner().invoke(cli, ["fit-ngram", "--corpus", str(corpus_dir), "--order", "3", "--cluster", info.scheduler,
+                                      "--smoothing", "kneser-ney", "--partition-size", "2K", "-o", str(out), "--quantise", "6",
+                                      "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["cluster"]["gathered_mb"] > 0
+    expected = fit_ngram(str(corpus_dir), 3, "kneser-ney", split_fractions="1")
+    save_ngram(stored_model(expected, 6), tmp_path / "expected.lmt", quantise=6)
+    assert_same_model_file(tmp_path / "expected.lmt", out)
+
+
+@pytest.mark.parametrize("order, method, params", [(1, "kneser-ney", {}), (4, "modified-kneser-ney", dict(discount_fallback=True)),
+                                                   (5, "modified-kneser-ney", dict(discount_fallback=True, prune="0 1"))])
+def test_model_file_written_by_partition_is_save_ngrams(cluster, corpus_dir, tmp_path, order, method, params):
+    written, stats = fit(client=cluster[0], spec=corpus_dir, order=order, method=method, model_file=str(tmp_path / "c.lmt"),
+                         **params)
+    assert written.model == str(tmp_path / "c.lmt") and written.arpa is None and stats.gathered_bytes == 0
+    expected = stored_model(fit_ngram(str(corpus_dir), order, method, split_fractions="1", **params))
+    save_ngram(expected, tmp_path / "expected.lmt")
+    assert_same_model_file(tmp_path / "expected.lmt", tmp_path / "c.lmt")
+    assert written.ngrams == expected.tables.n_listed()
 
 
 def test_cli_arpa_alone_is_written_by_partition(cluster, corpus_dir, tmp_path):

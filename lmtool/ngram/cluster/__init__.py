@@ -24,23 +24,25 @@ The stages:
 5. **initial probabilities and interpolation** (:mod:`.estimate`): a shuffle by context gives
    each context's totals and its continuations with adjusted counts 1, 2, 3+ (u and the backoff
    weights), and a shuffle back by last word joins every n-gram with its suffix's probability;
-6. **the model** (:func:`~.fit.assemble`): the partitions' tables gathered and sorted into
-   lmtool's tables, written as ``.lmt`` (and ARPA) by the usual writers; or, for a model too
-   large for the client, never gathered: the workers write it as an ARPA file by partition
-   (:mod:`.arpa_parts`, ``fit_cluster(..., arpa=PATH)``, ``fit-ngram --cluster ... --arpa PATH``
-   without ``-o``), and ``build_binary`` or ``fit-ngram --from-arpa`` makes a binary of it
-   wherever it fits.
+6. **the model**, written by partition and never gathered (``fit_cluster(..., model_file=PATH,
+   arpa=PATH)``, ``fit-ngram --cluster ... -o M.lmt --arpa M.arpa``): the workers write the
+   compact model file (:mod:`.lmt_parts`: per order, a shuffle to each n-gram's prefix for its
+   row, a shuffle by hash range, each range's slice of the arrays as part files) and the ARPA
+   file (:mod:`.arpa_parts`: each partition's lines), the client joins the parts; or, with
+   neither (and for ``--quantise``, whose bins need a whole order's values), gathered
+   (:func:`~.fit.assemble`): the partitions' tables sorted into lmtool's tables.
 
 Methods: modified Kneser-Ney (with ``--prune`` and ``--discount-fallback``) and Kneser-Ney;
 others are a usage error naming these. A gathered model's tables must fit in the client's memory
-(as they must for every lmtool model); the counts and every intermediate table live on the workers.
+(as they must for every lmtool model); a model written by partition never passes through it: the
+counts, every intermediate table and the model's parts live on the workers.
 This package imports Dask; nothing else in lmtool imports it.
 """
 
 from lmtool.ngram.cluster.engine import ClusterInfo, open_cluster
 from lmtool.ngram.cluster.estimate import CLUSTER_METHODS
-from lmtool.ngram.cluster.fit import ClusterArpa, ClusterFit, ClusterStats, fit_cluster, plan_fit
+from lmtool.ngram.cluster.fit import ClusterFit, ClusterStats, ClusterWritten, fit_cluster, plan_fit
 from lmtool.ngram.cluster.inputs import DEFAULT_PART_BYTES
 
-__all__ = ["CLUSTER_METHODS", "DEFAULT_PART_BYTES", "ClusterArpa", "ClusterFit", "ClusterInfo", "ClusterStats", "fit_cluster",
-           "open_cluster", "plan_fit"]
+__all__ = ["CLUSTER_METHODS", "DEFAULT_PART_BYTES", "ClusterFit", "ClusterInfo", "ClusterStats", "ClusterWritten",
+           "fit_cluster", "open_cluster", "plan_fit"]

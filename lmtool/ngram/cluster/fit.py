@@ -19,6 +19,7 @@ from lmtool.ngram.cluster.engine import Progress, Run, StageFigures, peak_memory
 from lmtool.ngram.cluster.estimate import (CLUSTER_METHODS, by_context, context_partition,
                                            interpolate_partition, smoothing)
 from lmtool.ngram.cluster.inputs import DEFAULT_PART_BYTES, Part, input_files, merge_counts, plan_parts, scan_part
+from lmtool.ngram.cluster.lmt_parts import TablesOutline, write_model_by_partition
 from lmtool.ngram.cluster.suffix import statistics, suffix_partition
 from lmtool.ngram.fit import Estimate, check_fit_options, estimator_for, model_from_estimate, plain_discounts
 from lmtool.ngram.model import NgramModel
@@ -47,10 +48,12 @@ class ClusterStats:
 
 
 @dataclass
-class ClusterArpa:
-    """A model the workers wrote as an ARPA file by partition, never gathered: what is known of it."""
+class ClusterWritten:
+    """A model the workers wrote by partition, never gathered: its files (an ARPA file, a model
+    file or both) and what is known of it."""
 
-    path: str
+    arpa: str | None
+    model: str | None
     order: int
     method: str
     parameters: dict
@@ -93,14 +96,16 @@ def plan_fit(spec: str, order: int, method: str, *, part_bytes: int = DEFAULT_PA
 
 
 def fit_cluster(fit: ClusterFit, client, *, partitions: int | None = None, progress: Progress | None = None,
-                arpa: str | None = None) -> tuple[NgramModel | ClusterArpa, ClusterStats]:
+                arpa: str | None = None, model_file: str | None = None) -> tuple[NgramModel | ClusterWritten, ClusterStats]:
     """Run the planned ``fit`` on the Dask cluster of ``client``: the model, equal to
     :func:`lmtool.ngram.fit_ngram` of the same text with ``split_fractions="1"`` (the whole input
     is training text), and the figures. ``partitions``: the shuffle's partitions (default two per
     worker thread); ``progress(stage, done, total)`` hears of every task.
 
-    With ``arpa``, the model is not gathered: the workers write it as that ARPA file by partition
-    (:mod:`.arpa_parts`), and the first value returned is a :class:`ClusterArpa` describing it."""
+    With ``arpa`` or ``model_file`` (or both), the model is not gathered: the workers write it by
+    partition as that ARPA file (:mod:`.arpa_parts`) and that compact model file
+    (:mod:`.lmt_parts`, the file :func:`~lmtool.ngram.save_ngram` writes of the gathered model),
+    and the first value returned is a :class:`ClusterWritten` describing them."""
     started = time.perf_counter()
     threads = sum(client.nthreads().values())
     stats = ClusterStats(len(fit.parts), partitions or PARTITIONS_PER_THREAD * max(1, threads), fit.part_bytes)
@@ -120,12 +125,20 @@ def fit_cluster(fit: ClusterFit, client, *, partitions: int | None = None, progr
     stats.tokens = sum(part.tokens for part in parts)
     training = {"corpus": fit.spec, "unit": options["unit"], "segments": sum(part.segments for part in parts),
                 "tokens": stats.tokens, "unk_tokens": sum(part.unk_tokens for part in parts)}
-    if arpa is not None:
-        counts = write_arpa_by_partition(run, tables, shared_vocabulary, vocabulary.tokens, order, size, arpa)
+    if arpa is not None or model_file is not None:
+        def described(outline: TablesOutline) -> NgramModel:  # the model file's header, as save_ngram's
+            estimate = Estimate(tables=outline, method=fit.method, normalised=True, parameters=fit.parameters,
+                                info=smoothed.info)
+            return model_from_estimate(estimate, options["tokenizer"], vocabulary, options["unit"], training, started)
+
+        counts = (write_model_by_partition(run, tables, order, vocabulary, described, model_file)
+                  if model_file is not None else None)
+        if arpa is not None:
+            counts = write_arpa_by_partition(run, tables, shared_vocabulary, vocabulary.tokens, order, size, arpa)
         stats.peak_memory_mb = peak_memory_mb(client)
-        return ClusterArpa(arpa, order, fit.method, fit.parameters, counts,
-                           plain_discounts(smoothed.info.get("discounts")), size,
-                           {**training, "seconds": round(time.perf_counter() - started, 3)}), stats
+        return ClusterWritten(arpa, model_file, order, fit.method, fit.parameters, counts,
+                              plain_discounts(smoothed.info.get("discounts")), size,
+                              {**training, "seconds": round(time.perf_counter() - started, 3)}), stats
     tables = run.gather(tables)
     stats.gathered_bytes = nbytes([t.ngrams + t.log10_probs + t.log10_backoffs for t in tables])
     stats.peak_memory_mb = peak_memory_mb(client)
