@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lmtool.ngram.bitpack import pack, unpack, words_for
+from lmtool.ngram.bitpack import join_slices, pack, pack_slice, unpack, words_for
+from lmtool.ngram.container import ArrayStream, write_container
 from lmtool.ngram.hashing import BucketIndex, mix, unmix
 from lmtool.ngram.values import encode_exact, quantise
 
@@ -81,3 +82,30 @@ def test_quantise_bins_by_equal_counts_with_exact_specials():
     assert len(np.unique(restored)) == 16
     # few enough distinct values: exact
     np.testing.assert_array_equal(quantise(np.array([-1.0, -2.0, -1.0]), 8).all(), [-1.0, -2.0, -1.0])
+
+
+@pytest.mark.parametrize("width", [1, 3, 7, 13, 31, 33, 63, 64])
+def test_slices_packed_apart_join_into_the_packed_array(width):
+    """pack_slice of each share at its first field, joined, == pack of the whole (random cuts,
+    empty shares among them)."""
+    rng = np.random.default_rng(width)
+    values = rng.integers(0, 2 ** 63, 1000, dtype=np.uint64) & np.uint64((1 << width) - 1)
+    cuts = np.sort(rng.integers(0, len(values) + 1, 6))
+    bounds = np.concatenate([[0], cuts, [len(values)]])
+    slices = [(int(a) * width // 64, pack_slice(values[a:b], width, int(a))) for a, b in zip(bounds[:-1], bounds[1:])]
+    total = words_for(len(values), width, native=False)
+    joined = np.concatenate(list(join_slices(slices, total)))
+    assert np.array_equal(joined, pack(values, width, native=False))
+
+
+def test_an_array_streamed_in_pieces_is_written_as_the_whole(tmp_path):
+    arrays = {"a": np.arange(10, dtype=np.uint32), "b": np.linspace(0, 1, 7, dtype=np.float32)}
+    with open(tmp_path / "whole", "wb") as out:
+        write_container(out, {"x": 1}, arrays)
+    streamed = {"a": ArrayStream(np.dtype(np.uint32), 10, lambda: (arrays["a"][:3], arrays["a"][3:])), "b": arrays["b"]}
+    with open(tmp_path / "pieces", "wb") as out:
+        write_container(out, {"x": 1}, streamed)
+    assert (tmp_path / "whole").read_bytes() == (tmp_path / "pieces").read_bytes()
+    short = {"a": ArrayStream(np.dtype(np.uint32), 11, lambda: (arrays["a"],))}
+    with open(tmp_path / "short", "wb") as out, pytest.raises(ValueError, match="a stream of 11 elements gave 10"):
+        write_container(out, {}, short)
