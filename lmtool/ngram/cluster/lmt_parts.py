@@ -54,6 +54,10 @@ from lmtool.ngram.values import (SAMPLE_STEP, ValueColumn, code_width, codebook_
                                  sample_mostly_distinct)
 
 
+#: the type of row numbers in the shuffles: an order has fewer than 2**32 rows (the compact format's limit)
+ROW = np.uint32
+
+
 @dataclass
 class TablesOutline:
     """What is known of tables that were never gathered: enough for a model's ``describe()``."""
@@ -139,28 +143,30 @@ def stored_values(tables: BackoffTables, plan: OrderPlan) -> list[np.ndarray]:
 
 
 def bigrams_by_range(index: int, tables: BackoffTables, plan: OrderPlan) -> tuple:
-    """Step 2 for the bigrams of partition ``index``: their prefix row is their first word."""
+    """Step 2 for the bigrams of partition ``index``: their prefix row is their first word.
+    Returns ``(0, piece 0, ..., piece n-1)`` as :func:`prefixes_by_range` does (no shuffle before)."""
     grams = tables.ngrams[1]
-    rows = np.arange(len(grams), dtype=np.int64)
-    return plan.by_range(grams[:, 0], grams[:, 1], [*stored_values(tables, plan), np.full(len(grams), index), rows])
+    source, rows = np.full(len(grams), index, dtype=np.int32), np.arange(len(grams), dtype=ROW)
+    return (0, *plan.by_range(grams[:, 0], grams[:, 1], [*stored_values(tables, plan), source, rows]))
 
 
 def to_prefixes(tables: BackoffTables, plan: OrderPlan) -> tuple:
     """Step 1: this partition's n-grams of order ``plan.k`` with their values and row numbers
     here, dealt by the partition of their second-to-last word."""
     grams = tables.ngrams[plan.k]
-    rows = np.arange(len(grams), dtype=np.int64)
+    rows = np.arange(len(grams), dtype=ROW)
     return tuple(deal(bucket_of(grams[:, -2:-1], plan.ranges), plan.ranges, [grams, *stored_values(tables, plan), rows]))
 
 
-def prefixes_by_range(index: int, plan: OrderPlan, tables: BackoffTables, prefix_rows: np.ndarray, *pieces: list) -> tuple:
-    """Steps 1 and 2 at partition ``index``: the n-grams sent here (``pieces[j]`` from partition
-    ``j``) find their prefixes among its n-grams of order k - 1, whose rows are ``prefix_rows``,
-    and go on by hash range with the partition and row they came from."""
+def prefixes_by_range(plan: OrderPlan, tables: BackoffTables, prefix_rows: np.ndarray, *pieces: list) -> tuple:
+    """Steps 1 and 2 at a partition by last word: the n-grams sent here (``pieces[j]`` from
+    partition ``j``) find their prefixes among its n-grams of order k - 1, whose rows are
+    ``prefix_rows``, and go on by hash range with the partition and row they came from.
+    Returns ``(bytes received, piece 0, ..., piece n-1)``."""
     grams, *values, rows = (np.concatenate([piece[i] for piece in pieces]) for i in range(len(pieces[0])))
-    source = np.repeat(np.arange(len(pieces)), [len(piece[0]) for piece in pieces])
+    source = np.repeat(np.arange(len(pieces), dtype=np.int32), [len(piece[0]) for piece in pieces])
     found = rows_in(tables.ngrams[plan.k - 1], grams[:, :-1])
-    return plan.by_range(prefix_rows[found], grams[:, -1], [*values, source, rows])
+    return (nbytes(pieces), *plan.by_range(prefix_rows[found], grams[:, -1], [*values, source, rows]))
 
 
 @dataclass
@@ -217,8 +223,9 @@ def part_path(folder: str, k: int, name: str, r: int) -> str:
 
 
 def write_range(r: int, part: RangePart, plan: OrderPlan, first: int, codebooks: list, folder: str) -> tuple:
-    """Step 3: range ``r``'s slices of the order's arrays as part files; returns, but at the
-    highest order, each n-gram's (row there, row in the file) dealt back to its partition."""
+    """Step 3: range ``r``'s slices of the order's arrays as part files. Returns ``(bytes sent
+    back, piece 0, ..., piece n-1)``, piece ``j`` holding (row there, row in the file) of the
+    n-grams from partition ``j`` (nothing at the highest order, whose rows no order needs)."""
     start, end = plan.buckets(r)
     width = plan.quotient_width
     sizes = np.bincount((part.hashes >> U64(width)).astype(np.int64) - start, minlength=end - start)
@@ -233,8 +240,9 @@ def write_range(r: int, part: RangePart, plan: OrderPlan, first: int, codebooks:
             stored = _packed(np.searchsorted(codebook, values), code_width(len(codebook)), first)
         np.save(part_path(folder, plan.k, kind, r), stored)
     if plan.last:
-        return ((),) * plan.ranges
-    return tuple(deal(part.source, plan.ranges, [part.rows, first + np.arange(len(part.hashes), dtype=np.int64)]))
+        return (0, *[()] * plan.ranges)
+    back = deal(part.source, plan.ranges, [part.rows, np.arange(first, first + len(part.hashes), dtype=ROW)])
+    return (nbytes(back), *back)
 
 
 def _packed(values: np.ndarray, width: int, first: int) -> np.ndarray:
@@ -244,7 +252,7 @@ def _packed(values: np.ndarray, width: int, first: int) -> np.ndarray:
 
 def place_rows(count: int, *pieces: list) -> np.ndarray:
     """Step 4: the row in the file of each of a partition's ``count`` n-grams of the order."""
-    rows = np.empty(count, dtype=np.int64)
+    rows = np.empty(count, dtype=ROW)
     for here, there in pieces:
         rows[here] = there
     return rows
@@ -326,14 +334,14 @@ def write_model_by_partition(run, tables: list, order: int, vocabulary, describe
             else:
                 sent = run.pieces([run.submit(f"to-prefixes-{k}-{j}", to_prefixes, partition, plan)
                                    for j, partition in enumerate(tables)], n)
-                sources = [run.submit(f"prefix-rows-{k}-{p}", prefixes_by_range, p, plan, tables[p], prefix_rows[p],
+                sources = [run.submit(f"prefix-rows-{k}-{p}", prefixes_by_range, plan, tables[p], prefix_rows[p],
                                       *sent[p]) for p in range(n)]
-            ranges = [run.submit(f"sort-range-{k}-{r}", sort_range, *column)
-                      for r, column in enumerate(run.pieces(sources, n))]
+            to_prefix, *by_hash = run.pieces(sources, n + 1)
+            ranges = [run.submit(f"sort-range-{k}-{r}", sort_range, *column) for r, column in enumerate(by_hash)]
             sizes = [run.submit(f"range-size-{k}-{r}", range_size, part) for r, part in enumerate(ranges)]
             run.wait(f"model {k + 1}-grams by hash", sizes)
             sizes, received = zip(*run.gather(sizes))
-            run.stages[f"model {k + 1}-grams by hash"].shuffle_bytes = sum(received)
+            run.stages[f"model {k + 1}-grams by hash"].shuffle_bytes = sum(received) + sum(run.gather(to_prefix))
             firsts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int).tolist()
             found = run.gather([run.submit(f"distinct-{k}-{r}", distinct_values, part, plan, firsts[r])
                                 for r, part in enumerate(ranges)])
@@ -341,8 +349,9 @@ def write_model_by_partition(run, tables: list, order: int, vocabulary, describe
             written = [run.submit(f"write-range-{k}-{r}", write_range, r, part, plan, firsts[r], codebooks, folder)
                        for r, part in enumerate(ranges)]
             run.wait(f"model {k + 1}-grams written", written)
+            sent_back, *back = run.pieces(written, n + 1)
+            run.stages[f"model {k + 1}-grams written"].shuffle_bytes = sum(run.gather(sent_back))
             if not plan.last:
-                back = run.pieces(written, n)
                 prefix_rows = [run.submit(f"rows-{k}-{j}", place_rows, parts[j].counts[k], *back[j]) for j in range(n)]
             check_visible((part_path(folder, k, name, r) for name in ("pointers", "quotients", *plan.kinds)
                            for r in range(n)), "-o")
