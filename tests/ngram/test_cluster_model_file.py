@@ -20,7 +20,7 @@ from lmtool.errors import LmtoolError  # noqa: E402
 from lmtool.ngram import fit_ngram, save_ngram, stored_model  # noqa: E402
 from lmtool.ngram.cluster.counting import bucket_of  # noqa: E402
 from lmtool.ngram.cluster.engine import StageFigures  # noqa: E402
-from lmtool.ngram.cluster.lmt_parts import (OrderPlan, RangePart, choose_codebook, distinct_values,  # noqa: E402
+from lmtool.ngram.cluster.lmt_parts import (OrderPlan, RangePart, choose_codebook, range_distinct_values,  # noqa: E402
                                            write_model_by_partition)
 from lmtool.ngram.container import read_header  # noqa: E402
 from lmtool.ngram.tables import BackoffTables  # noqa: E402
@@ -143,7 +143,7 @@ def test_the_ranges_choose_the_codebook_encode_exact_chooses(seed):
     found = []
     for first, end in zip(np.concatenate([[0], cuts]), np.concatenate([cuts, [m]])):
         part = RangePart(np.zeros(end - first, dtype=np.uint64), [column[first:end]], np.zeros(0), np.zeros(0))
-        found.extend(distinct_values(part, OrderPlan(1, 3, 10, m, 20, 4, 1), int(first)))
+        found.extend(range_distinct_values(part, OrderPlan(1, 3, 10, m, 20, 4, 1), int(first)))
     expected = encode_exact(column)
     got = choose_codebook(m, found)
     assert (got is None) == (expected.codebook is None)

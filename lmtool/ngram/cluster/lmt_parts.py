@@ -18,7 +18,7 @@ need the rows of the order below, so the orders are written one after the other.
    quotients (:func:`~lmtool.ngram.bitpack.pack_slice`) and its value columns as part files.
    Whether a column is float32 or a codebook is decided for the whole column as
    :func:`~lmtool.ngram.values.encode_exact` decides it, from every 64th row and the union of
-   the ranges' distinct values (:func:`distinct_values`, :func:`choose_codebook`);
+   the ranges' distinct values (:func:`range_distinct_values`, :func:`choose_codebook`);
 4. each n-gram's row goes back to its partition by last word (:func:`place_rows`), for the
    next order's prefixes.
 
@@ -194,7 +194,7 @@ def range_size(part: RangePart) -> tuple[int, int]:
     return len(part.hashes), part.received
 
 
-def distinct_values(part: RangePart, plan: OrderPlan, first: int) -> list[tuple[np.ndarray, np.ndarray | None]]:
+def range_distinct_values(part: RangePart, plan: OrderPlan, first: int) -> list[tuple[np.ndarray, np.ndarray | None]]:
     """Per value column of this range (whose first row is ``first``): the distinct values among
     its rows of the column's sample (global rows divisible by 64), and all its distinct values,
     or None when they alone are too many for a codebook to pay."""
@@ -207,7 +207,7 @@ def distinct_values(part: RangePart, plan: OrderPlan, first: int) -> list[tuple[
 
 
 def choose_codebook(entries: int, found: list[tuple[np.ndarray, np.ndarray | None]]) -> np.ndarray | None:
-    """The codebook of a column of ``entries`` values from each range's :func:`distinct_values`,
+    """The codebook of a column of ``entries`` values from each range's :func:`range_distinct_values`,
     or None to store it as float32: :func:`~lmtool.ngram.values.encode_exact`'s rule."""
     if sample_mostly_distinct(len(np.unique(np.concatenate([sample for sample, _ in found]))), entries):
         return None
@@ -262,11 +262,14 @@ def order_arrays(plan: OrderPlan, firsts: list[int], codebooks: list, folder: st
     """The header's description of order ``plan.k`` and its arrays, streamed from the part files
     of its ranges (``firsts``: each range's first row)."""
     k, m, width = plan.k, plan.entries, plan.quotient_width
-    paths = lambda name: [part_path(folder, k, name, r) for r in range(plan.ranges)]  # noqa: E731
+
+    def paths(name: str) -> list[str]:
+        return [part_path(folder, k, name, r) for r in range(plan.ranges)]
 
     def packed(name: str, field_width: int) -> ArrayStream:
-        slices = lambda: ((first * field_width // 64, _load(path)) for first, path in zip(firsts, paths(name)))  # noqa: E731
+        """A bit-packed array from the ranges' slices, joined where they share a word."""
         total = words_for(m, field_width, native=False)
+        slices = lambda: ((first * field_width // 64, _load(path)) for first, path in zip(firsts, paths(name)))  # noqa: E731
         return ArrayStream(np.dtype(U64), total, lambda: join_slices(slices(), total))
 
     def pointers():
@@ -315,7 +318,7 @@ def write_model_by_partition(run, tables: list, order: int, vocabulary, describe
     compact model file ``destination``, atomically; returns the n-grams per order.
     ``describe(outline)`` is the model (an :class:`~lmtool.ngram.model.NgramModel` over the
     outline) whose ``describe()`` the header holds; ``vocabulary`` is the client's."""
-    n, vocab_size = len(tables), len(vocabulary)
+    vocab_size = len(vocabulary)
     with part_folder(destination, "lmt") as folder:
         outlines = [run.submit(f"outline-{j}", outline, partition) for j, partition in enumerate(tables)]
         run.wait("model outline", outlines)
@@ -327,35 +330,8 @@ def write_model_by_partition(run, tables: list, order: int, vocabulary, describe
         info, arrays = unigram_arrays(parts, order, vocab_size)
         orders, prefix_rows = [info], None
         for k in range(1, order):
-            plan = OrderPlan.make(k, counts, vocab_size, n)
-            if k == 1:
-                sources = [run.submit(f"bigrams-{j}", bigrams_by_range, j, partition, plan)
-                           for j, partition in enumerate(tables)]
-            else:
-                sent = run.pieces([run.submit(f"to-prefixes-{k}-{j}", to_prefixes, partition, plan)
-                                   for j, partition in enumerate(tables)], n)
-                sources = [run.submit(f"prefix-rows-{k}-{p}", prefixes_by_range, plan, tables[p], prefix_rows[p],
-                                      *sent[p]) for p in range(n)]
-            to_prefix, *by_hash = run.pieces(sources, n + 1)
-            ranges = [run.submit(f"sort-range-{k}-{r}", sort_range, *column) for r, column in enumerate(by_hash)]
-            sizes = [run.submit(f"range-size-{k}-{r}", range_size, part) for r, part in enumerate(ranges)]
-            run.wait(f"model {k + 1}-grams by hash", sizes)
-            sizes, received = zip(*run.gather(sizes))
-            run.stages[f"model {k + 1}-grams by hash"].shuffle_bytes = sum(received) + sum(run.gather(to_prefix))
-            firsts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int).tolist()
-            found = run.gather([run.submit(f"distinct-{k}-{r}", distinct_values, part, plan, firsts[r])
-                                for r, part in enumerate(ranges)])
-            codebooks = [choose_codebook(plan.entries, [values[i] for values in found]) for i in range(len(plan.kinds))]
-            written = [run.submit(f"write-range-{k}-{r}", write_range, r, part, plan, firsts[r], codebooks, folder)
-                       for r, part in enumerate(ranges)]
-            run.wait(f"model {k + 1}-grams written", written)
-            sent_back, *back = run.pieces(written, n + 1)
-            run.stages[f"model {k + 1}-grams written"].shuffle_bytes = sum(run.gather(sent_back))
-            if not plan.last:
-                prefix_rows = [run.submit(f"rows-{k}-{j}", place_rows, parts[j].counts[k], *back[j]) for j in range(n)]
-            check_visible((part_path(folder, k, name, r) for name in ("pointers", "quotients", *plan.kinds)
-                           for r in range(n)), "-o")
-            info, order_streams = order_arrays(plan, firsts, codebooks, folder)
+            plan = OrderPlan.make(k, counts, vocab_size, len(tables))
+            info, order_streams, prefix_rows = write_order(run, tables, parts, plan, prefix_rows, folder)
             orders.append(info)
             arrays.update(order_streams)
         closed = all(part.suffix_closed for part in parts)
@@ -363,3 +339,39 @@ def write_model_by_partition(run, tables: list, order: int, vocabulary, describe
                               tables_entry(vocab_size, orders, counts, None, closed, False))
         atomic_write(destination, lambda out: write_container(out, header, {**vocabulary_arrays(vocabulary), **arrays}))
         return counts
+
+
+def write_order(run, tables: list, parts: list[PartitionOutline], plan: OrderPlan, prefix_rows: list | None,
+                folder: str) -> tuple[dict, dict, list | None]:
+    """One order's round (steps 1 to 4 of the module docstring): its part files written in
+    ``folder``; returns its header description, its arrays (streamed from the parts) and the
+    futures of each partition's rows of this order (None at the highest order).
+    ``prefix_rows``: those of the order below (None for the bigrams)."""
+    k, n = plan.k, plan.ranges
+    if k == 1:
+        sources = [run.submit(f"bigrams-{j}", bigrams_by_range, j, partition, plan) for j, partition in enumerate(tables)]
+    else:
+        sent = run.pieces([run.submit(f"to-prefixes-{k}-{j}", to_prefixes, partition, plan)
+                           for j, partition in enumerate(tables)], n)
+        sources = [run.submit(f"prefix-rows-{k}-{p}", prefixes_by_range, plan, tables[p], prefix_rows[p], *sent[p])
+                   for p in range(n)]
+    to_prefix, *by_hash = run.pieces(sources, n + 1)
+    ranges = [run.submit(f"sort-range-{k}-{r}", sort_range, *column) for r, column in enumerate(by_hash)]
+    sizes = [run.submit(f"range-size-{k}-{r}", range_size, part) for r, part in enumerate(ranges)]
+    run.wait(f"model {k + 1}-grams by hash", sizes)
+    sizes, received = zip(*run.gather(sizes))
+    run.stages[f"model {k + 1}-grams by hash"].shuffle_bytes = sum(received) + sum(run.gather(to_prefix))
+    firsts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int).tolist()
+    found = run.gather([run.submit(f"distinct-{k}-{r}", range_distinct_values, part, plan, firsts[r])
+                        for r, part in enumerate(ranges)])
+    codebooks = [choose_codebook(plan.entries, [values[i] for values in found]) for i in range(len(plan.kinds))]
+    written = [run.submit(f"write-range-{k}-{r}", write_range, r, part, plan, firsts[r], codebooks, folder)
+               for r, part in enumerate(ranges)]
+    run.wait(f"model {k + 1}-grams written", written)
+    sent_back, *back = run.pieces(written, n + 1)
+    run.stages[f"model {k + 1}-grams written"].shuffle_bytes = sum(run.gather(sent_back))
+    rows = None if plan.last else [run.submit(f"rows-{k}-{j}", place_rows, parts[j].counts[k], *back[j])
+                                   for j in range(n)]
+    check_visible((part_path(folder, k, name, r) for name in ("pointers", "quotients", *plan.kinds) for r in range(n)),
+                  "-o")
+    return (*order_arrays(plan, firsts, codebooks, folder), rows)
