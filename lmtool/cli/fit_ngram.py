@@ -112,7 +112,9 @@ def fit_ngram(ctx: click.Context, spec, from_arpa, from_model, order, smoothing,
     if on_cluster is not None and quantise is None:
         facts, valid_ppl, quantised = model, None, None  # the workers wrote the files by partition
     else:
-        exact, model = model, stored_model(model, quantise)  # the values the file holds (and its ARPA)
+        # the unquantised perplexity first: the exact tables are dropped once the stored ones exist
+        before = model.perplexity(valid) if quantise is not None and valid is not None else None
+        model = stored_model(model, quantise)  # the values the file holds (and its ARPA)
         if output:
             _progress(f"writing {output}", quiet)
             save_ngram(model, output, quantise=quantise)
@@ -120,7 +122,7 @@ def fit_ngram(ctx: click.Context, spec, from_arpa, from_model, order, smoothing,
             write_arpa(model, arpa)
         facts = _facts(model)
         valid_ppl = model.perplexity(valid) if valid is not None else None
-        quantised = _quantised(quantise, exact, valid, valid_ppl)
+        quantised = _quantised(quantise, before, valid_ppl)
     summary = {
         "model": output,
         "arpa": arpa,
@@ -154,11 +156,11 @@ def _facts(model) -> SimpleNamespace:
                            vocabulary_size=len(model.vocabulary), training=model.training)
 
 
-def _quantised(bits, exact, valid, valid_ppl) -> dict | None:
-    """What ``--quantise`` cost: the valid perplexity before and after, when there is a valid split."""
+def _quantised(bits, before, valid_ppl) -> dict | None:
+    """What ``--quantise`` cost: the valid perplexity ``before`` (unquantised) and after, when
+    there is a valid split."""
     if bits is None:
         return None
-    before = exact.perplexity(valid) if valid is not None else None
     change = 100 * (valid_ppl / before - 1) if before else None
     return {"bits": bits, "valid_perplexity_unquantised": before, "valid_perplexity_change_percent": change}
 

@@ -5,8 +5,11 @@ Layout (the contract every estimator builds on)::
     padded stream   <s> w1 w2 .. wT | <s> v1 .. vU | ...      one <s> before every segment
     ngrams[k]       (m_k, k+1) int32, unique rows, sorted lexicographically
     counts[k]       (m_k,) int64 raw occurrence counts
-    prefixes[k]     (m_k,) int64: row in ngrams[k-1] of ngrams[k][r, :-1] (the context; all -1 at k=0)
-    suffixes[k]     (m_k,) int64: row in ngrams[k-1] of ngrams[k][r, 1:]  (the backoff; all -1 at k=0)
+    prefixes[k]     (m_k,) int32: row in ngrams[k-1] of ngrams[k][r, :-1] (the context; all -1 at k=0)
+    suffixes[k]     (m_k,) int32: row in ngrams[k-1] of ngrams[k][r, 1:]  (the backoff; all -1 at k=0)
+                    (int64 only past 2**31 rows, see :func:`as_rows`: half the memory of two of the
+                    largest arrays alive while a model is estimated; cast before arithmetic that
+                    can pass 2**31, such as ``prefix * V``)
     first_seen      (V,) int64: rank of each id by first appearance in the stream, after <unk>
                     <s> </s> (= 0, 1, 2): the word ids KenLM's lmplz would assign (see modified_kneser_ney.discounts)
 
@@ -135,21 +138,27 @@ def count_padded(stream: np.ndarray, segment_end: np.ndarray, order: int, vocab_
         rows -= 1  # columns hold 1 + the word
         ngrams.append(rows)
         counts.append(run_lengths[inside].astype(np.int64))
-        if k:
-            prefixes.append(row_in_run[firsts].astype(np.int64))
+        if k:  # row_in_run and row_of_position are int32: as_rows of a table shorter than the stream
+            prefixes.append(row_in_run[firsts])
             # the suffix of the k-gram starting at i is the (k-1)-gram starting at i + 1
             next_positions = perm[firsts]
             next_positions += 1
-            suffixes.append(row_of_position[next_positions].astype(np.int64))
+            suffixes.append(row_of_position[next_positions])
         else:
-            prefixes.append(np.full(len(firsts), -1, dtype=np.int64))
-            suffixes.append(np.full(len(firsts), -1, dtype=np.int64))
+            prefixes.append(as_rows(np.full(len(firsts), -1), 0))
+            suffixes.append(as_rows(np.full(len(firsts), -1), 0))
         if k < order - 1:
             row_in_run = np.cumsum(new_run & valid, dtype=np.int32) - 1
             row_of_position = np.empty(n, dtype=np.int32)
             row_of_position[perm] = row_in_run
     return NgramCounts(order=order, vocab_size=vocab_size, ngrams=ngrams, counts=counts, prefixes=prefixes,
                        suffixes=suffixes, first_seen=first_seen_ranks(stream, vocab_size))
+
+
+def as_rows(rows: np.ndarray, table_rows: int) -> np.ndarray:
+    """Row numbers into a table of ``table_rows`` rows as the counts keep them: int32 (half the
+    memory of int64) unless the table is too long for it."""
+    return rows.astype(np.int32 if table_rows < 1 << 31 else np.int64, copy=False)
 
 
 def word_columns(stream: np.ndarray, segment_end: np.ndarray, order: int, vocab_size: int) -> list[np.ndarray]:
@@ -231,7 +240,7 @@ def seen_lengths(counts: NgramCounts, ids: np.ndarray, starts: np.ndarray) -> np
         prefix = np.full(len(stream), -1, dtype=np.int64)
         prefix[1:] = row[:-1]  # the k-gram ending just before
         prefix[positions - k < segment_begin] = -1  # a (k+1)-gram ending here would start before <s>
-        keys = counts.prefixes[k] * counts.vocab_size + counts.ngrams[k][:, -1]
+        keys = counts.prefixes[k].astype(np.int64) * counts.vocab_size + counts.ngrams[k][:, -1]
         row = np.where(prefix >= 0, _find(keys, prefix * counts.vocab_size + stream), -1)
         found[row[target] >= 0] = k + 1
     return found

@@ -4,9 +4,9 @@ Every line is a sequence of *pieces* (a number's text, the first word with the t
 each other word with the space before it, a tab, a number, a newline) copied from one source
 buffer that holds the vocabulary's words (twice: after a tab, after a space), two separator
 bytes and the block's formatted numbers (:func:`~lmtool.ngram.arpa.numbers.format_g9`).
-With each piece's source offset and length per line, a block is ``source[repeat(offsets) +
-arange]``: no Python loop per line or per number, and only one block (``BLOCK_ROWS`` lines,
-a few MB) exists as bytes at a time, streamed to the output.
+With each piece's source offset and length per line, a block is one gather from the source
+(:func:`gather_pieces`): no Python loop per line or per number, and only one block
+(``BLOCK_ROWS`` lines, a few MB) exists as bytes at a time, streamed to the output.
 
 Text: the ``\\data\\`` header, then per order ``prob<TAB>w1 w2 ...[<TAB>backoff]`` (no backoff
 column at the highest order), values ``'%.9g'``, ``-inf`` written ``-99`` as SRILM does (a
@@ -45,7 +45,6 @@ class ArpaWords:
         self.buffer = np.empty(self.numbers + 2 * 16 * BLOCK_ROWS, dtype=np.uint8)
         text = _SEPARATORS + b"".join(b"\t" + w for w in words) + b"".join(b" " + w for w in words)
         self.buffer[: self.numbers] = np.frombuffer(text, dtype=np.uint8)
-        self.offsets = np.arange(0, dtype=np.int32)  # grown on demand, see gather_pieces
 
     def put_numbers(self, values: np.ndarray, slot: int) -> tuple[np.ndarray, np.ndarray]:
         """Format ``values`` into number slot 0 (probabilities) or 1 (backoffs): (text start in
@@ -123,12 +122,17 @@ def _lines(source: ArpaWords, grams: np.ndarray, probs: np.ndarray, backoffs: np
 
 
 def gather_pieces(source: ArpaWords, start: np.ndarray, length: np.ndarray) -> np.ndarray:
-    """``buffer[start[0]:start[0]+length[0]] + buffer[start[1]:...] + ...`` in one gather
-    (int32 offsets: the buffer is far below 2 GiB)."""
+    """``buffer[start[0]:start[0]+length[0]] + buffer[start[1]:...] + ...`` in one gather.
+
+    The source offset of every output byte is one more than the previous byte's, except where a
+    piece begins: so the offsets are the running sum of steps that are 1 but at each piece's
+    first byte (one int32 array the size of the block's text; every piece is at least one byte,
+    and the buffer is far below 2 GiB)."""
     end = np.cumsum(length, dtype=np.int32)
     total = int(end[-1]) if len(end) else 0
-    if len(source.offsets) < total:
-        source.offsets = np.arange(2 * total, dtype=np.int32)
-    offset = np.repeat(start - end + length, length)
-    offset += source.offsets[:total]
-    return np.take(source.buffer, offset)
+    step = np.ones(total, dtype=np.int32)
+    if total:
+        step[0] = start[0]
+        step[end[:-1]] = start[1:] - (start[:-1] + length[:-1] - 1)
+    np.cumsum(step, out=step)
+    return np.take(source.buffer, step)

@@ -18,6 +18,8 @@ import resource
 
 import numpy as np
 
+from lmtool.ngram.counting import as_rows
+
 
 def combine(rows: list[np.ndarray], counts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Concatenate sets of rows, sort them lexicographically and sum the counts of equal rows."""
@@ -153,12 +155,13 @@ def link_orders(ngrams: list[np.ndarray], vocab_size: int) -> tuple[list[np.ndar
     word sequence is found by ``searchsorted`` of its key, built up one word at a time.
     """
     keys = [ngrams[0][:, 0].astype(np.int64)]
-    prefixes = [np.full(len(ngrams[0]), -1, dtype=np.int64)]
-    suffixes = [np.full(len(ngrams[0]), -1, dtype=np.int64)]
+    prefixes = [as_rows(np.full(len(ngrams[0]), -1), 0)]
+    suffixes = [as_rows(np.full(len(ngrams[0]), -1), 0)]
     for k in range(1, len(ngrams)):
-        prefixes.append(_rows_of(ngrams[k], 0, k, keys, vocab_size))
-        suffixes.append(_rows_of(ngrams[k], 1, k + 1, keys, vocab_size))
-        keys.append(prefixes[k] * vocab_size + ngrams[k][:, -1])
+        prefix = _rows_of(ngrams[k], 0, k, keys, vocab_size)
+        keys.append(prefix * vocab_size + ngrams[k][:, -1])
+        prefixes.append(as_rows(prefix, len(ngrams[k - 1])))
+        suffixes.append(as_rows(_rows_of(ngrams[k], 1, k + 1, keys, vocab_size), len(ngrams[k - 1])))
     return prefixes, suffixes
 
 

@@ -49,10 +49,16 @@ class InitialProbabilities:
 def initial_probabilities(counts: NgramCounts, adjusted: list[np.ndarray], discounts: list[Discounts],
                           thresholds: list[int]) -> Iterator[InitialProbabilities]:
     """The initial probabilities of every order, the unigrams first, computed one order at a time
-    as they are consumed; ``thresholds[k]`` is order k+1's pruning threshold (:mod:`.prune`)."""
-    yield initial_unigrams(counts, adjusted[0], discounts[0])
+    as they are consumed; ``thresholds[k]`` is order k+1's pruning threshold (:mod:`.prune`).
+    ``adjusted`` is consumed: each order's entry is set to None once used, so that the adjusted
+    counts of the orders done are freed while the interpolation builds the tables (the peak)."""
+    stage = initial_unigrams(counts, adjusted[0], discounts[0])
+    adjusted[0] = None
+    yield stage
     for k in range(1, counts.order):
-        yield initial_order(counts, k, adjusted[k], discounts[k], counts.counts[k] > thresholds[k])
+        stage = initial_order(counts, k, adjusted[k], discounts[k], counts.counts[k] > thresholds[k])
+        adjusted[k] = None
+        yield stage
 
 
 def initial_unigrams(counts: NgramCounts, adjusted: np.ndarray, d: Discounts) -> InitialProbabilities:

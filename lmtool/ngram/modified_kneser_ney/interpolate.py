@@ -43,7 +43,7 @@ def interpolate(counts: NgramCounts, initial: Iterable[InitialProbabilities]) ->
         rows = stage.rows
         lower = probs[k - 1][_table_rows(count_row_to_table[k - 1], counts.suffixes[k][rows])]
         probs.append(stage.u + stage.gamma[counts.prefixes[k][rows]] * lower)
-        backoffs.append(np.ones(len(stage.u)))
+        backoffs.append(np.ones(len(stage.u)) if k < counts.order - 1 else None)  # the highest order has none
         ngrams.append(counts.ngrams[k][rows])
         count_row_to_table.append(_rows_to_table(rows, len(counts.ngrams[k])))
     return log10_tables(counts.order, vocab, ngrams, probs, backoffs)
@@ -64,10 +64,11 @@ def _rows_to_table(rows: slice | np.ndarray, n_rows: int) -> np.ndarray | None:
 
 
 def log10_tables(order: int, vocab: int, ngrams: list[np.ndarray], probs: list[np.ndarray],
-                 backoffs: list[np.ndarray]) -> BackoffTables:
-    """The tables in log10, converted in place (the arrays are this stage's own)."""
+                 backoffs: list[np.ndarray | None]) -> BackoffTables:
+    """The tables in log10, converted in place (the arrays are this stage's own); the highest
+    order's backoffs (None) are log10 1, zeros that take no memory until written."""
     with np.errstate(divide="ignore"):  # p(<s>) = 0 is meant: log10 -inf (ARPA writes it -99)
         log10_probs = [np.minimum(0.0, np.log10(p, out=p), out=p) for p in probs]
-        log10_backoffs = [np.log10(b) for b in backoffs]
+        log10_backoffs = [np.zeros(len(p)) if b is None else np.log10(b, out=b) for p, b in zip(probs, backoffs)]
     return BackoffTables(order=order, vocab_size=vocab, ngrams=ngrams, log10_probs=log10_probs,
                          log10_backoffs=log10_backoffs)
