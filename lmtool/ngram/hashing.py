@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lmtool.ngram.bitpack import U64, pack, unpack, window
+from lmtool.ngram.sorting import sort_with_order
 
 #: the odd multiplier of the mixing step (2**64 over the golden ratio: Fibonacci hashing)
 MULTIPLIER = 0x9E3779B97F4A7C15
@@ -87,9 +88,7 @@ class BucketIndex:
         bucket_bits = min(bits, max(0, int(np.ceil(np.log2(max(m, 1) / MAX_LOAD)))))
         if bits - bucket_bits == 1 and bucket_bits > 0:
             bucket_bits -= 1  # quotients of one bit would make one read scan 64 of them
-        hashes = mix(keys, bits)
-        order = np.argsort(hashes)  # the hashes are distinct: any sort gives the same order
-        hashes = hashes[order]
+        hashes, order = sort_with_order(mix(keys, bits))  # distinct hashes: one order sorts them
         quotient_width = bits - bucket_bits
         buckets = (hashes >> U64(quotient_width)).astype(np.int64)
         pointers = np.zeros((1 << bucket_bits) + 1, dtype=np.int64)

@@ -15,6 +15,7 @@ import numpy as np
 
 from lmtool.errors import ModelFileError
 from lmtool.ngram.arpa.hashing import HashIndex, hash_columns
+from lmtool.ngram.sorting import sort_with_order
 from lmtool.ngram.tables import BackoffTables, _lookup, find_rows, log10_prob
 
 Repeats = Callable[[int, np.ndarray, np.ndarray, np.ndarray], None]
@@ -102,9 +103,7 @@ def _prefix_closed_tables(grams, probs, backoffs, vocab, uni_prob, uni_back, uni
         rows = g[:, 0].astype(np.int64) if k == 1 else _prefix_rows(tables.ngrams[k - 1], g[:, :k], keys, vocab)
         if rows is None:
             return None
-        key = rows * vocab + g[:, -1]
-        perm = sort_order(key)
-        key = key[perm]
+        key, perm = sort_with_order(rows * vocab + g[:, -1])
         check(k, perm, key[1:] == key[:-1], g)
         keys.append(key)
         tables.ngrams.append(np.take(g, perm, axis=0).astype(np.int32, copy=False))
@@ -133,18 +132,6 @@ def _prefix_rows(table: np.ndarray, prefixes: np.ndarray, keys: list[np.ndarray]
     if (rows < 0).any() or not (np.take(table, rows, axis=0) == prefixes).all():
         return None  # absent (or a hash shared with another n-gram): the general path is exact
     return rows
-
-
-def sort_order(key: np.ndarray) -> np.ndarray:
-    """``np.argsort(key, kind="stable")`` of non-negative int64 keys, by sorting (key, index)
-    packed in one uint64 when both fit (about twice as fast as an argsort)."""
-    n = len(key)
-    index_bits = max(1, (n - 1).bit_length())
-    if n == 0 or int(key.max()) >= 1 << (64 - index_bits):
-        return np.argsort(key, kind="stable")
-    packed = (key.astype(np.uint64) << np.uint64(index_bits)) | np.arange(n, dtype=np.uint64)
-    packed.sort()
-    return (packed & np.uint64((1 << index_bits) - 1)).astype(np.int64)
 
 
 def _match_rows(rows: np.ndarray, sorted_grams: np.ndarray) -> np.ndarray:

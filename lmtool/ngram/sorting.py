@@ -1,0 +1,25 @@
+"""Sorting non-negative integer keys with their positions, by sorting one packed uint64 per key.
+
+``np.argsort`` moves (key, index) pairs; when the key's bits and the index's bits fit in 64
+together, packing each key above its index and sorting the packed integers gives the same
+stable order about twice as fast (a plain sort of one array), and the sorted keys come out
+of the same array without a gather.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def sort_with_order(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(keys[order], order)`` for ``order = np.argsort(keys, kind="stable")``, ``keys``
+    non-negative integers (int64 or uint64); the sorted keys have the dtype of ``keys``."""
+    n = len(keys)
+    index_bits = max(1, (n - 1).bit_length())
+    if n == 0 or int(keys.max()) >= 1 << (64 - index_bits):
+        order = np.argsort(keys, kind="stable")
+        return keys[order], order
+    packed = (keys.astype(np.uint64) << np.uint64(index_bits)) | np.arange(n, dtype=np.uint64)
+    packed.sort()
+    order = (packed & np.uint64((1 << index_bits) - 1)).astype(np.int64)
+    return (packed >> np.uint64(index_bits)).astype(keys.dtype, copy=False), order
