@@ -31,8 +31,11 @@ from lmtool.ngram.arpa.hashing import mix
 
 POW10 = 10.0 ** np.arange(23)
 _U = np.uint64
-_ASCII4 = np.array([sum(ord(c) << (8 * i) for i, c in enumerate(f"{v:04d}")) for v in range(10000)], dtype=_U)
-_TRAILING_ZEROS4 = np.array([len(f"{v:04d}") - len(f"{v:04d}".rstrip("0")) for v in range(10000)], dtype=np.int8)
+_V4 = np.arange(10000, dtype=_U)
+#: the 4 ASCII digits of v (0..9999, leading zeros kept), first digit in the lowest byte
+_ASCII4 = sum(((_V4 // _U(10 ** (3 - i)) % _U(10)) + _U(ord("0"))) << _U(8 * i) for i in range(4))
+#: how many of those 4 digits are trailing zeros ("0000" has 4)
+_TRAILING_ZEROS4 = sum((_V4 % _U(10 ** i) == 0).astype(np.int8) for i in range(1, 5))
 _LOW_BYTES = np.array([(1 << (8 * n)) - 1 for n in range(8)] + [2**64 - 1], dtype=_U)
 _FIXED_MIN, _FIXED_MAX = -4, 8  # %g's fixed notation for these exponents (precision 9)
 _DOT, _ZERO, _E = ord("."), ord("0"), ord("e")
