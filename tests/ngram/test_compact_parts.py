@@ -45,7 +45,8 @@ def test_unmix_inverts_mix(bits):
     np.testing.assert_array_equal(unmix(mix(keys, bits), bits), keys)
 
 
-@pytest.mark.parametrize("m, bits", [(0, 10), (0, 1), (1, 1), (2, 1), (1, 4), (5, 3), (1000, 20), (50_000, 34), (8, 3)])  # 1 bit: an order past every sentence
+@pytest.mark.parametrize("m, bits", [(0, 10), (0, 1), (1, 1), (2, 1), (1, 4), (5, 3), (1000, 20), (50_000, 34), (8, 3),
+                                     (3000, 64), (20_000, 45), (40_000, 31)])  # 1 bit: an order past every sentence
 def test_bucket_index_finds_exactly_the_stored_keys(m, bits):
     rng = np.random.default_rng(m)
     universe = np.arange(1 << bits, dtype=np.uint64) if bits <= 16 else None
