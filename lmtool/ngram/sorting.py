@@ -23,3 +23,12 @@ def sort_with_order(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     packed.sort()
     order = (packed & np.uint64((1 << index_bits) - 1)).astype(np.int64)
     return (packed >> np.uint64(index_bits)).astype(keys.dtype, copy=False), order
+
+
+def distinct(values: np.ndarray) -> np.ndarray:
+    """``np.unique(values)`` of a 1-d array without NaN (sorted distinct values), by a sort and
+    one comparison: numpy's own imports ``numpy.ma`` on first use, 8 ms of a short process's start."""
+    ordered = np.sort(values)
+    keep = np.ones(len(ordered), dtype=bool)
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lmtool.ngram.bitpack import pack, unpack
+from lmtool.ngram.sorting import distinct
 
 
 @dataclass
@@ -59,7 +60,7 @@ def encode_exact(values: np.ndarray) -> ValueColumn:
     its codebook would hold about as many values as the column)."""
     values32 = np.asarray(values, dtype=np.float32)
     every_64th = values32[::64]
-    sample = np.unique(every_64th)
+    sample = distinct(every_64th)
     if len(values32) >= 1 << 16 and len(sample) > len(every_64th) // 2:
         return _column(None, values32, 32)
     codebook, codes = distinct_values(values32, sample)
@@ -78,7 +79,7 @@ def distinct_values(values: np.ndarray, sample: np.ndarray) -> tuple[np.ndarray,
     found = sample.take(codes, mode="clip") == values
     if found.all():
         return sample, codes
-    codebook = np.union1d(sample, values[~found])
+    codebook = distinct(np.concatenate([sample, values[~found]]))
     return codebook, np.searchsorted(codebook, values)
 
 

@@ -8,7 +8,7 @@ import pytest
 from lmtool.ngram.bitpack import pack, unpack, words_for
 from lmtool.ngram.hashing import BucketIndex, mix, unmix
 from lmtool.ngram.compact import suffix_closed
-from lmtool.ngram.sorting import sort_with_order
+from lmtool.ngram.sorting import distinct, sort_with_order
 from lmtool.ngram.tables import BackoffTables, find_rows
 from lmtool.ngram.values import distinct_values, encode_exact, quantise
 
@@ -108,6 +108,13 @@ def test_sort_with_order_is_a_stable_argsort(n, high):
         np.testing.assert_array_equal(order, np.argsort(typed, kind="stable"))
         np.testing.assert_array_equal(ordered, np.sort(typed))
         assert ordered.dtype == typed.dtype
+
+
+@pytest.mark.parametrize("values", [np.zeros(0), np.array([3.0]), np.array([2.0, -1.0, 2.0, -np.inf, -1.0, -np.inf]),
+                                    np.random.default_rng(0).integers(0, 50, 1000).astype(np.uint64)])
+def test_distinct_is_numpy_unique(values):
+    np.testing.assert_array_equal(distinct(values), np.unique(values))
+    assert distinct(values).dtype == values.dtype
 
 
 def _tables(*orders: list[tuple[int, ...]]) -> BackoffTables:

@@ -28,6 +28,7 @@ import re
 import numpy as np
 
 from lmtool.ngram.arpa.hashing import mix
+from lmtool.ngram.sorting import distinct
 
 POW10 = 10.0 ** np.arange(23)
 _U = np.uint64
@@ -210,7 +211,7 @@ def parse_decimal(windows: np.ndarray, starts: np.ndarray, lengths: np.ndarray) 
     pending = ~unread
     while pending.any():
         # the shapes seen among the next pending fields, each read in all fields at once
-        for shape in np.unique(key[np.flatnonzero(pending)[:512]]):
+        for shape in distinct(key[np.flatnonzero(pending)[:512]]):
             rows = np.flatnonzero((key == shape) & pending)
             pending[rows] = False
             same = (shape_lo[rows] == shape_lo[rows[0]]) & (shape_hi[rows] == shape_hi[rows[0]])
