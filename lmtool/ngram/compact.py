@@ -77,6 +77,8 @@ def suffix_closed(tables: BackoffTables) -> bool:
     Order by order from the lookup keys: the suffix of the n-gram with key ``r * V + w`` is
     (the suffix of prefix row ``r``) followed by ``w``, so with each row's suffix row known one
     order down, one binary search per n-gram finds its suffix (a bigram's suffix is its word)."""
+    if tables.suffix_closed:  # established when the tables were built (an ARPA file in suffix order)
+        return True
     V, keys = tables.vocab_size, tables.keys
     suffix_rows = keys[1] % V if tables.order > 1 else None
     for k in range(2, tables.order):
@@ -97,6 +99,7 @@ def stored_tables(tables: BackoffTables, bits: int | None = None) -> BackoffTabl
     stored = BackoffTables(order=tables.order, vocab_size=tables.vocab_size, ngrams=tables.ngrams,
                            log10_probs=probs, log10_backoffs=backoffs, listed=tables.listed)
     stored._keys = tables._keys  # the same rows: share the lookup keys if they were built
+    stored.suffix_closed = tables.suffix_closed
     return stored
 
 
