@@ -8,7 +8,7 @@ import pytest
 from lmtool.ngram.bitpack import pack, unpack, words_for
 from lmtool.ngram.hashing import BucketIndex, mix, unmix
 from lmtool.ngram.compact import suffix_closed
-from lmtool.ngram.sorting import distinct, sort_with_order
+from lmtool.ngram.sorting import distinct, radix_order, sort_with_order
 from lmtool.ngram.tables import BackoffTables, find_rows
 from lmtool.ngram.values import distinct_values, encode_exact, quantise
 
@@ -108,6 +108,12 @@ def test_sort_with_order_is_a_stable_argsort(n, high):
         np.testing.assert_array_equal(order, np.argsort(typed, kind="stable"))
         np.testing.assert_array_equal(ordered, np.sort(typed))
         assert ordered.dtype == typed.dtype
+
+
+@pytest.mark.parametrize("n, high", [(0, 10), (1, 1), (1000, 3), (5000, 1 << 16), (100_000, 1 << 20), (3000, 1 << 40)])
+def test_radix_order_is_a_stable_argsort(n, high):
+    keys = np.random.default_rng(n).integers(0, high, n, dtype=np.int64)
+    np.testing.assert_array_equal(radix_order(keys), np.argsort(keys, kind="stable"))
 
 
 @pytest.mark.parametrize("values", [np.zeros(0), np.array([3.0]), np.array([2.0, -1.0, 2.0, -np.inf, -1.0, -np.inf]),

@@ -15,7 +15,7 @@ import numpy as np
 
 from lmtool.errors import ModelFileError
 from lmtool.ngram.arpa.hashing import HashIndex, hash_columns
-from lmtool.ngram.sorting import sort_with_order
+from lmtool.ngram.sorting import radix_order, sort_with_order
 from lmtool.ngram.tables import BackoffTables, _lookup, find_rows, log10_prob
 
 Repeats = Callable[[int, np.ndarray, np.ndarray, np.ndarray], None]
@@ -112,7 +112,12 @@ def _prefix_closed_tables(grams, probs, backoffs, vocab, uni_prob, uni_back, uni
             rows = g[:, 0].astype(np.int64) if k == 1 else _prefix_rows(tables.ngrams[k - 1], g[:, :k], keys, vocab)
         if rows is None:
             return None
-        key, perm = sort_with_order(rows * vocab + g[:, -1])
+        key = rows * vocab + g[:, -1]
+        if (g[1:, -1] >= g[:-1, -1]).all():  # listed by last word (suffix order): a stable sort by prefix will do
+            perm = radix_order(rows)
+            key = key[perm]
+        else:
+            key, perm = sort_with_order(key)
         check(k, perm, key[1:] == key[:-1], g)
         keys.append(key)
         tables.ngrams.append(np.take(g, perm, axis=0).astype(np.int32, copy=False))
