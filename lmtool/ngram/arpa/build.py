@@ -1,7 +1,11 @@
 """Backoff tables from the entries of an ARPA file: sorted, prefix-closed, duplicates refused.
 
 KenLM files (and most SRILM ones) list every prefix of a listed n-gram, so one key sort per
-order builds the tables. SRILM pruned files may list an n-gram whose prefix is not listed: the
+order builds the tables, once each n-gram's prefix row is found. KenLM lists every section in
+suffix order (by the last word, then the one before, ...): then each prefix and each suffix is
+found by binary search in the previous section as listed, the sort by key is a radix sort of
+the prefix rows, and whether every suffix is listed comes for free; in any other order a hash
+of each n-gram's ids finds its prefix (the same tables either way). SRILM pruned files may list an n-gram whose prefix is not listed: the
 prefix is added as an unlisted context row holding its backed-off probability, so scores are
 exact and re-export writes only what was read. An n-gram listed twice is refused, naming both
 lines (reading one and dropping the other would be a silent guess).
