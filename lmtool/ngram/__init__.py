@@ -27,6 +27,7 @@ Python API::
 
 from __future__ import annotations
 
+import importlib
 import time
 from typing import Any
 
@@ -34,9 +35,21 @@ from lmtool.errors import DataError, UsageError
 from lmtool.ngram.counting import NgramCounts, count_ngrams
 from lmtool.ngram.fit import DEFAULT_METHOD, METHODS, check_fit_options, estimate, model_from_counts
 from lmtool.ngram.model import NgramModel
-from lmtool.ngram.storage import load_ngram, read_arpa, save_ngram, stored_model, write_arpa
+from lmtool.ngram.storage import load_ngram, save_ngram, stored_model
 from lmtool.ngram.tables import BackoffTables
 from lmtool.text import CORPUS_OPTIONS, PreparedCorpus, load_corpus, make_tokenizer
+
+#: imported on first use: the ARPA parser and writer cost about 10 ms of every process's start,
+#: which scoring a model file (``lmtool query``) never needs
+_LAZY = {"read_arpa": "lmtool.ngram.arpa", "write_arpa": "lmtool.ngram.arpa"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "BackoffTables",

@@ -32,7 +32,7 @@ from lmtool.errors import ModelFileError
 from lmtool.ngram.bitpack import U64, pack, stored_dtype, unpack, words_for
 from lmtool.ngram.container import Container
 from lmtool.ngram.hashing import MULTIPLIER, BucketIndex
-from lmtool.ngram.tables import BackoffTables, find_rows
+from lmtool.ngram.tables import BackoffTables, _lookup
 from lmtool.ngram.values import ValueColumn, encode_exact, quantise
 
 
@@ -84,8 +84,20 @@ def stored_column(name: str, column: ValueColumn) -> tuple[dict, dict]:
 
 def suffix_closed(tables: BackoffTables) -> bool:
     """Whether every n-gram's suffix (all its words but the first) is an n-gram of the tables
-    (true of every model lmtool or lmplz estimates; SRILM's pruning can break it)."""
-    return all(bool((find_rows(tables, k - 1, tables.ngrams[k][:, 1:]) >= 0).all()) for k in range(1, tables.order))
+    (true of every model lmtool or lmplz estimates; SRILM's pruning can break it).
+
+    Order by order from the lookup keys: the suffix of the n-gram with key ``r * V + w`` is
+    (the suffix of prefix row ``r``) followed by ``w``, so with each row's suffix row known one
+    order down, one binary search per n-gram finds its suffix (a bigram's suffix is its word)."""
+    if tables.suffix_closed:  # established when the tables were built (an ARPA file in suffix order)
+        return True
+    V, keys = tables.vocab_size, tables.keys
+    suffix_rows = keys[1] % V if tables.order > 1 else None
+    for k in range(2, tables.order):
+        suffix_rows = _lookup(keys[k - 1], suffix_rows[keys[k] // V] * V + keys[k] % V)
+        if (suffix_rows < 0).any():
+            return False
+    return True
 
 
 def stored_tables(tables: BackoffTables, bits: int | None = None) -> BackoffTables:
@@ -99,6 +111,7 @@ def stored_tables(tables: BackoffTables, bits: int | None = None) -> BackoffTabl
     stored = BackoffTables(order=tables.order, vocab_size=tables.vocab_size, ngrams=tables.ngrams,
                            log10_probs=probs, log10_backoffs=backoffs, listed=tables.listed)
     stored._keys = tables._keys  # the same rows: share the lookup keys if they were built
+    stored.suffix_closed = tables.suffix_closed
     return stored
 
 

@@ -27,11 +27,13 @@ With ``2**s`` chosen so that buckets hold 1.5 to 3 entries on average, pointers 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 
 from lmtool.ngram.bitpack import U64, pack, unpack, window
+from lmtool.ngram.sorting import sort_with_order
 
 #: the odd multiplier of the mixing step (2**64 over the golden ratio: Fibonacci hashing)
 MULTIPLIER = 0x9E3779B97F4A7C15
@@ -70,6 +72,16 @@ def bucket_bits_for(entries: int, bits: int) -> int:
     return bucket_bits
 
 
+@functools.lru_cache(maxsize=None)
+def _fields(width: int, per_read: int) -> tuple[np.uint64, np.uint64, np.uint64, np.ndarray]:
+    """For ``per_read`` fields of ``width`` bits in a word: 1 in each field's lowest bit, each
+    field's top bit, each field's other bits, and ``first[j]``: the bits of the first j fields."""
+    repeat = sum(1 << (j * width) for j in range(per_read))
+    tops = repeat << (width - 1)
+    first = np.array([(1 << (j * width)) - 1 for j in range(per_read + 1)], dtype=U64)
+    return U64(repeat), U64(tops), U64(tops - repeat), first
+
+
 @dataclass
 class BucketIndex:
     """The pointers and quotients of one table (see the module docstring), stored or mapped."""
@@ -95,9 +107,7 @@ class BucketIndex:
         row ``r`` holds ``keys[order[r]]``."""
         m = len(keys)
         bucket_bits = bucket_bits_for(m, bits)
-        hashes = mix(keys, bits)
-        order = np.argsort(hashes)  # the hashes are distinct: any sort gives the same order
-        hashes = hashes[order]
+        hashes, order = sort_with_order(mix(keys, bits))  # distinct hashes: one order sorts them
         quotient_width = bits - bucket_bits
         buckets = (hashes >> U64(quotient_width)).astype(np.int64)
         pointers = np.zeros((1 << bucket_bits) + 1, dtype=np.int64)
@@ -138,14 +148,20 @@ class BucketIndex:
 
     def _scan(self, position: np.ndarray, size: np.ndarray, wanted: np.ndarray, per_read: int) -> np.ndarray:
         """Offset of ``wanted`` among the (at most ``per_read``) quotients read from ``position``
-        on, counting only the first ``size`` of them; -1 where absent."""
+        on, counting only the first ``size`` of them; -1 where absent.
+
+        All fields at once, SWAR-style (Lamport 1975): xor with ``wanted`` repeated in every
+        field leaves a zero field exactly where it matches; adding each field's low bits to
+        all-ones low bits sets its top bit iff they are not all zero, with no carry into the next
+        field, so the zero fields are found exactly. A bucket's quotients are distinct, so at
+        most one field matches: its top bit is a power of two, whose float exponent is its place.
+        """
         width = self.quotient_width
-        fields = window(self.quotients, position * width)
-        offset = np.full(len(position), -1, dtype=np.int64)
-        for j in range(min(per_read, int(size.max(initial=0)))):
-            match = ((fields >> U64(j * width)) & _mask(width)) == wanted
-            offset = np.where(match & (j < size), j, offset)  # keys are unique: one match at most
-        return offset
+        repeat, tops, lows, first = _fields(width, per_read)
+        x = window(self.quotients, position * width) ^ (wanted * repeat)
+        zero = ~(((x & lows) + lows) | x) & tops & first[np.minimum(size, per_read)]
+        exponent = np.frexp(zero.astype(np.float64))[1]  # the top bit of field j is bit j*width + width-1
+        return np.where(zero != 0, (exponent - width) // width, -1)
 
     def keys(self) -> np.ndarray:
         """Every stored key, in row order (the inverse of :meth:`build`)."""

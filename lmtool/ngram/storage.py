@@ -26,7 +26,6 @@ import numpy as np
 
 from lmtool.errors import DataError, ModelFileError, UsageError
 from lmtool.files import atomic_write
-from lmtool.ngram.arpa import read_arpa, write_arpa  # noqa: F401 (the ARPA half of storage, re-exported)
 from lmtool.ngram.compact import CompactTables, layout, stored_tables
 from lmtool.ngram.container import Container, is_container, write_container
 from lmtool.ngram.legacy import read_npz
@@ -84,6 +83,8 @@ def load_ngram(path: str | os.PathLike) -> NgramModel:
     if is_container(head):
         return load_compact(path)
     if head.lstrip().startswith(b"\\data\\") or head[:2] == b"\x1f\x8b":
+        from lmtool.ngram.arpa import read_arpa  # the parser's tables load only when an ARPA file is read
+
         return read_arpa(path)
     if not head.startswith(b"PK"):
         hint = " (it looks like a safetensors RNN model: use lmtool.neural.load_rnn)" if head[8:9] == b"{" else ""

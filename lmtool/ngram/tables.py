@@ -55,9 +55,10 @@ class BackoffTables:
     log10_backoffs: list[np.ndarray]
     listed: list[np.ndarray] | None = None
 
-    #: whether every listed n-gram's suffix (its words but the first) is listed too, which
-    #: lets scoring skip lookups bound to miss; only a compact file records it (it costs a
-    #: lookup of every n-gram to establish), so in memory the tables say False
+    #: True when every listed n-gram's suffix (its words but the first) is known to be listed
+    #: too, which lets scoring skip lookups bound to miss. A compact file records it (it costs a
+    #: lookup of every n-gram to establish); tables read from an ARPA file in suffix order learn
+    #: it while being built; otherwise in memory the tables say False ("not known")
     suffix_closed = False
 
     def __post_init__(self) -> None:

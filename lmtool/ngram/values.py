@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lmtool.ngram.bitpack import pack, unpack
+from lmtool.ngram.sorting import distinct
 
 
 @dataclass
@@ -62,26 +63,42 @@ def encode_exact(values: np.ndarray) -> ValueColumn:
     (a long column whose every 64th value is mostly distinct is kept raw without sorting it all:
     its codebook would hold about as many values as the column)."""
     values32 = np.asarray(values, dtype=np.float32)
-    if sample_mostly_distinct(len(np.unique(values32[::SAMPLE_STEP])), len(values32)):
+    every_64th = values32[::SAMPLE_STEP]
+    sample = distinct(every_64th)
+    if sample_mostly_distinct(len(sample), len(values32)):
         return _column(None, values32, 32)
-    codebook, codes = np.unique(values32, return_inverse=True)
+    codebook, codes = distinct_values(values32, sample)
     if codebook_pays(len(codebook), len(values32)):
         return _column(codebook, codes, code_width(len(codebook)))
     return _column(None, values32, 32)
 
 
-def sample_mostly_distinct(distinct: int, count: int) -> bool:
+def sample_mostly_distinct(distinct_count: int, count: int) -> bool:
     """Whether a column of ``count`` values is kept raw on its sample alone: it is long and the
-    sample (every :data:`SAMPLE_STEP`-th value from the first) holds more than half ``distinct`` values."""
-    return count >= SAMPLE_FROM and distinct > -(-count // SAMPLE_STEP) // 2
+    sample (every :data:`SAMPLE_STEP`-th value from the first) holds more than half
+    ``distinct_count`` values."""
+    return count >= SAMPLE_FROM and distinct_count > -(-count // SAMPLE_STEP) // 2
 
 
-def codebook_pays(distinct: int, count: int) -> bool:
-    """Whether a codebook of ``distinct`` float32 values and ``count`` codes into it take fewer
-    bits than ``count`` raw float32 values (never, once ``distinct`` reaches about ``count``:
-    a cluster's range of rows whose own distinct values fail this settles the whole column)."""
-    width = code_width(distinct)
+def codebook_pays(distinct_count: int, count: int) -> bool:
+    """Whether a codebook of ``distinct_count`` float32 values and ``count`` codes into it take
+    fewer bits than ``count`` raw float32 values (never, once ``distinct_count`` reaches about
+    ``count``: a cluster's range of rows whose own distinct values fail this settles the whole column)."""
+    width = code_width(distinct_count)
     return 32 * (1 << width) + width * count < 32 * count
+
+
+def distinct_values(values: np.ndarray, sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)`` without sorting the column (several times
+    faster when it holds few distinct values, as backoff columns do): ``sample``, sorted distinct
+    values of the column, is completed with the values it misses, and each value's code is
+    found by binary search in that small array. Exact whatever the sample: each code is checked."""
+    codes = np.searchsorted(sample, values)
+    found = sample.take(codes, mode="clip") == values
+    if found.all():
+        return sample, codes
+    codebook = distinct(np.concatenate([sample, values[~found]]))
+    return codebook, np.searchsorted(codebook, values)
 
 
 def quantise(values: np.ndarray, bits: int, exact: tuple[float, ...] = ()) -> ValueColumn:

@@ -8,7 +8,10 @@ import pytest
 from lmtool.ngram.bitpack import join_slices, pack, pack_slice, unpack, words_for
 from lmtool.ngram.container import ArrayStream, write_container
 from lmtool.ngram.hashing import BucketIndex, mix, unmix
-from lmtool.ngram.values import encode_exact, quantise
+from lmtool.ngram.compact import suffix_closed
+from lmtool.ngram.sorting import distinct, radix_order, sort_with_order
+from lmtool.ngram.tables import BackoffTables, find_rows
+from lmtool.ngram.values import distinct_values, encode_exact, quantise
 
 
 @pytest.mark.parametrize("width", [0, 1, 3, 7, 8, 13, 16, 20, 31, 32, 33, 50, 64])
@@ -43,7 +46,8 @@ def test_unmix_inverts_mix(bits):
     np.testing.assert_array_equal(unmix(mix(keys, bits), bits), keys)
 
 
-@pytest.mark.parametrize("m, bits", [(0, 10), (0, 1), (1, 1), (2, 1), (1, 4), (5, 3), (1000, 20), (50_000, 34), (8, 3)])  # 1 bit: an order past every sentence
+@pytest.mark.parametrize("m, bits", [(0, 10), (0, 1), (1, 1), (2, 1), (1, 4), (5, 3), (1000, 20), (50_000, 34), (8, 3),
+                                     (3000, 64), (20_000, 45), (40_000, 31)])  # 1 bit: an order past every sentence
 def test_bucket_index_finds_exactly_the_stored_keys(m, bits):
     rng = np.random.default_rng(m)
     universe = np.arange(1 << bits, dtype=np.uint64) if bits <= 16 else None
@@ -69,6 +73,76 @@ def test_exact_columns_keep_float32_values():
         np.testing.assert_array_equal(column.all(), values.astype(np.float32).astype(np.float64))
         np.testing.assert_array_equal(column.take(np.array([7, 3])), values[[7, 3]].astype(np.float32))
     assert encode_exact(few).width == 2
+
+
+@pytest.mark.parametrize("n, distinct, sample_step", [(0, 1, 64), (1, 1, 64), (5000, 7, 64), (200_000, 3000, 64),
+                                                     (200_000, 3000, 1), (1000, 900, 500)])
+def test_distinct_values_equal_numpy_unique(n, distinct, sample_step):
+    # whatever the sample misses (a step of 500 sees 2 values of 900) is found and added
+    rng = np.random.default_rng(n + distinct)
+    values = rng.normal(size=distinct).astype(np.float32)[rng.integers(0, distinct, n)]
+    codebook, codes = distinct_values(values, np.unique(values[::sample_step]))
+    expected, inverse = np.unique(values, return_inverse=True)
+    np.testing.assert_array_equal(codebook, expected)
+    np.testing.assert_array_equal(codes, inverse.reshape(-1))
+
+
+def test_codebook_or_float32_by_size():
+    rng = np.random.default_rng(1)
+    # a long column of few values: a codebook even though its every 64th value misses most of them
+    rare = np.full(100_000, -0.25)
+    rare[rng.choice(100_000, 500, replace=False)] = rng.normal(size=500)
+    column = encode_exact(rare)
+    assert column.codebook is not None and column.width == 9
+    np.testing.assert_array_equal(column.all(), rare.astype(np.float32))
+    # a long column of distinct values: raw float32 (the sample decides, nothing is sorted)
+    assert encode_exact(rng.normal(size=100_000)).codebook is None
+    # a short column of distinct values: a codebook would be larger, so raw
+    assert encode_exact(rng.normal(size=50)).codebook is None
+
+
+@pytest.mark.parametrize("n, high", [(0, 10), (1, 10), (1000, 50), (100_000, 1 << 20), (1000, 1 << 62)])
+def test_sort_with_order_is_a_stable_argsort(n, high):
+    keys = np.random.default_rng(n).integers(0, high, n, dtype=np.int64)  # 1 << 62: too wide to pack
+    for typed in (keys, keys.astype(np.uint64)):
+        ordered, order = sort_with_order(typed)
+        np.testing.assert_array_equal(order, np.argsort(typed, kind="stable"))
+        np.testing.assert_array_equal(ordered, np.sort(typed))
+        assert ordered.dtype == typed.dtype
+
+
+@pytest.mark.parametrize("n, high", [(0, 10), (1, 1), (1000, 3), (5000, 1 << 16), (100_000, 1 << 20), (3000, 1 << 40)])
+def test_radix_order_is_a_stable_argsort(n, high):
+    keys = np.random.default_rng(n).integers(0, high, n, dtype=np.int64)
+    np.testing.assert_array_equal(radix_order(keys), np.argsort(keys, kind="stable"))
+
+
+@pytest.mark.parametrize("values", [np.zeros(0), np.array([3.0]), np.array([2.0, -1.0, 2.0, -np.inf, -1.0, -np.inf]),
+                                    np.random.default_rng(0).integers(0, 50, 1000).astype(np.uint64)])
+def test_distinct_is_numpy_unique(values):
+    np.testing.assert_array_equal(distinct(values), np.unique(values))
+    assert distinct(values).dtype == values.dtype
+
+
+def _tables(*orders: list[tuple[int, ...]]) -> BackoffTables:
+    grams = [np.arange(6, dtype=np.int32)[:, None]] + [np.array(sorted(rows), dtype=np.int32) for rows in orders]
+    return BackoffTables(order=len(grams), vocab_size=6, ngrams=grams, log10_probs=[np.zeros(len(g)) for g in grams],
+                         log10_backoffs=[np.zeros(len(g)) for g in grams])
+
+
+@pytest.mark.parametrize("orders, closed", [
+    ([[(3, 4), (4, 5)]], True),                                                   # bigrams: suffixes are words
+    ([[(3, 4), (4, 5)], [(3, 4, 5)]], True),
+    ([[(3, 4), (4, 3)], [(3, 4, 5)]], False),                                     # "4 5" missing
+    ([[(3, 4), (4, 5), (5, 3)], [(3, 4, 5), (4, 5, 3)], [(3, 4, 5, 3)]], True),
+    ([[(3, 4), (4, 5), (5, 3)], [(3, 4, 5)], [(3, 4, 5, 3)]], False),             # "4 5 3" missing at the top
+    ([[(3, 4), (4, 5), (2, 3)], [(3, 4, 5), (2, 3, 4)], [(2, 3, 4, 5)]], True),
+])
+def test_suffix_closed_true_and_false(orders, closed):
+    tables = _tables(*orders)
+    assert suffix_closed(tables) is closed
+    # the definition, n-gram by n-gram
+    assert closed == all((find_rows(tables, k - 1, tables.ngrams[k][:, 1:]) >= 0).all() for k in range(1, tables.order))
 
 
 def test_quantise_bins_by_equal_counts_with_exact_specials():

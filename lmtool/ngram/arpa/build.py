@@ -1,7 +1,11 @@
 """Backoff tables from the entries of an ARPA file: sorted, prefix-closed, duplicates refused.
 
 KenLM files (and most SRILM ones) list every prefix of a listed n-gram, so one key sort per
-order builds the tables. SRILM pruned files may list an n-gram whose prefix is not listed: the
+order builds the tables, once each n-gram's prefix row is found. KenLM lists every section in
+suffix order (by the last word, then the one before, ...): then each prefix and each suffix is
+found by binary search in the previous section as listed, the sort by key is a radix sort of
+the prefix rows, and whether every suffix is listed comes for free; in any other order a hash
+of each n-gram's ids finds its prefix (the same tables either way). SRILM pruned files may list an n-gram whose prefix is not listed: the
 prefix is added as an unlisted context row holding its backed-off probability, so scores are
 exact and re-export writes only what was read. An n-gram listed twice is refused, naming both
 lines (reading one and dropping the other would be a silent guess).
@@ -15,6 +19,7 @@ import numpy as np
 
 from lmtool.errors import ModelFileError
 from lmtool.ngram.arpa.hashing import HashIndex, hash_columns
+from lmtool.ngram.sorting import radix_order, sort_with_order
 from lmtool.ngram.tables import BackoffTables, _lookup, find_rows, log10_prob
 
 Repeats = Callable[[int, np.ndarray, np.ndarray, np.ndarray], None]
@@ -93,18 +98,30 @@ def build_tables(grams: list[np.ndarray], probs: list[np.ndarray], backoffs: lis
 
 def _prefix_closed_tables(grams, probs, backoffs, vocab, uni_prob, uni_back, uni_listed, check) -> BackoffTables | None:
     """The tables when every listed n-gram's prefix is listed (KenLM files, most SRILM ones): one
-    key sort per order. None when some prefix is missing, for :func:`build_tables`'s general path."""
+    key sort per order. None when some prefix is missing, for :func:`build_tables`'s general path.
+    Tables from a file in suffix order whose every suffix is listed are marked ``suffix_closed``."""
     tables = BackoffTables(order=1, vocab_size=vocab, ngrams=[np.arange(vocab, dtype=np.int32)[:, None]],
                            log10_probs=[uni_prob], log10_backoffs=[uni_back])
     keys = [np.arange(vocab, dtype=np.int64)]
+    closed: bool | None = True  # every suffix listed so far (a bigram's is a word); None: not known
+    perm = None
     for k in range(1, len(grams)):
         g = grams[k]
-        rows = g[:, 0].astype(np.int64) if k == 1 else _prefix_rows(tables.ngrams[k - 1], g[:, :k], keys, vocab)
+        found = _in_suffix_order(grams[k - 1], perm, g, vocab) if k > 1 else None
+        if found is not None:
+            rows, suffixes_listed = found
+            closed = closed and suffixes_listed
+        else:
+            closed = closed if k == 1 else None
+            rows = g[:, 0].astype(np.int64) if k == 1 else _prefix_rows(tables.ngrams[k - 1], g[:, :k], keys, vocab)
         if rows is None:
             return None
         key = rows * vocab + g[:, -1]
-        perm = sort_order(key)
-        key = key[perm]
+        if (g[1:, -1] >= g[:-1, -1]).all():  # listed by last word (suffix order): a stable sort by prefix will do
+            perm = radix_order(rows)
+            key = key[perm]
+        else:
+            key, perm = sort_with_order(key)
         check(k, perm, key[1:] == key[:-1], g)
         keys.append(key)
         tables.ngrams.append(np.take(g, perm, axis=0).astype(np.int32, copy=False))
@@ -114,7 +131,51 @@ def _prefix_closed_tables(grams, probs, backoffs, vocab, uni_prob, uni_back, uni
     if not uni_listed.all():
         tables.listed = [uni_listed] + [np.ones(len(g), dtype=bool) for g in tables.ngrams[1:]]
     tables._keys = keys
+    tables.suffix_closed = closed is True
     return tables
+
+
+def _in_suffix_order(previous: np.ndarray, previous_perm: np.ndarray, grams: np.ndarray,
+                     vocab: int) -> tuple[np.ndarray, bool] | None:
+    """(row of each n-gram's prefix in the previous order's sorted table, whether every n-gram's
+    suffix is listed) when the previous order's entries, as the file lists them, are in suffix
+    order (sorted by their last word, then the one before, ...: KenLM writes every section so);
+    None when they are not, when k words do not fit 63 bits, or when a prefix is not listed.
+
+    In suffix order the words packed last-word-first are increasing, so one binary search per
+    n-gram finds its prefix, and one per n-gram its suffix (the suffixes come in the same order,
+    so that search runs through the array once); no hashing."""
+    bits = max(1, (vocab - 1).bit_length())
+    if previous.shape[1] * bits > 63:
+        return None
+    listed = _reversed_words(previous, bits)
+    if not (listed[1:] > listed[:-1]).all():
+        return None
+    at = _find_sorted(listed, _reversed_words(grams[:, :-1], bits))
+    if at is None:
+        return None
+    lexicographic_row = np.empty(len(previous_perm), dtype=np.int64)
+    lexicographic_row[previous_perm] = np.arange(len(previous_perm))
+    return lexicographic_row[at], _find_sorted(listed, _reversed_words(grams[:, 1:], bits)) is not None
+
+
+def _reversed_words(rows: np.ndarray, bits: int) -> np.ndarray:
+    """Each row of ids (each below ``2**bits``) as one int64, its last id in the highest bits."""
+    packed = rows[:, -1].astype(np.int64)
+    for j in range(rows.shape[1] - 2, -1, -1):
+        packed <<= bits
+        packed |= rows[:, j]
+    return packed
+
+
+def _find_sorted(ordered: np.ndarray, queries: np.ndarray) -> np.ndarray | None:
+    """Index of each query in the increasing array ``ordered``; None if one is absent."""
+    if not len(queries):
+        return np.zeros(0, dtype=np.int64)
+    if not len(ordered):
+        return None
+    at = np.minimum(np.searchsorted(ordered, queries), len(ordered) - 1)
+    return at if (ordered[at] == queries).all() else None
 
 
 def _prefix_rows(table: np.ndarray, prefixes: np.ndarray, keys: list[np.ndarray], vocab: int) -> np.ndarray | None:
@@ -133,18 +194,6 @@ def _prefix_rows(table: np.ndarray, prefixes: np.ndarray, keys: list[np.ndarray]
     if (rows < 0).any() or not (np.take(table, rows, axis=0) == prefixes).all():
         return None  # absent (or a hash shared with another n-gram): the general path is exact
     return rows
-
-
-def sort_order(key: np.ndarray) -> np.ndarray:
-    """``np.argsort(key, kind="stable")`` of non-negative int64 keys, by sorting (key, index)
-    packed in one uint64 when both fit (about twice as fast as an argsort)."""
-    n = len(key)
-    index_bits = max(1, (n - 1).bit_length())
-    if n == 0 or int(key.max()) >= 1 << (64 - index_bits):
-        return np.argsort(key, kind="stable")
-    packed = (key.astype(np.uint64) << np.uint64(index_bits)) | np.arange(n, dtype=np.uint64)
-    packed.sort()
-    return (packed & np.uint64((1 << index_bits) - 1)).astype(np.int64)
 
 
 def _match_rows(rows: np.ndarray, sorted_grams: np.ndarray) -> np.ndarray:

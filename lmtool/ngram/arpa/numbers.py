@@ -28,11 +28,15 @@ import re
 import numpy as np
 
 from lmtool.ngram.arpa.hashing import mix
+from lmtool.ngram.sorting import distinct
 
 POW10 = 10.0 ** np.arange(23)
 _U = np.uint64
-_ASCII4 = np.array([sum(ord(c) << (8 * i) for i, c in enumerate(f"{v:04d}")) for v in range(10000)], dtype=_U)
-_TRAILING_ZEROS4 = np.array([len(f"{v:04d}") - len(f"{v:04d}".rstrip("0")) for v in range(10000)], dtype=np.int8)
+_V4 = np.arange(10000, dtype=_U)
+#: the 4 ASCII digits of v (0..9999, leading zeros kept), first digit in the lowest byte
+_ASCII4 = sum(((_V4 // _U(10 ** (3 - i)) % _U(10)) + _U(ord("0"))) << _U(8 * i) for i in range(4))
+#: how many of those 4 digits are trailing zeros ("0000" has 4)
+_TRAILING_ZEROS4 = sum((_V4 % _U(10 ** i) == 0).astype(np.int8) for i in range(1, 5))
 _LOW_BYTES = np.array([(1 << (8 * n)) - 1 for n in range(8)] + [2**64 - 1], dtype=_U)
 _FIXED_MIN, _FIXED_MAX = -4, 8  # %g's fixed notation for these exponents (precision 9)
 _DOT, _ZERO, _E = ord("."), ord("0"), ord("e")
@@ -207,7 +211,7 @@ def parse_decimal(windows: np.ndarray, starts: np.ndarray, lengths: np.ndarray) 
     pending = ~unread
     while pending.any():
         # the shapes seen among the next pending fields, each read in all fields at once
-        for shape in np.unique(key[np.flatnonzero(pending)[:512]]):
+        for shape in distinct(key[np.flatnonzero(pending)[:512]]):
             rows = np.flatnonzero((key == shape) & pending)
             pending[rows] = False
             same = (shape_lo[rows] == shape_lo[rows[0]]) & (shape_hi[rows] == shape_hi[rows[0]])
