@@ -14,7 +14,6 @@ manifest written last: a directory without a manifest is an interrupted write an
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -46,6 +45,8 @@ def compute_fingerprint(tokenizer: Tokenizer, vocabulary: Vocabulary, unit: str)
         ensure_ascii=True,
         separators=(",", ":"),
     )
+    import hashlib  # here: it maps OpenSSL's libcrypto, 3.5 MB of every process that never fingerprints
+
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()[:16]
 
 
