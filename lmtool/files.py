@@ -58,7 +58,7 @@ def _host() -> str:
 
 
 def _hostname() -> str:
-    # socket, shutil, secrets and tempfile are imported where used: together they cost about
+    # socket, shutil and tempfile are imported where used: together they cost about
     # 10 ms of every process's start (``lmtool query`` needs none of them)
     import socket
 
@@ -121,12 +121,14 @@ def owned_name(stem: str, suffix: str = "", parent: str | os.PathLike | None = N
     it can after :func:`tempfile.mkdtemp`, which creates before the caller's ``try``). Files and
     directories so created get the umask's permissions, not mkstemp's 0600.
     """
-    import secrets
-    import tempfile
+    if parent is None:
+        import tempfile
 
-    parent = os.fspath(parent) if parent is not None else tempfile.gettempdir()
+        parent = tempfile.gettempdir()
+    parent = os.fspath(parent)
     sweep_stale(parent, stem, suffix)
-    return os.path.join(parent, f"{stem}.{owner_tag()}.{secrets.token_hex(6)}{suffix}")
+    # os.urandom is what secrets.token_hex reads, without importing random and its hashes (4 ms)
+    return os.path.join(parent, f"{stem}.{owner_tag()}.{os.urandom(6).hex()}{suffix}")
 
 
 @contextmanager
