@@ -48,6 +48,7 @@ from lmtool.ngram.cluster.suffix import listed_in, rows_in
 from lmtool.ngram.compact import stored_column, tables_entry, value_kinds
 from lmtool.ngram.container import ArrayStream, write_container
 from lmtool.ngram.hashing import bucket_bits_for, mix
+from lmtool.ngram.sorting import distinct
 from lmtool.ngram.storage import model_header, vocabulary_arrays
 from lmtool.ngram.tables import BackoffTables
 from lmtool.ngram.values import (SAMPLE_STEP, ValueColumn, code_width, codebook_pays, encode_exact, padded_codebook,
@@ -200,20 +201,20 @@ def range_distinct_values(part: RangePart, plan: OrderPlan, first: int) -> list[
     or None when they alone are too many for a codebook to pay."""
     found = []
     for values in part.values:
-        distinct = np.unique(values)
-        found.append((np.unique(values[-first % SAMPLE_STEP::SAMPLE_STEP]),
-                      distinct if codebook_pays(len(distinct), plan.entries) else None))
+        values_here = distinct(values)
+        found.append((distinct(values[-first % SAMPLE_STEP::SAMPLE_STEP]),
+                      values_here if codebook_pays(len(values_here), plan.entries) else None))
     return found
 
 
 def choose_codebook(entries: int, found: list[tuple[np.ndarray, np.ndarray | None]]) -> np.ndarray | None:
     """The codebook of a column of ``entries`` values from each range's :func:`range_distinct_values`,
     or None to store it as float32: :func:`~lmtool.ngram.values.encode_exact`'s rule."""
-    if sample_mostly_distinct(len(np.unique(np.concatenate([sample for sample, _ in found]))), entries):
+    if sample_mostly_distinct(len(distinct(np.concatenate([sample for sample, _ in found]))), entries):
         return None
-    if any(distinct is None for _, distinct in found):
+    if any(values is None for _, values in found):
         return None
-    codebook = np.unique(np.concatenate([distinct for _, distinct in found]))
+    codebook = distinct(np.concatenate([values for _, values in found]))
     return codebook if codebook_pays(len(codebook), entries) else None
 
 
