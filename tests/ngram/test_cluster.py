@@ -280,6 +280,23 @@ def test_a_file_gone_from_a_worker_is_a_data_error_naming_the_machine(cluster, t
         future.result()
 
 
+def test_every_task_of_a_run_has_a_key_of_its_own():
+    # Dask gives a key it has seen the result it holds: a repeated key hands a task another's result
+    class KeyRecorder:
+        def __init__(self):
+            self.keys = []
+
+        def submit(self, function, *args, key):
+            self.keys.append(key)
+
+    client = KeyRecorder()
+    run, other = Run(client), Run(client)
+    for _ in range(50_000):  # with 24 random bits per key, as before, a repeat was near certain here
+        run.submit("piece", len, ())
+    other.submit("piece", len, ())
+    assert len(set(client.keys)) == len(client.keys) == 50_001
+
+
 def test_an_unreachable_scheduler_is_one_line_within_the_timeout():
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
