@@ -18,6 +18,10 @@ from lmtool.errors import UsageError
 STAGES = {"read and tokenize": "parts", "vocabulary": "task", "count n-grams": "parts",
           "adjust counts": "partitions by last word", "initial probabilities": "partitions by context",
           "interpolate": "partitions by last word"}
+#: the files written by partition after them (stage 6 of lmtool.ngram.cluster): what their tasks are,
+#: by the end of the stage's name ("model 3-grams by hash", ...)
+WRITING = {"outline": "partitions by last word", "by hash": "ranges of the hash index",
+           "written": "ranges writing their parts", "write ARPA": "partitions by last word"}
 
 
 def cluster_options(function: Callable) -> Callable:
@@ -110,9 +114,10 @@ class _Progress:
         self.started = time.perf_counter()
 
     def __call__(self, stage: str, done: int, total: int) -> None:
-        number = f"[{list(STAGES).index(stage) + 1}/{len(STAGES)}] " if stage in STAGES else ""
+        number = f"[{list(STAGES).index(stage) + 1}/{len(STAGES)}] " if stage in STAGES else "[write] "
         if done == 0:
             self.started = time.perf_counter()
-            click.echo(f"{number}{stage}: {total} {STAGES.get(stage, 'tasks')}", err=True)
+            tasks = STAGES.get(stage) or next((what for end, what in WRITING.items() if stage.endswith(end)), "tasks")
+            click.echo(f"{number}{stage}: {total} {tasks}", err=True)
         elif done == total:
             click.echo(f"{number}{stage}: {done}/{total} done in {time.perf_counter() - self.started:.1f} s", err=True)

@@ -379,12 +379,13 @@ def test_cli_arpa_alone_is_written_by_partition(cluster, corpus_dir, tmp_path):
 def test_cli_prints_the_cluster_its_dashboard_and_each_stage(cluster, corpus_dir, tmp_path):
     _, info = cluster
     result = CliRunner().invoke(cli, ["fit-ngram", "--corpus", str(corpus_dir / "a.txt"), "--order", "2",
-                                      "--cluster", info.scheduler, "-o", str(tmp_path / "m.npz")])
+                                      "--cluster", info.scheduler, "-o", str(tmp_path / "m.lmt")])
     assert result.exit_code == 0, result.output
     assert f"cluster {info.scheduler}: 2 worker(s), 2 thread(s)" in result.stderr
     assert f"dashboard: {info.dashboard}" in result.stderr
     for line in ("[3/6] count n-grams: 1 parts", "[4/6] adjust counts: 4 partitions by last word",
-                 "[5/6] initial probabilities: 4/4 done", "[6/6] interpolate: 4/4 done"):
+                 "[5/6] initial probabilities: 4/4 done", "[6/6] interpolate: 4/4 done",
+                 "[write] model 2-grams by hash: 4 ranges of the hash index", "[write] model 2-grams written: 4/4 done"):
         assert line in result.stderr
 
 
