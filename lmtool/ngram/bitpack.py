@@ -106,4 +106,10 @@ def window(stored: np.ndarray, bit: np.ndarray) -> np.ndarray:
     uint64 words (high bits past the end of the data read as 0)."""
     word = bit >> 6
     offset = (bit & 63).view(U64)
-    return (stored.take(word) >> offset) | (stored.take(word + 1) << (U64(64) - offset))
+    low = stored.take(word)
+    low >>= offset
+    word += 1
+    high = stored.take(word)
+    high <<= np.subtract(U64(64), offset, out=offset)
+    low |= high
+    return low

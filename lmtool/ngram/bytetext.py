@@ -23,17 +23,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lmtool.ngram.bitpack import U64, window
+from lmtool.ngram.bitpack import U64
 from lmtool.ngram.hashing import MULTIPLIER
 from lmtool.text import BOS_ID, UNK_ID
 
-#: bytes str.split() treats as whitespace: \\t \\n \\v \\f \\r, the separators \\x1c-\\x1f, space
-SPACE = np.zeros(256, dtype=bool)
-SPACE[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
 #: UTF-8 of the non-ASCII characters str.split() also splits on
 UNICODE_SPACE = re.compile(rb"\xc2[\x85\xa0]|\xe1\x9a\x80|\xe2\x80[\x80-\x8a\xa8\xa9\xaf]|\xe2\x81\x9f|\xe3\x80\x80")
 SHORT = 16  # tokens up to this many bytes are compared as two words
 SECOND = 0xBF58476D1CE4E5B9  # an odd multiplier that moves a token's second word before hashing
+#: the bytes of a token of length l (index, clipped at 16) that its first and its second word keep
+FIRST_MASK = np.array([(1 << (8 * min(l, 8))) - 1 for l in range(SHORT + 1)], dtype=np.uint64)
+SECOND_MASK = np.array([(1 << (8 * min(max(l - 8, 0), 8))) - 1 for l in range(SHORT + 1)], dtype=np.uint64)
 
 
 @dataclass
@@ -55,8 +55,11 @@ class Tokens:
 def split_lines(block: bytes) -> Tokens:
     """The tokens of ``block`` (UTF-8 text: whole lines, the last ``\\n`` optional)."""
     data = np.frombuffer(block, dtype=np.uint8)
-    space = SPACE[data]
-    edges = np.flatnonzero(np.diff(np.concatenate([[True], space, [True]]).view(np.int8)))
+    bounded = np.ones(len(data) + 2, dtype=bool)  # the block between two spaces
+    space = bounded[1:-1]
+    np.less(data - np.uint8(9), 5, out=space)  # \t \n \v \f \r (uint8 arithmetic wraps below 9)
+    space |= data - np.uint8(28) < 5  # \x1c-\x1f and the space
+    edges = np.flatnonzero(bounded[1:] != bounded[:-1])  # a bool array: numpy's fast nonzero
     begin, end = edges[0::2], edges[1::2]  # a token runs from a space->text edge to the next
     line_ends = np.flatnonzero(data == 10)
     if len(data) and data[-1] != 10:
@@ -67,18 +70,26 @@ def split_lines(block: bytes) -> Tokens:
 
 def _words(padded: np.ndarray, begin: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The first 16 bytes of each token as two little-endian words, bytes past the token zeroed.
-    ``padded`` is the text as uint64 words with at least two zero words after it."""
-    bit = begin * 8
-    first_bytes = np.minimum(length, 8)
-    second_bytes = np.clip(length - 8, 0, 8)
-    first = window(padded, bit) & _low_bytes(first_bytes)
-    second = window(padded, bit + 64) & _low_bytes(second_bytes)
-    return first, second
-
-
-def _low_bytes(n: np.ndarray) -> np.ndarray:
-    """Masks with the low ``n`` bytes set (n in 0..8; numpy shifts 1 << 64 to 0, and 0 - 1 wraps)."""
-    return (U64(1) << (n.astype(U64) * U64(8))) - U64(1)
+    ``padded`` is the text as uint64 words with at least two zero words after it: the three
+    aligned words a token's 16 bytes touch are read once each and shifted into place (numpy's
+    gather from an unaligned byte-strided view takes longer than these three aligned ones)."""
+    word = begin >> 3
+    shift = ((begin & 7) << 3).view(U64)  # bits of the first word before the token
+    back = U64(64) - shift  # a shift by 64 gives 0 in numpy
+    low = padded.take(word)
+    word += 1
+    middle = padded.take(word)
+    word += 1
+    high = padded.take(word)
+    first = middle << back
+    low >>= shift
+    first |= low
+    high <<= back
+    middle >>= shift
+    middle |= high
+    first &= FIRST_MASK.take(length, mode="clip")
+    middle &= SECOND_MASK.take(length, mode="clip")
+    return first, middle
 
 
 def _as_words(data: bytes) -> np.ndarray:
@@ -99,6 +110,8 @@ class ByteVocabulary:
 
     The index is an open-addressing table of the short tokens' ids, at most a quarter full,
     addressed by the top bits of their hash; a probe that meets an empty slot ends the search.
+    An empty slot holds the id of a sentinel record (one past the vocabulary, of length -1),
+    so every probe compares records without first testing for emptiness.
     """
 
     def __init__(self, offsets: np.ndarray, data: bytes) -> None:
@@ -106,13 +119,15 @@ class ByteVocabulary:
         (a compact model file stores its vocabulary so: no Python string is made here)."""
         offsets = np.asarray(offsets, dtype=np.int64)
         begin, length = offsets[:-1], np.diff(offsets)
-        self._first, self._second = _words(_as_words(data), begin, length)
-        self._length, self._hash = length, _key(self._first, self._second, length)
+        first, second = _words(_as_words(data), begin, length)
+        self._empty = len(length)
+        self._first, self._second = np.append(first, U64(0)), np.append(second, U64(0))
+        self._length = np.append(length, -1)
         ids = np.arange(len(length))
         short = np.flatnonzero((length <= SHORT) & (ids != BOS_ID))  # text "<s>" is <unk>, as Vocabulary.encode has it
         self._bits = max(2, int(len(short)).bit_length() + 2)
-        self._table = np.full((1 << self._bits) + len(short), -1, dtype=np.int64)  # room to probe past the end
-        home = (self._hash[short] >> U64(64 - self._bits)).astype(np.int64)
+        self._table = np.full((1 << self._bits) + len(short), self._empty, dtype=np.int64)  # room to probe past the end
+        home = (_key(first, second, length)[short] >> U64(64 - self._bits)).astype(np.int64)
         order = np.argsort(home, kind="stable")
         # linear probing, entries in home order: the i-th lands at the first free slot >= its home
         slot = np.maximum.accumulate(home[order] - np.arange(len(short))) + np.arange(len(short))
@@ -130,20 +145,23 @@ class ByteVocabulary:
         """The id of every token of ``block`` (out-of-vocabulary ones, and ``<s>``, get ``<unk>``)."""
         length = tokens.end - tokens.begin
         first, second = _words(_as_words(block), tokens.begin, length)
-        keys = _key(first, second, length)
-        ids = np.full(len(keys), UNK_ID, dtype=np.int64)
-        pending = np.arange(len(keys))  # a long token matches no short entry: the dict below has it
-        slot = (keys >> U64(64 - self._bits)).astype(np.int64)
-        while len(pending):
+        slot = (_key(first, second, length) >> U64(64 - self._bits)).astype(np.int64)
+        ids, pending = None, None  # the first probe serves every token, later ones those still pending
+        while True:  # a long token matches no short entry (its length differs): the dict below has it
             candidate = self._table.take(slot)
-            filled = candidate >= 0
-            c = np.where(filled, candidate, 0)
-            same = filled & (self._hash.take(c) == keys[pending]) & (self._first.take(c) == first[pending])
-            same &= (self._second.take(c) == second[pending]) & (self._length.take(c) == length[pending])
-            ids[pending[same]] = candidate[same]
-            go_on = np.flatnonzero(filled & ~same)
-            pending, slot = pending[go_on], slot[go_on] + 1
-        for i in np.flatnonzero(length > SHORT).tolist() if self._slow else ():
+            same = self._first.take(candidate) == first
+            same &= self._second.take(candidate) == second
+            same &= self._length.take(candidate) == length
+            go_on = np.flatnonzero(~same & (candidate != self._empty))
+            if ids is None:
+                ids, pending = np.where(same, candidate, UNK_ID), go_on
+            else:
+                ids[pending[same]] = candidate[same]
+                pending = pending[go_on]
+            if not len(go_on):
+                break
+            first, second, length, slot = first[go_on], second[go_on], length[go_on], slot[go_on] + 1
+        for i in np.flatnonzero(tokens.end - tokens.begin > SHORT).tolist() if self._slow else ():
             ids[i] = self._slow.get(block[tokens.begin[i] : tokens.end[i]].decode("utf-8"), UNK_ID)
         return ids
 

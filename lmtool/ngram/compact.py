@@ -172,7 +172,8 @@ class CompactTables:
 
     def child_rows(self, k: int, prefix_rows: np.ndarray, words: np.ndarray) -> np.ndarray:
         """Rows at order ``k`` of the n-grams (prefix row, word); -1 where not listed."""
-        keys = np.asarray(prefix_rows).astype(U64) * U64(self.vocab_size) + np.asarray(words).astype(U64)
+        keys = np.multiply(prefix_rows, U64(self.vocab_size), dtype=U64, casting="unsafe")
+        np.add(keys, words, out=keys, casting="unsafe")
         return self.index(k).find(keys)
 
     def probs(self, k: int, rows: np.ndarray) -> np.ndarray:

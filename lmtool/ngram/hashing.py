@@ -72,14 +72,22 @@ def bucket_bits_for(entries: int, bits: int) -> int:
     return bucket_bits
 
 
+#: the offset a failed scan gives: far enough below zero that a row plus it stays negative
+_ABSENT = -(1 << 62)
+
+
 @functools.lru_cache(maxsize=None)
-def _fields(width: int, per_read: int) -> tuple[np.uint64, np.uint64, np.uint64, np.ndarray]:
+def _fields(width: int, per_read: int) -> tuple[np.uint64, np.uint64, np.ndarray, np.ndarray]:
     """For ``per_read`` fields of ``width`` bits in a word: 1 in each field's lowest bit, each
-    field's top bit, each field's other bits, and ``first[j]``: the bits of the first j fields."""
+    field's bits but its top one, ``tops[s]``: the top bits of the first min(s, per_read) fields,
+    and ``field_of[b]``: the field whose top bit is bit ``b`` (:data:`_ABSENT` for other bits,
+    and for ``b`` = 64, the bit count of ``0 - 1``)."""
     repeat = sum(1 << (j * width) for j in range(per_read))
-    tops = repeat << (width - 1)
-    first = np.array([(1 << (j * width)) - 1 for j in range(per_read + 1)], dtype=U64)
-    return U64(repeat), U64(tops), U64(tops - repeat), first
+    top = repeat << (width - 1)
+    tops = np.array([((1 << (j * width)) - 1) & top for j in range(per_read + 1)], dtype=U64)
+    field_of = np.full(65, _ABSENT, dtype=np.int64)
+    field_of[np.arange(per_read) * width + width - 1] = np.arange(per_read)
+    return U64(repeat), U64(top - repeat), tops, field_of
 
 
 @dataclass
@@ -124,46 +132,64 @@ class BucketIndex:
         """The row of each key, -1 where the key is not stored.
 
         One 64-bit read fetches the first ``64 // width`` quotients of a bucket (they are
-        consecutive bits), which covers most buckets whole; the few longer ones read on.
+        consecutive bits), which covers most buckets whole; the few longer ones read on. Every
+        step works in place on a few arrays: the lookup is a chain of about 30 array passes,
+        which, more than the memory reads, is its cost.
         """
-        hashes = mix(keys, self.bits)
-        width = self.quotient_width
-        wanted = hashes & _mask(width)
-        bucket = (hashes >> U64(width)).astype(np.int64)
-        start, end = self.pointers.take(bucket).astype(np.int64), self.pointers.take(bucket + 1).astype(np.int64)
+        bits, width = self.bits, self.quotient_width
+        h = np.multiply(keys, U64(MULTIPLIER), dtype=U64, casting="unsafe")  # mix(), in place
+        if bits < 64:
+            h &= _mask(bits)
+        h ^= h >> U64((bits + 1) // 2)
+        bucket = h >> U64(width)
+        start = self.pointers.take(bucket)
+        bucket += U64(1)
+        size = self.pointers.take(bucket)
+        size -= start
+        rows = start.astype(np.int64)
         if width == 0 or self.entries == 0:  # a bucket per key: a key is stored iff its bucket is not empty
-            return np.where(end > start, start, -1)
+            return np.where(size > 0, rows, -1)
+        h &= _mask(width)  # the quotients wanted
         per_read = max(1, 64 // width)
         # the first read serves every query (an empty bucket's read, clamped inside the data,
         # matches nothing); only queries whose bucket holds more than per_read entries go on
-        offset = self._scan(np.minimum(start, max(self.entries - 1, 0)), end - start, wanted, per_read)
-        rows = np.where(offset >= 0, start + offset, -1)
-        longer = np.flatnonzero((offset < 0) & (end - start > per_read))
-        position = start[longer]
+        rows += self._scan(np.minimum(rows, self.entries - 1), size, h, per_read)
+        np.maximum(rows, -1, out=rows)
+        longer = np.flatnonzero(size > per_read)
+        longer = longer[rows[longer] < 0]
+        position = start[longer].astype(np.int64)
+        end, wanted = position + size[longer], h[longer]
         while len(longer):
             position += per_read
-            offset = self._scan(position, end[longer] - position, wanted[longer], per_read)
-            rows[longer] = np.where(offset >= 0, position + offset, -1)
-            more = (offset < 0) & (end[longer] - position > per_read)
-            longer, position = longer[more], position[more]
+            found = position + self._scan(position, end - position, wanted, per_read)
+            rows[longer] = np.maximum(found, -1)
+            more = (found < 0) & (end - position > per_read)
+            longer, position, end, wanted = longer[more], position[more], end[more], wanted[more]
         return rows
 
     def _scan(self, position: np.ndarray, size: np.ndarray, wanted: np.ndarray, per_read: int) -> np.ndarray:
         """Offset of ``wanted`` among the (at most ``per_read``) quotients read from ``position``
-        on, counting only the first ``size`` of them; -1 where absent.
+        on, counting only the first ``size`` of them; :data:`_ABSENT` where absent.
 
         All fields at once, SWAR-style (Lamport 1975): xor with ``wanted`` repeated in every
         field leaves a zero field exactly where it matches; adding each field's low bits to
         all-ones low bits sets its top bit iff they are not all zero, with no carry into the next
         field, so the zero fields are found exactly. A bucket's quotients are distinct, so at
-        most one field matches: its top bit is a power of two, whose float exponent is its place.
+        most one field matches: its top bit ``b`` alone is set, and ``b`` is the bit count of
+        that word minus one (64 when none is set).
         """
         width = self.quotient_width
-        repeat, tops, lows, first = _fields(width, per_read)
-        x = window(self.quotients, position * width) ^ (wanted * repeat)
-        zero = ~(((x & lows) + lows) | x) & tops & first[np.minimum(size, per_read)]
-        exponent = np.frexp(zero.astype(np.float64))[1]  # the top bit of field j is bit j*width + width-1
-        return np.where(zero != 0, (exponent - width) // width, -1)
+        repeat, lows, tops, field_of = _fields(width, per_read)
+        x = window(self.quotients, position * width)
+        y = np.multiply(wanted, repeat)
+        x ^= y
+        np.bitwise_and(x, lows, out=y)
+        y += lows
+        y |= x
+        np.invert(y, out=y)
+        y &= tops.take(size, mode="clip")
+        y -= U64(1)
+        return field_of.take(np.bitwise_count(y))
 
     def keys(self) -> np.ndarray:
         """Every stored key, in row order (the inverse of :meth:`build`)."""

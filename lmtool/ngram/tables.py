@@ -165,17 +165,19 @@ def score_stream(tables, ids: np.ndarray, starts: np.ndarray) -> tuple[np.ndarra
         hi = min(lo + CHUNK, n)
         begin = max(0, lo - tables.order + 1)
         window = slice(begin, hi)
-        out = _score_window(tables, stream[window], np.minimum(segment_end[window], hi) - begin, depth[window])
+        room = np.minimum(segment_end[window], hi) - np.arange(begin, hi)
+        out = _score_window(tables, stream[window], room, depth[window])
         log10[lo:hi], length[lo:hi] = out[0][lo - begin :], out[1][lo - begin :]
     target = token_positions(starts)
     return log10[target], length[target].astype(np.int64)
 
 
-def _score_window(tables, stream: np.ndarray, segment_end: np.ndarray, depth: np.ndarray):
+def _score_window(tables, stream: np.ndarray, room: np.ndarray, depth: np.ndarray):
     """log10 p and n-gram length at every position of a window of the padded stream.
 
+    ``room[p]`` is how many positions from p on lie in p's segment (and in the window).
     ``rows[k][p]`` is the row at order k of the (k+1)-gram starting at p (-1 when not listed or
-    crossing ``segment_end[p]``) and ``longest[p]`` the length of the longest listed n-gram
+    crossing its segment's end) and ``longest[p]`` the length of the longest listed n-gram
     starting at p: every prefix of a listed n-gram is listed, so the n-gram of length l ending at
     p is listed iff ``longest[p - l + 1] >= l`` (and it starts inside p's segment). Everything
     after the lookups is shifted slices of these arrays, so no per-target gathers.
@@ -185,10 +187,10 @@ def _score_window(tables, stream: np.ndarray, segment_end: np.ndarray, depth: np
     longest = np.ones(n, dtype=np.int16)
     alive = np.arange(n)  # positions whose k-gram is listed, for the current k
     for k in range(1, order):
-        alive = alive[alive + k < segment_end[alive]]
+        alive = alive[room.take(alive) > k]
         if k >= 2 and tables.suffix_closed:  # the (k+1)-gram at p is listed only if its suffix at p+1 is
-            alive = alive[rows[k - 1][alive + 1] >= 0]
-        found = tables.child_rows(k, rows[k - 1][alive], stream[alive + k])
+            alive = alive[rows[k - 1][1:].take(alive) >= 0]
+        found = tables.child_rows(k, rows[k - 1].take(alive), stream[k:].take(alive))
         rows.append(np.full(n, -1, dtype=np.int64))
         rows[k][alive] = found
         alive = alive[found >= 0]
@@ -200,12 +202,12 @@ def _score_window(tables, stream: np.ndarray, segment_end: np.ndarray, depth: np
     log10 = np.empty(n, dtype=np.float64)
     for l in range(1, min(order, n) + 1):
         start = np.flatnonzero(match[l - 1 :] == l)  # where the matched l-gram ending at start + l - 1 starts
-        log10[start + l - 1] = tables.probs(l - 1, rows[l - 1][start])
+        log10[l - 1 :][start] = tables.probs(l - 1, rows[l - 1].take(start))
     # backing off from length j + 1 to j at p: the context of length j ending at p - 1 (starting at
     # p - j) is listed, inside the segment, and no longer n-gram matched
     for j in range(1, min(order, n)):
         start = np.flatnonzero((match[j:] <= j) & (longest[: n - j] >= j) & (depth[j:] >= j))
-        log10[start + j] += tables.backoffs(j - 1, rows[j - 1][start])
+        log10[j:][start] += tables.backoffs(j - 1, rows[j - 1].take(start))
     return log10, match
 
 
