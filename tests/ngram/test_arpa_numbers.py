@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from lmtool.ngram.arpa.fields import PADDING, split_block
 from lmtool.ngram.arpa.hashing import HashIndex, hash_columns
 from lmtool.ngram.arpa.numbers import byte_windows, format_g9, parse_decimal
 
@@ -46,7 +47,7 @@ def test_format_g9_of_nothing():
 
 def parse(fields: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
     lengths = np.array([len(f) for f in fields], dtype=np.int64)
-    buffer = np.frombuffer(b"".join(fields) + b"\0" * 16, dtype=np.uint8)
+    buffer = np.frombuffer(b"".join(fields) + bytes(PADDING), dtype=np.uint8)
     return parse_decimal(byte_windows(buffer), np.cumsum(lengths) - lengths, lengths)
 
 
@@ -92,3 +93,16 @@ def test_hash_index_reports_a_repeated_hash():
 def test_hash_columns_depends_on_every_column():
     rows = np.array([[1, 2, 3], [1, 2, 4], [0, 2, 3], [3, 2, 1]])
     assert len(set(hash_columns(rows).tolist())) == 4
+
+
+@pytest.mark.parametrize("counts", [[3, 3, 3], [2, 4, 2, 4], [3, 3, 0, 3], [4, 4, 4, 0, 4, 4, 4], [5], [1, 1, 2, 0]])
+def test_split_block_counts_the_fields_of_every_line(counts):
+    # equal counts take the strided check; unequal ones (or blank lines) whose total divides the
+    # line count evenly must fall back to the search, not take the guess
+    text = "".join(" ".join(f"f{i}x{j}" for j in range(n)) + ("\t" if n % 2 else "") + "\n" for i, n in enumerate(counts))
+    block = split_block(np.frombuffer(text.encode() + bytes(PADDING), dtype=np.uint8))
+    expected = [n for n in counts if n]
+    assert block.count.tolist() == expected
+    assert block.line.tolist() == [i for i, n in enumerate(counts) if n]
+    assert block.first.tolist() == np.cumsum([0] + expected[:-1]).tolist()
+    assert block.n_lines == len(counts)

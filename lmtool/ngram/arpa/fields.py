@@ -53,11 +53,26 @@ def split_block(buffer: np.ndarray) -> Block:
     edges = np.flatnonzero(field[1:] != field[:-1])
     starts, ends = edges[0::2], edges[1::2]
     newlines = np.flatnonzero(buffer[: len(buffer) - PADDING] == ord("\n"))
-    fields_before = np.searchsorted(starts, newlines)  # fields on lines 0..i
+    fields_before = _fields_before(starts, newlines)  # fields on lines 0..i
     count = np.diff(fields_before, prepend=0)
     line = np.flatnonzero(count)
     return Block(buffer=buffer, windows=byte_windows(buffer), starts=starts, lengths=ends - starts,
                  first=fields_before[line] - count[line], count=count[line], line=line, n_lines=len(newlines))
+
+
+def _fields_before(starts: np.ndarray, newlines: np.ndarray) -> np.ndarray:
+    """How many fields start before each newline (both arrays increasing).
+
+    A section's lines mostly have one field count c (KenLM writes a backoff on every line below
+    the highest order): then the answer is c, 2c, 3c, ..., which two strided comparisons confirm
+    (field c(i+1) - 1 starts before newline i, field c(i+1) after it); otherwise (section
+    headers, blank lines, SRILM's optional backoffs) one binary search per newline."""
+    lines = len(newlines)
+    if lines and len(starts) and len(starts) % lines == 0:
+        c = len(starts) // lines
+        if (starts[c - 1 :: c] < newlines).all() and (starts[c::c] > newlines[:-1]).all():
+            return np.arange(c, c * lines + 1, c)
+    return np.searchsorted(starts, newlines)
 
 
 def _chunks(windows: np.ndarray, starts: np.ndarray, lengths: np.ndarray, n_chunks: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -87,9 +102,9 @@ class WordIndex:
         self.n_chunks = max(1, -(-int(lengths.max(initial=0)) // 8))
         self.lengths = lengths
         chunks = _chunks(byte_windows(buffer), np.cumsum(lengths) - lengths, lengths, self.n_chunks)
-        self.chunks = np.zeros((len(words), self.n_chunks), dtype=np.uint64)
+        self.chunks = np.zeros((self.n_chunks, len(words)), dtype=np.uint64)  # chunk q of every word: one row
         for q, (rows, values) in enumerate(chunks):
-            self.chunks[rows, q] = values
+            self.chunks[q, rows] = values
         self.index = HashIndex(_hash(chunks, lengths), slots_per_item=8)  # small, probed millions of times
         # two words sharing a hash (about 2**-64 per pair) would break the lookup: use a dict then
         self.fallback = None if self.index.unique else {word: i for i, word in enumerate(words)}
@@ -106,9 +121,10 @@ class WordIndex:
         chunks = _chunks(block.windows, block.starts[fields], lengths, self.n_chunks)
         candidate = self.index.find(_hash(chunks, lengths))
         safe = np.maximum(candidate, 0)
-        same = (self.lengths[safe] == lengths) & (self.chunks[safe, 0] == chunks[0][1])
+        same = self.lengths.take(safe) == lengths
+        same &= self.chunks[0].take(safe) == chunks[0][1]
         for q, (rows, values) in enumerate(chunks[1:], start=1):
-            same[rows] &= self.chunks[safe[rows], q] == values
+            same[rows] &= self.chunks[q].take(safe[rows]) == values
         found = np.where(same, candidate, -1)
         if fits is None:
             return found

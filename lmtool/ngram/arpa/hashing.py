@@ -59,13 +59,13 @@ class HashIndex:
     def find(self, hashes: np.ndarray) -> np.ndarray:
         """Index of each hash among the indexed ones, -1 where absent."""
         slot = (hashes >> self.shift).astype(np.int64)
-        item = self.slot_item[slot]
-        found = np.where(self.slot_hash[slot] == hashes, item, -1).astype(np.int64)
+        item = self.slot_item.take(slot).astype(np.int64, copy=False)
+        found = np.where(self.slot_hash.take(slot) == hashes, item, -1)
         pending = np.flatnonzero((found < 0) & (item >= 0))  # an occupied slot of another hash
         while len(pending):
             slot[pending] += 1
-            item = self.slot_item[slot[pending]]
-            hit = (item >= 0) & (self.slot_hash[slot[pending]] == hashes[pending])
+            item = self.slot_item.take(slot[pending])
+            hit = (item >= 0) & (self.slot_hash.take(slot[pending]) == hashes[pending])
             found[pending[hit]] = item[hit]
             pending = pending[(item >= 0) & ~hit]
         return found
