@@ -18,6 +18,15 @@ ZERO = ord("0")
 #: the three digits of 0..999 and a zero byte, as one uint32 each (a gather of these writes three
 #: digits at once; the zero byte is squeezed out with the rest)
 GROUPS = np.array([list(f"{n:03d}".encode()) + [0] for n in range(1000)], dtype=np.uint8).view(np.uint32).ravel()
+#: the same spelled without leading zeros (as zero bytes) for a number's first group: entries
+#: 0..999 for a first group above the lowest (0 spells nothing), 1000..1999 for the lowest
+#: (0 spells "0"), 2000..2999 the full GROUPS for the groups after the first
+LEADING = np.concatenate([
+    np.array([[0] * (3 - len(str(n))) + list(str(n).encode()) + [0] if n else [0, 0, 0, 0] for n in range(1000)],
+             dtype=np.uint8).view(np.uint32).ravel(),
+    np.array([[0] * (3 - len(str(n))) + list(str(n).encode()) + [0] for n in range(1000)],
+             dtype=np.uint8).view(np.uint32).ravel(),
+    GROUPS])
 
 
 def integer_width(values: np.ndarray) -> int:
@@ -33,15 +42,22 @@ def decimal_width(values: np.ndarray, places: int) -> int:
 
 def put_integers(matrix: np.ndarray, column: int, values: np.ndarray, width: int) -> np.ndarray:
     """Write each non-negative integer in decimal, right-aligned in ``width`` columns from
-    ``column`` (leading zeros as zero bytes); returns each row's number of digits."""
-    rest = np.asarray(values, dtype=np.int64).copy()
+    ``column`` (leading zeros as zero bytes); returns each row's number of digits.
+
+    Three digits per gather, right to left: a group with digits further left is spelled in full
+    (:data:`GROUPS`), the number's first group without its leading zeros (:data:`LEADING`)."""
+    rest = np.asarray(values, dtype=np.int64)
     digits = np.ones(len(rest), dtype=np.int64)
-    for place in range(width):
-        shown = (rest > 0) | (place == 0)
-        matrix[:, column + width - 1 - place] = np.where(shown, ZERO + rest % 10, 0)
-        if place:
-            digits += shown
-        rest //= 10
+    for power in range(1, width):
+        digits += rest >= 10**power
+    for group in range(-(-width // 3)):
+        end = column + width - 3 * group
+        start = max(column, end - 3)
+        index = rest // 10 ** (3 * group) % 1000
+        first = 1000 if group == 0 else 0  # where this group's table starts when it is the number's first
+        index += (2000 - first) * (rest >= 10 ** (3 * group + 3)) + first
+        three = LEADING.take(index).view(np.uint8).reshape(-1, 4)
+        matrix[:, start:end] = three[:, 3 - (end - start) : 3]
     return digits
 
 
