@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import logging
 import os
 import signal
 import sys
 import threading
-from contextlib import contextmanager
-from typing import Iterator
+import traceback
+from contextlib import contextmanager, suppress
+from typing import Callable, Iterator, NoReturn
 
 import click
 
@@ -162,6 +164,50 @@ def cli(verbose: int, quiet: bool) -> None:
     logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr)
 
 
+def exit_status(code: object) -> int:
+    """The exit status ``sys.exit(code)`` gives: 0 for None, an int as it is, otherwise 1 after
+    printing ``code`` to stderr."""
+    if code is None or isinstance(code, int):
+        return code or 0
+    print(code, file=sys.stderr)
+    return 1
+
+
+def leave_as_job_worker(run: Callable[[], object]) -> NoReturn:
+    """Run ``run`` (the CLI, which ends in ``sys.exit``), then end this ``torchrun`` worker with the
+    status it gave, without finalizing the interpreter.
+
+    Why: DistributedDataParallel keeps the gloo process group alive in C++ after
+    ``destroy_process_group`` (seen with torch 2.13), so gloo's worker threads outlive the
+    program. One of them may still be freeing a finished collective (the last ``broadcast`` or
+    ``all_gather`` of :mod:`lmtool.neural.distributed`, held by the closing barrier) whose tensor
+    has a Python object; freeing it takes the GIL. Once the interpreter is finalizing, Python ends such a
+    thread with ``pthread_exit``, and that unwinding through a C++ destructor calls
+    ``std::terminate``: "terminate called without an active exception", SIGABRT, a rank that
+    finished its work fails the job. So the worker leaves as a forked ``multiprocessing`` child
+    does: the exit handlers run (logging is flushed), stdout and stderr are flushed, then
+    ``os._exit``. Nothing is lost: the training files and the checkpoint lock are closed before
+    the CLI returns, the exit status is the one ``sys.exit`` gave, and an error the CLI does not
+    map to a status still prints its traceback and exits 1.
+    """
+    try:
+        run()
+        code = 0
+    except SystemExit as done:
+        code = exit_status(done.code)
+    except Exception:
+        traceback.print_exc()
+        code = 1
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(OSError, ValueError):  # a closed or broken stream: the status still counts
+            stream.flush()
+    os._exit(code)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``lmtool`` console script and ``python -m lmtool``."""
+    """Entry point of the ``lmtool`` console script and ``python -m lmtool``; a worker of a
+    ``torchrun`` job (``WORLD_SIZE`` above 1) leaves by :func:`leave_as_job_worker`."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        leave_as_job_worker(lambda: cli.main(args=argv, prog_name="lmtool"))
     cli.main(args=argv, prog_name="lmtool")
