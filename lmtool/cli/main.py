@@ -208,6 +208,7 @@ def leave_as_job_worker(run: Callable[[], object]) -> NoReturn:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``lmtool`` console script and ``python -m lmtool``; a worker of a
     ``torchrun`` job (``WORLD_SIZE`` above 1) leaves by :func:`leave_as_job_worker`."""
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+    world = os.environ.get("WORLD_SIZE", "1").strip()
+    if world.isdigit() and int(world) > 1:
         leave_as_job_worker(lambda: cli.main(args=argv, prog_name="lmtool"))
     cli.main(args=argv, prog_name="lmtool")
