@@ -155,10 +155,6 @@ def score_stream(tables, ids: np.ndarray, starts: np.ndarray) -> tuple[np.ndarra
     """
     stream, segment_end = padded_stream(ids, starts)
     n = len(stream)
-    # depth[p]: how far p is from its segment's <s> (an n-gram ending at p has at most depth[p] + 1 words)
-    starts = np.asarray(starts, dtype=np.int64)
-    lengths = np.diff(starts)
-    depth = np.arange(n) - np.repeat(starts[:-1] + np.arange(len(lengths)), lengths + 1)
     log10 = np.empty(n, dtype=np.float64)
     length = np.empty(n, dtype=np.int16)
     for lo in range(0, n, CHUNK):
@@ -166,20 +162,20 @@ def score_stream(tables, ids: np.ndarray, starts: np.ndarray) -> tuple[np.ndarra
         begin = max(0, lo - tables.order + 1)
         window = slice(begin, hi)
         room = np.minimum(segment_end[window], hi) - np.arange(begin, hi)
-        out = _score_window(tables, stream[window], room, depth[window])
+        out = _score_window(tables, stream[window], room)
         log10[lo:hi], length[lo:hi] = out[0][lo - begin :], out[1][lo - begin :]
     target = token_positions(starts)
     return log10[target], length[target].astype(np.int64)
 
 
-def _score_window(tables, stream: np.ndarray, room: np.ndarray, depth: np.ndarray):
+def _score_window(tables, stream: np.ndarray, room: np.ndarray):
     """log10 p and n-gram length at every position of a window of the padded stream.
 
     ``room[p]`` is how many positions from p on lie in p's segment (and in the window).
     ``rows[k][p]`` is the row at order k of the (k+1)-gram starting at p (-1 when not listed or
     crossing its segment's end) and ``longest[p]`` the length of the longest listed n-gram
     starting at p: every prefix of a listed n-gram is listed, so the n-gram of length l ending at
-    p is listed iff ``longest[p - l + 1] >= l`` (and it starts inside p's segment). Everything
+    p is listed iff ``longest[p - l + 1] >= l``. Everything
     after the lookups is shifted slices of these arrays, so no per-target gathers.
     """
     n, order = len(stream), tables.order
@@ -195,18 +191,20 @@ def _score_window(tables, stream: np.ndarray, room: np.ndarray, depth: np.ndarra
         rows[k][alive] = found
         alive = alive[found >= 0]
         longest[alive] = k + 1
-    # the match length at p: the longest listed n-gram ending at p
+    # the match length at p: the longest listed n-gram ending at p (one that starts at q is
+    # inside q's segment, so it never reaches p from an earlier segment)
     match = np.ones(n, dtype=np.int16)
     for l in range(2, min(order, n) + 1):
-        match[l - 1 :][(longest[: n - l + 1] >= l) & (depth[l - 1 :] >= l - 1)] = l
+        match[l - 1 :][longest[: n - l + 1] >= l] = l
     log10 = np.empty(n, dtype=np.float64)
     for l in range(1, min(order, n) + 1):
         start = np.flatnonzero(match[l - 1 :] == l)  # where the matched l-gram ending at start + l - 1 starts
         log10[l - 1 :][start] = tables.probs(l - 1, rows[l - 1].take(start))
     # backing off from length j + 1 to j at p: the context of length j ending at p - 1 (starting at
-    # p - j) is listed, inside the segment, and no longer n-gram matched
+    # p - j) is listed and no longer n-gram matched. At a segment's <s> this adds the previous
+    # segment's backoffs: harmless, a <s> is never scored
     for j in range(1, min(order, n)):
-        start = np.flatnonzero((match[j:] <= j) & (longest[: n - j] >= j) & (depth[j:] >= j))
+        start = np.flatnonzero((match[j:] <= j) & (longest[: n - j] >= j))
         log10[j:][start] += tables.backoffs(j - 1, rows[j - 1].take(start))
     return log10, match
 

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from lmtool.lm import LanguageModel
-from lmtool.ngram import fit_ngram
+from lmtool.ngram import compact, fit_ngram, read_arpa
+from lmtool.ngram import tables as tables_module
 from lmtool.ngram.tables import LN10, log10_distribution, log10_prob, score_stream
 from lmtool.text import EncodedSplit
 
@@ -123,3 +124,52 @@ def test_batched_top_predictions_equal_the_stepwise_ones(data, model, method):
     assert ids.shape == (count, 4)
     assert np.allclose(log_probs, step_log_probs, atol=1e-12)
     assert np.array_equal(ids, step_ids)
+
+
+# "a b a" is listed while its suffix "b a" is not (SRILM's pruning can leave such files)
+NOT_SUFFIX_CLOSED = """\\data\\
+ngram 1=5
+ngram 2=3
+ngram 3=2
+
+\\1-grams:
+-1.0\t<unk>\t0
+-99\t<s>\t-0.5
+-0.6\t</s>\t0
+-0.4\ta\t-0.2
+-0.7\tb\t-0.1
+
+\\2-grams:
+-0.3\t<s> a\t-0.15
+-0.2\ta b\t-0.05
+-0.5\tb </s>\t0
+
+\\3-grams:
+-0.1\t<s> a b
+-0.05\ta b a
+
+\\end\\
+"""
+
+
+@pytest.mark.parametrize("chunk", [2, 5, 1 << 16])
+def test_stream_scores_equal_single_lookups_across_segments_and_windows(tmp_path, monkeypatch, chunk):
+    # n-grams must not reach across a segment's start, nor a window's edge change a score, also
+    # when the tables are not suffix-closed (no lookup is skipped for a missing suffix)
+    path = tmp_path / "m.arpa"
+    path.write_text(NOT_SUFFIX_CLOSED)
+    tables = read_arpa(path).tables
+    assert not compact.suffix_closed(tables)
+    monkeypatch.setattr(tables_module, "CHUNK", chunk)
+    rng = np.random.default_rng(chunk)
+    segments = [rng.choice([0, 3, 4], rng.integers(0, 7)).tolist() + [2] for _ in range(60)]
+    ids = np.array([i for segment in segments for i in segment])
+    starts = np.concatenate([[0], np.cumsum([len(segment) for segment in segments])])
+    log10, _ = score_stream(tables, ids, starts)
+    grams = []
+    for segment in segments:
+        padded = [1] + segment
+        for t in range(1, len(padded)):
+            context = padded[max(0, t - 2) : t]
+            grams.append([-1] * (2 - len(context)) + context + [padded[t]])
+    np.testing.assert_allclose(log10, log10_prob(tables, np.array(grams)), atol=1e-12)
