@@ -7,6 +7,11 @@ The small ``\\data\\`` header is read line by line; the sections are read in blo
 unigram section's words make the vocabulary (one dict pass), higher orders look their words
 up in it vectorised. Only section headers and ``\\end\\`` are handled one by one.
 
+:meth:`ArpaReader.entries` hands the sections' entries over block by block, as they are read:
+:func:`read_arpa_sections` keeps them all (for :mod:`~lmtool.ngram.arpa.build`), the streaming
+converter (:mod:`~lmtool.ngram.arpa.stream`) keeps only what the next order needs, and either
+gets every check below.
+
 Every defect is a :class:`ModelFileError` naming the file, the line where it is known, and
 the defect: a line without a ``\\data\\`` header, a malformed or repeated ``ngram N=COUNT``,
 sections out of order, a line with the wrong number of fields, a field that is not a number,
@@ -23,6 +28,7 @@ import pathlib
 import re
 import zlib
 from dataclasses import dataclass, field
+from typing import Iterator
 
 import numpy as np
 
@@ -39,19 +45,40 @@ _UNREADABLE = (OSError, EOFError, zlib.error)
 
 
 @dataclass
+class Entries:
+    """The entries of one section read from one block: word ids (m, k) in file order (None for
+    the unigrams, whose ids are known once their section ends), log10 values, line numbers."""
+
+    ids: np.ndarray | None
+    probs: np.ndarray
+    backoffs: np.ndarray
+    lines: np.ndarray
+
+
+@dataclass
 class Section:
-    """The entries of one ``\\k-grams:`` section: word ids (file order), log10 values, line numbers."""
+    """One ``\\k-grams:`` section: its order, header line and entries read so far (``count``),
+    and the entries themselves when the reader's user keeps them (:meth:`add`)."""
 
     order: int
     line: int
+    count: int = 0
     ids: list = field(default_factory=list)
     probs: list = field(default_factory=list)
     backoffs: list = field(default_factory=list)
     lines: list = field(default_factory=list)
 
+    def add(self, entries: Entries) -> None:
+        """Keep ``entries`` (the unigrams' ids are set when their section ends)."""
+        if entries.ids is not None:
+            self.ids.append(entries.ids)
+        self.probs.append(entries.probs)
+        self.backoffs.append(entries.backoffs)
+        self.lines.append(entries.lines)
+
     def take_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """The entries as four arrays (ids (m, k), probs, backoffs, line numbers); the section
-        lets go of its per-block pieces, so only one copy is held."""
+        """The kept entries as four arrays (ids (m, k), probs, backoffs, line numbers); the
+        section lets go of its per-block pieces, so only one copy is held."""
         k = self.order
         join = lambda parts, empty: np.concatenate(parts) if parts else empty  # noqa: E731
         out = (join(self.ids, np.zeros((0, k), dtype=np.int32)), join(self.probs, np.zeros(0)),
@@ -59,12 +86,9 @@ class Section:
         self.ids, self.probs, self.backoffs, self.lines = [out[0]], [out[1]], [out[2]], [out[3]]
         return out
 
-    def __len__(self) -> int:
-        return sum(len(p) for p in self.probs)
-
 
 class ArpaReader:
-    """The state of one pass over an ARPA file; :func:`read_arpa_sections` drives it."""
+    """The state of one pass over an ARPA file: :meth:`entries` reads it."""
 
     def __init__(self, path: pathlib.Path) -> None:
         self.path = path
@@ -72,6 +96,7 @@ class ArpaReader:
         self.sections: list[Section] = []
         self.ended = False
         self.unigram_words: list[bytes] = []
+        self.unigram_lines: list[np.ndarray] = []
         self.tokens: list[str] = []
         self.file_ids = np.zeros(0, dtype=np.int32)  # token id of each unigram line's word
         self.words: WordIndex | None = None
@@ -132,7 +157,7 @@ class ArpaReader:
     def finish_section(self) -> None:
         """Check the section just read against the header; the unigrams make the vocabulary."""
         section = self.sections[-1]
-        k, found = section.order, len(section)
+        k, found = section.order, section.count
         if found != self.expected[k]:
             raise self.fail(section.line, f"the \\{k}-grams: section has {found} entries but the header promises "
                                           f"{self.expected[k]} (truncated or edited file?)")
@@ -141,7 +166,7 @@ class ArpaReader:
 
     def _make_vocabulary(self, section: Section) -> None:
         """Tokens (``<unk> <s> </s>`` first, then the unigrams in file order) and the word index."""
-        lines = np.concatenate(section.lines) if section.lines else np.zeros(0, dtype=np.int64)
+        lines = np.concatenate(self.unigram_lines) if self.unigram_lines else np.zeros(0, dtype=np.int64)
         try:
             words = b"\n".join(self.unigram_words).decode("utf-8").split("\n") if self.unigram_words else []
         except UnicodeDecodeError:
@@ -160,12 +185,13 @@ class ArpaReader:
         section.ids = [self.file_ids[:, None]]
         self.words = WordIndex(self.unigram_words)
 
-    def take_block(self, block: Block, base: int) -> None:
-        """Every line of ``block`` (whose first line is line ``base + 1`` of the file)."""
+    def take_block(self, block: Block, base: int) -> Iterator[tuple[Section, Entries]]:
+        """Every line of ``block`` (whose first line is line ``base + 1`` of the file): the
+        entries of each section it holds, after the checks of the sections it ends."""
         first_bytes = block.buffer[block.starts[block.first]]
         begin = 0
         for marker in np.flatnonzero(first_bytes == ord("\\")):
-            self.add_entries(block, np.arange(begin, marker), base)
+            yield from self.add_entries(block, np.arange(begin, marker), base)
             number = base + int(block.line[marker]) + 1
             text = block.line_text(int(marker))
             section = _SECTION.fullmatch(text)
@@ -181,10 +207,10 @@ class ArpaReader:
                 shown = text[:40].decode("utf-8", "replace")
                 raise self.fail(number, f"unexpected line {shown!r} (a section header or \\end\\ expected)")
             begin = marker + 1
-        self.add_entries(block, np.arange(begin, len(block.first)), base)
+        yield from self.add_entries(block, np.arange(begin, len(block.first)), base)
 
-    def add_entries(self, block: Block, rows: np.ndarray, base: int) -> None:
-        """Entries of the current section: the non-blank lines ``rows`` of ``block``."""
+    def add_entries(self, block: Block, rows: np.ndarray, base: int) -> Iterator[tuple[Section, Entries]]:
+        """Entries of the current section: the non-blank lines ``rows`` of ``block`` (none or one)."""
         if not len(rows):
             return
         section = self.sections[-1]
@@ -200,13 +226,14 @@ class ArpaReader:
         backoffs = np.zeros(len(rows))
         has_backoff = np.flatnonzero(count == k + 2)
         backoffs[has_backoff] = self.numbers(block, first[has_backoff] + k + 1, rows[has_backoff], numbers[has_backoff])
+        ids = None
         if k == 1:
             self.unigram_words.extend(block.text(int(f)) for f in first + 1)
+            self.unigram_lines.append(numbers)
         else:
-            section.ids.append(self.word_ids(block, first, numbers, k))
-        section.probs.append(probs)
-        section.backoffs.append(backoffs)
-        section.lines.append(numbers)
+            ids = self.word_ids(block, first, numbers, k)
+        section.count += len(rows)
+        yield section, Entries(ids, probs, backoffs, numbers)
 
     def numbers(self, block: Block, fields: np.ndarray, rows: np.ndarray, numbers: np.ndarray) -> np.ndarray:
         """The finite float value of each of ``fields`` (on lines ``rows``, numbered ``numbers``)."""
@@ -221,6 +248,26 @@ class ArpaReader:
             text = block.text(int(fields[bad[0]])).decode("ascii")
             raise self.fail(int(numbers[bad[0]]), f"the value {text} is not finite (an impossible event is written -99)")
         return values
+
+    def entries(self, block_bytes: int | None = None) -> Iterator[tuple[Section, Entries]]:
+        """Read the file to the end of its ``\\end\\`` line in blocks of about ``block_bytes``
+        (default :data:`BLOCK_BYTES`), giving each block's entries of each section in file
+        order. A section's count is checked when the next one starts, so a user that sees a new
+        section knows the previous one is complete; the unigrams' ids (:attr:`file_ids`) and
+        :attr:`tokens` are known from then on. Closing the generator closes the file."""
+        with open_arpa(self.path) as handle:
+            number = 0
+            try:
+                number = self.read_header(handle)
+                for buffer in _blocks(handle, block_bytes or BLOCK_BYTES):
+                    lines = split_block(buffer)
+                    yield from self.take_block(lines, number)
+                    number += lines.n_lines
+                    if self.ended:
+                        return
+            except _UNREADABLE as error:
+                raise self.fail(number + 1, f"unreadable ({error}); a damaged file?") from None
+        raise self.fail(number, "file ends before \\end\\ (truncated?)")
 
     def word_ids(self, block: Block, first: np.ndarray, numbers: np.ndarray, k: int) -> np.ndarray:
         """(m, k) int32 token ids of the words of m entry lines of order k."""
@@ -259,16 +306,16 @@ def open_arpa(path: pathlib.Path):
     return raw
 
 
-def _blocks(handle):
-    """Blocks of complete lines read from ``handle``, each a uint8 array ending in ``PADDING``
+def _blocks(handle, block_bytes: int):
+    """Blocks of complete lines read from ``handle`` (about ``block_bytes`` each), each a uint8 array ending in ``PADDING``
     zero bytes (the last line gets a newline if it has none). One buffer is reused: a block is
     valid until the next one is taken, and the partial line after a block's last newline moves
     to the buffer's start."""
-    store = bytearray(BLOCK_BYTES + PADDING + 1)
+    store = bytearray(block_bytes + PADDING + 1)
     kept = 0  # bytes of a partial line at the start of the buffer
     while True:
-        if len(store) - PADDING - 1 - kept < max(1, BLOCK_BYTES // 2):  # a long line: a larger buffer (a new
-            store = store[:kept] + bytearray(BLOCK_BYTES + PADDING + 1)  # one, blocks may be in use)
+        if len(store) - PADDING - 1 - kept < max(1, block_bytes // 2):  # a long line: a larger buffer (a new
+            store = store[:kept] + bytearray(block_bytes + PADDING + 1)  # one, blocks may be in use)
         with memoryview(store) as view:
             got = handle.readinto(view[kept : len(store) - PADDING - 1])
         end = kept + got
@@ -290,16 +337,6 @@ def _blocks(handle):
 def read_arpa_sections(path: str | pathlib.Path) -> ArpaReader:
     """Read ``path`` to the end of its ``\\end\\`` line; the reader holds tokens and sections."""
     reader = ArpaReader(pathlib.Path(path))
-    with open_arpa(reader.path) as handle:
-        number = 0
-        try:
-            number = reader.read_header(handle)
-            for buffer in _blocks(handle):
-                lines = split_block(buffer)
-                reader.take_block(lines, number)
-                number += lines.n_lines
-                if reader.ended:
-                    return reader
-        except _UNREADABLE as error:
-            raise reader.fail(number + 1, f"unreadable ({error}); a damaged file?") from None
-    raise reader.fail(number, "file ends before \\end\\ (truncated?)")
+    for section, entries in reader.entries():
+        section.add(entries)
+    return reader
