@@ -13,6 +13,7 @@ from lmtool.cli.cluster import check_cluster_options, cluster_options, fit_on_cl
 from lmtool.cli.options import check_paths, corpus_kwargs, corpus_options, json_option, print_json
 from lmtool.errors import UsageError
 from lmtool.ngram import fit_ngram as fit, load_ngram, read_arpa, save_ngram, stored_model, write_arpa
+from lmtool.ngram.arpa import convert_arpa
 from lmtool.ngram.fit import DEFAULT_METHOD, METHODS, check_fit_options
 from lmtool.text import load_corpus
 
@@ -92,7 +93,11 @@ def fit_ngram(ctx: click.Context, spec, from_arpa, from_model, order, smoothing,
                 directories={"--tmp": tmp} if memory is not None else None)
     # --prune goes through as given: the n-gram package parses and checks it (prune.check_prune)
     params = dict(discount=discount, k=k, gtmax=gtmax, alpha=alpha, prune=prune, discount_fallback=discount_fallback)
-    if from_arpa is not None:
+    converted = from_arpa is not None and output is not None and arpa is None and quantise is None
+    if converted:  # the plain conversion: straight from the text to the file where the file allows
+        _progress(f"converting {from_arpa} to {output}", quiet)
+        model = convert_arpa(from_arpa, output)
+    elif from_arpa is not None:
         _progress(f"reading {from_arpa}", quiet)
         model = read_arpa(from_arpa)
     elif from_model is not None:
@@ -111,6 +116,8 @@ def fit_ngram(ctx: click.Context, spec, from_arpa, from_model, order, smoothing,
         model, valid = _fit_in_memory(spec, order, smoothing, quiet, options, params)
     if on_cluster is not None and quantise is None:
         facts, valid_ppl, quantised = model, None, None  # the workers wrote the files by partition
+    elif converted:
+        facts, valid_ppl, quantised = _facts(model), None, None
     else:
         # the unquantised perplexity first: the exact tables are dropped once the stored ones exist
         before = model.perplexity(valid) if quantise is not None and valid is not None else None
@@ -152,7 +159,7 @@ def fit_ngram(ctx: click.Context, spec, from_arpa, from_model, order, smoothing,
 def _facts(model) -> SimpleNamespace:
     """What the summary says of a fitted model (the fields of a cluster's ARPA-only result)."""
     return SimpleNamespace(order=model.order, method=model.method, normalised=model.normalised,
-                           parameters=model.parameters, ngrams=model.tables.n_listed(), discounts=model.discounts,
+                           parameters=model.parameters, ngrams=model.lookup.n_listed(), discounts=model.discounts,
                            vocabulary_size=len(model.vocabulary), training=model.training)
 
 

@@ -49,10 +49,8 @@ def layout(tables: BackoffTables, bits: int | None = None) -> tuple[dict, dict[s
         if k:
             keys = tables.keys[k]
             packed = rows[keys // V].astype(U64) * U64(V) + (keys % V).astype(U64)
-            info["key_bits"] = int(len(tables.ngrams[k - 1]) * V - 1).bit_length()
-            index, permutation = BucketIndex.build(packed, info["key_bits"])
-            info["bucket_bits"] = index.bucket_bits
-            arrays[f"{k}.pointers"], arrays[f"{k}.quotients"] = index.pointers, index.quotients
+            info, index_arrays, permutation = hash_order(k, packed, len(tables.ngrams[k - 1]), V)
+            arrays.update(index_arrays)
         rows = np.empty(m, dtype=np.int64)
         rows[permutation] = np.arange(m)
         for kind, values in _kinds(tables, k):
@@ -63,6 +61,16 @@ def layout(tables: BackoffTables, bits: int | None = None) -> tuple[dict, dict[s
         orders.append(info)
     entry = tables_entry(V, orders, tables.n_listed(), bits, suffix_closed(tables), tables.listed is not None)
     return entry, arrays
+
+
+def hash_order(k: int, keys: np.ndarray, prefixes: int, vocab_size: int) -> tuple[dict, dict[str, np.ndarray], np.ndarray]:
+    """Order ``k``'s index of ``keys`` (prefix row * V + last word, over ``prefixes`` rows one
+    order down): its description in the header (entries, key and bucket bits), its arrays, and
+    the permutation to hash order (row ``r`` holds ``keys[permutation[r]]``)."""
+    key_bits = int(prefixes * vocab_size - 1).bit_length()
+    index, permutation = BucketIndex.build(keys, key_bits)
+    info = {"entries": len(keys), "key_bits": key_bits, "bucket_bits": index.bucket_bits}
+    return info, {f"{k}.pointers": index.pointers, f"{k}.quotients": index.quotients}, permutation
 
 
 def tables_entry(vocab_size: int, orders: list[dict], ngrams: list[int], quantised: int | None, closed: bool,

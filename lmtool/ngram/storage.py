@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -41,9 +42,28 @@ def save_ngram(model: NgramModel, path: str | os.PathLike, *, quantise: int | No
     (e.g. 8) stores the probabilities and backoffs above the unigrams in that many bits."""
     if quantise is not None and not 2 <= quantise <= 16:
         raise UsageError(f"--quantise takes 2 to 16 bits, got {quantise}")
-    tables_entry, arrays = layout(model.tables, quantise)
+    write_compact(model, *layout(model.tables, quantise), path)
+
+
+def write_compact(model, tables_entry: dict, arrays: dict[str, np.ndarray], path: str | os.PathLike) -> None:
+    """Write the compact file of ``model`` (which need only answer ``describe()`` and hold a
+    vocabulary) whose tables :func:`~lmtool.ngram.compact.layout` laid out as ``tables_entry``
+    and ``arrays``, atomically."""
     header, vocabulary = model_header(model, tables_entry), vocabulary_arrays(model.vocabulary)
     atomic_write(path, lambda out: write_container(out, header, {**vocabulary, **arrays}))
+
+
+@dataclass
+class TablesOutline:
+    """What is known of tables that were never built whole: enough for a model's ``describe()``
+    (a cluster's workers and the streaming ARPA converter write tables no process holds)."""
+
+    order: int
+    vocab_size: int
+    ngrams: list[int]
+
+    def n_listed(self) -> list[int]:
+        return list(self.ngrams)
 
 
 def model_header(model: NgramModel, tables_entry: dict) -> dict:

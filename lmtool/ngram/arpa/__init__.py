@@ -21,8 +21,9 @@ line and the defect (:mod:`~lmtool.ngram.arpa.read` lists them).
 
 Modules: :mod:`~lmtool.ngram.arpa.read` (blocks of lines to entries), :mod:`~lmtool.ngram.arpa.fields`
 (fields and word lookup of a block), :mod:`~lmtool.ngram.arpa.numbers` (numbers to and from
-text), :mod:`~lmtool.ngram.arpa.build` (entries to tables), :mod:`~lmtool.ngram.arpa.write`
-(tables to text).
+text), :mod:`~lmtool.ngram.arpa.build` (entries to tables), :mod:`~lmtool.ngram.arpa.stream`
+(entries of a file in KenLM's shape straight to a compact model file's arrays, for
+:func:`convert_arpa`), :mod:`~lmtool.ngram.arpa.write` (tables to text).
 """
 
 from __future__ import annotations
@@ -36,12 +37,14 @@ from lmtool.errors import UsageError
 from lmtool.files import atomic_write
 from lmtool.ngram.arpa.build import build_tables, repeat_check
 from lmtool.ngram.arpa.read import SPECIALS, read_arpa_sections
+from lmtool.ngram.arpa.stream import stream_layout
 from lmtool.ngram.arpa.write import write_arpa_tables
 from lmtool.ngram.model import NgramModel
+from lmtool.ngram.storage import TablesOutline, save_ngram, stored_model, write_compact
 from lmtool.ngram.tables import BackoffTables
 from lmtool.text import Vocabulary, make_tokenizer
 
-__all__ = ["SPECIALS", "read_arpa", "read_arpa_tables", "write_arpa", "write_arpa_tables"]
+__all__ = ["SPECIALS", "convert_arpa", "read_arpa", "read_arpa_tables", "write_arpa", "write_arpa_tables"]
 
 
 def read_arpa_tables(path: str | os.PathLike) -> tuple[list[str], BackoffTables]:
@@ -54,7 +57,26 @@ def read_arpa_tables(path: str | os.PathLike) -> tuple[list[str], BackoffTables]
 
 def read_arpa(path: str | os.PathLike) -> NgramModel:
     """An NgramModel from a KenLM/SRILM ARPA file: word tokenizer, the ARPA's vocabulary."""
-    tokens, tables = read_arpa_tables(path)
+    return _arpa_model(*read_arpa_tables(path), path)
+
+
+def convert_arpa(path: str | os.PathLike, output: str | os.PathLike) -> NgramModel:
+    """Write the compact model file of the ARPA file ``path`` at ``output`` (atomically), the file
+    ``save_ngram(stored_model(read_arpa(path)), output)`` writes; returns the model as far as
+    its ``describe()`` goes. A file in KenLM's shape is laid out as it is read
+    (:mod:`~lmtool.ngram.arpa.stream`: a third of the memory); any other is read again whole."""
+    laid = stream_layout(path)
+    if laid is None:
+        model = stored_model(read_arpa(path))
+        save_ngram(model, output)
+        return model
+    model = _arpa_model(laid.tokens, TablesOutline(len(laid.ngrams), len(laid.tokens), laid.ngrams), path)
+    write_compact(model, laid.entry, laid.arrays, output)
+    return model
+
+
+def _arpa_model(tokens: list[str], tables, path: str | os.PathLike) -> NgramModel:
+    """The model of an ARPA file's ``tables`` (or their outline): word tokenizer, the file's tokens."""
     vocabulary = Vocabulary(tokens, np.zeros(len(tokens), dtype=np.int64))
     return NgramModel(tables, make_tokenizer("word"), vocabulary, unit="line", method="arpa",
                       normalised=True, source=f"arpa:{pathlib.Path(path).name}")

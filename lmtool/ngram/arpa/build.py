@@ -145,21 +145,26 @@ def _in_suffix_order(previous: np.ndarray, previous_perm: np.ndarray, grams: np.
     In suffix order the words packed last-word-first are increasing, so one binary search per
     n-gram finds its prefix, and one per n-gram its suffix (the suffixes come in the same order,
     so that search runs through the array once); no hashing."""
-    bits = max(1, (vocab - 1).bit_length())
+    bits = word_bits(vocab)
     if previous.shape[1] * bits > 63:
         return None
-    listed = _reversed_words(previous, bits)
+    listed = reversed_words(previous, bits)
     if not (listed[1:] > listed[:-1]).all():
         return None
-    at = _find_sorted(listed, _reversed_words(grams[:, :-1], bits))
+    at = find_sorted(listed, reversed_words(grams[:, :-1], bits))
     if at is None:
         return None
     lexicographic_row = np.empty(len(previous_perm), dtype=np.int64)
     lexicographic_row[previous_perm] = np.arange(len(previous_perm))
-    return lexicographic_row[at], _find_sorted(listed, _reversed_words(grams[:, 1:], bits)) is not None
+    return lexicographic_row[at], find_sorted(listed, reversed_words(grams[:, 1:], bits)) is not None
 
 
-def _reversed_words(rows: np.ndarray, bits: int) -> np.ndarray:
+def word_bits(vocab: int) -> int:
+    """Bits of one word id in :func:`reversed_words`."""
+    return max(1, (vocab - 1).bit_length())
+
+
+def reversed_words(rows: np.ndarray, bits: int) -> np.ndarray:
     """Each row of ids (each below ``2**bits``) as one int64, its last id in the highest bits."""
     packed = rows[:, -1].astype(np.int64)
     for j in range(rows.shape[1] - 2, -1, -1):
@@ -168,7 +173,7 @@ def _reversed_words(rows: np.ndarray, bits: int) -> np.ndarray:
     return packed
 
 
-def _find_sorted(ordered: np.ndarray, queries: np.ndarray) -> np.ndarray | None:
+def find_sorted(ordered: np.ndarray, queries: np.ndarray) -> np.ndarray | None:
     """Index of each query in the increasing array ``ordered``; None if one is absent."""
     if not len(queries):
         return np.zeros(0, dtype=np.int64)

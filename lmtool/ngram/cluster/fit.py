@@ -19,10 +19,11 @@ from lmtool.ngram.cluster.engine import Progress, Run, StageFigures, peak_memory
 from lmtool.ngram.cluster.estimate import (CLUSTER_METHODS, by_context, context_partition,
                                            interpolate_partition, smoothing)
 from lmtool.ngram.cluster.inputs import DEFAULT_PART_BYTES, Part, input_files, merge_counts, plan_parts, scan_part
-from lmtool.ngram.cluster.lmt_parts import TablesOutline, write_model_by_partition
+from lmtool.ngram.cluster.lmt_parts import write_model_by_partition
 from lmtool.ngram.cluster.suffix import statistics, suffix_partition
 from lmtool.ngram.fit import Estimate, check_fit_options, estimator_for, model_from_estimate, plain_discounts
 from lmtool.ngram.model import NgramModel
+from lmtool.ngram.storage import TablesOutline
 from lmtool.ngram.tables import BackoffTables
 from lmtool.text import CORPUS_OPTIONS, UNITS, Vocabulary, make_tokenizer
 from lmtool.text.readers import check_encoding_errors

@@ -49,7 +49,7 @@ from lmtool.ngram.compact import stored_column, tables_entry, value_kinds
 from lmtool.ngram.container import ArrayStream, write_container
 from lmtool.ngram.hashing import bucket_bits_for, mix
 from lmtool.ngram.sorting import distinct
-from lmtool.ngram.storage import model_header, vocabulary_arrays
+from lmtool.ngram.storage import TablesOutline, model_header, vocabulary_arrays
 from lmtool.ngram.tables import BackoffTables
 from lmtool.ngram.values import (SAMPLE_STEP, ValueColumn, code_width, codebook_pays, encode_exact, padded_codebook,
                                  sample_mostly_distinct)
@@ -57,18 +57,6 @@ from lmtool.ngram.values import (SAMPLE_STEP, ValueColumn, code_width, codebook_
 
 #: the type of row numbers in the shuffles: an order has fewer than 2**32 rows (the compact format's limit)
 ROW = np.uint32
-
-
-@dataclass
-class TablesOutline:
-    """What is known of tables that were never gathered: enough for a model's ``describe()``."""
-
-    order: int
-    vocab_size: int
-    ngrams: list[int]
-
-    def n_listed(self) -> list[int]:
-        return list(self.ngrams)
 
 
 @dataclass
