@@ -65,10 +65,11 @@ def layout(tables: BackoffTables, bits: int | None = None) -> tuple[dict, dict[s
 
 def hash_order(k: int, keys: np.ndarray, prefixes: int, vocab_size: int) -> tuple[dict, dict[str, np.ndarray], np.ndarray]:
     """Order ``k``'s index of ``keys`` (prefix row * V + last word, over ``prefixes`` rows one
-    order down): its description in the header (entries, key and bucket bits), its arrays, and
-    the permutation to hash order (row ``r`` holds ``keys[permutation[r]]``)."""
+    order down; a uint64 array made for the call, which this overwrites): its description in
+    the header (entries, key and bucket bits), its arrays, and the permutation to hash order
+    (row ``r`` holds the ``permutation[r]``-th key)."""
     key_bits = int(prefixes * vocab_size - 1).bit_length()
-    index, permutation = BucketIndex.build(keys, key_bits)
+    index, permutation = BucketIndex.build(keys, key_bits, consume=True)
     info = {"entries": len(keys), "key_bits": key_bits, "bucket_bits": index.bucket_bits}
     return info, {f"{k}.pointers": index.pointers, f"{k}.quotients": index.quotients}, permutation
 

@@ -46,12 +46,14 @@ def _mask(bits: int) -> np.uint64:
     return U64((1 << bits) - 1)
 
 
-def mix(keys: np.ndarray, bits: int) -> np.ndarray:
-    """A bijection of the ``bits``-bit integers (uint64 in, uint64 out): multiply by an odd
-    constant modulo ``2**bits`` (whose top bits then depend on every key bit, so they pick
-    buckets well), then xor the top half into the bottom half."""
-    h = (np.asarray(keys, dtype=U64) * U64(MULTIPLIER)) & _mask(bits)
-    return h ^ (h >> U64((bits + 1) // 2))
+def mix(keys: np.ndarray, bits: int, out: np.ndarray | None = None) -> np.ndarray:
+    """A bijection of the ``bits``-bit integers (uint64 in, uint64 out, into ``out`` when given,
+    which may be ``keys``): multiply by an odd constant modulo ``2**bits`` (whose top bits then
+    depend on every key bit, so they pick buckets well), then xor the top half into the bottom half."""
+    h = np.multiply(keys, U64(MULTIPLIER), dtype=U64, casting="unsafe", out=out)
+    h &= _mask(bits)
+    h ^= h >> U64((bits + 1) // 2)
+    return h
 
 
 def unmix(hashes: np.ndarray, bits: int) -> np.ndarray:
@@ -110,22 +112,25 @@ class BucketIndex:
         return self.bits - self.bucket_bits
 
     @classmethod
-    def build(cls, keys: np.ndarray, bits: int) -> tuple["BucketIndex", np.ndarray]:
+    def build(cls, keys: np.ndarray, bits: int, consume: bool = False) -> tuple["BucketIndex", np.ndarray]:
         """The index of the distinct ``keys`` (each below ``2**bits``) and the order of its rows:
-        row ``r`` holds ``keys[order[r]]``."""
+        row ``r`` holds ``keys[order[r]]``. ``consume``: ``keys`` (uint64) is made for the call,
+        and its memory is reused for the hashes (one array of the keys' size less at the peak)."""
         m = len(keys)
         bucket_bits = bucket_bits_for(m, bits)
-        hashes = mix(keys, bits)
+        hashes = mix(keys, bits, out=keys if consume else None)
+        del keys
         order = radix_order(hashes)  # 16-bit digits sorted by counting: twice as fast as one packed sort here
-        hashes = hashes[order]
+        hashes = hashes.take(order)
         quotient_width = bits - bucket_bits
-        buckets = (hashes >> U64(quotient_width)).astype(np.int64)
+        buckets = (hashes >> U64(quotient_width)).view(np.int64)  # below 2**bucket_bits: the same values
         pointers = np.zeros((1 << bucket_bits) + 1, dtype=np.int64)
         np.cumsum(np.bincount(buckets, minlength=1 << bucket_bits), out=pointers[1:])
+        del buckets
         if m >= 1 << 32:
             raise ValueError(f"{m:,} n-grams of one order: the compact format holds fewer than 2**32")
-        index = cls(m, bits, bucket_bits, pack(pointers, cls.pointer_width),
-                    pack(hashes & _mask(quotient_width), quotient_width, native=False))
+        hashes &= _mask(quotient_width)  # the quotients, in place
+        index = cls(m, bits, bucket_bits, pack(pointers, cls.pointer_width), pack(hashes, quotient_width, native=False))
         return index, order
 
     def find(self, keys: np.ndarray) -> np.ndarray:

@@ -41,7 +41,10 @@ def radix_order(keys: np.ndarray) -> np.ndarray:
     order = np.arange(len(keys))
     bits = int(keys.max()).bit_length() if len(keys) else 0
     for shift in range(0, max(bits, 1), 16):
-        digits = ((keys if shift == 0 else keys[order]) >> shift).astype(np.uint16)  # the low 16 bits
+        if shift:
+            digits = keys.take(order)
+            digits >>= shift  # in place: one temporary the size of the keys
+        digits = (digits if shift else keys).astype(np.uint16)  # the low 16 bits
         step = np.argsort(digits, kind="stable")
-        order = step if shift == 0 else order[step]
+        order = step if shift == 0 else order.take(step)
     return order
