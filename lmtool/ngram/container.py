@@ -23,6 +23,7 @@ import json
 import mmap
 import os
 import struct
+import tempfile
 import zlib
 from pathlib import Path
 from dataclasses import dataclass
@@ -52,6 +53,40 @@ class ArrayStream:
     dtype: np.dtype
     count: int
     pieces: Callable[[], Iterable[np.ndarray]]
+
+
+class Spill:
+    """Arrays parked in an unnamed temporary file (gone when closed, or when the process dies)
+    until :func:`write_container` copies them to the model file: a writer that lays a model out
+    part by part need not hold the parts laid out so far."""
+
+    #: bytes of one piece read back
+    PIECE_BYTES = 1 << 20
+
+    def __init__(self, directory: str | os.PathLike | None = None) -> None:
+        self.file = tempfile.TemporaryFile(dir=directory)
+
+    def put(self, array: np.ndarray) -> ArrayStream:
+        """Park ``array``; the stream that reads it back, a piece at a time."""
+        array = np.ascontiguousarray(array)
+        offset = self.file.seek(0, os.SEEK_END)
+        self.file.write(memoryview(array).cast("B"))
+        dtype, count = array.dtype, array.size
+        return ArrayStream(dtype, count, lambda: self._pieces(offset, dtype, count))
+
+    def _pieces(self, offset: int, dtype: np.dtype, count: int) -> Iterable[np.ndarray]:
+        step = max(1, self.PIECE_BYTES // dtype.itemsize)
+        for first in range(0, count, step):
+            piece = np.empty(min(step, count - first), dtype=dtype)
+            self.file.seek(offset + first * dtype.itemsize)
+            self.file.readinto(memoryview(piece).cast("B"))
+            yield piece
+
+    def __enter__(self) -> "Spill":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.file.close()
 
 
 def _pieces(array) -> Iterable[np.ndarray]:

@@ -28,7 +28,7 @@ import numpy as np
 from lmtool.errors import DataError, ModelFileError, UsageError
 from lmtool.files import atomic_write
 from lmtool.ngram.compact import CompactTables, layout, stored_tables
-from lmtool.ngram.container import Container, is_container, write_container
+from lmtool.ngram.container import ArrayStream, Container, is_container, write_container
 from lmtool.ngram.legacy import read_npz
 from lmtool.ngram.model import NgramModel
 from lmtool.text import Vocabulary, tokenizer_from_json
@@ -45,7 +45,7 @@ def save_ngram(model: NgramModel, path: str | os.PathLike, *, quantise: int | No
     write_compact(model, *layout(model.tables, quantise), path)
 
 
-def write_compact(model, tables_entry: dict, arrays: dict[str, np.ndarray], path: str | os.PathLike) -> None:
+def write_compact(model, tables_entry: dict, arrays: dict[str, np.ndarray | ArrayStream], path: str | os.PathLike) -> None:
     """Write the compact file of ``model`` (which need only answer ``describe()`` and hold a
     vocabulary) whose tables :func:`~lmtool.ngram.compact.layout` laid out as ``tables_entry``
     and ``arrays``, atomically."""

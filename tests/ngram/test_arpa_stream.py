@@ -211,3 +211,12 @@ def test_sigkill_during_conversion_leaves_the_previous_file(tmp_path):
         converter.send_signal(signal.SIGKILL)
         converter.wait()
         assert target.read_bytes() == expected, f"seed {seed}, attempt {attempt}"  # the old file or the new, whole
+
+
+def test_spilled_arrays_read_back_in_many_pieces(tmp_path, monkeypatch):
+    from lmtool.ngram.container import Spill
+
+    monkeypatch.setattr(Spill, "PIECE_BYTES", 24)  # arrays of several pieces, a last one shorter
+    path = tmp_path / "m.arpa"
+    path.write_text(in_suffix_order(fitted_arpa(tmp_path, 3, "lex.arpa").read_text()))
+    assert converted_bytes(path, tmp_path) == general_bytes(path, tmp_path)

@@ -39,6 +39,7 @@ from lmtool.ngram.arpa.build import build_tables, repeat_check
 from lmtool.ngram.arpa.read import SPECIALS, read_arpa_sections
 from lmtool.ngram.arpa.stream import stream_layout
 from lmtool.ngram.arpa.write import write_arpa_tables
+from lmtool.ngram.container import Spill
 from lmtool.ngram.model import NgramModel
 from lmtool.ngram.storage import TablesOutline, save_ngram, stored_model, write_compact
 from lmtool.ngram.tables import BackoffTables
@@ -65,13 +66,14 @@ def convert_arpa(path: str | os.PathLike, output: str | os.PathLike) -> NgramMod
     ``save_ngram(stored_model(read_arpa(path)), output)`` writes; returns the model as far as
     its ``describe()`` goes. A file in KenLM's shape is laid out as it is read
     (:mod:`~lmtool.ngram.arpa.stream`: a third of the memory); any other is read again whole."""
-    laid = stream_layout(path)
-    if laid is None:
-        model = stored_model(read_arpa(path))
-        save_ngram(model, output)
-        return model
-    model = _arpa_model(laid.tokens, TablesOutline(len(laid.ngrams), len(laid.tokens), laid.ngrams), path)
-    write_compact(model, laid.entry, laid.arrays, output)
+    with Spill(pathlib.Path(output).parent) as spill:  # the orders laid out wait on disk, beside the file
+        laid = stream_layout(path, spill)
+        if laid is not None:
+            model = _arpa_model(laid.tokens, TablesOutline(len(laid.ngrams), len(laid.tokens), laid.ngrams), path)
+            write_compact(model, laid.entry, laid.arrays, output)
+            return model
+    model = stored_model(read_arpa(path))
+    save_ngram(model, output)
     return model
 
 

@@ -29,7 +29,7 @@ found by the reader (:mod:`~lmtool.ngram.arpa.read`), so they read the same on e
 from __future__ import annotations
 
 import pathlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -37,6 +37,7 @@ from lmtool.ngram.arpa.build import find_sorted, reversed_words, word_bits
 from lmtool.ngram.arpa.read import ArpaReader, Entries
 from lmtool.ngram.bitpack import U64
 from lmtool.ngram.compact import hash_order, stored_column, tables_entry, value_kinds
+from lmtool.ngram.container import ArrayStream, Spill
 from lmtool.ngram.values import encode_exact
 
 #: the block size of this path: the per-block field arrays of the reader's default 4 MB blocks
@@ -52,35 +53,42 @@ class Layout:
     tokens: list[str]
     ngrams: list[int]
     entry: dict
-    arrays: dict[str, np.ndarray]
+    arrays: dict[str, np.ndarray | ArrayStream]
 
 
-@dataclass
 class _Order:
-    """Order ``k`` (``k + 1`` words) as its section is read, per n-gram in file order: its place
-    in suffix order (last word * the prefixes' count + its prefix's position in order k-1, or
-    its first word for bigrams), its packed ids (what order k+1's prefixes are found in; none
-    at the highest order) and its values (float32)."""
+    """Order ``k`` (``k + 1`` words) as its section is read, in arrays of the header's count of
+    entries filled in file order (no per-block pieces to join): per n-gram its place in suffix
+    order (last word * the prefixes' count + its prefix's position in order k-1, or its first
+    word for bigrams), its packed ids (what order k+1's prefixes are found in; none at the
+    highest order) and its values (float32)."""
 
-    k: int
-    places: list = field(default_factory=list)
-    packed: list = field(default_factory=list)
-    probs: list = field(default_factory=list)
-    backoffs: list = field(default_factory=list)
-    last: int = -1  # the last place taken
+    def __init__(self, k: int, count: int, highest: bool) -> None:
+        self.k, self.filled = k, 0
+        self.places = np.empty(count if k else 0, dtype=np.int64)
+        self.packed = np.empty(count if k and not highest else 0, dtype=np.int64)
+        self.probs = np.empty(count, dtype=np.float32)
+        self.backoffs = np.empty(0 if highest else count, dtype=np.float32)
+
+    def add(self, name: str, values: np.ndarray) -> None:
+        """Put ``values`` of the current block in the array ``name``."""
+        getattr(self, name)[self.filled : self.filled + len(values)] = values
 
 
 class _Streamer:
     """The state of one pass: the order being read, the order below it, the arrays laid out."""
 
-    def __init__(self, reader: ArpaReader) -> None:
-        self.reader = reader
+    def __init__(self, reader: ArpaReader, spill: Spill | None) -> None:
+        self.reader, self.spill = reader, spill
         self.order = reader.order
-        self.current = _Order(0)
-        self.below: tuple[np.ndarray | None, np.ndarray] | None = None  # order k-1's packed ids and compact rows
+        self.current = self.start(0)
+        self.below: tuple[np.ndarray, np.ndarray] | None = None  # order k-1's packed ids and compact rows
         self.closed = True  # every n-gram's suffix listed so far
         self.orders: list[dict] = []
-        self.arrays: dict[str, np.ndarray] = {}
+        self.arrays: dict[str, np.ndarray | ArrayStream] = {}
+
+    def start(self, k: int) -> _Order:
+        return _Order(k, self.reader.expected[k + 1], k == self.order - 1)
 
     @property
     def vocab_size(self) -> int:
@@ -95,65 +103,72 @@ class _Streamer:
         while self.current.k < k:  # the orders below are complete (empty sections give no entries)
             if not self.finish():
                 return False
-        current = self.current
-        if k == 0:
-            current.probs.append(entries.probs)
-            current.backoffs.append(entries.backoffs)
-            return True
-        ids, bits = entries.ids, word_bits(self.vocab_size)
-        prefixes = reversed_words(ids[:, :-1], bits)
-        if k == 1:
-            at = prefixes  # a unigram's position is its word
-        else:
-            keys = self.below[0]
-            at = find_sorted(keys, prefixes)
-            if at is None:
-                return False
-            self.closed = self.closed and find_sorted(keys, reversed_words(ids[:, 1:], bits)) is not None
-        places = ids[:, -1].astype(np.int64) * self.prefixes() + at
-        if places[0] <= current.last or (places[1:] <= places[:-1]).any():
-            return False  # not in suffix order, or an n-gram listed twice
-        current.last = int(places[-1])
-        current.places.append(places)
-        current.probs.append(entries.probs.astype(np.float32))
-        if k < self.order - 1:
-            if (k + 1) * bits > 63:
-                return False
-            current.packed.append(prefixes | (ids[:, -1].astype(np.int64) << (k * bits)))
-            current.backoffs.append(entries.backoffs.astype(np.float32))
+        current, m = self.current, len(entries.probs)
+        if current.filled + m > len(current.probs):
+            return False  # more entries than the header promises: the general path says so
+        if k:
+            ids, bits = entries.ids, word_bits(self.vocab_size)
+            prefixes = reversed_words(ids[:, :-1], bits)
+            if k == 1:
+                at = prefixes  # a unigram's position is its word
+            else:
+                keys = self.below[0]
+                at = find_sorted(keys, prefixes)
+                if at is None:
+                    return False
+                self.closed = self.closed and find_sorted(keys, reversed_words(ids[:, 1:], bits)) is not None
+            places = ids[:, -1].astype(np.int64) * self.prefixes() + at
+            if places[0] <= (current.places[current.filled - 1] if current.filled else -1) or \
+                    (places[1:] <= places[:-1]).any():
+                return False  # not in suffix order, or an n-gram listed twice
+            current.add("places", places)
+            if len(current.packed):
+                if (k + 1) * bits > 63:
+                    return False
+                current.add("packed", prefixes | (ids[:, -1].astype(np.int64) << (k * bits)))
+        current.add("probs", entries.probs)
+        if len(current.backoffs):
+            current.add("backoffs", entries.backoffs)
+        current.filled += m
         return True
+
+    def keep(self, arrays: dict[str, np.ndarray]) -> None:
+        """Keep an order's finished arrays for the file, in the spill if there is one."""
+        for name, array in arrays.items():
+            self.arrays[name] = self.spill.put(array) if self.spill is not None else array
 
     def finish(self) -> bool:
         """Lay out the order just read and start the next; False when the file is not in shape."""
         current, V = self.current, self.vocab_size
-        join = lambda parts, dtype: np.concatenate(parts) if parts else np.zeros(0, dtype)  # noqa: E731
-        probs, backoffs = join(current.probs, np.float32), join(current.backoffs, np.float32)
+        probs, backoffs = current.probs, current.backoffs
         if current.k == 0:
             ids = self.reader.file_ids
             if len(ids) != V:  # a special token not listed: its row needs the listed bits
                 return False
-            probs, backoffs = _scattered(probs, ids, V), _scattered(backoffs, ids, V)
+            probs, backoffs = (_scattered(values, ids, V) if len(values) else values for values in (probs, backoffs))
             info, permutation = {"entries": V}, np.arange(V)
-            self.below = None, np.arange(V, dtype=np.uint32)
+            self.below = np.zeros(0, dtype=np.int64), np.arange(V, dtype=np.uint32)
         else:
-            places, prefixes = join(current.places, np.int64), self.prefixes()
-            current.places = None  # let go of the pieces
-            keys = self.below[1].take(places % prefixes).astype(U64)  # the prefixes' compact rows
-            keys *= U64(V)
-            keys += (places // prefixes).astype(U64)  # the last words
-            del places
+            places, prefixes = current.places, self.prefixes()
+            rows = self.below[1].take(places % prefixes)  # the prefixes' compact rows
+            self.below = current.places = None  # let go of what only this order needed
+            places //= prefixes  # the last words
+            keys = places.view(U64)  # in place: the places are not needed again
+            keys += rows.astype(U64) * U64(V)
+            del places, rows
             info, index_arrays, permutation = hash_order(current.k, keys, prefixes, V)
             del keys
-            self.arrays.update(index_arrays)
+            self.keep(index_arrays)
             rows = np.empty(len(permutation), dtype=np.uint32)
             rows[permutation] = np.arange(len(permutation), dtype=np.uint32)
-            self.below = join(current.packed, np.int64), rows
+            self.below = current.packed, rows
         values = {"prob": probs, "backoff": backoffs}
         for kind in value_kinds(current.k, self.order):
             arrays, info[kind] = stored_column(f"{current.k}.{kind}", encode_exact(values[kind][permutation]))
-            self.arrays.update(arrays)
+            self.keep(arrays)
         self.orders.append(info)
-        self.current = _Order(current.k + 1)
+        if current.k + 1 < self.order:
+            self.current = self.start(current.k + 1)
         return True
 
 
@@ -164,21 +179,22 @@ def _scattered(values: np.ndarray, ids: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
-def stream_layout(path: str | pathlib.Path) -> Layout | None:
+def stream_layout(path: str | pathlib.Path, spill: Spill | None = None) -> Layout | None:
     """The compact layout of the ARPA file ``path`` read in one pass (see the module docstring),
-    or None when the file is not in KenLM's shape. Defects raise the reader's ModelFileError."""
+    or None when the file is not in KenLM's shape; each order's arrays are parked in ``spill``
+    as they are laid out, when it is given. Defects raise the reader's ModelFileError."""
     reader = ArpaReader(pathlib.Path(path))
     entries = reader.entries(BLOCK_BYTES)
     streamer = None
     try:
         for section, got in entries:
-            streamer = streamer or _Streamer(reader)
+            streamer = streamer or _Streamer(reader, spill)
             if not streamer.take(section.order - 1, got):
                 return None
     finally:
         entries.close()
-    streamer = streamer or _Streamer(reader)
-    while streamer.current.k < streamer.order:
+    streamer = streamer or _Streamer(reader, spill)
+    while len(streamer.orders) < streamer.order:
         if not streamer.finish():
             return None
     ngrams = [info["entries"] for info in streamer.orders]
