@@ -129,6 +129,18 @@ def test_canon_in_suffix_order_streams(tmp_path):
     assert converted_bytes(path, tmp_path) == general_bytes(path, tmp_path)
 
 
+def test_ids_too_wide_to_pack_below_the_highest_order_take_the_general_path(tmp_path, monkeypatch):
+    # 32 bits a word: a bigram's packed ids need 64, which order 3 would search among; (the
+    # highest order is never packed whole: ptb-valid.o5.arpa, 5 x 13 bits, streams)
+    from lmtool.ngram.arpa import stream
+
+    path = tmp_path / "m.arpa"
+    path.write_text(canon_in_suffix_order())
+    monkeypatch.setattr(stream, "word_bits", lambda vocab: 32)
+    assert stream_layout(path) is None
+    assert converted_bytes(path, tmp_path) == general_bytes(path, tmp_path)
+
+
 @pytest.mark.parametrize("name", list(FALLBACKS))
 def test_files_not_in_shape_take_the_general_path(tmp_path, name):
     path = tmp_path / "odd.arpa"
@@ -220,3 +232,11 @@ def test_spilled_arrays_read_back_in_many_pieces(tmp_path, monkeypatch):
     path = tmp_path / "m.arpa"
     path.write_text(in_suffix_order(fitted_arpa(tmp_path, 3, "lex.arpa").read_text()))
     assert converted_bytes(path, tmp_path) == general_bytes(path, tmp_path)
+
+
+def test_conversion_into_a_new_directory(tmp_path):
+    path = tmp_path / "m.arpa"
+    path.write_text(canon_in_suffix_order())
+    convert_arpa(path, tmp_path / "new" / "deeper" / "m.lmt")
+    assert (tmp_path / "new" / "deeper" / "m.lmt").read_bytes() == general_bytes(path, tmp_path)
+    assert sorted(p.name for p in (tmp_path / "new" / "deeper").iterdir()) == ["m.lmt"]  # no spill left behind

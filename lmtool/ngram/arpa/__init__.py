@@ -34,7 +34,7 @@ import pathlib
 import numpy as np
 
 from lmtool.errors import UsageError
-from lmtool.files import atomic_write
+from lmtool.files import atomic_write, write_error
 from lmtool.ngram.arpa.build import build_tables, repeat_check
 from lmtool.ngram.arpa.read import SPECIALS, read_arpa_sections
 from lmtool.ngram.arpa.stream import stream_layout
@@ -66,12 +66,17 @@ def convert_arpa(path: str | os.PathLike, output: str | os.PathLike) -> NgramMod
     ``save_ngram(stored_model(read_arpa(path)), output)`` writes; returns the model as far as
     its ``describe()`` goes. A file in KenLM's shape is laid out as it is read
     (:mod:`~lmtool.ngram.arpa.stream`: a third of the memory); any other is read again whole."""
-    with Spill(pathlib.Path(output).parent) as spill:  # the orders laid out wait on disk, beside the file
-        laid = stream_layout(path, spill)
-        if laid is not None:
-            model = _arpa_model(laid.tokens, TablesOutline(len(laid.ngrams), len(laid.tokens), laid.ngrams), path)
-            write_compact(model, laid.entry, laid.arrays, output)
-            return model
+    try:  # the orders laid out wait on disk, beside the file (an error there is one writing it)
+        directory = pathlib.Path(output).parent
+        directory.mkdir(parents=True, exist_ok=True)
+        with Spill(directory) as spill:
+            laid = stream_layout(path, spill)
+            if laid is not None:
+                model = _arpa_model(laid.tokens, TablesOutline(len(laid.ngrams), len(laid.tokens), laid.ngrams), path)
+                write_compact(model, laid.entry, laid.arrays, output)
+                return model
+    except OSError as error:
+        raise write_error(output, error) from None
     model = stored_model(read_arpa(path))
     save_ngram(model, output)
     return model

@@ -1,27 +1,30 @@
 """An ARPA file in KenLM's shape laid out as a compact model file as it is read, without backoff tables.
 
-KenLM lists every section in suffix order: the ids of each n-gram packed last word first
-(:func:`~lmtool.ngram.arpa.build.reversed_words`) strictly increase, which also proves no
-n-gram is listed twice. Then each order can be laid out (:mod:`lmtool.ngram.compact`) as soon
-as its section is read, holding only what the next order needs::
+KenLM lists every section in suffix order (by last word, then the one before, ...). Then each
+order can be laid out (:mod:`lmtool.ngram.compact`) as soon as its section is read, holding
+only what the next order needs::
 
-    each block of section k (k words)   packed ids: strictly increasing, also across blocks?
-                                        prefix: found in order k-1's packed keys (binary search)?
-                                        -> its compact row; suffix found too? (the header's
-                                        suffix_closed); values as float32
-    the section complete                key = prefix row * V + last word -> the hash index and
-                                        the permutation to hash order; value columns in that
-                                        order; each n-gram's compact row, for order k+1's prefixes
+    each block of section k (k+1 words)  prefix: found in order k-1's packed ids (ids packed last
+                                         word first, increasing; a binary search) -> its position;
+                                         place = last word * n(k-1) + prefix position: strictly
+                                         increasing, also across blocks (suffix order, and no
+                                         n-gram listed twice)?  suffix found too? (the header's
+                                         suffix_closed); packed ids and values (float32) kept
+    the section complete                 key = prefix's compact row * V + last word -> the hash
+                                         index and the permutation to hash order; value columns
+                                         in that order; each n-gram's compact row, for order k+1
 
-A unigram's compact row is its word. Held at once: order k-1's packed keys and compact rows,
-order k's packed keys, prefix rows and values, and the arrays of the orders laid out so far
-(about 20 MB for Brown's 2.27 million n-grams, against the whole file's entries, the sorted
-tables and their float32 copies on the general path).
+A unigram's position and compact row are its word. Held at once: order k-1's packed ids and
+compact rows, order k's places, packed ids and values, in arrays of the header's sizes; the
+orders laid out wait in a :class:`~lmtool.ngram.container.Spill` until the file is written.
+On Brown order 5 (2.27 million n-grams) that is a third of the general path's peak, which holds
+the whole file's entries, the sorted tables, their float32 copies and the layout at once.
 
 A file in any other shape makes :func:`stream_layout` return None, having written nothing:
 a section out of suffix order, a prefix that is not listed (SRILM's pruning), a special token
-the unigrams do not list (the file then needs ``listed`` bits), more than 63 bits of packed
-ids. :func:`lmtool.ngram.arpa.convert_arpa` then reads the file again through the general path
+the unigrams do not list (the file then needs ``listed`` bits), more packed bits than an int64
+holds below the highest order, more entries than the header promises.
+:func:`lmtool.ngram.arpa.convert_arpa` then reads the file again through the general path
 (:mod:`~lmtool.ngram.arpa.build`), which gives the same file for files in shape. Defects are
 found by the reader (:mod:`~lmtool.ngram.arpa.read`), so they read the same on either path.
 """
@@ -103,11 +106,13 @@ class _Streamer:
         while self.current.k < k:  # the orders below are complete (empty sections give no entries)
             if not self.finish():
                 return False
-        current, m = self.current, len(entries.probs)
+        current, m, highest = self.current, len(entries.probs), k == self.order - 1
         if current.filled + m > len(current.probs):
             return False  # more entries than the header promises: the general path says so
         if k:
             ids, bits = entries.ids, word_bits(self.vocab_size)
+            if not highest and (k + 1) * bits > 63:
+                return False  # order k+1 could not find its prefixes among these packed ids
             prefixes = reversed_words(ids[:, :-1], bits)
             if k == 1:
                 at = prefixes  # a unigram's position is its word
@@ -122,12 +127,10 @@ class _Streamer:
                     (places[1:] <= places[:-1]).any():
                 return False  # not in suffix order, or an n-gram listed twice
             current.add("places", places)
-            if len(current.packed):
-                if (k + 1) * bits > 63:
-                    return False
+            if not highest:
                 current.add("packed", prefixes | (ids[:, -1].astype(np.int64) << (k * bits)))
         current.add("probs", entries.probs)
-        if len(current.backoffs):
+        if not highest:
             current.add("backoffs", entries.backoffs)
         current.filled += m
         return True
