@@ -129,6 +129,15 @@ def test_canon_in_suffix_order_streams(tmp_path):
     assert converted_bytes(path, tmp_path) == general_bytes(path, tmp_path)
 
 
+def test_a_suffix_not_listed_streams_and_clears_suffix_closed(tmp_path):
+    # "b a" is the suffix of the trigram "a b a" and the prefix of nothing: SRILM pruning can do this
+    path = tmp_path / "m.arpa"
+    path.write_text(canon_in_suffix_order().replace("-0.25\tb a\t-0.1\n", "").replace("ngram 2=4", "ngram 2=3"))
+    laid = stream_layout(path)
+    assert laid is not None and laid.entry["suffix_closed"] is False
+    assert converted_bytes(path, tmp_path) == general_bytes(path, tmp_path)
+
+
 def test_ids_too_wide_to_pack_below_the_highest_order_take_the_general_path(tmp_path, monkeypatch):
     # 32 bits a word: a bigram's packed ids need 64, which order 3 would search among; (the
     # highest order is never packed whole: ptb-valid.o5.arpa, 5 x 13 bits, streams)

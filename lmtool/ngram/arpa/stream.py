@@ -121,11 +121,12 @@ class _Streamer:
                 at = find_sorted(keys, prefixes)
                 if at is None:
                     return False
-                self.closed = self.closed and find_sorted(keys, reversed_words(ids[:, 1:], bits)) is not None
             places = ids[:, -1].astype(np.int64) * self.prefixes() + at
             if places[0] <= (current.places[current.filled - 1] if current.filled else -1) or \
                     (places[1:] <= places[:-1]).any():
                 return False  # not in suffix order, or an n-gram listed twice
+            if k > 1 and self.closed:
+                self.closed = _all_found(self.below[0], reversed_words(ids[:, 1:], bits))
             current.add("places", places)
             if not highest:
                 current.add("packed", prefixes | (ids[:, -1].astype(np.int64) << (k * bits)))
@@ -173,6 +174,14 @@ class _Streamer:
         if current.k + 1 < self.order:
             self.current = self.start(current.k + 1)
         return True
+
+
+def _all_found(ordered: np.ndarray, queries: np.ndarray) -> bool:
+    """Whether every one of the non-decreasing ``queries`` is in the increasing array ``ordered``
+    (an order's suffixes, in suffix order themselves): searched for in the stretch of ``ordered``
+    between the first and the last, a few pages instead of the whole array."""
+    low, high = np.searchsorted(ordered, queries[[0, -1]])
+    return find_sorted(ordered[low : high + 1], queries) is not None
 
 
 def _scattered(values: np.ndarray, ids: np.ndarray, size: int) -> np.ndarray:
