@@ -37,14 +37,18 @@ def distinct(values: np.ndarray) -> np.ndarray:
 def radix_order(keys: np.ndarray) -> np.ndarray:
     """``np.argsort(keys, kind="stable")`` of non-negative integer keys by 16-bit digits, least
     significant first: numpy sorts 16-bit keys by counting, so for keys of up to 32 bits (two
-    passes) this is about three times as fast as sorting them packed with their positions."""
+    passes) this is about three times as fast as sorting them packed with their positions. The
+    order is uint32 when it fits (half the memory of argsort's int64: compact layouts of
+    millions of keys hold it, beside the keys and each pass's step)."""
     order = np.arange(len(keys))
     bits = int(keys.max()).bit_length() if len(keys) else 0
+    narrow = np.uint32 if len(keys) < 1 << 32 else np.int64  # the order kept between passes
     for shift in range(0, max(bits, 1), 16):
         if shift:
             digits = keys.take(order)
             digits >>= shift  # in place: one temporary the size of the keys
         digits = (digits if shift else keys).astype(np.uint16)  # the low 16 bits
         step = np.argsort(digits, kind="stable")
-        order = step if shift == 0 else order.take(step)
+        order = step.astype(narrow) if shift == 0 else order.take(step)
+        del step
     return order
