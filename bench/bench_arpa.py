@@ -10,7 +10,9 @@ On the Brown corpus split of Bengio et al. (2003) (``brown-bengio2003``), for ea
   ``--discount_fallback`` is added to both only if lmplz stops without it); and the same fit
   writing its ``.lmt`` model file too (``-o m.lmt --arpa m.arpa``), against the same lmplz run.
 - **ARPA -> model file**: ``lmtool fit-ngram --from-arpa k.arpa -o x.lmt`` against
-  ``build_binary probing`` and ``build_binary trie`` on the *same* ARPA file (lmplz's); and
+  ``build_binary probing`` and ``build_binary trie`` on the *same* ARPA file (lmplz's, which
+  lmtool converts as it reads it: :mod:`lmtool.ngram.arpa.stream`; lmtool's own ARPA files,
+  listed in lexicographic order, take the general path of ``read_arpa``); and
   ``read_arpa`` alone, timed in this process (without the interpreter's start, its imports
   and the model file written, which a short file's import is mostly made of).
 
