@@ -114,6 +114,17 @@ def canon_in_suffix_order() -> str:
     return in_suffix_order(CANON)
 
 
+def test_gzip_compressed_file_streams(tmp_path):
+    import gzip
+
+    plain, packed = tmp_path / "plain" / "m.arpa", tmp_path / "packed" / "m.arpa"  # one name: the header records it
+    plain.parent.mkdir(), packed.parent.mkdir()
+    plain.write_text(canon_in_suffix_order())
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    assert stream_layout(packed) is not None
+    assert converted_bytes(packed, tmp_path) == general_bytes(plain, tmp_path)
+
+
 FALLBACKS = {
     "prefix not listed (SRILM pruning)": canon_in_suffix_order().replace("-0.2\ta b\t-0.05\n", "").replace(
         "ngram 2=4", "ngram 2=3"),
