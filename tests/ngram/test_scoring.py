@@ -13,6 +13,7 @@ from lmtool.ngram.tables import LN10, log10_distribution, log10_prob, score_stre
 from lmtool.text import EncodedSplit
 
 from .helpers import random_sentences, split_of, vocabulary
+from .test_arpa_variants import CANON
 
 V = 15
 
@@ -127,29 +128,7 @@ def test_batched_top_predictions_equal_the_stepwise_ones(data, model, method):
 
 
 # "a b a" is listed while its suffix "b a" is not (SRILM's pruning can leave such files)
-NOT_SUFFIX_CLOSED = """\\data\\
-ngram 1=5
-ngram 2=3
-ngram 3=2
-
-\\1-grams:
--1.0\t<unk>\t0
--99\t<s>\t-0.5
--0.6\t</s>\t0
--0.4\ta\t-0.2
--0.7\tb\t-0.1
-
-\\2-grams:
--0.3\t<s> a\t-0.15
--0.2\ta b\t-0.05
--0.5\tb </s>\t0
-
-\\3-grams:
--0.1\t<s> a b
--0.05\ta b a
-
-\\end\\
-"""
+NOT_SUFFIX_CLOSED = CANON.replace("ngram 2=4", "ngram 2=3").replace("-0.25\tb a\t-0.1\n", "")
 
 
 @pytest.mark.parametrize("chunk", [2, 5, 1 << 16])
