@@ -63,7 +63,8 @@ def layout(tables: BackoffTables, bits: int | None = None) -> tuple[dict, dict[s
     return entry, arrays
 
 
-def hash_order(k: int, keys: np.ndarray, prefixes: int, vocab_size: int) -> tuple[dict, dict[str, np.ndarray], np.ndarray]:
+def hash_order(k: int, keys: np.ndarray, prefixes: int,
+               vocab_size: int) -> tuple[dict, dict[str, np.ndarray], np.ndarray]:
     """Order ``k``'s index of ``keys`` (prefix row * V + last word, over ``prefixes`` rows one
     order down; a uint64 array made for the call, which this overwrites): its description in
     the header (entries, key and bucket bits), its arrays, and the permutation to hash order

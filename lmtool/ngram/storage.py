@@ -45,7 +45,8 @@ def save_ngram(model: NgramModel, path: str | os.PathLike, *, quantise: int | No
     write_compact(model, *layout(model.tables, quantise), path)
 
 
-def write_compact(model, tables_entry: dict, arrays: dict[str, np.ndarray | ArrayStream], path: str | os.PathLike) -> None:
+def write_compact(model, tables_entry: dict, arrays: dict[str, np.ndarray | ArrayStream],
+                  path: str | os.PathLike) -> None:
     """Write the compact file of ``model`` (which need only answer ``describe()`` and hold a
     vocabulary) whose tables :func:`~lmtool.ngram.compact.layout` laid out as ``tables_entry``
     and ``arrays``, atomically."""

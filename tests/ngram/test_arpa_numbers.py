@@ -99,7 +99,8 @@ def test_hash_columns_depends_on_every_column():
 def test_split_block_counts_the_fields_of_every_line(counts):
     # equal counts take the strided check; unequal ones (or blank lines) whose total divides the
     # line count evenly must fall back to the search, not take the guess
-    text = "".join(" ".join(f"f{i}x{j}" for j in range(n)) + ("\t" if n % 2 else "") + "\n" for i, n in enumerate(counts))
+    lines = (" ".join(f"f{i}x{j}" for j in range(n)) + ("\t" if n % 2 else "") for i, n in enumerate(counts))
+    text = "".join(line + "\n" for line in lines)
     block = split_block(np.frombuffer(text.encode() + bytes(PADDING), dtype=np.uint8))
     expected = [n for n in counts if n]
     assert block.count.tolist() == expected

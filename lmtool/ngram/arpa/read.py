@@ -307,8 +307,8 @@ def open_arpa(path: pathlib.Path):
 
 
 def _blocks(handle, block_bytes: int):
-    """Blocks of complete lines read from ``handle`` (about ``block_bytes`` each), each a uint8 array ending in ``PADDING``
-    zero bytes (the last line gets a newline if it has none). One buffer is reused: a block is
+    """Blocks of complete lines read from ``handle`` (about ``block_bytes`` each), each a uint8
+    array ending in ``PADDING`` zero bytes (the last line gets a newline if it has none). One buffer is reused: a block is
     valid until the next one is taken, and the partial line after a block's last newline moves
     to the buffer's start."""
     store = bytearray(block_bytes + PADDING + 1)
