@@ -10,17 +10,18 @@ only what the next order needs::
                                          increasing, also across blocks (suffix order, and no
                                          n-gram listed twice)?  suffix found too? (the header's
                                          suffix_closed); key = prefix's compact row * V + last
-                                         word; packed ids kept, keys and values (float32) parked
+                                         word; keys, values (float32) and packed ids parked
     the section complete                 keys read back -> the hash index and the permutation to
                                          hash order; value columns read back one at a time, put
-                                         in that order; each n-gram's compact row, for order k+1
+                                         in that order; each n-gram's compact row, and the packed
+                                         ids read back, for order k+1
 
 A unigram's position and compact row are its word. Held at once: order k-1's packed ids
-(8 bytes an n-gram) and compact rows (4) and order k's packed ids (8), in arrays of the
-header's sizes; order k's keys and values wait in a temporary file (reused by each order) until
-its section is complete, and the orders laid out in a :class:`~lmtool.ngram.container.Spill`
-until the file is written.
-On Brown order 5 (2.27 million n-grams) the command peaks at about 72 MiB, 40 above the
+(8 bytes an n-gram) and compact rows (4), in arrays of the header's sizes; order k's keys,
+values and packed ids wait in a temporary file (reused by each order) until its section is
+complete, and the orders laid out in a :class:`~lmtool.ngram.container.Spill` until the file
+is written.
+On Brown order 5 (2.27 million n-grams) the command peaks at about 74 MiB, 42 above the
 interpreter and numpy alone (the general path holds the whole file's entries, the sorted
 tables, their float32 copies and the layout at once).
 
@@ -65,30 +66,27 @@ class Layout:
 
 
 class _Order:
-    """Order ``k`` (``k + 1`` words) as its section is read, filled in file order up to the
-    header's count of entries (no per-block pieces to join). In memory: its packed ids (what
-    order k+1's prefixes are found in; none at the highest order) and the place in suffix order
-    of the last n-gram taken (last word * the prefixes' count + its prefix's position in order
-    k-1, or its first word for bigrams), which the next must exceed. Parked in ``scratch`` (a
-    temporary file reused by every order) until the section is complete: per n-gram its key
-    (its prefix's compact row * V + last word: order k-1 is laid out by then) and its values
-    (float32), read back one column at a time."""
+    """Order ``k`` (``k + 1`` words) as its section is read: the place in suffix order of the
+    last n-gram taken (last word * the prefixes' count + its prefix's position in order k-1, or
+    its first word for bigrams), which the next must exceed, and per n-gram, parked in
+    ``scratch`` (a temporary file reused by every order) in columns of the header's count of
+    entries filled in file order: its key (its prefix's compact row * V + last word: order k-1
+    is laid out by then), its values (float32) and its packed ids (what order k+1's prefixes are
+    found in; none at the highest order), read back one column at a time once the section is
+    complete."""
 
     def __init__(self, k: int, count: int, highest: bool, scratch) -> None:
         self.k, self.count, self.filled, self.last, self.scratch = k, count, 0, -1, scratch
-        self.packed = np.empty(count if k and not highest else 0, dtype=np.int64)
         self.parked: dict[str, tuple[int, np.dtype, int]] = {}  # column -> offset, type, length
         offset = 0
         for name, dtype, length in (("keys", U64, count if k else 0), ("probs", np.float32, count),
-                                    ("backoffs", np.float32, 0 if highest else count)):
+                                    ("backoffs", np.float32, 0 if highest else count),
+                                    ("packed", np.int64, count if k and not highest else 0)):
             self.parked[name] = offset, np.dtype(dtype), length
             offset += length * np.dtype(dtype).itemsize
 
     def add(self, name: str, values: np.ndarray) -> None:
         """Put ``values`` of the current block in the column ``name``."""
-        if name == "packed":
-            self.packed[self.filled : self.filled + len(values)] = values
-            return
         offset, dtype, _ = self.parked[name]
         self.scratch.seek(offset + self.filled * dtype.itemsize)
         self.scratch.write(memoryview(np.ascontiguousarray(values, dtype=dtype)).cast("B"))
@@ -158,7 +156,7 @@ class _Streamer:
             keys += words.view(U64)
             current.add("keys", keys)
             if not highest:
-                current.add("packed", prefixes | (ids[:, -1].astype(np.int64) << (k * bits)))
+                current.add("packed", prefixes | (words << (k * bits)))
         current.add("probs", entries.probs)
         if not highest:
             current.add("backoffs", entries.backoffs)
@@ -188,13 +186,15 @@ class _Streamer:
             self.keep(index_arrays)
             rows = np.empty(len(permutation), dtype=np.uint32)
             rows[permutation] = np.arange(len(permutation), dtype=np.uint32)
-            self.below = current.packed, rows
         for kind in value_kinds(current.k, self.order):
             values = current.column(kind + "s")
             values = _scattered(values, permutation, V) if current.k == 0 else values[permutation]
             arrays, info[kind] = stored_column(f"{current.k}.{kind}", encode_exact(values))
             del values
             self.keep(arrays)
+        if current.k:
+            del permutation
+            self.below = current.column("packed"), rows
         self.orders.append(info)
         if current.k + 1 < self.order:
             self.current = self.start(current.k + 1)
