@@ -64,6 +64,7 @@ class Spill:
     PIECE_BYTES = 1 << 20
 
     def __init__(self, directory: str | os.PathLike | None = None) -> None:
+        self.directory = directory
         self.file = tempfile.TemporaryFile(dir=directory)
 
     def put(self, array: np.ndarray) -> ArrayStream:

@@ -92,6 +92,20 @@ def _fields(width: int, per_read: int) -> tuple[np.uint64, np.uint64, np.ndarray
     return U64(repeat), U64(top - repeat), tops, field_of
 
 
+#: hashes whose buckets are counted at once
+COUNT_CHUNK = 1 << 18
+
+
+def _bucket_sizes(hashes: np.ndarray, quotient_width: int, bucket_bits: int) -> np.ndarray:
+    """How many of ``hashes`` fall in each of the ``2**bucket_bits`` buckets (their top bits),
+    counted a chunk at a time: the bucket of every hash at once was a compact layout's peak."""
+    sizes = np.zeros(1 << bucket_bits, dtype=np.int64)
+    for first in range(0, len(hashes), COUNT_CHUNK):
+        buckets = (hashes[first : first + COUNT_CHUNK] >> U64(quotient_width)).view(np.int64)
+        sizes += np.bincount(buckets, minlength=1 << bucket_bits)
+    return sizes
+
+
 @dataclass
 class BucketIndex:
     """The pointers and quotients of one table (see the module docstring), stored or mapped."""
@@ -121,16 +135,14 @@ class BucketIndex:
         hashes = mix(keys, bits, out=keys if consume else None)
         del keys
         order = radix_order(hashes)  # 16-bit digits sorted by counting: twice as fast as one packed sort here
-        hashes = hashes.take(order)
         quotient_width = bits - bucket_bits
-        buckets = (hashes >> U64(quotient_width)).view(np.int64)  # below 2**bucket_bits: the same values
         pointers = np.zeros((1 << bucket_bits) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(buckets, minlength=1 << bucket_bits), out=pointers[1:])
-        del buckets
+        np.cumsum(_bucket_sizes(hashes, quotient_width, bucket_bits), out=pointers[1:])
         if m >= 1 << 32:
             raise ValueError(f"{m:,} n-grams of one order: the compact format holds fewer than 2**32")
-        hashes &= _mask(quotient_width)  # the quotients, in place
-        index = cls(m, bits, bucket_bits, pack(pointers, cls.pointer_width), pack(hashes, quotient_width, native=False))
+        hashes &= _mask(quotient_width)  # the quotients, in place, packed in hash order a chunk at a time
+        quotients = pack(hashes, quotient_width, native=False, order=order)
+        index = cls(m, bits, bucket_bits, pack(pointers, cls.pointer_width), quotients)
         return index, order
 
     def find(self, keys: np.ndarray) -> np.ndarray:

@@ -92,13 +92,33 @@ def distinct_values(values: np.ndarray, sample: np.ndarray) -> tuple[np.ndarray,
     """``np.unique(values, return_inverse=True)`` without sorting the column (several times
     faster when it holds few distinct values, as backoff columns do): ``sample``, sorted distinct
     values of the column, is completed with the values it misses, and each value's code is
-    found by binary search in that small array. Exact whatever the sample: each code is checked."""
-    codes = np.searchsorted(sample, values)
-    found = sample.take(codes, mode="clip") == values
-    if found.all():
+    found by binary search in that small array. Exact whatever the sample: each code is checked.
+    The codes are uint32, found a chunk at a time: int64 codes of the whole column, and their
+    checks, were a compact layout's peak."""
+    codes = np.empty(len(values), dtype=np.uint32)
+    missed = _codes_into(sample, values, codes)
+    if not missed:
         return sample, codes
-    codebook = distinct(np.concatenate([sample, values[~found]]))
-    return codebook, np.searchsorted(codebook, values)
+    codebook = distinct(np.concatenate([sample, *missed]))
+    _codes_into(codebook, values, codes)
+    return codebook, codes
+
+
+#: values coded at once by :func:`distinct_values`
+CODE_CHUNK = 1 << 16
+
+
+def _codes_into(codebook: np.ndarray, values: np.ndarray, codes: np.ndarray) -> list[np.ndarray]:
+    """Put each value's position in the sorted ``codebook`` in ``codes``; the values it lacks."""
+    missed = []
+    for first in range(0, len(values), CODE_CHUNK):
+        part = values[first : first + CODE_CHUNK]
+        at = np.searchsorted(codebook, part)
+        codes[first : first + len(part)] = at
+        found = codebook.take(at, mode="clip") == part
+        if not found.all():
+            missed.append(part[~found])
+    return missed
 
 
 def quantise(values: np.ndarray, bits: int, exact: tuple[float, ...] = ()) -> ValueColumn:

@@ -261,8 +261,10 @@ class ArpaReader:
                 number = self.read_header(handle)
                 for buffer in _blocks(handle, block_bytes or BLOCK_BYTES):
                     lines = split_block(buffer)
-                    yield from self.take_block(lines, number)
+                    taken = list(self.take_block(lines, number))
                     number += lines.n_lines
+                    del lines  # the block's field arrays (ten bytes per byte of text) go before its user's work
+                    yield from taken
                     if self.ended:
                         return
             except _UNREADABLE as error:

@@ -9,16 +9,22 @@ only what the next order needs::
                                          place = last word * n(k-1) + prefix position: strictly
                                          increasing, also across blocks (suffix order, and no
                                          n-gram listed twice)?  suffix found too? (the header's
-                                         suffix_closed); packed ids and values (float32) kept
-    the section complete                 key = prefix's compact row * V + last word -> the hash
-                                         index and the permutation to hash order; value columns
-                                         in that order; each n-gram's compact row, for order k+1
+                                         suffix_closed); key = prefix's compact row * V + last
+                                         word; keys, values (float32) and packed ids parked
+    the section complete                 keys read back -> the hash index and the permutation to
+                                         hash order; value columns read back one at a time, put
+                                         in that order; each n-gram's compact row, and the packed
+                                         ids read back, for order k+1
 
-A unigram's position and compact row are its word. Held at once: order k-1's packed ids and
-compact rows, order k's places, packed ids and values, in arrays of the header's sizes; the
-orders laid out wait in a :class:`~lmtool.ngram.container.Spill` until the file is written.
-On Brown order 5 (2.27 million n-grams) that is a third of the general path's peak, which holds
-the whole file's entries, the sorted tables, their float32 copies and the layout at once.
+A unigram's position and compact row are its word. Held at once: order k-1's packed ids
+(8 bytes an n-gram) and compact rows (4), in arrays of the header's sizes; order k's keys,
+values and packed ids wait in a temporary file (reused by each order) until its section is
+complete, and the orders laid out in a :class:`~lmtool.ngram.container.Spill` until the file
+is written.
+On Brown order 5 (2.27 million n-grams) ``lmtool fit-ngram --from-arpa`` peaks at about 76 MiB,
+44 above the interpreter and numpy alone (72 with glibc's default malloc settings, which cost
+more CPU time than they save: :func:`lmtool.cli.fit_ngram.hold_freed_memory`); the general path
+holds the whole file's entries, the sorted tables, their float32 copies and the layout at once.
 
 A file in any other shape makes :func:`stream_layout` return None, having written nothing:
 a section out of suffix order, a prefix that is not listed (SRILM's pruning), a special token
@@ -32,6 +38,7 @@ found by the reader (:mod:`~lmtool.ngram.arpa.read`), so they read the same on e
 from __future__ import annotations
 
 import pathlib
+import tempfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,29 +67,46 @@ class Layout:
 
 
 class _Order:
-    """Order ``k`` (``k + 1`` words) as its section is read, in arrays of the header's count of
-    entries filled in file order (no per-block pieces to join): per n-gram its place in suffix
-    order (last word * the prefixes' count + its prefix's position in order k-1, or its first
-    word for bigrams), its packed ids (what order k+1's prefixes are found in; none at the
-    highest order) and its values (float32)."""
+    """Order ``k`` (``k + 1`` words) as its section is read: the place in suffix order of the
+    last n-gram taken (last word * the prefixes' count + its prefix's position in order k-1, or
+    its first word for bigrams), which the next must exceed, and per n-gram, parked in
+    ``scratch`` (a temporary file reused by every order) in columns of the header's count of
+    entries filled in file order: its key (its prefix's compact row * V + last word: order k-1
+    is laid out by then), its values (float32) and its packed ids (what order k+1's prefixes are
+    found in; none at the highest order), read back one column at a time once the section is
+    complete."""
 
-    def __init__(self, k: int, count: int, highest: bool) -> None:
-        self.k, self.filled = k, 0
-        self.places = np.empty(count if k else 0, dtype=np.int64)
-        self.packed = np.empty(count if k and not highest else 0, dtype=np.int64)
-        self.probs = np.empty(count, dtype=np.float32)
-        self.backoffs = np.empty(0 if highest else count, dtype=np.float32)
+    def __init__(self, k: int, count: int, highest: bool, scratch) -> None:
+        self.k, self.count, self.filled, self.last, self.scratch = k, count, 0, -1, scratch
+        self.parked: dict[str, tuple[int, np.dtype, int]] = {}  # column -> offset, type, length
+        offset = 0
+        for name, dtype, length in (("keys", U64, count if k else 0), ("probs", np.float32, count),
+                                    ("backoffs", np.float32, 0 if highest else count),
+                                    ("packed", np.int64, count if k and not highest else 0)):
+            self.parked[name] = offset, np.dtype(dtype), length
+            offset += length * np.dtype(dtype).itemsize
 
     def add(self, name: str, values: np.ndarray) -> None:
-        """Put ``values`` of the current block in the array ``name``."""
-        getattr(self, name)[self.filled : self.filled + len(values)] = values
+        """Put ``values`` of the current block in the column ``name``."""
+        offset, dtype, _ = self.parked[name]
+        self.scratch.seek(offset + self.filled * dtype.itemsize)
+        self.scratch.write(memoryview(np.ascontiguousarray(values, dtype=dtype)).cast("B"))
+
+    def column(self, name: str) -> np.ndarray:
+        """The parked column ``name``, read back whole."""
+        offset, dtype, length = self.parked[name]
+        out = np.empty(length, dtype=dtype)
+        if length:
+            self.scratch.seek(offset)
+            self.scratch.readinto(memoryview(out).cast("B"))
+        return out
 
 
 class _Streamer:
     """The state of one pass: the order being read, the order below it, the arrays laid out."""
 
-    def __init__(self, reader: ArpaReader, spill: Spill | None) -> None:
-        self.reader, self.spill = reader, spill
+    def __init__(self, reader: ArpaReader, spill: Spill | None, scratch) -> None:
+        self.reader, self.spill, self.scratch = reader, spill, scratch
         self.order = reader.order
         self.current = self.start(0)
         self.below: tuple[np.ndarray, np.ndarray] | None = None  # order k-1's packed ids and compact rows
@@ -91,7 +115,7 @@ class _Streamer:
         self.arrays: dict[str, np.ndarray | ArrayStream] = {}
 
     def start(self, k: int) -> _Order:
-        return _Order(k, self.reader.expected[k + 1], k == self.order - 1)
+        return _Order(k, self.reader.expected[k + 1], k == self.order - 1, self.scratch)
 
     @property
     def vocab_size(self) -> int:
@@ -107,7 +131,7 @@ class _Streamer:
             if not self.finish():
                 return False
         current, m, highest = self.current, len(entries.probs), k == self.order - 1
-        if current.filled + m > len(current.probs):
+        if current.filled + m > current.count:
             return False  # more entries than the header promises: the general path says so
         if k:
             ids, bits = entries.ids, word_bits(self.vocab_size)
@@ -117,19 +141,23 @@ class _Streamer:
             if k == 1:
                 at = prefixes  # a unigram's position is its word
             else:
-                keys = self.below[0]
-                at = find_sorted(keys, prefixes)
+                at = find_sorted(self.below[0], prefixes)
                 if at is None:
                     return False
-            places = ids[:, -1].astype(np.int64) * self.prefixes() + at
-            if places[0] <= (current.places[current.filled - 1] if current.filled else -1) or \
-                    (places[1:] <= places[:-1]).any():
+            words = ids[:, -1].astype(np.int64)
+            places = words * self.prefixes() + at
+            if places[0] <= current.last or (places[1:] <= places[:-1]).any():
                 return False  # not in suffix order, or an n-gram listed twice
+            current.last = int(places[-1])
+            del places
             if k > 1 and self.closed:
                 self.closed = _all_found(self.below[0], reversed_words(ids[:, 1:], bits))
-            current.add("places", places)
+            keys = self.below[1].take(at).astype(U64)  # the prefixes' compact rows
+            keys *= U64(self.vocab_size)
+            keys += words.view(U64)
+            current.add("keys", keys)
             if not highest:
-                current.add("packed", prefixes | (ids[:, -1].astype(np.int64) << (k * bits)))
+                current.add("packed", prefixes | (words << (k * bits)))
         current.add("probs", entries.probs)
         if not highest:
             current.add("backoffs", entries.backoffs)
@@ -144,32 +172,30 @@ class _Streamer:
     def finish(self) -> bool:
         """Lay out the order just read and start the next; False when the file is not in shape."""
         current, V = self.current, self.vocab_size
-        probs, backoffs = current.probs, current.backoffs
         if current.k == 0:
             ids = self.reader.file_ids
             if len(ids) != V:  # a special token not listed: its row needs the listed bits
                 return False
-            probs, backoffs = (_scattered(values, ids, V) if len(values) else values for values in (probs, backoffs))
-            info, permutation = {"entries": V}, np.arange(V)
+            info, permutation = {"entries": V}, ids  # row of the unigram listed i-th: ids[i]
             self.below = np.zeros(0, dtype=np.int64), np.arange(V, dtype=np.uint32)
         else:
-            places, prefixes = current.places, self.prefixes()
-            rows = self.below[1].take(places % prefixes)  # the prefixes' compact rows
-            self.below = current.places = None  # let go of what only this order needed
-            places //= prefixes  # the last words
-            keys = places.view(U64)  # in place: the places are not needed again
-            keys += rows.astype(U64) * U64(V)
-            del places, rows
+            prefixes = self.prefixes()
+            self.below = None  # let go of what only this order needed
+            keys = current.column("keys")
             info, index_arrays, permutation = hash_order(current.k, keys, prefixes, V)
             del keys
             self.keep(index_arrays)
             rows = np.empty(len(permutation), dtype=np.uint32)
             rows[permutation] = np.arange(len(permutation), dtype=np.uint32)
-            self.below = current.packed, rows
-        values = {"prob": probs, "backoff": backoffs}
         for kind in value_kinds(current.k, self.order):
-            arrays, info[kind] = stored_column(f"{current.k}.{kind}", encode_exact(values[kind][permutation]))
+            values = current.column(kind + "s")
+            values = _scattered(values, permutation, V) if current.k == 0 else values[permutation]
+            arrays, info[kind] = stored_column(f"{current.k}.{kind}", encode_exact(values))
+            del values
             self.keep(arrays)
+        if current.k:
+            del permutation
+            self.below = current.column("packed"), rows
         self.orders.append(info)
         if current.k + 1 < self.order:
             self.current = self.start(current.k + 1)
@@ -194,21 +220,23 @@ def _scattered(values: np.ndarray, ids: np.ndarray, size: int) -> np.ndarray:
 def stream_layout(path: str | pathlib.Path, spill: Spill | None = None) -> Layout | None:
     """The compact layout of the ARPA file ``path`` read in one pass (see the module docstring),
     or None when the file is not in KenLM's shape; each order's arrays are parked in ``spill``
-    as they are laid out, when it is given. Defects raise the reader's ModelFileError."""
+    as they are laid out, when it is given, and the order being read in a temporary file beside
+    it. Defects raise the reader's ModelFileError."""
     reader = ArpaReader(pathlib.Path(path))
-    entries = reader.entries(BLOCK_BYTES)
-    streamer = None
-    try:
-        for section, got in entries:
-            streamer = streamer or _Streamer(reader, spill)
-            if not streamer.take(section.order - 1, got):
+    with tempfile.TemporaryFile(dir=spill.directory if spill is not None else None) as scratch:
+        entries = reader.entries(BLOCK_BYTES)
+        streamer = None
+        try:
+            for section, got in entries:
+                streamer = streamer or _Streamer(reader, spill, scratch)
+                if not streamer.take(section.order - 1, got):
+                    return None
+        finally:
+            entries.close()
+        streamer = streamer or _Streamer(reader, spill, scratch)
+        while len(streamer.orders) < streamer.order:
+            if not streamer.finish():
                 return None
-    finally:
-        entries.close()
-    streamer = streamer or _Streamer(reader, spill)
-    while len(streamer.orders) < streamer.order:
-        if not streamer.finish():
-            return None
     ngrams = [info["entries"] for info in streamer.orders]
     entry = tables_entry(streamer.vocab_size, streamer.orders, ngrams, None, streamer.closed, False)
     return Layout(reader.tokens, ngrams, entry, streamer.arrays)
