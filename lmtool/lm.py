@@ -52,7 +52,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from lmtool.errors import UsageError
-from lmtool.text import EOS_ID, EncodedSplit, compute_fingerprint
+from lmtool.text import EOS_ID, EncodedSplit
 
 LN2 = math.log(2.0)
 
@@ -117,6 +117,8 @@ class LanguageModel(ABC):
     @cached_property
     def fingerprint(self) -> str:
         """Hash of tokenizer config + vocabulary + unit; equal fingerprints mean comparable perplexities."""
+        from lmtool.text import compute_fingerprint  # corpus preparation: imported when first asked
+
         return compute_fingerprint(self._tokenizer, self._vocabulary, self._unit)
 
     # -- what each family provides ----------------------------------------------------------

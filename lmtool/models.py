@@ -20,7 +20,6 @@ import gzip
 import importlib
 import json
 import struct
-import zipfile
 from pathlib import Path
 
 from lmtool.errors import DataError, ModelFileError, UsageError
@@ -74,6 +73,8 @@ def is_safetensors(head: bytes) -> bool:
 
 def is_torch_checkpoint(path: Path) -> bool:
     """Whether the zip archive at ``path`` is a ``torch.save`` file (it holds a ``data.pkl``) rather than an ``.npz``."""
+    import zipfile  # only zip archives get here
+
     try:
         with zipfile.ZipFile(path) as archive:
             return any(name.endswith("data.pkl") for name in archive.namelist())

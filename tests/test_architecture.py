@@ -102,3 +102,28 @@ def test_help_and_ngram_commands_do_not_import_torch():
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_scoring_a_model_file_imports_neither_fitting_nor_corpus_reading(tmp_path):
+    # `lmtool query` starts a process per pipeline: the estimators, the ARPA parser, the corpus
+    # readers (with bz2, lzma, shutil) and the temporary-file writer are start-up it never uses
+    from lmtool.ngram import fit_ngram, save_ngram
+
+    text = tmp_path / "train.txt"
+    text.write_text("the cat sat\nthe dog sat\n")
+    save_ngram(fit_ngram(str(text), 2, "witten-bell", split_fractions="1,0,0"), tmp_path / "m.lmt")
+    code = (
+        "import sys\n"
+        f"sys.argv = ['lmtool', 'query', '--level', 'summary', {str(tmp_path / 'm.lmt')!r}, {str(text)!r}]\n"
+        "from lmtool.cli.main import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as done:\n"
+        "    assert done.code in (0, None), done.code\n"
+        "unwanted = [name for name in sys.modules if name.startswith(('lmtool.ngram.fit', 'lmtool.ngram.estimators',\n"
+        "            'lmtool.ngram.arpa', 'lmtool.ngram.legacy', 'lmtool.text.loading', 'lmtool.text.readers'))\n"
+        "            or name in ('tempfile', 'zipfile', 'lzma', 'bz2', 'torch')]\n"
+        "assert unwanted == [], unwanted\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert "Perplexity including OOVs" in done.stdout

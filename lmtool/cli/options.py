@@ -8,7 +8,8 @@ from typing import Callable, Iterable
 import click
 
 from lmtool.files import check_distinct, check_writable, json_text
-from lmtool.text import CORPUS_OPTIONS, ENCODING_ERRORS, TOKENIZER_KINDS, UNITS, input_files
+from lmtool import text  # its corpus-reading names load on first use (text.input_files, ...)
+from lmtool.text import TOKENIZER_KINDS, UNITS
 
 
 def json_option(function: Callable) -> Callable:
@@ -45,7 +46,7 @@ def check_paths(outputs: Paths, inputs: Paths | None = None, corpus: str | None 
     """
     read = _pairs(inputs)
     if corpus is not None:
-        read += [("--corpus", path) for path in input_files(corpus)]
+        read += [("--corpus", path) for path in text.input_files(corpus)]
     files, folders, wholes = _pairs(outputs), _pairs(directories), _pairs(replaced)
     check_distinct(files, read, wholes)
     for label, path in files:
@@ -69,7 +70,7 @@ def split_options(function: Callable) -> Callable:
             click.option("--split-fractions", default=None, metavar="TRAIN,VALID,TEST",
                          help="Fractions for a corpus without its own splits (default 0.8,0.1,0.1)."),
             click.option("--seed", type=int, default=None, help="Seed of the fraction split (default 0)."),
-            click.option("--encoding-errors", type=click.Choice(ENCODING_ERRORS), default=None,
+            click.option("--encoding-errors", type=click.Choice(text.ENCODING_ERRORS), default=None,
                          help="Invalid UTF-8: strict stops with an error (default); replace uses U+FFFD."),
         ],
         function,
@@ -106,4 +107,4 @@ def corpus_options(function: Callable) -> Callable:
 def corpus_kwargs(params: dict) -> dict:
     """The ``load_corpus`` keyword arguments among a command's parsed ``params`` (None ones dropped);
     each option's parameter name is its ``load_corpus`` keyword."""
-    return {name: params[name] for name in CORPUS_OPTIONS if params.get(name) is not None}
+    return {name: params[name] for name in text.CORPUS_OPTIONS if params.get(name) is not None}

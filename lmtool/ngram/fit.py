@@ -16,12 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from lmtool.ngram.counting import NgramCounts, check_order
+from lmtool.errors import DataError, UsageError
+from lmtool.ngram.counting import NgramCounts, check_order, count_ngrams
 from lmtool.ngram.estimators import ESTIMATORS, Estimator, Param, get_estimator
 from lmtool.ngram.modified_kneser_ney import estimate_modified_kneser_ney
 from lmtool.ngram.model import NgramModel
 from lmtool.ngram.modified_kneser_ney.prune import check_prune
 from lmtool.ngram.tables import BackoffTables
+from lmtool.text import CORPUS_OPTIONS, PreparedCorpus, load_corpus, make_tokenizer
 
 DEFAULT_METHOD = "modified-kneser-ney"
 
@@ -106,3 +108,44 @@ def plain_discounts(value: Any) -> Any:
     if isinstance(value, (list, tuple, np.ndarray)):
         return [plain_discounts(v) for v in value]
     return float(value)
+
+
+def fit_ngram(corpus_or_split: Any, order: int = 3, method: str = DEFAULT_METHOD, *, vocabulary: Any = None,
+              tokenizer: Any = None, corpus_options: dict | None = None, **params) -> NgramModel:
+    """Fit an order-``order`` model on a corpus's train split.
+
+    ``corpus_or_split`` is a corpus spec string (loaded with ``corpus_options`` and any
+    :data:`lmtool.text.CORPUS_OPTIONS` keyword, e.g. ``tokenizer="char"``), a
+    :class:`lmtool.text.PreparedCorpus`, or an :class:`lmtool.text.EncodedSplit` together with
+    its ``vocabulary`` (and optionally ``tokenizer``, default word). ``params`` are the
+    method's options: ``k`` (add-k), ``discount`` (absolute, kneser-ney), ``prune`` and
+    ``discount_fallback`` (modified-kneser-ney), ...
+    """
+    if isinstance(corpus_or_split, str):
+        options = dict(corpus_options or {})
+        options.update({name: params.pop(name) for name in list(params) if name in CORPUS_OPTIONS})
+    check_fit_options(order, method, params)  # before the corpus is read and counted
+    if isinstance(corpus_or_split, str):
+        if tokenizer is not None:
+            options["tokenizer"] = tokenizer
+        corpus_or_split = load_corpus(corpus_or_split, **options)
+    if isinstance(corpus_or_split, PreparedCorpus):
+        split, vocabulary, tokenizer = corpus_or_split.splits["train"], corpus_or_split.vocabulary, corpus_or_split.tokenizer
+        unit, source = corpus_or_split.unit, corpus_or_split.source
+    else:
+        if vocabulary is None:
+            raise UsageError("fitting on an EncodedSplit needs its vocabulary= (the ids index it)")
+        split, unit, source = corpus_or_split, "line", "split"
+        tokenizer = tokenizer or make_tokenizer("word")
+    if split.n_tokens == 0:
+        raise DataError("the training split is empty: give a corpus with text in its train split")
+    started = time.perf_counter()
+    counts = count_ngrams(split.ids, split.starts, int(order), len(vocabulary))
+    training = {
+        "corpus": source,
+        "unit": unit,
+        "segments": int(split.n_segments),
+        "tokens": int(split.n_tokens),
+        "unk_tokens": int(split.n_unk),
+    }
+    return model_from_counts(counts, method, params, tokenizer, vocabulary, unit, training, started)

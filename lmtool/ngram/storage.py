@@ -29,7 +29,6 @@ from lmtool.errors import DataError, ModelFileError, UsageError
 from lmtool.files import atomic_write
 from lmtool.ngram.compact import CompactTables, layout, stored_tables
 from lmtool.ngram.container import ArrayStream, Container, is_container, write_container
-from lmtool.ngram.legacy import read_npz
 from lmtool.ngram.model import NgramModel
 from lmtool.text import Vocabulary, tokenizer_from_json
 
@@ -110,6 +109,8 @@ def load_ngram(path: str | os.PathLike) -> NgramModel:
     if not head.startswith(b"PK"):
         hint = " (it looks like a safetensors RNN model: use lmtool.neural.load_rnn)" if head[8:9] == b"{" else ""
         raise ModelFileError(f"{path} is not an lmtool n-gram model file{hint}")
+    from lmtool.ngram.legacy import read_npz  # the old format's zip reader loads only for an old file
+
     return read_npz(path)
 
 

@@ -7,14 +7,37 @@ treebank tokenizer needs it). Named and generated corpora are registered into it
 :mod:`lmtool.text.registry`); it never imports the packages that provide them.
 """
 
+import importlib
+from typing import Any
+
 from lmtool.text.encoding import UNITS, EncodedSplit
-from lmtool.text.loading import CORPUS_OPTIONS, encode_corpus, input_files, load_corpus
-from lmtool.text.prepared import PreparedCorpus, compute_fingerprint
-from lmtool.text.readers import ENCODING_ERRORS
-from lmtool.text.registry import register_corpus, register_generator
 from lmtool.text.tokenizers import KINDS as TOKENIZER_KINDS
 from lmtool.text.tokenizers import Tokenizer, make_tokenizer, tokenizer_from_json
 from lmtool.text.vocabulary import BOS, BOS_ID, EOS, EOS_ID, UNK, UNK_ID, Vocabulary
+
+#: imported on first use: corpus reading (readers for compressed files, specs, splits, the
+#: registry) costs about 5 ms and 1 MiB of every process's start, which scoring a model file
+#: (``lmtool query``: a tokenizer and a vocabulary) never needs
+_LAZY = {
+    "CORPUS_OPTIONS": "lmtool.text.loading",
+    "encode_corpus": "lmtool.text.loading",
+    "input_files": "lmtool.text.loading",
+    "load_corpus": "lmtool.text.loading",
+    "PreparedCorpus": "lmtool.text.prepared",
+    "compute_fingerprint": "lmtool.text.prepared",
+    "ENCODING_ERRORS": "lmtool.text.readers",
+    "register_corpus": "lmtool.text.registry",
+    "register_generator": "lmtool.text.registry",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "BOS",
