@@ -162,6 +162,7 @@ class BucketIndex:
         start = self.pointers.take(bucket)
         bucket += U64(1)
         size = self.pointers.take(bucket)
+        del bucket
         size -= start
         rows = start.astype(np.int64)
         if width == 0 or self.entries == 0:  # a bucket per key: a key is stored iff its bucket is not empty
