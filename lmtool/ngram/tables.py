@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lmtool.ngram.counting import padded_stream, token_positions
+from lmtool.ngram.counting import padded_stream
 from lmtool.text import BOS_ID
 
 LN10 = float(np.log(10.0))
@@ -160,8 +160,7 @@ def score_stream(tables, ids: np.ndarray, starts: np.ndarray) -> tuple[np.ndarra
         room -= np.arange(n)
         log10, length = _score_window(tables, stream, room)
         del stream, room, segment_end
-        target = token_positions(starts)
-        return log10[target], length[target].astype(np.int64)
+        return _tokens_only(log10, length, starts)
     log10 = np.empty(n, dtype=np.float64)
     length = np.empty(n, dtype=np.int16)
     for lo in range(0, n, CHUNK):
@@ -171,8 +170,16 @@ def score_stream(tables, ids: np.ndarray, starts: np.ndarray) -> tuple[np.ndarra
         room = np.minimum(segment_end[window], hi) - np.arange(begin, hi)
         out = _score_window(tables, stream[window], room)
         log10[lo:hi], length[lo:hi] = out[0][lo - begin :], out[1][lo - begin :]
-    target = token_positions(starts)
-    return log10[target], length[target].astype(np.int64)
+    return _tokens_only(log10, length, starts)
+
+
+def _tokens_only(log10: np.ndarray, length: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The values of a padded stream's positions without its ``<s>`` ones (one before each
+    segment), as int64 lengths: a mask read in order, cheaper than gathering every token's place."""
+    starts = np.asarray(starts, dtype=np.int64)
+    token = np.ones(len(log10), dtype=bool)
+    token[starts[:-1] + np.arange(len(starts) - 1)] = False  # s <s> symbols precede segment s's own
+    return log10[token], length[token].astype(np.int64)
 
 
 def _score_window(tables, stream: np.ndarray, room: np.ndarray):
