@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
 import resource
 import time
@@ -10,6 +9,7 @@ from types import SimpleNamespace
 
 import click
 
+from lmtool.cli.allocator import hold_freed_memory
 from lmtool.cli.cluster import check_cluster_options, cluster_options, fit_on_cluster
 from lmtool.cli.options import check_paths, corpus_kwargs, corpus_options, json_option, print_json
 from lmtool.errors import UsageError
@@ -22,25 +22,6 @@ from lmtool.text import load_corpus
 def _progress(message: str, quiet: bool) -> None:
     if not quiet:
         click.echo(message, err=True)
-
-
-#: glibc's mallopt parameters (malloc.h)
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-
-
-def hold_freed_memory() -> None:
-    """Have glibc's malloc keep freed memory for the process's next arrays: arrays of up to
-    32 MiB come from the heap and its top is given back only past 256 MiB free. The streaming
-    ARPA conversion frees and makes arrays of a few MiB at every block and order; by default
-    glibc maps many afresh and trims the heap between them, and faulting the pages in again
-    costs its CPU time (Brown o5: 75,000 page faults and 0.2 s of system time against 15,000
-    and 0.07 s) for about 4 MiB less at the peak. Elsewhere than glibc, nothing changes."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return
-    libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20)
-    libc.mallopt(_M_TRIM_THRESHOLD, 256 << 20)
 
 
 def peak_memory_mb() -> float:

@@ -9,6 +9,7 @@ import sys
 
 import click
 
+from lmtool.cli.allocator import hold_freed_memory
 from lmtool.cli.options import json_option, print_json
 from lmtool.errors import DataError, LmtoolError, ModelFileError
 
@@ -34,6 +35,8 @@ def query(model: str, text: str, level: str, threads: int, as_json: bool) -> Non
     """
     from lmtool.models import load_model
     from lmtool.ngram.query import query as run_query
+
+    hold_freed_memory()  # a block's arrays come and go: their pages stay mapped (cli.allocator)
 
     loaded = load_model(model)
     if loaded.kind != "ngram":

@@ -114,11 +114,11 @@ def window(stored: np.ndarray, bit: np.ndarray) -> np.ndarray:
     """The 64 bits starting at bit ``bit`` (a non-negative int64 array) of an array packed in
     uint64 words (high bits past the end of the data read as 0)."""
     word = bit >> 6
-    offset = (bit & 63).view(U64)
     low = stored.take(word)
-    low >>= offset
     word += 1
     high = stored.take(word)
+    offset = np.bitwise_and(bit, 63, out=word).view(U64)  # word's memory: three arrays live, not four
+    low >>= offset
     high <<= np.subtract(U64(64), offset, out=offset)
     low |= high
     return low

@@ -158,11 +158,13 @@ class BucketIndex:
         if bits < 64:
             h &= _mask(bits)
         h ^= h >> U64((bits + 1) // 2)
-        bucket = h >> U64(width)
+        # every index of a take is int64 (a view here): numpy's take copies other index types
+        # into int64 first, a pass more
+        bucket = (h >> U64(width)).view(np.int64)
         start = self.pointers.take(bucket)
-        bucket += U64(1)
-        size = self.pointers.take(bucket)
-        size -= start
+        bucket += 1
+        size = np.subtract(self.pointers.take(bucket), start, dtype=np.int64)
+        del bucket
         rows = start.astype(np.int64)
         if width == 0 or self.entries == 0:  # a bucket per key: a key is stored iff its bucket is not empty
             return np.where(size > 0, rows, -1)
@@ -206,7 +208,8 @@ class BucketIndex:
         np.invert(y, out=y)
         y &= tops.take(size, mode="clip")
         y -= U64(1)
-        return field_of.take(np.bitwise_count(y))
+        count = np.bitwise_count(y, out=y.view(np.int64))  # an int64 index (see find), in y's memory
+        return field_of.take(count)
 
     def keys(self) -> np.ndarray:
         """Every stored key, in row order (the inverse of :meth:`build`)."""

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lmtool.ngram.counting import padded_stream, token_positions
+from lmtool.ngram.counting import padded_stream
 from lmtool.text import BOS_ID
 
 LN10 = float(np.log(10.0))
@@ -155,6 +155,12 @@ def score_stream(tables, ids: np.ndarray, starts: np.ndarray) -> tuple[np.ndarra
     """
     stream, segment_end = padded_stream(ids, starts)
     n = len(stream)
+    if n <= CHUNK:  # one window (a block of query's): its arrays are the result, not copied into it
+        room = segment_end  # made here, so turned into the room in place
+        room -= np.arange(n)
+        log10, length = _score_window(tables, stream, room)
+        del stream, room, segment_end
+        return _tokens_only(log10, length, starts)
     log10 = np.empty(n, dtype=np.float64)
     length = np.empty(n, dtype=np.int16)
     for lo in range(0, n, CHUNK):
@@ -164,8 +170,16 @@ def score_stream(tables, ids: np.ndarray, starts: np.ndarray) -> tuple[np.ndarra
         room = np.minimum(segment_end[window], hi) - np.arange(begin, hi)
         out = _score_window(tables, stream[window], room)
         log10[lo:hi], length[lo:hi] = out[0][lo - begin :], out[1][lo - begin :]
-    target = token_positions(starts)
-    return log10[target], length[target].astype(np.int64)
+    return _tokens_only(log10, length, starts)
+
+
+def _tokens_only(log10: np.ndarray, length: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The values of a padded stream's positions without its ``<s>`` ones (one before each
+    segment), as int64 lengths: a mask read in order, cheaper than gathering every token's place."""
+    starts = np.asarray(starts, dtype=np.int64)
+    token = np.ones(len(log10), dtype=bool)
+    token[starts[:-1] + np.arange(len(starts) - 1)] = False  # s <s> symbols precede segment s's own
+    return log10[token], length[token].astype(np.int64)
 
 
 def _score_window(tables, stream: np.ndarray, room: np.ndarray):
@@ -181,16 +195,19 @@ def _score_window(tables, stream: np.ndarray, room: np.ndarray):
     n, order = len(stream), tables.order
     rows = [stream]
     longest = np.ones(n, dtype=np.int16)
-    alive = np.arange(n)  # positions whose k-gram is listed, for the current k
     for k in range(1, order):
-        alive = alive[room.take(alive) > k]
-        if k >= 2 and tables.suffix_closed:  # the (k+1)-gram at p is listed only if its suffix at p+1 is
-            alive = alive[rows[k - 1][1:].take(alive) >= 0]
-        found = tables.child_rows(k, rows[k - 1].take(alive), stream[k:].take(alive))
+        # the (k+1)-gram at p is looked up if it fits in its segment and its prefix (the k-gram
+        # at p) is listed, and, when suffixes are closed, its suffix (the k-gram at p+1) too:
+        # masks over every position, so the only gathers are the lookups' own
+        listed = rows[k - 1] >= 0
+        wanted = room > k
+        wanted &= listed
+        if k >= 2 and tables.suffix_closed:
+            wanted[:-1] &= listed[1:]
+        alive = np.flatnonzero(wanted)
         rows.append(np.full(n, -1, dtype=np.int64))
-        rows[k][alive] = found
-        alive = alive[found >= 0]
-        longest[alive] = k + 1
+        rows[k].put(alive, tables.child_rows(k, rows[k - 1].take(alive), stream[k:].take(alive)))
+        longest += rows[k] >= 0
     # the match length at p: the longest listed n-gram ending at p (one that starts at q is
     # inside q's segment, so it never reaches p from an earlier segment)
     match = np.ones(n, dtype=np.int16)

@@ -19,11 +19,17 @@ their own.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from lmtool.ngram.bitpack import pack, unpack
 from lmtool.ngram.sorting import distinct
+
+
+#: codebooks of at most 2**16 values (512 KiB as float64; most hold a few thousand) are kept as
+#: float64 too while a model is scored
+WIDE_CODEBOOK_WIDTH = 16
 
 
 @dataclass
@@ -40,7 +46,15 @@ class ValueColumn:
         """The values of ``rows`` as float64 (exactly the stored float32 values)."""
         if self.codebook is None:
             return self.codes.take(rows).astype(np.float64)
-        return self.codebook.take(unpack(self.codes, self.width, rows).astype(np.intp)).astype(np.float64)
+        codes = unpack(self.codes, self.width, rows).view(np.int64)  # below 2**32: an index as it is
+        if self.width > WIDE_CODEBOOK_WIDTH:
+            return self.codebook.take(codes).astype(np.float64)
+        return self._wide_codebook.take(codes)
+
+    @cached_property
+    def _wide_codebook(self) -> np.ndarray:
+        """The codebook as float64, made once, so that a take gives the values with no pass more."""
+        return self.codebook.astype(np.float64)
 
     def all(self) -> np.ndarray:
         """Every value, in row order."""

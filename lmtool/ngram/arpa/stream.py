@@ -23,7 +23,7 @@ complete, and the orders laid out in a :class:`~lmtool.ngram.container.Spill` un
 is written.
 On Brown order 5 (2.27 million n-grams) ``lmtool fit-ngram --from-arpa`` peaks at about 76 MiB,
 44 above the interpreter and numpy alone (72 with glibc's default malloc settings, which cost
-more CPU time than they save: :func:`lmtool.cli.fit_ngram.hold_freed_memory`); the general path
+more CPU time than they save: :func:`lmtool.cli.allocator.hold_freed_memory`); the general path
 holds the whole file's entries, the sorted tables, their float32 copies and the layout at once.
 
 A file in any other shape makes :func:`stream_layout` return None, having written nothing:

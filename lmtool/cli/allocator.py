@@ -1,0 +1,27 @@
+"""glibc's malloc, told to keep freed memory for a command that makes and frees arrays over and over."""
+
+from __future__ import annotations
+
+import ctypes
+
+#: glibc's mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+
+def hold_freed_memory() -> None:
+    """Have glibc's malloc keep freed memory for the process's next arrays: arrays of up to
+    32 MiB come from the heap and its top is given back only past 256 MiB free.
+
+    Some commands make and free arrays of the same few sizes at every step: the streaming ARPA
+    conversion (a few MiB per block and order), ``query`` (some 250 KiB per array, a block of
+    text at a time). By default glibc maps many of them afresh and trims the heap between them,
+    and every page is faulted in again: Brown order 5 converted, 75,000 page faults and 0.2 s of
+    system time against 15,000 and 0.07 s, for about 4 MiB less at the peak; Brown test x10
+    queried, 24,000 faults and 0.05 s against 7,500 and 0.02 s, for 1.7 MiB. Elsewhere than
+    glibc, nothing changes."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20)
+    libc.mallopt(_M_TRIM_THRESHOLD, 256 << 20)
