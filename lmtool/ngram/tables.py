@@ -212,7 +212,10 @@ def _score_window(tables, stream: np.ndarray, room: np.ndarray):
     # inside q's segment, so it never reaches p from an earlier segment)
     match = np.ones(n, dtype=np.int16)
     for l in range(2, min(order, n) + 1):
-        match[l - 1 :][longest[: n - l + 1] >= l] = l
+        if tables.suffix_closed:  # the listed lengths ending at p are 1..match[p]: count them
+            match[l - 1 :] += longest[: n - l + 1] >= l
+        else:
+            match[l - 1 :][longest[: n - l + 1] >= l] = l
     log10 = np.empty(n, dtype=np.float64)
     for l in range(1, min(order, n) + 1):
         start = np.flatnonzero(match[l - 1 :] == l)  # where the matched l-gram ending at start + l - 1 starts
