@@ -12,6 +12,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "lmtool"
 # lmtool.neural (which never imports them back).
 FORBIDDEN = {
     "errors": ["lmtool"],
+    "lazy": ["lmtool"],
     "files": ["lmtool.text", "lmtool.lm", "lmtool.ngram", "lmtool.neural", "lmtool.evaluate", "lmtool.sampling",
               "lmtool.analysis", "lmtool.cli"],
     "limits": ["lmtool.files", "lmtool.text", "lmtool.lm", "lmtool.ngram", "lmtool.neural", "lmtool.evaluate",

@@ -27,9 +27,7 @@ Python API::
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from lmtool.lazy import lazy_names
 from lmtool.ngram.counting import NgramCounts, count_ngrams
 from lmtool.ngram.model import NgramModel
 from lmtool.ngram.storage import load_ngram, save_ngram, stored_model
@@ -44,14 +42,7 @@ _LAZY = {
     **{name: "lmtool.ngram.fit" for name in ("DEFAULT_METHOD", "METHODS", "check_fit_options", "estimate",
                                              "fit_ngram", "model_from_counts")},
 }
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _LAZY)
 
 __all__ = [
     "BackoffTables",

@@ -7,9 +7,7 @@ treebank tokenizer needs it). Named and generated corpora are registered into it
 :mod:`lmtool.text.registry`); it never imports the packages that provide them.
 """
 
-import importlib
-from typing import Any
-
+from lmtool.lazy import lazy_names
 from lmtool.text.encoding import UNITS, EncodedSplit
 from lmtool.text.tokenizers import KINDS as TOKENIZER_KINDS
 from lmtool.text.tokenizers import Tokenizer, make_tokenizer, tokenizer_from_json
@@ -29,15 +27,7 @@ _LAZY = {
     "register_corpus": "lmtool.text.registry",
     "register_generator": "lmtool.text.registry",
 }
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value
-    return value
-
+__getattr__ = lazy_names(__name__, _LAZY)
 
 __all__ = [
     "BOS",
