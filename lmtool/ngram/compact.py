@@ -119,7 +119,7 @@ def stored_tables(tables: BackoffTables, bits: int | None = None) -> BackoffTabl
         probs.append(columns["prob"])
         backoffs.append(columns.get("backoff", np.zeros(len(tables.ngrams[k]))))
     stored = BackoffTables(order=tables.order, vocab_size=tables.vocab_size, ngrams=tables.ngrams,
-                           log10_probs=probs, log10_backoffs=backoffs, listed=tables.listed)
+                           log10_probs=probs, log10_backoffs=backoffs, listed=tables.listed, prefixes=tables.prefixes)
     stored._keys = tables._keys  # the same rows: share the lookup keys if they were built
     stored.suffix_closed = tables.suffix_closed
     return stored

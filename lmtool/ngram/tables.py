@@ -54,6 +54,10 @@ class BackoffTables:
     log10_probs: list[np.ndarray]
     log10_backoffs: list[np.ndarray]
     listed: list[np.ndarray] | None = None
+    #: prefixes[k][r] (k >= 2): the row in ngrams[k-1] of ngrams[k][r]'s prefix, where the maker
+    #: of the tables knows it (a fit's counts link the orders so): the keys are then made without
+    #: a lookup per word. A bigram's prefix row is its first word. None: not known
+    prefixes: list[np.ndarray] | None = None
 
     #: True when every listed n-gram's suffix (its words but the first) is known to be listed
     #: too, which lets scoring skip lookups bound to miss. A compact file records it (it costs a
@@ -67,6 +71,14 @@ class BackoffTables:
     @property
     def keys(self) -> list[np.ndarray]:
         """``keys[k][r]`` = prefix row * V + last word of ``ngrams[k][r]`` (keys[0] = the ids)."""
+        if self._keys is None and self.prefixes is not None:
+            keys = [self.ngrams[0][:, 0].astype(np.int64)]
+            for k in range(1, self.order):
+                key = (self.prefixes[k] if k >= 2 else self.ngrams[k][:, 0]).astype(np.int64)
+                key *= self.vocab_size
+                key += self.ngrams[k][:, -1]
+                keys.append(key)
+            self._keys = keys
         if self._keys is None:
             # built order by order: the prefixes of order k are found with keys[:k] only
             keys = [self.ngrams[0][:, 0].astype(np.int64)]
