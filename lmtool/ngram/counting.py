@@ -121,7 +121,6 @@ def count_padded(stream: np.ndarray, segment_starts: np.ndarray, order: int, voc
     counts: list[np.ndarray] = []
     prefixes: list[np.ndarray] = []
     suffixes: list[np.ndarray] = []
-    sorted_columns: list[np.ndarray] = []
     new_run = np.zeros(n, dtype=bool)  # sorted position i starts a new k-gram run (first k columns differ)
     valid = np.ones(n, dtype=bool)  # sorted position i starts a k-gram inside its segment
     if n:
@@ -131,7 +130,6 @@ def count_padded(stream: np.ndarray, segment_starts: np.ndarray, order: int, voc
     for k in range(order):
         column = columns[k][perm]
         columns[k] = None  # sorted now
-        sorted_columns.append(column)
         np.logical_or(new_run[1:], column[1:] != column[:-1], out=new_run[1:])
         if k:
             valid &= column != 0
@@ -143,12 +141,12 @@ def count_padded(stream: np.ndarray, segment_starts: np.ndarray, order: int, voc
         firsts = run_starts[inside]
         del run_starts, inside
         rows = np.empty((len(firsts), k + 1), dtype=np.int32)
-        for j, sorted_column in enumerate(sorted_columns):
-            rows[:, j] = sorted_column[firsts]
-        rows -= 1  # columns hold 1 + the word
-        ngrams.append(rows)
+        rows[:, k] = column[firsts]
+        rows[:, k] -= 1  # columns hold 1 + the word
         if k:  # row_in_run and row_of_position are int32: as_rows of a table shorter than the stream
             prefixes.append(row_in_run[firsts])
+            for j in range(k):  # the first k words are the prefix's (only this order's column is kept)
+                rows[:, j] = ngrams[k - 1][:, j][prefixes[k]]
             # the suffix of the k-gram starting at i is the (k-1)-gram starting at i + 1
             next_positions = perm[firsts]
             next_positions += 1
@@ -157,6 +155,7 @@ def count_padded(stream: np.ndarray, segment_starts: np.ndarray, order: int, voc
         else:
             prefixes.append(as_rows(np.full(len(firsts), -1), 0))
             suffixes.append(as_rows(np.full(len(firsts), -1), 0))
+        ngrams.append(rows)
         del firsts
         row_in_run = row_of_position = None
         if k < order - 1:

@@ -55,8 +55,8 @@ class BackoffTables:
     log10_backoffs: list[np.ndarray]
     listed: list[np.ndarray] | None = None
     #: prefixes[k][r] (k >= 2): the row in ngrams[k-1] of ngrams[k][r]'s prefix, where the maker
-    #: of the tables knows it (a fit's counts link the orders so): the keys are then made without
-    #: a lookup per word. A bigram's prefix row is its first word. None: not known
+    #: of the tables knows it (a fit's counts link the orders so): the keys, and the model file,
+    #: are then made without a lookup per word (see :meth:`prefix_rows`). None: not known
     prefixes: list[np.ndarray] | None = None
 
     #: True when every listed n-gram's suffix (its words but the first) is known to be listed
@@ -74,7 +74,7 @@ class BackoffTables:
         if self._keys is None and self.prefixes is not None:
             keys = [self.ngrams[0][:, 0].astype(np.int64)]
             for k in range(1, self.order):
-                key = (self.prefixes[k] if k >= 2 else self.ngrams[k][:, 0]).astype(np.int64)
+                key = self.prefix_rows(k).astype(np.int64)
                 key *= self.vocab_size
                 key += self.ngrams[k][:, -1]
                 keys.append(key)
@@ -92,6 +92,14 @@ class BackoffTables:
                 keys.append(rows * self.vocab_size + grams[:, -1])
             self._keys = keys
         return self._keys
+
+    def prefix_rows(self, k: int) -> np.ndarray:
+        """The row in ``ngrams[k-1]`` of the prefix of every n-gram of order ``k`` >= 1: a
+        bigram's is its first word; above, from ``prefixes`` when known (no keys are made), else
+        from the keys."""
+        if k == 1:
+            return self.ngrams[1][:, 0]
+        return self.prefixes[k] if self.prefixes is not None else self.keys[k] // self.vocab_size
 
     def n_listed(self) -> list[int]:
         """Number of n-grams per order an ARPA file lists."""
