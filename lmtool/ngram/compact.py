@@ -41,20 +41,23 @@ def layout(tables: BackoffTables, bits: int | None = None) -> tuple[dict, dict[s
     ``bits`` bits above the unigrams when ``bits`` is given)."""
     V, order = tables.vocab_size, tables.order
     orders, arrays = [], {}
-    rows = np.arange(V)  # compact row of each lexicographic row of the previous order
     for k in range(order):
         m = len(tables.ngrams[k])
         info: dict = {"entries": m}
-        permutation = np.arange(m)
         if k:
-            keys = tables.keys[k]
-            packed = rows[keys // V].astype(U64) * U64(V) + (keys % V).astype(U64)
-            info, index_arrays, permutation = hash_order(k, packed, len(tables.ngrams[k - 1]), V)
+            # compact row of the prefix * V + last word, made in place (neither is negative)
+            packed = rows[tables.prefix_rows(k)]
+            packed *= V
+            packed += tables.ngrams[k][:, -1]
+            info, index_arrays, permutation = hash_order(k, packed.view(U64), len(tables.ngrams[k - 1]), V)
+            del packed
             arrays.update(index_arrays)
-        rows = np.empty(m, dtype=np.int64)
-        rows[permutation] = np.arange(m)
+            rows = np.empty(m, dtype=np.int64)  # compact row of each lexicographic row of this order
+            rows[permutation] = np.arange(m)
+        else:
+            permutation = rows = np.arange(m)  # the unigram of word w is row w
         for kind, values in _kinds(tables, k):
-            column_arrays, info[kind] = stored_column(f"{k}.{kind}", _encode(values[permutation], k, kind, bits))
+            column_arrays, info[kind] = stored_column(f"{k}.{kind}", _encode(values, k, kind, bits, permutation))
             arrays.update(column_arrays)
         if tables.listed is not None:
             arrays[f"{k}.listed"] = pack(tables.listed[k][permutation], 1)
@@ -119,7 +122,7 @@ def stored_tables(tables: BackoffTables, bits: int | None = None) -> BackoffTabl
         probs.append(columns["prob"])
         backoffs.append(columns.get("backoff", np.zeros(len(tables.ngrams[k]))))
     stored = BackoffTables(order=tables.order, vocab_size=tables.vocab_size, ngrams=tables.ngrams,
-                           log10_probs=probs, log10_backoffs=backoffs, listed=tables.listed)
+                           log10_probs=probs, log10_backoffs=backoffs, listed=tables.listed, prefixes=tables.prefixes)
     stored._keys = tables._keys  # the same rows: share the lookup keys if they were built
     stored.suffix_closed = tables.suffix_closed
     return stored
@@ -133,12 +136,14 @@ def _stored(values: np.ndarray, k: int, kind: str, bits: int | None) -> np.ndarr
     return _encode(values, k, kind, bits).all()
 
 
-def _encode(values: np.ndarray, k: int, kind: str, bits: int | None) -> ValueColumn:
-    """The stored column of order ``k``'s ``kind`` values: exact float32, or quantised to ``bits``
-    (unigrams stay exact, as in KenLM; a backoff of 0 keeps a code of its own)."""
+def _encode(values: np.ndarray, k: int, kind: str, bits: int | None,
+            permutation: np.ndarray | slice = slice(None)) -> ValueColumn:
+    """The stored column of order ``k``'s ``kind`` values taken in ``permutation``'s order: exact
+    float32 (rounded first: half the bytes to permute), or quantised to ``bits`` (unigrams stay
+    exact, as in KenLM; a backoff of 0 keeps a code of its own)."""
     if bits is None or k == 0:
-        return encode_exact(values)
-    return quantise(values, bits, exact=(0.0,) if kind == "backoff" else ())
+        return encode_exact(np.asarray(values, dtype=np.float32)[permutation])
+    return quantise(values[permutation], bits, exact=(0.0,) if kind == "backoff" else ())
 
 
 def value_kinds(k: int, order: int) -> tuple[str, ...]:

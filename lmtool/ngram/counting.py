@@ -101,21 +101,26 @@ def check_order(order: Any) -> None:
 def count_ngrams(ids: np.ndarray, starts: np.ndarray, order: int, vocab_size: int) -> NgramCounts:
     """Count the n-grams of orders 1..``order`` of an encoded split (``ids``, ``starts``)."""
     check_order(order)
-    stream, segment_end = padded_stream(ids, starts)
-    return count_padded(stream, segment_end, order, vocab_size)
+    starts = np.asarray(starts, dtype=np.int64)
+    # segment s's <s> lands at padded position starts[s] + s (s <s> symbols precede it)
+    return count_padded(pad_segments(ids, starts), starts[:-1] + np.arange(len(starts) - 1), order, vocab_size)
 
 
-def count_padded(stream: np.ndarray, segment_end: np.ndarray, order: int, vocab_size: int) -> NgramCounts:
-    """Count the n-grams of a padded stream (see :func:`padded_stream`); n-grams never cross
-    ``segment_end``. Shared with the out-of-core counter, which counts one chunk at a time."""
+def count_padded(stream: np.ndarray, segment_starts: np.ndarray, order: int, vocab_size: int) -> NgramCounts:
+    """Count the n-grams of a padded stream (see :func:`pad_segments`); n-grams never cross
+    the ``segment_starts`` (padded positions where a segment begins). Shared with the
+    out-of-core counter, which counts one chunk at a time.
+
+    Each array of the stream's length is dropped as soon as its last use is past: with the
+    tables of every order growing, those few MB each make the peak of a fit."""
     n = len(stream)
-    columns = word_columns(stream, segment_end, order, vocab_size)
+    first_seen = first_seen_ranks(stream, vocab_size)
+    columns = word_columns(stream, segment_starts, order, vocab_size)
     perm = lexicographic_permutation(columns, vocab_size + 1)
     ngrams: list[np.ndarray] = []
     counts: list[np.ndarray] = []
     prefixes: list[np.ndarray] = []
     suffixes: list[np.ndarray] = []
-    sorted_columns: list[np.ndarray] = []
     new_run = np.zeros(n, dtype=bool)  # sorted position i starts a new k-gram run (first k columns differ)
     valid = np.ones(n, dtype=bool)  # sorted position i starts a k-gram inside its segment
     if n:
@@ -124,35 +129,42 @@ def count_padded(stream: np.ndarray, segment_end: np.ndarray, order: int, vocab_
     row_of_position: np.ndarray | None = None  # order k-1: row of the n-gram starting at each position
     for k in range(order):
         column = columns[k][perm]
-        sorted_columns.append(column)
+        columns[k] = None  # sorted now
         np.logical_or(new_run[1:], column[1:] != column[:-1], out=new_run[1:])
         if k:
             valid &= column != 0
         run_starts = np.flatnonzero(new_run)
-        run_lengths = np.diff(np.append(run_starts, n))
         inside = valid[run_starts]  # a run is inside its segments or not as a whole
-        firsts = run_starts[inside]
-        rows = np.empty((len(firsts), k + 1), dtype=np.int32)
-        for j, sorted_column in enumerate(sorted_columns):
-            rows[:, j] = sorted_column[firsts]
-        rows -= 1  # columns hold 1 + the word
-        ngrams.append(rows)
+        run_lengths = np.diff(run_starts, append=n)
         counts.append(run_lengths[inside].astype(np.int64))
+        del run_lengths
+        firsts = run_starts[inside]
+        del run_starts, inside
+        rows = np.empty((len(firsts), k + 1), dtype=np.int32)
+        rows[:, k] = column[firsts]
+        rows[:, k] -= 1  # columns hold 1 + the word
         if k:  # row_in_run and row_of_position are int32: as_rows of a table shorter than the stream
             prefixes.append(row_in_run[firsts])
+            for j in range(k):  # the first k words are the prefix's (only this order's column is kept)
+                rows[:, j] = ngrams[k - 1][:, j][prefixes[k]]
             # the suffix of the k-gram starting at i is the (k-1)-gram starting at i + 1
             next_positions = perm[firsts]
             next_positions += 1
             suffixes.append(row_of_position[next_positions])
+            del next_positions
         else:
             prefixes.append(as_rows(np.full(len(firsts), -1), 0))
             suffixes.append(as_rows(np.full(len(firsts), -1), 0))
+        ngrams.append(rows)
+        del firsts
+        row_in_run = row_of_position = None
         if k < order - 1:
-            row_in_run = np.cumsum(new_run & valid, dtype=np.int32) - 1
+            row_in_run = np.cumsum(new_run & valid, dtype=np.int32)
+            row_in_run -= 1
             row_of_position = np.empty(n, dtype=np.int32)
             row_of_position[perm] = row_in_run
     return NgramCounts(order=order, vocab_size=vocab_size, ngrams=ngrams, counts=counts, prefixes=prefixes,
-                       suffixes=suffixes, first_seen=first_seen_ranks(stream, vocab_size))
+                       suffixes=suffixes, first_seen=first_seen)
 
 
 def as_rows(rows: np.ndarray, table_rows: int) -> np.ndarray:
@@ -161,18 +173,24 @@ def as_rows(rows: np.ndarray, table_rows: int) -> np.ndarray:
     return rows.astype(np.int32 if table_rows < 1 << 31 else np.int64, copy=False)
 
 
-def word_columns(stream: np.ndarray, segment_end: np.ndarray, order: int, vocab_size: int) -> list[np.ndarray]:
-    """Column j (j < ``order``): 1 + the word at padded position i + j, 0 where i + j is past the
-    end of i's segment; uint16 when the vocabulary allows it (half the memory traffic)."""
+def word_columns(stream: np.ndarray, segment_starts: np.ndarray, order: int, vocab_size: int) -> list[np.ndarray]:
+    """Column j (j < ``order``): 1 + the word at padded position i + j, 0 where a segment starts
+    in i + 1 .. i + j (or the stream ends first); uint16 when the vocabulary allows it (half the
+    memory traffic)."""
     n = len(stream)
     dtype = np.uint16 if vocab_size < 1 << 16 else np.uint32
-    words = stream.astype(dtype) + dtype(1)
-    room = segment_end - np.arange(n, dtype=np.int64)  # tokens from each position to its segment end
+    words = stream.astype(dtype)
+    words += dtype(1)
+    begins = np.zeros(n + order, dtype=bool)  # a segment begins here, or the stream has ended
+    begins[np.asarray(segment_starts, dtype=np.int64)] = True
+    begins[n:] = True
+    ended = np.zeros(n, dtype=bool)  # column j: a segment begins in i + 1 .. i + j
     columns = [words]
     for j in range(1, order):
+        ended |= begins[j : j + n]
         column = np.zeros(n, dtype=dtype)
         column[: max(n - j, 0)] = words[j:]
-        column[room <= j] = 0
+        column[ended] = 0
         columns.append(column)
     return columns
 

@@ -54,6 +54,10 @@ class BackoffTables:
     log10_probs: list[np.ndarray]
     log10_backoffs: list[np.ndarray]
     listed: list[np.ndarray] | None = None
+    #: prefixes[k][r] (k >= 2): the row in ngrams[k-1] of ngrams[k][r]'s prefix, where the maker
+    #: of the tables knows it (a fit's counts link the orders so): the keys, and the model file,
+    #: are then made without a lookup per word (see :meth:`prefix_rows`). None: not known
+    prefixes: list[np.ndarray] | None = None
 
     #: True when every listed n-gram's suffix (its words but the first) is known to be listed
     #: too, which lets scoring skip lookups bound to miss. A compact file records it (it costs a
@@ -67,6 +71,14 @@ class BackoffTables:
     @property
     def keys(self) -> list[np.ndarray]:
         """``keys[k][r]`` = prefix row * V + last word of ``ngrams[k][r]`` (keys[0] = the ids)."""
+        if self._keys is None and self.prefixes is not None:
+            keys = [self.ngrams[0][:, 0].astype(np.int64)]
+            for k in range(1, self.order):
+                key = self.prefix_rows(k).astype(np.int64)
+                key *= self.vocab_size
+                key += self.ngrams[k][:, -1]
+                keys.append(key)
+            self._keys = keys
         if self._keys is None:
             # built order by order: the prefixes of order k are found with keys[:k] only
             keys = [self.ngrams[0][:, 0].astype(np.int64)]
@@ -80,6 +92,14 @@ class BackoffTables:
                 keys.append(rows * self.vocab_size + grams[:, -1])
             self._keys = keys
         return self._keys
+
+    def prefix_rows(self, k: int) -> np.ndarray:
+        """The row in ``ngrams[k-1]`` of the prefix of every n-gram of order ``k`` >= 1: a
+        bigram's is its first word; above, from ``prefixes`` when known (no keys are made), else
+        from the keys."""
+        if k == 1:
+            return self.ngrams[1][:, 0]
+        return self.prefixes[k] if self.prefixes is not None else self.keys[k] // self.vocab_size
 
     def n_listed(self) -> list[int]:
         """Number of n-grams per order an ARPA file lists."""

@@ -111,19 +111,15 @@ def _record(stats: ExternalStats, result: tuple[int, list[int]]) -> None:
     stats.run_rows.append(sum(rows))
 
 
-def segment_ends(stream: np.ndarray) -> np.ndarray:
-    """For each position of a padded stream, the end of its segment: segments begin at each
-    ``<s>`` (and at 0, for a chunk that continues a segment)."""
-    starts = np.flatnonzero(stream == BOS_ID)
-    if len(starts) == 0 or starts[0] != 0:
-        starts = np.concatenate([[0], starts])
-    ends = np.append(starts[1:], len(stream))
-    return np.repeat(ends, ends - starts).astype(np.int64)
+def segment_starts(stream: np.ndarray) -> np.ndarray:
+    """Where the segments of a padded stream begin: at each ``<s>`` (a chunk that continues a
+    segment begins without one)."""
+    return np.flatnonzero(stream == BOS_ID)
 
 
 def _last_segment_start(stream: np.ndarray) -> int:
     """Position of the last ``<s>`` of a padded stream (0 when it has none: it continues a segment)."""
-    starts = np.flatnonzero(stream == BOS_ID)
+    starts = segment_starts(stream)
     return int(starts[-1]) if len(starts) else 0
 
 
@@ -147,8 +143,8 @@ def count_chunk(stream: np.ndarray, overlap: int, order: int, vocab_size: int) -
     """Per order, the unique rows (sorted) and counts of the n-grams of the padded ``stream`` that
     end after its first ``overlap`` positions (the previous chunk's tail; see the module docstring).
     Shared with the cluster's counting (:mod:`lmtool.ngram.cluster`), which counts one partition at a time."""
-    counted = count_padded(stream, segment_ends(stream), order, vocab_size)
-    inner = count_padded(stream[:overlap], segment_ends(stream[:overlap]), order, vocab_size) if overlap else None
+    counted = count_padded(stream, segment_starts(stream), order, vocab_size)
+    inner = count_padded(stream[:overlap], segment_starts(stream[:overlap]), order, vocab_size) if overlap else None
     tables = []
     for k in range(order):
         rows, counts = counted.ngrams[k], counted.counts[k]

@@ -55,4 +55,9 @@ def estimate_modified_kneser_ney(
     adjusted = adjusted_counts(counts)
     chosen, fallback_orders = order_discounts(counts, adjusted, discount_fallback, discounts)
     tables = interpolate(counts, initial_probabilities(counts, adjusted, chosen, thresholds))
+    if not any(thresholds):  # every counted n-gram is listed: above the unigrams, table rows are counts rows
+        tables.prefixes = counts.prefixes
+    # every suffix of a counted n-gram is counted, and pruning keeps it (its count is no lower,
+    # its order's threshold no higher): scoring and the model file need not look for it
+    tables.suffix_closed = True
     return tables, {"discounts": chosen, "fallback_orders": fallback_orders}

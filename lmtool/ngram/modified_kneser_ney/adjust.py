@@ -24,7 +24,8 @@ def adjusted_counts(counts: NgramCounts) -> list[np.ndarray]:
     adjusted = []
     for k in range(counts.order):
         if k == counts.order - 1:
-            a = counts.counts[k].copy()
+            # the raw counts themselves (no stage writes into adjusted counts), but for unigrams
+            a = counts.counts[k].copy() if k == 0 else counts.counts[k]
         else:
             # each (k+1)-gram adds one distinct left neighbour to the k-gram its suffix points at
             a = np.bincount(counts.suffixes[k + 1], minlength=len(counts.ngrams[k])).astype(np.int64)

@@ -50,15 +50,19 @@ def initial_probabilities(counts: NgramCounts, adjusted: list[np.ndarray], disco
                           thresholds: list[int]) -> Iterator[InitialProbabilities]:
     """The initial probabilities of every order, the unigrams first, computed one order at a time
     as they are consumed; ``thresholds[k]`` is order k+1's pruning threshold (:mod:`.prune`).
-    ``adjusted`` is consumed: each order's entry is set to None once used, so that the adjusted
-    counts of the orders done are freed while the interpolation builds the tables (the peak)."""
-    stage = initial_unigrams(counts, adjusted[0], discounts[0])
-    adjusted[0] = None
-    yield stage
+    ``adjusted`` is consumed: each order's entry is set to None when its stage is computed, so
+    that the adjusted counts of the orders done are freed while the interpolation builds the
+    tables (the peak)."""
+    yield initial_unigrams(counts, _take(adjusted, 0), discounts[0])
     for k in range(1, counts.order):
-        stage = initial_order(counts, k, adjusted[k], discounts[k], counts.counts[k] > thresholds[k])
-        adjusted[k] = None
-        yield stage
+        # no name here holds the stage yielded or the counts taken: each is freed once its consumer is done
+        yield initial_order(counts, k, _take(adjusted, k), discounts[k], counts.counts[k] > thresholds[k])
+
+
+def _take(items: list, k: int):
+    """``items[k]``, which the list lets go of (set to None)."""
+    item, items[k] = items[k], None
+    return item
 
 
 def initial_unigrams(counts: NgramCounts, adjusted: np.ndarray, d: Discounts) -> InitialProbabilities:
@@ -75,12 +79,23 @@ def initial_order(counts: NgramCounts, k: int, adjusted: np.ndarray, d: Discount
     """u of the kept n-grams of ``ngrams[k]`` (``keep``) and gamma of every context of order k."""
     prefix = counts.prefixes[k]
     m_prev = len(counts.ngrams[k - 1])
-    den = np.bincount(prefix, weights=adjusted, minlength=m_prev).astype(np.float64)  # int64 when empty
+    # float64 arrays of the order's length are the peak of a fit: each is reused in place once
+    # its value is no longer needed, and masses are only copied when pruning changes them
+    den = np.bincount(prefix, weights=adjusted, minlength=m_prev).astype(np.float64, copy=False)  # int64 when empty
     discount = discount_of(adjusted, d)
-    mass = np.where(keep, discount, adjusted)  # pruned n-grams give all their mass
-    gamma = np.bincount(prefix, weights=mass, minlength=m_prev).astype(np.float64)  # int64 when empty
-    contexts = np.flatnonzero(den > 0)
-    gamma[contexts] /= den[contexts]
-    rows = slice(None) if keep.all() else np.flatnonzero(keep)
-    u = (adjusted[rows] - discount[rows]) / den[prefix[rows]]
+    pruned = not keep.all()
+    mass = np.where(keep, discount, adjusted) if pruned else discount  # pruned n-grams give all their mass
+    gamma = np.bincount(prefix, weights=mass, minlength=m_prev).astype(np.float64, copy=False)  # int64 when empty
+    del mass
+    is_context = den > 0
+    contexts = np.flatnonzero(is_context)
+    np.divide(gamma, den, out=gamma, where=is_context)
+    del is_context
+    if pruned:
+        rows = np.flatnonzero(keep)
+        u = (adjusted[rows] - discount[rows]) / den[prefix[rows]]
+    else:
+        rows = slice(None)
+        u = np.subtract(adjusted, discount, out=discount)
+        u /= den[prefix]
     return InitialProbabilities(order=k + 1, u=u, gamma=gamma, rows=rows, contexts=contexts)

@@ -24,7 +24,8 @@ from lmtool.text import BOS_ID
 
 
 def interpolate(counts: NgramCounts, initial: Iterable[InitialProbabilities]) -> BackoffTables:
-    """The backoff tables of the interpolated model, built order by order as ``initial`` yields."""
+    """The backoff tables of the interpolated model, built order by order as ``initial`` yields
+    (each stage's ``u`` becomes its order's probabilities, in place)."""
     stages = iter(initial)
     unigrams = next(stages)
     vocab = counts.vocab_size
@@ -41,11 +42,15 @@ def interpolate(counts: NgramCounts, initial: Iterable[InitialProbabilities]) ->
         listed = context_rows >= 0
         backoffs[k - 1][context_rows[listed]] = stage.gamma[stage.contexts[listed]]
         rows = stage.rows
+        # u + gamma * lower, summed into the arrays of stage.u and of the gathered lower orders
         lower = probs[k - 1][_table_rows(count_row_to_table[k - 1], counts.suffixes[k][rows])]
-        probs.append(stage.u + stage.gamma[counts.prefixes[k][rows]] * lower)
+        lower *= stage.gamma[counts.prefixes[k][rows]]
+        probs.append(np.add(stage.u, lower, out=stage.u))
+        del lower
         backoffs.append(np.ones(len(stage.u)) if k < counts.order - 1 else None)  # the highest order has none
         ngrams.append(counts.ngrams[k][rows])
         count_row_to_table.append(_rows_to_table(rows, len(counts.ngrams[k])))
+        del stage  # its gamma and contexts, before the next order's stage is computed
     return log10_tables(counts.order, vocab, ngrams, probs, backoffs)
 
 

@@ -13,7 +13,8 @@ from lmtool.errors import DataError, UsageError
 from lmtool.ngram import fit_ngram
 from lmtool.ngram.counting import count_ngrams
 from lmtool.ngram.modified_kneser_ney import estimate_modified_kneser_ney
-from lmtool.ngram.tables import log10_distribution
+from lmtool.ngram.compact import suffix_closed
+from lmtool.ngram.tables import BackoffTables, log10_distribution
 
 from ..helpers import random_sentences, split_of, vocabulary
 
@@ -32,6 +33,21 @@ def test_distributions_sum_to_one(order, prune):
     dist = 10 ** log10_distribution(tables, contexts)
     assert dist[:, 1].max() == 0.0  # <s> is never predicted
     np.testing.assert_allclose(dist.sum(axis=1), 1.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("prune", [None, [0, 1]])
+def test_tables_know_their_prefix_rows_and_suffix_closure(prune):
+    # two routes to the lookup keys (the counts' prefix rows, one search per word) and to
+    # suffix closure (the estimator's argument, a search per n-gram) must agree
+    rng = np.random.default_rng(11)
+    split = split_of(random_sentences(rng, 300, 25))
+    tables, _ = estimate_modified_kneser_ney(count_ngrams(split.ids, split.starts, 4, 25), prune=prune,
+                                             discount_fallback=True)
+    assert (tables.prefixes is None) == (prune is not None)
+    searched = BackoffTables(tables.order, tables.vocab_size, tables.ngrams, tables.log10_probs, tables.log10_backoffs)
+    for k in range(tables.order):
+        np.testing.assert_array_equal(tables.keys[k], searched.keys[k])
+    assert tables.suffix_closed and suffix_closed(searched)
 
 
 def test_pruning_drops_rare_ngrams_keeps_normalisation():
