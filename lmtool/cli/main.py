@@ -129,9 +129,7 @@ class LazyGroup(click.Group):
             return None
         module_name, attribute = target.split(":")
         command = getattr(importlib.import_module(module_name), attribute)
-        if _collector_held:  # see main()
-            gc.freeze()
-            gc.enable()
+        release_collector()
         return command
 
     def invoke(self, ctx: click.Context):
@@ -218,6 +216,16 @@ def leave_as_job_worker(run: Callable[[], object]) -> NoReturn:
 
 #: whether main() holds the cyclic collector back while the command's modules are imported
 _collector_held = False
+
+
+def release_collector() -> None:
+    """Once the command is imported: freeze what the imports made (later collections skip it)
+    and let the collector run again, if main() held it back."""
+    global _collector_held
+    if _collector_held:
+        _collector_held = False
+        gc.freeze()
+        gc.enable()
 
 
 def main(argv: list[str] | None = None) -> None:
