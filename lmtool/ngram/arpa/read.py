@@ -272,14 +272,17 @@ class ArpaReader:
         raise self.fail(number, "file ends before \\end\\ (truncated?)")
 
     def word_ids(self, block: Block, first: np.ndarray, numbers: np.ndarray, k: int) -> np.ndarray:
-        """(m, k) int32 token ids of the words of m entry lines of order k."""
-        fields = (first[:, None] + np.arange(1, k + 1)).reshape(-1)
-        found = self.words.find(block, fields)
+        """(m, k) int32 token ids of the words of m entry lines of order k, looked up a column at
+        a time: the lookup's arrays then hold a k-th of the block's words (6 MiB less at the peak of
+        a 1 MB block of 5-grams)."""
+        found = np.empty((len(first), k), dtype=np.int64)
+        for j in range(k):
+            found[:, j] = self.words.find(block, first + (j + 1))
         if found.min(initial=0) < 0:
-            missing = int(np.argmax(found < 0))
-            word = block.text(int(fields[missing])).decode("utf-8", "replace")
+            missing = int(np.argmax(found.reshape(-1) < 0))
+            word = block.text(int(first[missing // k] + missing % k + 1)).decode("utf-8", "replace")
             raise self.fail(int(numbers[missing // k]), f"a {k}-gram uses a word missing from the unigrams: {word!r}")
-        return np.take(self.file_ids, found).reshape(-1, k)
+        return np.take(self.file_ids, found)
 
 
 def _shown(text: bytes) -> str:
