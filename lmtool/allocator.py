@@ -1,4 +1,8 @@
-"""glibc's malloc, told to keep freed memory for a command that makes and frees arrays over and over."""
+"""glibc's malloc, told to keep freed memory while arrays come and go, and to give it back when a phase ends.
+
+Imports nothing of lmtool's: the commands set the policy (:func:`hold_freed_memory`), the code
+that knows where a phase ends gives the memory back (:func:`release_freed_memory`).
+"""
 
 from __future__ import annotations
 
@@ -19,9 +23,28 @@ def hold_freed_memory() -> None:
     system time against 15,000 and 0.07 s, for about 4 MiB less at the peak; Brown test x10
     queried, 24,000 faults and 0.05 s against 7,500 and 0.02 s, for 1.7 MiB. Elsewhere than
     glibc, nothing changes."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
+    libc = _glibc()
+    if libc is None:
         return
     libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20)
     libc.mallopt(_M_TRIM_THRESHOLD, 256 << 20)
+
+
+def release_freed_memory() -> None:
+    """Give the heap's free pages back to the system (glibc's ``malloc_trim``), where a phase that
+    made and freed many arrays ends and the next needs little: what :func:`hold_freed_memory`
+    kept would otherwise stay resident under it. After the streaming ARPA conversion's layout,
+    before the file is written (which also maps OpenSSL's 3.4 MiB for the vocabulary's
+    fingerprint): Brown order 5, peak 76.6 -> 72.8 MiB, the same time. Elsewhere than glibc,
+    nothing happens."""
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
+def _glibc():
+    """The C library's handle, or None where it is not glibc's ``libc.so.6``."""
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None

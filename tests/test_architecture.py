@@ -13,6 +13,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "lmtool"
 FORBIDDEN = {
     "errors": ["lmtool"],
     "lazy": ["lmtool"],
+    "allocator": ["lmtool"],
     "files": ["lmtool.text", "lmtool.lm", "lmtool.ngram", "lmtool.neural", "lmtool.evaluate", "lmtool.sampling",
               "lmtool.analysis", "lmtool.cli"],
     "limits": ["lmtool.files", "lmtool.text", "lmtool.lm", "lmtool.ngram", "lmtool.neural", "lmtool.evaluate",

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import click
 
-from lmtool.cli.allocator import hold_freed_memory
+from lmtool.allocator import hold_freed_memory
 from lmtool.cli.cluster import check_cluster_options, cluster_options, fit_on_cluster
 from lmtool.cli.options import check_paths, corpus_kwargs, corpus_options, json_option, print_json
 from lmtool.errors import UsageError

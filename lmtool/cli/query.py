@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from lmtool.cli.allocator import hold_freed_memory
+from lmtool.allocator import hold_freed_memory
 from lmtool.cli.options import json_option, print_json
 from lmtool.errors import DataError, LmtoolError, ModelFileError
 
@@ -36,7 +36,7 @@ def query(model: str, text: str, level: str, threads: int, as_json: bool) -> Non
     from lmtool.models import load_model
     from lmtool.ngram.query import query as run_query
 
-    hold_freed_memory()  # a block's arrays come and go: their pages stay mapped (cli.allocator)
+    hold_freed_memory()  # a block's arrays come and go: their pages stay mapped (lmtool.allocator)
 
     loaded = load_model(model)
     if loaded.kind != "ngram":

@@ -33,6 +33,7 @@ import pathlib
 
 import numpy as np
 
+from lmtool.allocator import release_freed_memory
 from lmtool.errors import UsageError
 from lmtool.files import atomic_write, write_error
 from lmtool.ngram.arpa.build import build_tables, repeat_check
@@ -71,6 +72,7 @@ def convert_arpa(path: str | os.PathLike, output: str | os.PathLike) -> NgramMod
         directory.mkdir(parents=True, exist_ok=True)
         with Spill(directory) as spill:
             laid = stream_layout(path, spill)
+            release_freed_memory()  # what the layout freed goes back before the file is written
             if laid is not None:
                 model = _arpa_model(laid.tokens, TablesOutline(len(laid.ngrams), len(laid.tokens), laid.ngrams), path)
                 write_compact(model, laid.entry, laid.arrays, output)

@@ -23,7 +23,7 @@ complete, and the orders laid out in a :class:`~lmtool.ngram.container.Spill` un
 is written.
 On Brown order 5 (2.27 million n-grams) ``lmtool fit-ngram --from-arpa`` peaks at about 76 MiB,
 44 above the interpreter and numpy alone (72 with glibc's default malloc settings, which cost
-more CPU time than they save: :func:`lmtool.cli.allocator.hold_freed_memory`); the general path
+more CPU time than they save: :func:`lmtool.allocator.hold_freed_memory`); the general path
 holds the whole file's entries, the sorted tables, their float32 copies and the layout at once.
 
 A file in any other shape makes :func:`stream_layout` return None, having written nothing:
@@ -185,6 +185,7 @@ class _Streamer:
             info, index_arrays, permutation = hash_order(current.k, keys, prefixes, V)
             del keys
             self.keep(index_arrays)
+            del index_arrays  # in the spill now
             rows = np.empty(len(permutation), dtype=np.uint32)
             rows[permutation] = np.arange(len(permutation), dtype=np.uint32)
         for kind in value_kinds(current.k, self.order):
@@ -193,6 +194,7 @@ class _Streamer:
             arrays, info[kind] = stored_column(f"{current.k}.{kind}", encode_exact(values))
             del values
             self.keep(arrays)
+            del arrays
         if current.k:
             del permutation
             self.below = current.column("packed"), rows
