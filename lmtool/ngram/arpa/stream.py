@@ -21,10 +21,11 @@ A unigram's position and compact row are its word. Held at once: order k-1's pac
 values and packed ids wait in a temporary file (reused by each order) until its section is
 complete, and the orders laid out in a :class:`~lmtool.ngram.container.Spill` until the file
 is written.
-On Brown order 5 (2.27 million n-grams) ``lmtool fit-ngram --from-arpa`` peaks at about 76 MiB,
-44 above the interpreter and numpy alone (72 with glibc's default malloc settings, which cost
-more CPU time than they save: :func:`lmtool.allocator.hold_freed_memory`); the general path
-holds the whole file's entries, the sorted tables, their float32 copies and the layout at once.
+On Brown order 5 (2.27 million n-grams) ``lmtool fit-ngram --from-arpa`` peaks at 70-74 MiB,
+some 42 above the interpreter and numpy alone (glibc keeps freed memory while the file is read,
+which saves CPU time, and gives it back before the file is written: :mod:`lmtool.allocator`);
+the general path holds the whole file's entries, the sorted tables, their float32 copies and
+the layout at once.
 
 A file in any other shape makes :func:`stream_layout` return None, having written nothing:
 a section out of suffix order, a prefix that is not listed (SRILM's pruning), a special token
