@@ -6,33 +6,28 @@ import subprocess
 import sys
 
 
+def run_main(before: str, check: str) -> None:
+    """Run ``lmtool info --help`` through main() in a fresh interpreter, ``before`` it and the
+    assertion ``check`` after it."""
+    code = (
+        f"import gc, sys\n{before}\n"
+        "sys.argv = ['lmtool', 'info', '--help']\n"
+        "from lmtool.cli.main import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"{check}\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
 def test_the_collector_runs_again_once_the_command_is_imported():
     # main() disables gc for the imports (they make only long-lived objects); a command that ran
     # with it still off would never collect its reference cycles
-    code = (
-        "import gc, sys\n"
-        "sys.argv = ['lmtool', 'info', '--help']\n"
-        "from lmtool.cli.main import main\n"
-        "try:\n"
-        "    main()\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        "assert gc.isenabled(), 'the collector is still held back'\n"
-        "assert gc.get_freeze_count() > 1000, gc.get_freeze_count()\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
+    run_main("", "assert gc.isenabled(), 'the collector is still held back'\n"
+                 "assert gc.get_freeze_count() > 1000, gc.get_freeze_count()")
 
 
 def test_the_collector_stays_off_where_the_caller_turned_it_off():
-    code = (
-        "import gc, sys\n"
-        "gc.disable()\n"
-        "sys.argv = ['lmtool', 'info', '--help']\n"
-        "from lmtool.cli.main import main\n"
-        "try:\n"
-        "    main()\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        "assert not gc.isenabled()\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
+    run_main("gc.disable()", "assert not gc.isenabled()")
