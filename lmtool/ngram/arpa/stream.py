@@ -9,18 +9,20 @@ only what the next order needs::
                                          place = last word * n(k-1) + prefix position: strictly
                                          increasing, also across blocks (suffix order, and no
                                          n-gram listed twice)?  suffix found too? (the header's
-                                         suffix_closed); key = prefix's compact row * V + last
-                                         word; keys, values (float32) and packed ids parked
-    the section complete                 keys read back -> the hash index and the permutation to
-                                         hash order; value columns read back one at a time, put
-                                         in that order; each n-gram's compact row, and the packed
-                                         ids read back, for order k+1
+                                         suffix_closed); places, values (float32) and packed
+                                         ids parked
+    the section complete                 places read back and made keys (prefix's compact row *
+                                         V + last word; order k-1's compact rows, parked when it
+                                         was laid out, read back for it) -> the hash index and
+                                         the permutation to hash order; value columns read back
+                                         one at a time, put in that order; each n-gram's compact
+                                         row parked, and the packed ids read back, for order k+1
 
-A unigram's position and compact row are its word. Held at once: order k-1's packed ids
-(8 bytes an n-gram) and compact rows (4), in arrays of the header's sizes; order k's keys,
-values and packed ids wait in a temporary file (reused by each order) until its section is
-complete, and the orders laid out in a :class:`~lmtool.ngram.container.Spill` until the file
-is written.
+A unigram's position and compact row are its word. Held while a section is read: order k-1's
+packed ids (8 bytes an n-gram), in an array of the header's size; order k's places, values and
+packed ids, and order k-1's compact rows, wait in a temporary file (reused by each order) until
+its section is complete, and the orders laid out in a :class:`~lmtool.ngram.container.Spill`
+until the file is written.
 On Brown order 5 (2.27 million n-grams) ``lmtool fit-ngram --from-arpa`` peaks at 70-74 MiB,
 some 42 above the interpreter and numpy alone (glibc keeps freed memory while the file is read,
 which saves CPU time, and gives it back before the file is written: :mod:`lmtool.allocator`);
@@ -51,6 +53,8 @@ from lmtool.ngram.compact import hash_order, stored_column, tables_entry, value_
 from lmtool.ngram.container import ArrayStream, Spill
 from lmtool.ngram.values import encode_exact
 
+#: places made keys at a time (:meth:`_Order.keys`): their temporaries stay under 2 MiB
+KEYS_CHUNK = 1 << 16
 #: the block size of this path: the per-block field arrays of the reader's default 4 MB blocks
 #: (about ten bytes of arrays per byte of text) would outweigh the entries held
 BLOCK_BYTES = 1 << 20
@@ -72,20 +76,47 @@ class _Order:
     last n-gram taken (last word * the prefixes' count + its prefix's position in order k-1, or
     its first word for bigrams), which the next must exceed, and per n-gram, parked in
     ``scratch`` (a temporary file reused by every order) in columns of the header's count of
-    entries filled in file order: its key (its prefix's compact row * V + last word: order k-1
-    is laid out by then), its values (float32) and its packed ids (what order k+1's prefixes are
-    found in; none at the highest order), read back one column at a time once the section is
-    complete."""
+    entries filled in file order: its place, its values (float32) and its packed ids (what
+    order k+1's prefixes are found in; none at the highest order), read back one column at a
+    time once the section is complete; and the compact row of each of order k-1's n-grams
+    (``prefix_rows``, in suffix order; none for bigrams, whose prefixes are words), which turn
+    places into keys."""
 
     def __init__(self, k: int, count: int, highest: bool, scratch) -> None:
         self.k, self.count, self.filled, self.last, self.scratch = k, count, 0, -1, scratch
         self.parked: dict[str, tuple[int, np.dtype, int]] = {}  # column -> offset, type, length
         offset = 0
-        for name, dtype, length in (("keys", U64, count if k else 0), ("probs", np.float32, count),
+        for name, dtype, length in (("places", U64, count if k else 0), ("probs", np.float32, count),
                                     ("backoffs", np.float32, 0 if highest else count),
-                                    ("packed", np.int64, count if k and not highest else 0)):
+                                    ("packed", np.int64, count if k and not highest else 0),
+                                    ("prefix_rows", np.uint32, 0)):
             self.parked[name] = offset, np.dtype(dtype), length
             offset += length * np.dtype(dtype).itemsize
+
+    def park_prefix_rows(self, rows: np.ndarray) -> None:
+        """Park order k-1's compact rows, after the other columns."""
+        offset, _, _ = self.parked["prefix_rows"]
+        self.parked["prefix_rows"] = offset, np.dtype(np.uint32), len(rows)
+        self.scratch.seek(offset)
+        self.scratch.write(memoryview(np.ascontiguousarray(rows, dtype=np.uint32)).cast("B"))
+
+    def keys(self, vocab_size: int, prefixes: int) -> np.ndarray:
+        """The parked places made keys in their own memory (prefix's compact row * V + last
+        word), a chunk at a time: only order k-1's compact rows are held beside them."""
+        keys = self.column("places")
+        if self.k == 1:  # a word is its own compact row: place = last word * V + first word
+            first_words = keys % U64(prefixes)
+            keys //= U64(prefixes)
+            keys += first_words * U64(vocab_size)
+            return keys
+        rows = self.column("prefix_rows")
+        for first in range(0, len(keys), KEYS_CHUNK):
+            places = keys[first : first + KEYS_CHUNK]
+            words = places // U64(prefixes)
+            at = (places - words * U64(prefixes)).view(np.int64)
+            np.multiply(rows.take(at), U64(vocab_size), out=places, dtype=U64)
+            places += words
+        return keys
 
     def add(self, name: str, values: np.ndarray) -> None:
         """Put ``values`` of the current block in the column ``name``."""
@@ -110,7 +141,8 @@ class _Streamer:
         self.reader, self.spill, self.scratch = reader, spill, scratch
         self.order = reader.order
         self.current = self.start(0)
-        self.below: tuple[np.ndarray, np.ndarray] | None = None  # order k-1's packed ids and compact rows
+        self.below: np.ndarray | None = None  # order k-1's packed ids
+        self.prefixes = 0  # how many n-grams order k-1 has (the words, for bigrams)
         self.closed = True  # every n-gram's suffix listed so far
         self.orders: list[dict] = []
         self.arrays: dict[str, np.ndarray | ArrayStream] = {}
@@ -121,10 +153,6 @@ class _Streamer:
     @property
     def vocab_size(self) -> int:
         return len(self.reader.tokens)
-
-    def prefixes(self) -> int:
-        """How many n-grams the order below the current one has."""
-        return self.vocab_size if self.current.k == 1 else len(self.below[1])
 
     def take(self, k: int, entries: Entries) -> bool:
         """Take ``entries`` of order ``k``; False when the file is not in shape."""
@@ -142,21 +170,18 @@ class _Streamer:
             if k == 1:
                 at = prefixes  # a unigram's position is its word
             else:
-                at = find_sorted(self.below[0], prefixes)
+                at = find_sorted(self.below, prefixes)
                 if at is None:
                     return False
             words = ids[:, -1].astype(np.int64)
-            places = words * self.prefixes() + at
+            places = words * self.prefixes + at
             if places[0] <= current.last or (places[1:] <= places[:-1]).any():
                 return False  # not in suffix order, or an n-gram listed twice
             current.last = int(places[-1])
+            current.add("places", places)
             del places
             if k > 1 and self.closed:
-                self.closed = _all_found(self.below[0], reversed_words(ids[:, 1:], bits))
-            keys = self.below[1].take(at).astype(U64)  # the prefixes' compact rows
-            keys *= U64(self.vocab_size)
-            keys += words.view(U64)
-            current.add("keys", keys)
+                self.closed = _all_found(self.below, reversed_words(ids[:, 1:], bits))
             if not highest:
                 current.add("packed", prefixes | (words << (k * bits)))
         current.add("probs", entries.probs)
@@ -178,17 +203,14 @@ class _Streamer:
             if len(ids) != V:  # a special token not listed: its row needs the listed bits
                 return False
             info, permutation = {"entries": V}, ids  # row of the unigram listed i-th: ids[i]
-            self.below = np.zeros(0, dtype=np.int64), np.arange(V, dtype=np.uint32)
+            self.below = np.zeros(0, dtype=np.int64)
         else:
-            prefixes = self.prefixes()
             self.below = None  # let go of what only this order needed
-            keys = current.column("keys")
-            info, index_arrays, permutation = hash_order(current.k, keys, prefixes, V)
+            keys = current.keys(V, self.prefixes)
+            info, index_arrays, permutation = hash_order(current.k, keys, self.prefixes, V)
             del keys
             self.keep(index_arrays)
             del index_arrays  # in the spill now
-            rows = np.empty(len(permutation), dtype=np.uint32)
-            rows[permutation] = np.arange(len(permutation), dtype=np.uint32)
         for kind in value_kinds(current.k, self.order):
             values = current.column(kind + "s")
             values = _scattered(values, permutation, V) if current.k == 0 else values[permutation]
@@ -196,12 +218,18 @@ class _Streamer:
             del values
             self.keep(arrays)
             del arrays
-        if current.k:
-            del permutation
-            self.below = current.column("packed"), rows
         self.orders.append(info)
-        if current.k + 1 < self.order:
-            self.current = self.start(current.k + 1)
+        self.prefixes = info["entries"]
+        if current.k + 1 == self.order:
+            return True
+        if current.k:
+            self.below = current.column("packed")
+        self.current = self.start(current.k + 1)  # its columns may overwrite this order's from here on
+        if current.k:
+            rows = np.empty(len(permutation), dtype=np.uint32)  # each n-gram's compact row, in suffix order
+            rows[permutation] = np.arange(len(permutation), dtype=np.uint32)
+            del permutation
+            self.current.park_prefix_rows(rows)
         return True
 
 
