@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lmtool.ngram.bitpack import U64, pack, unpack, window
-from lmtool.ngram.sorting import radix_order
+from lmtool.ngram.sorting import sort_in_place
 
 #: the odd multiplier of the mixing step (2**64 over the golden ratio: Fibonacci hashing)
 MULTIPLIER = 0x9E3779B97F4A7C15
@@ -92,35 +92,8 @@ def _fields(width: int, per_read: int) -> tuple[np.uint64, np.uint64, np.ndarray
     return U64(repeat), U64(top - repeat), tops, field_of
 
 
-#: hashes given their positions, or buckets searched for, at once
+#: buckets searched for at once
 COUNT_CHUNK = 1 << 18
-
-
-def _sorted_with_order(hashes: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
-    """``hashes`` (distinct, below ``2**bits``) sorted, and the position each came from.
-
-    Where a hash and its position fit one uint64 together (every table of Brown order 5: 34 bits
-    of hash and 20 of position at most), both are packed into ``hashes``' own memory, sorted in
-    place (numpy's SIMD sort of uint64: 4 ms for 700,000 against 23 ms for three counting-sort
-    passes of 16-bit digits), and split again: the hashes shifted back in place, the positions
-    taken out as uint32. Beside the hashes, only the positions are held (8 bytes a key less than
-    the radix sort's int64 step and its reordered copy: about 10 MiB at Brown's 4-gram layout,
-    the peak of an ARPA import). Wider pairs take :func:`radix_order` and a reordered copy."""
-    m = len(hashes)
-    position_bits = max(1, (m - 1).bit_length())
-    if bits + position_bits > 64:
-        order = radix_order(hashes)
-        return hashes.take(order), order
-    hashes <<= U64(position_bits)
-    for first in range(0, m, COUNT_CHUNK):
-        hashes[first : first + COUNT_CHUNK] |= np.arange(first, min(m, first + COUNT_CHUNK), dtype=U64)
-    hashes.sort()
-    order = np.empty(m, dtype=np.uint32 if m < 1 << 32 else np.int64)
-    for first in range(0, m, COUNT_CHUNK):
-        np.bitwise_and(hashes[first : first + COUNT_CHUNK], _mask(position_bits), out=order[first : first + COUNT_CHUNK],
-                       casting="unsafe")
-    hashes >>= U64(position_bits)
-    return hashes, order
 
 
 def _bucket_starts(hashes: np.ndarray, quotient_width: int, bucket_bits: int) -> np.ndarray:
@@ -167,7 +140,10 @@ class BucketIndex:
         bucket_bits = bucket_bits_for(m, bits)
         hashes = mix(keys, bits, out=keys if consume else None)
         del keys
-        hashes, order = _sorted_with_order(hashes, bits)
+        order = sort_in_place(hashes, bits)
+        if order is None:  # a hash and its position need more than 64 bits: hashes are distinct, any sort will do
+            order = np.argsort(hashes)
+            hashes = hashes[order]
         quotient_width = bits - bucket_bits
         pointers = _bucket_starts(hashes, quotient_width, bucket_bits)  # stored as is: pointer_width is 32
         hashes &= _mask(quotient_width)  # the quotients, in place, in hash order

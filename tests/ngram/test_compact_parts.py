@@ -9,7 +9,7 @@ from lmtool.ngram.bitpack import join_slices, pack, pack_slice, unpack, words_fo
 from lmtool.ngram.container import ArrayStream, write_container
 from lmtool.ngram.hashing import BucketIndex, mix, unmix
 from lmtool.ngram.compact import suffix_closed
-from lmtool.ngram.sorting import distinct, radix_order, sort_with_order
+from lmtool.ngram.sorting import distinct, sort_in_place, sort_with_order
 from lmtool.ngram.tables import BackoffTables, find_rows
 from lmtool.ngram.values import distinct_values, encode_exact, quantise
 
@@ -111,10 +111,20 @@ def test_sort_with_order_is_a_stable_argsort(n, high):
         assert ordered.dtype == typed.dtype
 
 
-@pytest.mark.parametrize("n, high", [(0, 10), (1, 1), (1000, 3), (5000, 1 << 16), (100_000, 1 << 20), (3000, 1 << 40)])
-def test_radix_order_is_a_stable_argsort(n, high):
-    keys = np.random.default_rng(n).integers(0, high, n, dtype=np.int64)
-    np.testing.assert_array_equal(radix_order(keys), np.argsort(keys, kind="stable"))
+@pytest.mark.parametrize("n, bits", [(0, 4), (1, 1), (1000, 2), (5000, 16), (100_000, 20), (3000, 40), (3000, 52)])
+def test_sort_in_place_sorts_the_keys_and_gives_their_stable_order(n, bits):
+    keys = np.random.default_rng(n).integers(0, 1 << bits, n, dtype=np.int64).astype(np.uint64)
+    sorted_keys = keys.copy()
+    order = sort_in_place(sorted_keys, bits)
+    np.testing.assert_array_equal(order, np.argsort(keys, kind="stable"))
+    np.testing.assert_array_equal(sorted_keys, np.sort(keys))
+    assert order.dtype == np.uint32
+
+
+def test_sort_in_place_declines_keys_too_wide_to_pack_with_their_positions():
+    keys = np.arange(3000, dtype=np.uint64)[::-1].copy()  # 12 bits of position: 53 bits of key are too many
+    assert sort_in_place(keys, 53) is None
+    np.testing.assert_array_equal(keys, np.arange(3000, dtype=np.uint64)[::-1])  # untouched
 
 
 @pytest.mark.parametrize("values", [np.zeros(0), np.array([3.0]), np.array([2.0, -1.0, 2.0, -np.inf, -1.0, -np.inf]),

@@ -19,7 +19,7 @@ import numpy as np
 
 from lmtool.errors import ModelFileError
 from lmtool.ngram.arpa.hashing import HashIndex, hash_columns
-from lmtool.ngram.sorting import radix_order, sort_with_order
+from lmtool.ngram.sorting import sort_with_order
 from lmtool.ngram.tables import BackoffTables, _lookup, find_rows, log10_prob
 
 Repeats = Callable[[int, np.ndarray, np.ndarray, np.ndarray], None]
@@ -118,7 +118,7 @@ def _prefix_closed_tables(grams, probs, backoffs, vocab, uni_prob, uni_back, uni
             return None
         key = rows * vocab + g[:, -1]
         if (g[1:, -1] >= g[:-1, -1]).all():  # listed by last word (suffix order): a stable sort by prefix will do
-            perm = radix_order(rows)
+            perm = sort_with_order(rows)[1]
             key = key[perm]
         else:
             key, perm = sort_with_order(key)
