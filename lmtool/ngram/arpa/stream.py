@@ -23,9 +23,10 @@ packed ids (8 bytes an n-gram), in an array of the header's size; order k's plac
 packed ids, and order k-1's compact rows, wait in a temporary file (reused by each order) until
 its section is complete, and the orders laid out in a :class:`~lmtool.ngram.container.Spill`
 until the file is written.
-On Brown order 5 (2.27 million n-grams) ``lmtool fit-ngram --from-arpa`` peaks at 70-74 MiB,
-some 42 above the interpreter and numpy alone (glibc keeps freed memory while the file is read,
-which saves CPU time, and gives it back before the file is written: :mod:`lmtool.allocator`);
+On Brown order 5 (2.27 million n-grams) ``lmtool fit-ngram --from-arpa`` peaks at 62-65 MiB
+(where glibc's heap happens to fragment moves it by 2), some 31 above the interpreter, numpy
+and the CLI (glibc keeps freed memory while the file is read, which saves CPU time, and gives
+it back before the file is written: :mod:`lmtool.allocator`);
 the general path holds the whole file's entries, the sorted tables, their float32 copies and
 the layout at once.
 
