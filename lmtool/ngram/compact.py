@@ -227,9 +227,10 @@ class CompactTables:
                 raise ModelFileError(f"{self._container.path}: invalid model: order {k + 1}'s index is described wrongly") from None
             width, count = BucketIndex.pointer_width, (1 << bucket_bits) + 1
 
-            def monotone(stored: np.ndarray) -> str | None:
-                pointers = unpack(stored, width, np.arange(count)).astype(np.int64)
-                if pointers[0] != 0 or pointers[-1] != m or (np.diff(pointers) < 0).any():
+            def monotone(pointers: np.ndarray) -> str | None:
+                # plain uint32 (the pointer width), compared where they lie: int64 copies of the
+                # 2**18 pointers were the largest arrays query made, and glibc kept their memory
+                if pointers[0] != 0 or pointers[-1] != m or (pointers[1:] < pointers[:-1]).any():
                     return "are not the sorted bucket starts of the header's row count (corrupt file?)"
                 return None
 
@@ -291,7 +292,8 @@ def _finite_values(count: int):
     def check(values: np.ndarray) -> str | None:
         if len(values) != count:
             return f"has {len(values):,} values, its header implies {count:,}"
-        if np.isnan(values).any() or (values == np.inf).any():
+        largest = values.max(initial=-np.inf)  # NaN if any is: no mask of the column is made
+        if np.isnan(largest) or largest == np.inf:
             return "holds NaN or +inf values (a log10 probability or backoff must be a number)"
         return None
 

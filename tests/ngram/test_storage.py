@@ -190,6 +190,29 @@ def test_flipped_bytes_are_caught(tmp_path, fitted):
             np.testing.assert_array_equal(scores, stored_model(model).score(test))
 
 
+@pytest.mark.parametrize("name, change, defect", [
+    ("1.pointers", lambda p: p[::-1].copy(), "sorted bucket starts"),  # not monotone
+    ("1.pointers", lambda p: np.append(p[:-1], p[-1] + 1).astype(p.dtype), "sorted bucket starts"),  # a row too many
+    ("1.prob", lambda v: np.where(np.arange(len(v)) == 1, np.nan, v).astype(v.dtype), "NaN or \\+inf"),
+    ("1.prob", lambda v: np.where(np.arange(len(v)) == 0, np.inf, v).astype(v.dtype), "NaN or \\+inf"),
+])
+def test_defects_a_checksum_misses_are_caught(tmp_path, fitted, monkeypatch, name, change, defect):
+    from lmtool.ngram import storage
+
+    model, test = fitted
+    real = storage.layout
+
+    def defective(*args, **kwargs):  # the file is written, checksums and all, with one array changed
+        entry, arrays = real(*args, **kwargs)
+        arrays[name] = change(arrays[name])
+        return entry, arrays
+
+    monkeypatch.setattr(storage, "layout", defective)
+    save_ngram(model, tmp_path / "bad.lmt")
+    with pytest.raises(ModelFileError, match=defect):
+        load_ngram(tmp_path / "bad.lmt").score(test)
+
+
 def test_foreign_and_newer_files(tmp_path, fitted, monkeypatch):
     from lmtool.ngram import storage
 
