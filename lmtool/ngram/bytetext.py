@@ -38,14 +38,13 @@ SECOND_MASK = np.array([(1 << (8 * min(max(l - 8, 0), 8))) - 1 for l in range(SH
 
 @dataclass
 class Tokens:
-    """The whitespace tokens of a block of lines: byte ranges, the line of each, and ids."""
+    """The whitespace tokens of a block of lines: byte ranges and the line of each."""
 
     begin: np.ndarray  # (T,) int64 byte offset of each token in the block
     end: np.ndarray  # (T,) int64
     per_line: np.ndarray  # (lines,) int64 tokens on each line of the block
     data: np.ndarray  # the bytes the ranges index (uint8)
     space: np.ndarray | None = None  # which of them are whitespace (None: none are)
-    ids: np.ndarray | None = None  # (T,) int64 vocabulary ids, once looked up
 
     def spelled(self) -> np.ndarray:
         """The tokens' bytes, concatenated in order."""

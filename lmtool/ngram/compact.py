@@ -188,8 +188,8 @@ class CompactTables:
     def child_rows(self, k: int, prefix_rows: np.ndarray, words: np.ndarray) -> np.ndarray:
         """Rows at order ``k`` of the n-grams (prefix row, word); -1 where not listed."""
         keys = np.multiply(prefix_rows, U64(self.vocab_size), dtype=U64, casting="unsafe")
-        np.add(keys, words, out=keys, casting="unsafe")
-        return self.index(k).find(keys)
+        np.add(keys, words, out=keys, dtype=U64, casting="unsafe")  # numpy adds uint64 and int64 as float64
+        return self.index(k).find(keys, consume=True)
 
     def probs(self, k: int, rows: np.ndarray) -> np.ndarray:
         return self.column(k, "prob").take(rows)

@@ -32,6 +32,7 @@ from lmtool.errors import DataError, UsageError
 from lmtool.lm import perplexity
 from lmtool.ngram.bytetext import ByteVocabulary, Tokens, has_unicode_space, split_lines
 from lmtool.ngram.formatting import Records, decimal_width, integer_width, interleave
+from lmtool.ngram.counting import row_type
 from lmtool.ngram.tables import LN10, score_stream
 from lmtool.text import EOS, EOS_ID, UNK_ID
 
@@ -118,22 +119,22 @@ class LineScorer:
         """Score ``block``: whole lines of UTF-8 text (the last ``\\n`` optional)."""
         if self._bytes is not None and not has_unicode_space(block):
             tokens = split_lines(block)
-            tokens.ids = self._bytes.lookup(block, tokens)
+            found = self._bytes.lookup(block, tokens)
         else:
-            tokens = self._tokenize(block)
+            tokens, found = self._tokenize(block)
         counts = tokens.per_line + 1  # each line's tokens and </s>
         starts = np.concatenate([[0], np.cumsum(counts)])
-        eos = starts[1:] - 1
         words = np.ones(starts[-1], dtype=bool)
-        words[eos] = False
-        ids = np.full(starts[-1], EOS_ID, dtype=np.int64)
-        ids[words] = tokens.ids
+        words[starts[1:] - 1] = False
+        ids = np.full(starts[-1], EOS_ID, dtype=row_type(self.model.lookup.vocab_size))
+        ids[words] = found
+        del words, found  # one copy of the ids while the block is scored
         log10, length = score_stream(self.model.lookup, ids, starts)
         return Scored(tokens, ids, starts, log10, length)
 
-    def _tokenize(self, block: bytes) -> Tokens:
-        """The model's own tokenizer and vocabulary, line by line (the byte ranges index the
-        tokens re-encoded and joined, not the block)."""
+    def _tokenize(self, block: bytes) -> tuple[Tokens, np.ndarray]:
+        """The model's own tokenizer and vocabulary, line by line: the tokens (their byte ranges
+        index the tokens re-encoded and joined, not the block) and their ids."""
         lines = block.decode("utf-8").split("\n")
         if lines and lines[-1] == "":
             lines.pop()
@@ -144,8 +145,7 @@ class LineScorer:
         end = np.cumsum(lengths)
         tokens = Tokens(end - lengths, end, np.array([len(t) for t in per_line], dtype=np.int64),
                         np.frombuffer(b"".join(spelled), dtype=np.uint8))
-        tokens.ids = vocabulary.encode([token for line in per_line for token in line]).astype(np.int64)
-        return tokens
+        return tokens, vocabulary.encode([token for line in per_line for token in line])
 
 
 def read_blocks(source: BinaryIO, name: str, size: int = BLOCK) -> Iterable[bytes]:
@@ -154,17 +154,18 @@ def read_blocks(source: BinaryIO, name: str, size: int = BLOCK) -> Iterable[byte
     pending, offset = b"", 0
     while True:
         chunk = source.read(size)
-        data = pending + chunk
-        cut = len(data) if not chunk else data.rfind(b"\n") + 1
-        if cut == 0 and chunk:
+        data, more = pending + chunk, bool(chunk)
+        cut = len(data) if not more else data.rfind(b"\n") + 1
+        if cut == 0 and more:
             pending = data  # a line longer than the block: read on
             continue
         block, pending = data[:cut], data[cut:]
+        del chunk, data  # the block alone is held while it is scored
         if block:
             _check_text(block, name, offset)
             yield block
             offset += len(block)
-        if not chunk:
+        if not more:
             return
 
 
@@ -172,6 +173,8 @@ def _check_text(block: bytes, name: str, offset: int) -> None:
     nul = block.find(b"\0")
     if nul >= 0:
         raise DataError(f"{name} looks binary (NUL byte at byte {offset + nul}): expected UTF-8 text")
+    if block.isascii():  # UTF-8 already: no decoded copy of the block is made
+        return
     try:
         block.decode("utf-8")
     except UnicodeDecodeError as error:
