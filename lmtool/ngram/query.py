@@ -181,27 +181,29 @@ def _check_text(block: bytes, name: str, offset: int) -> None:
         raise DataError(f"{name}: invalid UTF-8 at byte {offset + error.start}: convert the input to UTF-8") from None
 
 
-def render(scored: Scored, level: str) -> bytes:
-    """The output lines of ``scored`` at ``level`` (word or sentence; summary prints none)."""
+def render(scored: Scored, level: str) -> bytes | np.ndarray:
+    """The output lines of ``scored`` at ``level`` (word or sentence; summary prints none), as
+    bytes or a uint8 array (either is written as it is)."""
     lines = len(scored.starts) - 1
     if level == "summary" or lines == 0:
         return b""
     closing, closing_length = _closing(scored)
     if level == "sentence":
-        return closing.tobytes()
+        return closing
     # per token: [</s>]=id n log10p<TAB>, the "</s>" only on each line's last position
     ids, length, log10 = scored.ids, scored.length, scored.log10
     ends = scored.starts[1:] - 1
     fields = Records(len(ids), len(EOS) + 4 + integer_width(ids) + integer_width(length) + decimal_width(log10, PLACES))
     fields.text(EOS.encode(), ends).text(b"=").integers(ids).text(b" ").integers(length).text(b" ")
     fields.decimals(log10, PLACES).text(b"\t")
-    closings = np.zeros(len(ids), dtype=np.int64)
+    closings = np.zeros(len(ids), dtype=np.int32)
     closings[ends] = closing_length
-    spelling = np.zeros(len(ids), dtype=np.int64)  # each position's word, none at the </s> ones
+    spelling = np.zeros(len(ids), dtype=np.int32)  # each position's word, none at the </s> ones
     words = np.ones(len(ids), dtype=bool)
     words[ends] = False
     spelling[words] = scored.tokens.end - scored.tokens.begin
-    return interleave([(scored.tokens.spelled(), spelling), fields.squeeze(), (closing, closings)])
+    del words
+    return interleave([(scored.tokens.spelled(), spelling), fields, (closing, closings)])
 
 
 def _closing(scored: Scored) -> tuple[np.ndarray, np.ndarray]:
