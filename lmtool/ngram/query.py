@@ -23,7 +23,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO, Iterable, Iterator, Sequence
 
 import numpy as np
@@ -31,8 +30,8 @@ import numpy as np
 from lmtool.errors import DataError, UsageError
 from lmtool.lm import perplexity
 from lmtool.ngram.bytetext import ByteVocabulary, Tokens, has_unicode_space, split_lines
-from lmtool.ngram.formatting import Records, decimal_width, integer_width, interleave
 from lmtool.ngram.counting import row_type
+from lmtool.ngram.formatting import Records, decimal_width, integer_width, interleave
 from lmtool.ngram.tables import LN10, score_stream
 from lmtool.text import EOS, EOS_ID, UNK_ID
 
@@ -118,8 +117,9 @@ class LineScorer:
     def score(self, block: bytes) -> Scored:
         """Score ``block``: whole lines of UTF-8 text (the last ``\\n`` optional)."""
         if self._bytes is not None and not has_unicode_space(block):
-            tokens = split_lines(block)
-            found = self._bytes.lookup(block, tokens)
+            tokens, begin = split_lines(block)
+            found = self._bytes.lookup(block, begin, tokens.length)
+            del begin
         else:
             tokens, found = self._tokenize(block)
         counts = tokens.per_line + 1  # each line's tokens and </s>
@@ -133,18 +133,16 @@ class LineScorer:
         return Scored(tokens, ids, starts, log10, length)
 
     def _tokenize(self, block: bytes) -> tuple[Tokens, np.ndarray]:
-        """The model's own tokenizer and vocabulary, line by line: the tokens (their byte ranges
-        index the tokens re-encoded and joined, not the block) and their ids."""
+        """The model's own tokenizer and vocabulary, line by line: the tokens (their bytes are the
+        tokens re-encoded and joined, not the block's) and their ids."""
         lines = block.decode("utf-8").split("\n")
         if lines and lines[-1] == "":
             lines.pop()
         tokenize, vocabulary = self.model.tokenizer.tokenize, self.model.vocabulary
         per_line = [tokenize(line.rstrip("\r")) for line in lines]
         spelled = [token.encode("utf-8") for tokens in per_line for token in tokens]
-        lengths = np.array([len(token) for token in spelled], dtype=np.int64)
-        end = np.cumsum(lengths)
-        tokens = Tokens(end - lengths, end, np.array([len(t) for t in per_line], dtype=np.int64),
-                        np.frombuffer(b"".join(spelled), dtype=np.uint8))
+        tokens = Tokens(np.array([len(token) for token in spelled], dtype=np.int32),
+                        np.array([len(t) for t in per_line], dtype=np.int64), np.frombuffer(b"".join(spelled), dtype=np.uint8))
         return tokens, vocabulary.encode([token for line in per_line for token in line])
 
 
@@ -201,7 +199,7 @@ def render(scored: Scored, level: str) -> bytes | np.ndarray:
     spelling = np.zeros(len(ids), dtype=np.int32)  # each position's word, none at the </s> ones
     words = np.ones(len(ids), dtype=bool)
     words[ends] = False
-    spelling[words] = scored.tokens.end - scored.tokens.begin
+    spelling[words] = scored.tokens.length
     del words
     return interleave([(scored.tokens.spelled(), spelling), fields, (closing, closings)])
 
@@ -244,9 +242,12 @@ def _in_order(work, items: Iterable, threads: int) -> Iterator:
     if first is None:
         return
     yield work(first)
+    del first  # not held while the next items are read
     if threads <= 1:
         yield from map(work, items)
         return
+    from concurrent.futures import ThreadPoolExecutor  # 0.2 MiB of modules a single thread does without
+
     with ThreadPoolExecutor(threads) as pool:
         pending: deque = deque()
         for item in items:
