@@ -12,6 +12,8 @@ records (the input's own words, the formatted fields) into the output with one p
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import numpy as np
 
 ZERO = ord("0")
@@ -146,29 +148,28 @@ class Records:
 INTERLEAVE_ROWS = 1 << 13
 
 
-def interleave(parts: list[Records | tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-    """Join record parts into one uint8 array: record 0's part 0, part 1, ..., then record 1's
-    parts, and so on. A part is :class:`Records` (squeezed here, a chunk of rows at a time) or
+def interleave(parts: list[Records | tuple[np.ndarray, np.ndarray]]) -> Iterator[np.ndarray]:
+    """Join record parts: record 0's part 0, part 1, ..., then record 1's parts, and so on, as
+    uint8 arrays of :data:`INTERLEAVE_ROWS` records each (written as they come, the output is
+    never whole). A part is :class:`Records` (squeezed here, a chunk of rows at a time) or
     ``(bytes, per-record lengths)``.
 
-    Per chunk of :data:`INTERLEAVE_ROWS` records, a label per output byte says which part it
-    comes from; each part's bytes then fill the places of its label (one boolean pass each)."""
+    Per chunk, a label per output byte says which part it comes from; each part's bytes then
+    fill the places of its label (one boolean pass each)."""
     lengths = [part.length if isinstance(part, Records) else part[1] for part in parts]
-    out = np.empty(sum(int(length.sum()) for length in lengths), dtype=np.uint8)
     labels = np.arange(len(parts), dtype=np.uint8)
     taken = [0] * len(parts)  # bytes of each flat part joined so far
-    at = 0
     for lo in range(0, len(lengths[0]), INTERLEAVE_ROWS):
         rows = slice(lo, lo + INTERLEAVE_ROWS)
         sizes = np.column_stack([length[rows] for length in lengths]).ravel()
         which = np.repeat(np.tile(labels, len(sizes) // len(parts)), sizes)
-        piece = out[at : at + len(which)]
+        out = np.empty(len(which), dtype=np.uint8)
         for p, part in enumerate(parts):
             if isinstance(part, Records):
                 data = part.squeeze(rows)[0]
             else:
                 data = part[0][taken[p] : taken[p] + int(lengths[p][rows].sum())]
                 taken[p] += len(data)
-            piece[which == p] = data
-        at += len(which)
-    return out
+            out[which == p] = data
+        del which
+        yield out

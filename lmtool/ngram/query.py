@@ -179,15 +179,15 @@ def _check_text(block: bytes, name: str, offset: int) -> None:
         raise DataError(f"{name}: invalid UTF-8 at byte {offset + error.start}: convert the input to UTF-8") from None
 
 
-def render(scored: Scored, level: str) -> bytes | np.ndarray:
-    """The output lines of ``scored`` at ``level`` (word or sentence; summary prints none), as
-    bytes or a uint8 array (either is written as it is)."""
+def render(scored: Scored, level: str) -> Iterable[np.ndarray]:
+    """The output lines of ``scored`` at ``level`` (word or sentence; summary prints none), in
+    pieces (uint8 arrays) to be written in order; the word level's are joined as they are asked for."""
     lines = len(scored.starts) - 1
     if level == "summary" or lines == 0:
-        return b""
+        return ()
     closing, closing_length = _closing(scored)
     if level == "sentence":
-        return closing
+        return (closing,)
     # per token: [</s>]=id n log10p<TAB>, the "</s>" only on each line's last position
     ids, length, log10 = scored.ids, scored.length, scored.log10
     ends = scored.starts[1:] - 1
@@ -222,14 +222,16 @@ def query(model, source: BinaryIO, sink: BinaryIO, *, level: str = "word", name:
         raise UsageError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
     scorer, summary = LineScorer(model), Summary()
 
-    def work(block: bytes) -> tuple[Scored, bytes]:
+    def work(block: bytes) -> tuple[Scored, Iterable[np.ndarray]]:
         scored = scorer.score(block)
-        return scored, render(scored, level)
+        pieces = render(scored, level)
+        return scored, pieces if threads <= 1 else list(pieces)  # joined by the worker, not as written
 
-    for scored, text in _in_order(work, read_blocks(source, name), threads):
+    for scored, pieces in _in_order(work, read_blocks(source, name), threads):
         summary.add(scored)
-        sink.write(text)
-        del scored, text  # not held while the next block is scored: one block's arrays at a time
+        for piece in pieces:  # a few a block (writelines would bypass a sink's own write)
+            sink.write(piece)
+        del scored, pieces  # not held while the next block is scored: one block's arrays at a time
     sink.write(summary.text().encode())
     return summary
 

@@ -219,12 +219,11 @@ def _score_window(tables, stream: np.ndarray, inner: np.ndarray):
         wanted = rows[k - 1] >= 0
         if k >= 2 and tables.suffix_closed:
             wanted[:-1] &= wanted[1:]  # numpy reads an overlapping operand as it was before
-        wanted &= fits
-        alive = np.flatnonzero(wanted)
-        found = tables.child_rows(k, rows[k - 1].take(alive), stream[k:].take(alive))
+        wanted &= fits  # False from n - k on: the prefix rows and the next words align under it
+        found = tables.child_rows(k, rows[k - 1][wanted], stream[k:][wanted[: n - k]])
         rows.append(np.full(n, -1, dtype=found.dtype))
-        rows[k].put(alive, found)
-        del alive, found
+        rows[k][wanted] = found  # boolean masks: no index array of the positions is made
+        del found
         longest += rows[k] >= 0
     # the match length at p: the longest listed n-gram ending at p (one that starts at q is
     # inside q's segment, so it never reaches p from an earlier segment)
