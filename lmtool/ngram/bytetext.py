@@ -43,12 +43,24 @@ class Tokens:
 
     length: np.ndarray  # (T,) int32 bytes of each token
     per_line: np.ndarray  # (lines,) int64 tokens on each line of the block
-    data: np.ndarray  # the tokens' bytes in order, with the spaces between them if ``space`` is given (uint8)
-    space: np.ndarray | None = None  # which of them are whitespace (None: none are)
+    data: np.ndarray  # the tokens' bytes in order (uint8), with the whitespace between them if ``spaced``
+    spaced: bool = False
 
     def spelled(self) -> np.ndarray:
-        """The tokens' bytes, concatenated in order."""
-        return self.data if self.space is None else self.data[~self.space]
+        """The tokens' bytes, concatenated in order (the whitespace is found again here: a mask
+        of the block is not held while it is scored)."""
+        if not self.spaced:
+            return self.data
+        space = np.empty(len(self.data), dtype=bool)
+        _spaces(self.data, space)
+        np.logical_not(space, out=space)
+        return self.data[space]
+
+
+def _spaces(data: np.ndarray, out: np.ndarray) -> None:
+    """Which bytes of ``data`` are whitespace (ASCII's: what ``str.split`` splits on), into ``out``."""
+    np.less(data - np.uint8(9), 5, out=out)  # \t \n \v \f \r (uint8 arithmetic wraps below 9)
+    out |= data - np.uint8(28) < 5  # \x1c-\x1f and the space
 
 
 def split_lines(block: bytes) -> tuple[Tokens, np.ndarray]:
@@ -56,10 +68,9 @@ def split_lines(block: bytes) -> tuple[Tokens, np.ndarray]:
     offset of each in it (int64, what :meth:`ByteVocabulary.lookup` reads them by)."""
     data = np.frombuffer(block, dtype=np.uint8)
     bounded = np.ones(len(data) + 2, dtype=bool)  # the block between two spaces
-    space = bounded[1:-1]
-    np.less(data - np.uint8(9), 5, out=space)  # \t \n \v \f \r (uint8 arithmetic wraps below 9)
-    space |= data - np.uint8(28) < 5  # \x1c-\x1f and the space
+    _spaces(data, bounded[1:-1])
     edges = np.flatnonzero(bounded[1:] != bounded[:-1])  # a bool array: numpy's fast nonzero
+    del bounded
     begin = edges[0::2].copy()  # a token runs from a space->text edge to the next (a copy: the edges go)
     length = np.subtract(edges[1::2], begin, dtype=np.int32)
     del edges
@@ -67,7 +78,7 @@ def split_lines(block: bytes) -> tuple[Tokens, np.ndarray]:
     if len(data) and data[-1] != 10:
         line_ends = np.append(line_ends, len(data))  # a last line without its \n
     per_line = np.diff(np.searchsorted(begin, line_ends), prepend=0)  # tokens starting before each end
-    return Tokens(length, per_line, data, space), begin
+    return Tokens(length, per_line, data, spaced=True), begin
 
 
 def _words(padded: np.ndarray, begin: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -189,6 +189,7 @@ class CompactTables:
         """Rows at order ``k`` of the n-grams (prefix row, word); -1 where not listed."""
         keys = np.multiply(prefix_rows, U64(self.vocab_size), dtype=U64, casting="unsafe")
         np.add(keys, words, out=keys, dtype=U64, casting="unsafe")  # numpy adds uint64 and int64 as float64
+        del prefix_rows, words  # a caller's temporaries are freed here, not held through the lookup
         return self.index(k).find(keys, consume=True)
 
     def probs(self, k: int, rows: np.ndarray) -> np.ndarray:

@@ -145,7 +145,7 @@ class Records:
 
 
 #: records :func:`interleave` joins at a time: its arrays of a byte per output byte stay small
-INTERLEAVE_ROWS = 1 << 13
+INTERLEAVE_ROWS = 1 << 12
 
 
 def interleave(parts: list[Records | tuple[np.ndarray, np.ndarray]]) -> Iterator[np.ndarray]:

@@ -229,11 +229,16 @@ def query(model, source: BinaryIO, sink: BinaryIO, *, level: str = "word", name:
 
     for scored, pieces in _in_order(work, read_blocks(source, name), threads):
         summary.add(scored)
-        for piece in pieces:  # a few a block (writelines would bypass a sink's own write)
-            sink.write(piece)
+        _write(sink, pieces)
         del scored, pieces  # not held while the next block is scored: one block's arrays at a time
     sink.write(summary.text().encode())
     return summary
+
+
+def _write(sink: BinaryIO, pieces: Iterable[np.ndarray]) -> None:
+    """Write ``pieces`` in order, each let go once written (writelines would bypass a sink's own write)."""
+    for piece in pieces:
+        sink.write(piece)
 
 
 def _in_order(work, items: Iterable, threads: int) -> Iterator:
