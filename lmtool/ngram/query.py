@@ -41,6 +41,9 @@ LEVELS = ("word", "sentence", "summary")
 #: 0.30 s in process), until the arrays of a block (8 bytes a word each) outgrow the caches (256 KB: 0.36 s)
 BLOCK = 128 << 10
 PLACES = 6  # decimals of the log10 values printed
+#: tokens whose fields the word level formats at once: their byte matrix and digit arrays are
+#: half a block's (a pass of some 60 array operations more per block, about 1% of the time)
+RENDER_ROWS = 1 << 14
 
 
 @dataclass
@@ -188,20 +191,38 @@ def render(scored: Scored, level: str) -> Iterable[np.ndarray]:
     closing, closing_length = _closing(scored)
     if level == "sentence":
         return (closing,)
-    # per token: [</s>]=id n log10p<TAB>, the "</s>" only on each line's last position
-    ids, length, log10 = scored.ids, scored.length, scored.log10
+    return _word_level(scored, closing, closing_length)
+
+
+def _word_level(scored: Scored, closing: np.ndarray, closing_length: np.ndarray) -> Iterator[np.ndarray]:
+    """The word level's lines: each token's word, then its fields (:func:`_fields`), then after a
+    line's last token (its ``</s>``) the line's closing; the fields of :data:`RENDER_ROWS` tokens
+    formatted at a time."""
+    n = len(scored.ids)
     ends = scored.starts[1:] - 1
-    fields = Records(len(ids), len(EOS) + 4 + integer_width(ids) + integer_width(length) + decimal_width(log10, PLACES))
-    fields.text(EOS.encode(), ends).text(b"=").integers(ids).text(b" ").integers(length).text(b" ")
-    fields.decimals(log10, PLACES).text(b"\t")
-    closings = np.zeros(len(ids), dtype=np.int32)
+    closings = np.zeros(n, dtype=np.int32)
     closings[ends] = closing_length
-    spelling = np.zeros(len(ids), dtype=np.int32)  # each position's word, none at the </s> ones
-    words = np.ones(len(ids), dtype=bool)
+    spelling = np.zeros(n, dtype=np.int32)  # each position's word, none at the </s> ones
+    words = np.ones(n, dtype=bool)
     words[ends] = False
     spelling[words] = scored.tokens.length
     del words
-    return interleave([(scored.tokens.spelled(), spelling), fields, (closing, closings)])
+    spelled, word_at, closing_at = scored.tokens.spelled(), 0, 0  # bytes of each joined so far
+    for lo in range(0, n, RENDER_ROWS):
+        part = slice(lo, lo + RENDER_ROWS)
+        word_end, closing_end = word_at + int(spelling[part].sum()), closing_at + int(closings[part].sum())
+        yield from interleave([(spelled[word_at:word_end], spelling[part]), _fields(scored, part, ends),
+                               (closing[closing_at:closing_end], closings[part])])
+        word_at, closing_at = word_end, closing_end
+
+
+def _fields(scored: Scored, part: slice, ends: np.ndarray) -> Records:
+    """``[</s>]=id n log10p<TAB>`` of the tokens in ``part``, the ``</s>`` where a line ends."""
+    ids, length, log10 = scored.ids[part], scored.length[part], scored.log10[part]
+    ends = ends[np.searchsorted(ends, part.start) : np.searchsorted(ends, part.stop)] - part.start
+    fields = Records(len(ids), len(EOS) + 4 + integer_width(ids) + integer_width(length) + decimal_width(log10, PLACES))
+    fields.text(EOS.encode(), ends).text(b"=").integers(ids).text(b" ").integers(length).text(b" ")
+    return fields.decimals(log10, PLACES).text(b"\t")
 
 
 def _closing(scored: Scored) -> tuple[np.ndarray, np.ndarray]:
