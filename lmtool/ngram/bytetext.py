@@ -25,7 +25,7 @@ import numpy as np
 
 from lmtool.ngram.bitpack import U64
 from lmtool.ngram.counting import row_type
-from lmtool.ngram.hashing import MULTIPLIER
+from lmtool.ngram.hashing import MULTIPLIER, power_of_two_length
 from lmtool.text import BOS_ID, UNK_ID
 
 #: UTF-8 of the non-ASCII characters str.split() also splits on
@@ -178,11 +178,11 @@ class ByteVocabulary:
             same = self._first.take(candidate) == first
             same &= self._second.take(candidate) == second
             same &= self._length.take(candidate) == wanted
-            go_on = np.flatnonzero(~same & (candidate != self._empty))
+            go_on = power_of_two_length(np.flatnonzero(~same & (candidate != self._empty)))
             if ids is None:
                 ids, pending = np.where(same, found, UNK_ID), go_on
             else:
-                ids[pending[same]] = found[same]
+                ids[pending] = np.where(same, found, ids[pending])  # every array here of a padded subset's length
                 pending = pending[go_on]
             if not len(go_on):
                 break
