@@ -115,7 +115,11 @@ class LineScorer:
         if model.tokenizer.kind == "word":
             vocabulary = model.vocabulary
             stored = getattr(vocabulary, "token_bytes", None)  # a compact file's: no Python strings
-            self._bytes = ByteVocabulary(*stored()) if stored else ByteVocabulary.of(vocabulary.tokens)
+            if stored:
+                self._bytes = ByteVocabulary(*stored())
+                vocabulary.release_token_bytes()  # read once, to be indexed
+            else:
+                self._bytes = ByteVocabulary.of(vocabulary.tokens)
 
     def score(self, block: bytes) -> Scored:
         """Score ``block``: whole lines of UTF-8 text (the last ``\\n`` optional)."""

@@ -156,6 +156,16 @@ def test_unlisted_contexts_survive(tmp_path):
     np.testing.assert_array_equal(again.score(split), stored_model(model).score(split))
 
 
+def test_released_vocabulary_pages_are_read_again(tmp_path, fitted):
+    model, _ = fitted
+    save_ngram(model, tmp_path / "m.lmt")
+    vocabulary = load_ngram(tmp_path / "m.lmt").vocabulary
+    offsets, data = vocabulary.token_bytes()
+    vocabulary.release_token_bytes()  # the scorer's index is built: the pages go, the arrays stay readable
+    again = vocabulary.token_bytes()
+    assert np.array_equal(offsets, again[0]) and data == again[1] and vocabulary.tokens == model.vocabulary.tokens
+
+
 def test_truncated_files(tmp_path, fitted):
     model, _ = fitted
     path = tmp_path / "m.lmt"
