@@ -214,13 +214,14 @@ def _score_window(tables, stream: np.ndarray, inner: np.ndarray):
         # the (k+1)-gram at p is looked up if it fits and its prefix (the k-gram at p) is listed,
         # and, when suffixes are closed, its suffix (the k-gram at p+1) too: masks over every
         # position, so the only gathers are the lookups' own
-        fits[: max(n - k, 0)] &= inner[k:]
-        fits[max(n - k, 0) :] = False
+        fitting = max(n - k, 0)  # positions with k more after them in the window
+        fits[:fitting] &= inner[k:]
+        fits[fitting:] = False
         wanted = rows[k - 1] >= 0
         if k >= 2 and tables.suffix_closed:
             wanted[:-1] &= wanted[1:]  # numpy reads an overlapping operand as it was before
         wanted &= fits  # False from n - k on: the prefix rows and the next words align under it
-        found = tables.child_rows(k, rows[k - 1][wanted], stream[k:][wanted[: n - k]])
+        found = tables.child_rows(k, rows[k - 1][wanted], stream[k:][wanted[:fitting]])
         rows.append(np.full(n, -1, dtype=found.dtype))
         rows[k][wanted] = found  # boolean masks: no index array of the positions is made
         del found
