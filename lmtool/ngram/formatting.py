@@ -7,7 +7,8 @@ label sits in a fixed column to the left of the digits. Removing every zero byte
 compress; text never contains NUL, the readers refuse it) closes the gaps, so
 ``[-][0][0][2][.][5][2]`` reads ``-2.52``. Each digit position is one array operation over all
 rows, with no per-row offsets at all. :func:`interleave` then merges several such streams of
-records (the input's own words, the formatted fields) into the output with one pass per stream.
+records (the input's own words, the formatted fields) into the output with one pass per stream,
+a few thousand records at a time (its arrays of a byte per output byte stay small).
 """
 
 from __future__ import annotations

@@ -36,9 +36,11 @@ from lmtool.ngram.tables import LN10, score_stream
 from lmtool.text import EOS, EOS_ID, UNK_ID
 
 LEVELS = ("word", "sentence", "summary")
-#: bytes of text scored at a time (about 30,000 words): a block costs some 500 numpy calls
-#: whatever its size, so larger blocks share that out (Brown test x10: 64 KB 0.32 s, 128 KB
-#: 0.30 s in process), until the arrays of a block (8 bytes a word each) outgrow the caches (256 KB: 0.36 s)
+#: bytes of text scored at a time (about 30,000 words): a block costs some 0.3 ms of numpy calls
+#: whatever its size (0.5 ms with the word level's output), so larger blocks share that out
+#: (Brown test x10 in process, summary: 64 KB 175 ms, 128 KB 148 ms, 256 KB 138-154 ms), while
+#: its arrays take some 70 bytes a word at the peak (128 KB: 2 MiB, 256 KB: 4 MiB). The totals
+#: are summed a block at a time, so the block also fixes the perplexity's last printed digits
 BLOCK = 128 << 10
 PLACES = 6  # decimals of the log10 values printed
 #: tokens whose fields the word level formats at once: their byte matrix and digit arrays are
