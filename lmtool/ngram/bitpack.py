@@ -107,7 +107,7 @@ def unpack(stored: np.ndarray, width: int, index: np.ndarray, native: bool = Tru
         return stored.take(index).astype(U64)
     if width == 0:
         return np.zeros(index.shape, dtype=U64)
-    bit = index.astype(np.int64)  # a copy, made the bit offsets in place
+    bit = index.astype(np.int64)  # a copy, turned into the bit offsets in place
     bit *= width
     fields = window(stored, bit)
     fields &= U64((1 << width) - 1)

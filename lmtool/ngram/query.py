@@ -53,10 +53,10 @@ class Scored:
     """The scores of a block of lines: per token (``</s>`` of each line included) and per line."""
 
     tokens: Tokens  # the words of the block, with their spellings
-    ids: np.ndarray  # (n,) vocabulary ids
+    ids: np.ndarray  # (n,) vocabulary ids (int32: the vocabulary's row_type)
     starts: np.ndarray  # (lines + 1,) where each line's tokens start
     log10: np.ndarray  # (n,) log10 p of each token
-    length: np.ndarray  # (n,) n-gram length used
+    length: np.ndarray  # (n,) int16 n-gram length used
 
     @property
     def totals(self) -> np.ndarray:
@@ -151,7 +151,8 @@ class LineScorer:
         per_line = [tokenize(line.rstrip("\r")) for line in lines]
         spelled = [token.encode("utf-8") for tokens in per_line for token in tokens]
         tokens = Tokens(np.array([len(token) for token in spelled], dtype=np.int32),
-                        np.array([len(t) for t in per_line], dtype=np.int64), np.frombuffer(b"".join(spelled), dtype=np.uint8))
+                        np.array([len(t) for t in per_line], dtype=np.int64),
+                        np.frombuffer(b"".join(spelled), dtype=np.uint8))
         return tokens, vocabulary.encode([token for line in per_line for token in line])
 
 
