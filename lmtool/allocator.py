@@ -17,12 +17,12 @@ def hold_freed_memory() -> None:
     32 MiB come from the heap and its top is given back only past 256 MiB free.
 
     Some commands make and free arrays of the same few sizes at every step: the streaming ARPA
-    conversion (a few MiB per block and order), ``query`` (some 250 KiB per array, a block of
-    text at a time). By default glibc maps many of them afresh and trims the heap between them,
-    and every page is faulted in again: Brown order 5 converted, 75,000 page faults and 0.2 s of
-    system time against 15,000 and 0.07 s, for about 4 MiB less at the peak; Brown test x10
-    queried, 24,000 faults and 0.05 s against 7,500 and 0.02 s, for 1.7 MiB. Elsewhere than
-    glibc, nothing changes."""
+    conversion (a few MiB per block and order), ``query`` (up to 250 KiB per array, some 2 MiB
+    at once, a block of text at a time). By default glibc maps many of them afresh and trims the
+    heap between them, and every page is faulted in again: Brown order 5 converted, 75,000 page
+    faults and 0.2 s of system time against 15,000 and 0.07 s, for about 4 MiB less at the peak;
+    Brown test x10 queried, 7,200 faults against 6,350, and even 0.2 MiB more at the peak (the
+    heap reuses a block's arrays in place). Elsewhere than glibc, nothing changes."""
     libc = _glibc()
     if libc is None:
         return

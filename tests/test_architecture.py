@@ -108,7 +108,8 @@ def test_help_and_ngram_commands_do_not_import_torch():
 
 def test_scoring_a_model_file_imports_neither_fitting_nor_corpus_reading(tmp_path):
     # `lmtool query` starts a process per pipeline: the estimators, the ARPA parser, the corpus
-    # readers (with bz2, lzma, shutil) and the temporary-file writer are start-up it never uses
+    # readers (with bz2, lzma, shutil), the temporary-file writer and, on one thread, the thread
+    # pool are start-up it never uses
     from lmtool.ngram import fit_ngram, save_ngram
 
     text = tmp_path / "train.txt"
@@ -124,7 +125,7 @@ def test_scoring_a_model_file_imports_neither_fitting_nor_corpus_reading(tmp_pat
         "    assert done.code in (0, None), done.code\n"
         "unwanted = [name for name in sys.modules if name.startswith(('lmtool.ngram.fit', 'lmtool.ngram.estimators',\n"
         "            'lmtool.ngram.arpa', 'lmtool.ngram.legacy', 'lmtool.text.loading', 'lmtool.text.readers'))\n"
-        "            or name in ('tempfile', 'zipfile', 'lzma', 'bz2', 'torch')]\n"
+        "            or name in ('tempfile', 'zipfile', 'lzma', 'bz2', 'torch', 'concurrent.futures')]\n"
         "assert unwanted == [], unwanted\n"
     )
     done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)

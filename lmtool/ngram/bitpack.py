@@ -102,12 +102,16 @@ def join_slices(slices, total_words: int):
 
 def unpack(stored: np.ndarray, width: int, index: np.ndarray, native: bool = True) -> np.ndarray:
     """Fields number ``index`` (an integer array) of a :func:`pack`-ed array, as uint64."""
-    index = np.asarray(index, dtype=np.int64)
+    index = np.asarray(index)
     if native and width in NATIVE:
         return stored.take(index).astype(U64)
     if width == 0:
         return np.zeros(index.shape, dtype=U64)
-    return window(stored, index * width) & U64((1 << width) - 1)
+    bit = index.astype(np.int64)  # a copy, turned into the bit offsets in place
+    bit *= width
+    fields = window(stored, bit)
+    fields &= U64((1 << width) - 1)
+    return fields
 
 
 def window(stored: np.ndarray, bit: np.ndarray) -> np.ndarray:

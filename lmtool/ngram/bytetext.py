@@ -24,7 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from lmtool.ngram.bitpack import U64
-from lmtool.ngram.hashing import MULTIPLIER
+from lmtool.ngram.counting import row_type
+from lmtool.ngram.hashing import MULTIPLIER, power_of_two_length
 from lmtool.text import BOS_ID, UNK_ID
 
 #: UTF-8 of the non-ASCII characters str.split() also splits on
@@ -38,58 +39,75 @@ SECOND_MASK = np.array([(1 << (8 * min(max(l - 8, 0), 8))) - 1 for l in range(SH
 
 @dataclass
 class Tokens:
-    """The whitespace tokens of a block of lines: byte ranges, the line of each, and ids."""
+    """The whitespace tokens of a block of lines: the length of each, the line of each, their bytes."""
 
-    begin: np.ndarray  # (T,) int64 byte offset of each token in the block
-    end: np.ndarray  # (T,) int64
+    length: np.ndarray  # (T,) int32 bytes of each token
     per_line: np.ndarray  # (lines,) int64 tokens on each line of the block
-    data: np.ndarray  # the bytes the ranges index (uint8)
-    space: np.ndarray | None = None  # which of them are whitespace (None: none are)
-    ids: np.ndarray | None = None  # (T,) int64 vocabulary ids, once looked up
+    data: np.ndarray  # the tokens' bytes in order (uint8), with the whitespace between them if ``spaced``
+    spaced: bool = False
 
     def spelled(self) -> np.ndarray:
-        """The tokens' bytes, concatenated in order."""
-        return self.data if self.space is None else self.data[~self.space]
+        """The tokens' bytes, concatenated in order (the whitespace is found again here: a mask
+        of the block is not held while it is scored)."""
+        if not self.spaced:
+            return self.data
+        space = np.empty(len(self.data), dtype=bool)
+        _spaces(self.data, space)
+        np.logical_not(space, out=space)
+        return self.data[space]
 
 
-def split_lines(block: bytes) -> Tokens:
-    """The tokens of ``block`` (UTF-8 text: whole lines, the last ``\\n`` optional)."""
+def _spaces(data: np.ndarray, out: np.ndarray) -> None:
+    """Which bytes of ``data`` are whitespace (ASCII's: what ``str.split`` splits on), into ``out``."""
+    np.less(data - np.uint8(9), 5, out=out)  # \t \n \v \f \r (uint8 arithmetic wraps below 9)
+    out |= data - np.uint8(28) < 5  # \x1c-\x1f and the space
+
+
+def split_lines(block: bytes) -> tuple[Tokens, np.ndarray]:
+    """The tokens of ``block`` (UTF-8 text: whole lines, the last ``\\n`` optional), and the byte
+    offset of each in it (int64, what :meth:`ByteVocabulary.lookup` reads them by)."""
     data = np.frombuffer(block, dtype=np.uint8)
     bounded = np.ones(len(data) + 2, dtype=bool)  # the block between two spaces
-    space = bounded[1:-1]
-    np.less(data - np.uint8(9), 5, out=space)  # \t \n \v \f \r (uint8 arithmetic wraps below 9)
-    space |= data - np.uint8(28) < 5  # \x1c-\x1f and the space
+    _spaces(data, bounded[1:-1])
     edges = np.flatnonzero(bounded[1:] != bounded[:-1])  # a bool array: numpy's fast nonzero
-    begin, end = edges[0::2], edges[1::2]  # a token runs from a space->text edge to the next
+    del bounded
+    begin = edges[0::2].copy()  # a token runs from a space->text edge to the next (a copy: the edges go)
+    length = np.subtract(edges[1::2], begin, dtype=np.int32)
+    del edges
     line_ends = np.flatnonzero(data == 10)
     if len(data) and data[-1] != 10:
         line_ends = np.append(line_ends, len(data))  # a last line without its \n
     per_line = np.diff(np.searchsorted(begin, line_ends), prepend=0)  # tokens starting before each end
-    return Tokens(begin, end, per_line, data, space)
+    return Tokens(length, per_line, data, spaced=True), begin
 
 
 def _words(padded: np.ndarray, begin: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The first 16 bytes of each token as two little-endian words, bytes past the token zeroed.
     ``padded`` is the text as uint64 words with at least two zero words after it: the three
     aligned words a token's 16 bytes touch are read once each and shifted into place (numpy's
-    gather from an unaligned byte-strided view takes longer than these three aligned ones)."""
+    gather from an unaligned byte-strided view takes longer than these three aligned ones),
+    in the memory of those reads."""
     word = begin >> 3
-    shift = ((begin & 7) << 3).view(U64)  # bits of the first word before the token
-    back = U64(64) - shift  # a shift by 64 gives 0 in numpy
     low = padded.take(word)
     word += 1
     middle = padded.take(word)
     word += 1
     high = padded.take(word)
-    first = middle << back
+    shift = np.bitwise_and(begin, 7, out=word)  # bits of the first word before the token, in word's memory
+    shift <<= 3
+    shift = shift.view(U64)
     low >>= shift
-    first |= low
+    second = middle >> shift
+    back = np.subtract(U64(64), shift, out=shift)  # a shift by 64 gives 0 in numpy
+    middle <<= back
+    middle |= low
     high <<= back
-    middle >>= shift
-    middle |= high
-    first &= FIRST_MASK.take(length, mode="clip")
-    middle &= SECOND_MASK.take(length, mode="clip")
-    return first, middle
+    second |= high
+    del low, high
+    clipped = np.minimum(length, SHORT, out=back.view(np.int64))  # an int64 index: take copies others into one
+    middle &= FIRST_MASK.take(clipped)
+    second &= SECOND_MASK.take(clipped)
+    return middle, second
 
 
 def _as_words(data: bytes) -> np.ndarray:
@@ -101,8 +119,12 @@ def _as_words(data: bytes) -> np.ndarray:
 
 def _key(first: np.ndarray, second: np.ndarray, length: np.ndarray) -> np.ndarray:
     """A 64-bit hash of a short token, good in its top bits (collisions are resolved by
-    comparing the words)."""
-    return ((first ^ (second * U64(SECOND)) ^ length.astype(U64)) * U64(MULTIPLIER))
+    comparing the words), in a new array."""
+    key = second * U64(SECOND)
+    key ^= first
+    np.bitwise_xor(key, length, out=key, dtype=U64, casting="unsafe")  # a length is never negative
+    key *= U64(MULTIPLIER)
+    return key
 
 
 class ByteVocabulary:
@@ -122,11 +144,12 @@ class ByteVocabulary:
         first, second = _words(_as_words(data), begin, length)
         self._empty = len(length)
         self._first, self._second = np.append(first, U64(0)), np.append(second, U64(0))
-        self._length = np.append(length, -1)
+        self._length = np.append(length, -1).astype(np.int32)
         ids = np.arange(len(length))
         short = np.flatnonzero((length <= SHORT) & (ids != BOS_ID))  # text "<s>" is <unk>, as Vocabulary.encode has it
         self._bits = max(2, int(len(short)).bit_length() + 2)
-        self._table = np.full((1 << self._bits) + len(short), self._empty, dtype=np.int64)  # room to probe past the end
+        # the ids as the vocabulary's row_type (int32), with room to probe past the end
+        self._table = np.full((1 << self._bits) + len(short), self._empty, dtype=row_type(len(length) + 1))
         home = (_key(first, second, length)[short] >> U64(64 - self._bits)).astype(np.int64)
         order = np.argsort(home, kind="stable")
         # linear probing, entries in home order: the i-th lands at the first free slot >= its home
@@ -141,28 +164,31 @@ class ByteVocabulary:
         encoded = [token.encode("utf-8") for token in tokens]
         return cls(np.concatenate([[0], np.cumsum([len(token) for token in encoded])]), b"".join(encoded))
 
-    def lookup(self, block: bytes, tokens: Tokens) -> np.ndarray:
-        """The id of every token of ``block`` (out-of-vocabulary ones, and ``<s>``, get ``<unk>``)."""
-        length = tokens.end - tokens.begin
-        first, second = _words(_as_words(block), tokens.begin, length)
-        slot = (_key(first, second, length) >> U64(64 - self._bits)).astype(np.int64)
-        ids, pending = None, None  # the first probe serves every token, later ones those still pending
+    def lookup(self, block: bytes, begin: np.ndarray, length: np.ndarray) -> np.ndarray:
+        """The id of every token of ``block`` (its byte offset and length, as :func:`split_lines`
+        gives them; out-of-vocabulary tokens, and ``<s>``, get ``<unk>``), in the table's type."""
+        first, second = _words(_as_words(block), begin, length)
+        slot = _key(first, second, length)
+        slot >>= U64(64 - self._bits)
+        slot = slot.view(np.int64)
+        ids, pending, wanted = None, None, length  # the first probe serves every token, later ones those still pending
         while True:  # a long token matches no short entry (its length differs): the dict below has it
-            candidate = self._table.take(slot)
+            found = self._table.take(slot)
+            candidate = found.astype(np.int64)  # the index of three takes (see _words)
             same = self._first.take(candidate) == first
             same &= self._second.take(candidate) == second
-            same &= self._length.take(candidate) == length
-            go_on = np.flatnonzero(~same & (candidate != self._empty))
+            same &= self._length.take(candidate) == wanted
+            go_on = power_of_two_length(np.flatnonzero(~same & (candidate != self._empty)))
             if ids is None:
-                ids, pending = np.where(same, candidate, UNK_ID), go_on
+                ids, pending = np.where(same, found, UNK_ID), go_on
             else:
-                ids[pending[same]] = candidate[same]
+                ids[pending] = np.where(same, found, ids[pending])  # every array here of a padded subset's length
                 pending = pending[go_on]
             if not len(go_on):
                 break
-            first, second, length, slot = first[go_on], second[go_on], length[go_on], slot[go_on] + 1
-        for i in np.flatnonzero(tokens.end - tokens.begin > SHORT).tolist() if self._slow else ():
-            ids[i] = self._slow.get(block[tokens.begin[i] : tokens.end[i]].decode("utf-8"), UNK_ID)
+            first, second, wanted, slot = first[go_on], second[go_on], wanted[go_on], slot[go_on] + 1
+        for i in np.flatnonzero(length > SHORT).tolist() if self._slow else ():
+            ids[i] = self._slow.get(block[begin[i] : begin[i] + length[i]].decode("utf-8"), UNK_ID)
         return ids
 
 

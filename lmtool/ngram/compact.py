@@ -158,6 +158,20 @@ def _kinds(tables: BackoffTables, k: int) -> list[tuple[str, np.ndarray]]:
     return [(kind, values[kind]) for kind in value_kinds(k, tables.order)]
 
 
+#: bucket pointers compared at a time when an index is first read
+CHECK_RUN = 1 << 15
+
+
+def _descends(values: np.ndarray) -> bool:
+    """Whether ``values`` ever decrease, compared :data:`CHECK_RUN` at a time: a mask of them all
+    (256 KiB for an order of Brown's) would be made while query scores its first block."""
+    for lo in range(0, len(values) - 1, CHECK_RUN):
+        hi = min(lo + CHECK_RUN, len(values) - 1)
+        if (values[lo + 1 : hi + 1] < values[lo:hi]).any():
+            return True
+    return False
+
+
 class CompactTables:
     """The tables of a compact file, answering the lookup methods of :mod:`lmtool.ngram.tables`
     from the memory map; each order's arrays are read (and checked) when first used."""
@@ -188,8 +202,9 @@ class CompactTables:
     def child_rows(self, k: int, prefix_rows: np.ndarray, words: np.ndarray) -> np.ndarray:
         """Rows at order ``k`` of the n-grams (prefix row, word); -1 where not listed."""
         keys = np.multiply(prefix_rows, U64(self.vocab_size), dtype=U64, casting="unsafe")
-        np.add(keys, words, out=keys, casting="unsafe")
-        return self.index(k).find(keys)
+        np.add(keys, words, out=keys, dtype=U64, casting="unsafe")  # numpy adds uint64 and int64 as float64
+        del prefix_rows, words  # a caller's temporaries are freed here, not held through the lookup
+        return self.index(k).find(keys, consume=True)
 
     def probs(self, k: int, rows: np.ndarray) -> np.ndarray:
         return self.column(k, "prob").take(rows)
@@ -227,9 +242,10 @@ class CompactTables:
                 raise ModelFileError(f"{self._container.path}: invalid model: order {k + 1}'s index is described wrongly") from None
             width, count = BucketIndex.pointer_width, (1 << bucket_bits) + 1
 
-            def monotone(stored: np.ndarray) -> str | None:
-                pointers = unpack(stored, width, np.arange(count)).astype(np.int64)
-                if pointers[0] != 0 or pointers[-1] != m or (np.diff(pointers) < 0).any():
+            def monotone(pointers: np.ndarray) -> str | None:
+                # plain uint32 (the pointer width), compared where they lie: int64 copies of the
+                # 2**18 pointers were the largest arrays query made, and glibc kept their memory
+                if pointers[0] != 0 or pointers[-1] != m or _descends(pointers):
                     return "are not the sorted bucket starts of the header's row count (corrupt file?)"
                 return None
 
@@ -291,7 +307,8 @@ def _finite_values(count: int):
     def check(values: np.ndarray) -> str | None:
         if len(values) != count:
             return f"has {len(values):,} values, its header implies {count:,}"
-        if np.isnan(values).any() or (values == np.inf).any():
+        largest = values.max(initial=-np.inf)  # NaN if any is: no mask of the column is made
+        if np.isnan(largest) or largest == np.inf:
             return "holds NaN or +inf values (a log10 probability or backoff must be a number)"
         return None
 

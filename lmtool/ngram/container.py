@@ -218,3 +218,18 @@ class Container:
             raise ModelFileError(f"{self.path}: invalid model: {name} {defect}")
         self._arrays[name] = array
         return array
+
+    def release(self, *names: str) -> None:
+        """Let go of the pages this process has mapped of the arrays ``names`` (the whole pages
+        inside each): the arrays stay readable, a later read maps their pages again from the page
+        cache. For arrays read once, such as the vocabulary a scorer indexes (0.25 MiB of
+        ``lmtool query``'s peak for Brown's 14,116 words). Where mmap has no madvise, nothing happens."""
+        if self._map is None or not hasattr(mmap, "MADV_DONTNEED"):
+            return
+        for name in names:
+            entry = self.header["sections"][name]
+            start = self._start + int(entry["offset"])
+            end = start + int(entry["count"]) * np.dtype(entry["dtype"]).itemsize
+            first, last = -(-start // mmap.PAGESIZE) * mmap.PAGESIZE, end // mmap.PAGESIZE * mmap.PAGESIZE
+            if last > first:
+                self._map.madvise(mmap.MADV_DONTNEED, first, last - first)

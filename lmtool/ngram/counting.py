@@ -167,10 +167,15 @@ def count_padded(stream: np.ndarray, segment_starts: np.ndarray, order: int, voc
                        suffixes=suffixes, first_seen=first_seen)
 
 
+def row_type(table_rows: int) -> type:
+    """The type of row numbers into a table of ``table_rows`` rows: int32 (half the memory of
+    int64) unless the table is too long for it."""
+    return np.int32 if table_rows < 1 << 31 else np.int64
+
+
 def as_rows(rows: np.ndarray, table_rows: int) -> np.ndarray:
-    """Row numbers into a table of ``table_rows`` rows as the counts keep them: int32 (half the
-    memory of int64) unless the table is too long for it."""
-    return rows.astype(np.int32 if table_rows < 1 << 31 else np.int64, copy=False)
+    """Row numbers into a table of ``table_rows`` rows as the counts keep them (:func:`row_type`)."""
+    return rows.astype(row_type(table_rows), copy=False)
 
 
 def word_columns(stream: np.ndarray, segment_starts: np.ndarray, order: int, vocab_size: int) -> list[np.ndarray]:

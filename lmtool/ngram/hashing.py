@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lmtool.ngram.bitpack import U64, pack, unpack, window
+from lmtool.ngram.counting import as_rows
 from lmtool.ngram.sorting import sort_in_place
 
 #: the odd multiplier of the mixing step (2**64 over the golden ratio: Fibonacci hashing)
@@ -72,6 +73,25 @@ def bucket_bits_for(entries: int, bits: int) -> int:
     if bits - bucket_bits == 1 and bucket_bits > 0:
         bucket_bits -= 1  # quotients of one bit would make one read scan 64 of them
     return bucket_bits
+
+
+def power_of_two_length(indices: np.ndarray) -> np.ndarray:
+    """``indices``, if shorter than 1,024, padded to a power-of-two length by repeating its last
+    entry (a duplicate index gives a duplicate result, written twice alike).
+
+    numpy keeps up to 7 freed arrays of every size under 1 KiB for reuse. The loops over the
+    lookups' tails (a long bucket read on, a hash probed again) derive a dozen arrays from each
+    subset of positions, of sizes that every block makes anew: they piled up in that cache and
+    pinned the heap around them (query's heap grew 0.75 MiB over Brown test x10). Derived from
+    a padded subset, they come in ten sizes."""
+    n = len(indices)
+    size = 1 << max(n - 1, 0).bit_length()
+    if n in (0, size) or n >= 1024:
+        return indices
+    padded = np.empty(size, dtype=indices.dtype)
+    padded[:n] = indices
+    padded[n:] = indices[n - 1]
+    return padded
 
 
 #: the offset a failed scan gives: far enough below zero that a row plus it stays negative
@@ -151,8 +171,10 @@ class BucketIndex:
         index = cls(m, bits, bucket_bits, pointers, quotients)
         return index, order
 
-    def find(self, keys: np.ndarray) -> np.ndarray:
-        """The row of each key, -1 where the key is not stored.
+    def find(self, keys: np.ndarray, consume: bool = False) -> np.ndarray:
+        """The row of each key, -1 where the key is not stored, as
+        :func:`~lmtool.ngram.counting.row_type` has row numbers (int32 below 2**31 entries).
+        ``consume``: ``keys`` (uint64) is made for the call, and its memory becomes the hashes'.
 
         One 64-bit read fetches the first ``64 // width`` quotients of a bucket (they are
         consecutive bits), which covers most buckets whole; the few longer ones read on. Every
@@ -160,7 +182,7 @@ class BucketIndex:
         which, more than the memory reads, is its cost.
         """
         bits, width = self.bits, self.quotient_width
-        h = np.multiply(keys, U64(MULTIPLIER), dtype=U64, casting="unsafe")  # mix(), in place
+        h = np.multiply(keys, U64(MULTIPLIER), dtype=U64, casting="unsafe", out=keys if consume else None)  # mix()
         if bits < 64:
             h &= _mask(bits)
         h ^= h >> U64((bits + 1) // 2)
@@ -169,32 +191,36 @@ class BucketIndex:
         bucket = (h >> U64(width)).view(np.int64)
         start = self.pointers.take(bucket)
         bucket += 1
-        size = np.subtract(self.pointers.take(bucket), start, dtype=np.int64)
+        size = np.subtract(self.pointers.take(bucket), start, out=bucket, dtype=np.int64)  # in the bucket's memory
         del bucket
-        rows = start.astype(np.int64)
         if width == 0 or self.entries == 0:  # a bucket per key: a key is stored iff its bucket is not empty
-            return np.where(size > 0, rows, -1)
+            return as_rows(np.where(size > 0, start.astype(np.int64), -1), self.entries)
         h &= _mask(width)  # the quotients wanted
         per_read = max(1, 64 // width)
         # the first read serves every query (an empty bucket's read, clamped inside the data,
         # matches nothing); only queries whose bucket holds more than per_read entries go on
-        rows += self._scan(np.minimum(rows, self.entries - 1), size, h, per_read)
+        bit = np.minimum(start, self.entries - 1, dtype=np.int64)
+        bit *= width
+        rows = self._scan(bit, size, h, per_read)
+        rows += start
         np.maximum(rows, -1, out=rows)
-        longer = np.flatnonzero(size > per_read)
-        longer = longer[rows[longer] < 0]
+        longer = power_of_two_length(np.flatnonzero(size > per_read))
+        longer = power_of_two_length(longer[rows[longer] < 0])
         position = start[longer].astype(np.int64)
         end, wanted = position + size[longer], h[longer]
+        del start, size, h
         while len(longer):
             position += per_read
-            found = position + self._scan(position, end - position, wanted, per_read)
+            found = position + self._scan(position * width, end - position, wanted, per_read)
             rows[longer] = np.maximum(found, -1)
-            more = (found < 0) & (end - position > per_read)
+            more = power_of_two_length(np.flatnonzero((found < 0) & (end - position > per_read)))
             longer, position, end, wanted = longer[more], position[more], end[more], wanted[more]
-        return rows
+        return as_rows(rows, self.entries)
 
-    def _scan(self, position: np.ndarray, size: np.ndarray, wanted: np.ndarray, per_read: int) -> np.ndarray:
-        """Offset of ``wanted`` among the (at most ``per_read``) quotients read from ``position``
-        on, counting only the first ``size`` of them; :data:`_ABSENT` where absent.
+    def _scan(self, bit: np.ndarray, size: np.ndarray, wanted: np.ndarray, per_read: int) -> np.ndarray:
+        """Offset of ``wanted`` among the (at most ``per_read``) quotients read from bit ``bit``
+        (int64) of the quotients on, counting only the first ``size`` of them; :data:`_ABSENT`
+        where absent.
 
         All fields at once, SWAR-style (Lamport 1975): xor with ``wanted`` repeated in every
         field leaves a zero field exactly where it matches; adding each field's low bits to
@@ -205,7 +231,7 @@ class BucketIndex:
         """
         width = self.quotient_width
         repeat, lows, tops, field_of = _fields(width, per_read)
-        x = window(self.quotients, position * width)
+        x = window(self.quotients, bit)
         y = np.multiply(wanted, repeat)
         x ^= y
         np.bitwise_and(x, lows, out=y)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO, Iterable, Iterator, Sequence
 
 import numpy as np
@@ -31,16 +30,22 @@ import numpy as np
 from lmtool.errors import DataError, UsageError
 from lmtool.lm import perplexity
 from lmtool.ngram.bytetext import ByteVocabulary, Tokens, has_unicode_space, split_lines
+from lmtool.ngram.counting import row_type
 from lmtool.ngram.formatting import Records, decimal_width, integer_width, interleave
 from lmtool.ngram.tables import LN10, score_stream
 from lmtool.text import EOS, EOS_ID, UNK_ID
 
 LEVELS = ("word", "sentence", "summary")
-#: bytes of text scored at a time (about 30,000 words): a block costs some 500 numpy calls
-#: whatever its size, so larger blocks share that out (Brown test x10: 64 KB 0.32 s, 128 KB
-#: 0.30 s in process), until the arrays of a block (8 bytes a word each) outgrow the caches (256 KB: 0.36 s)
+#: bytes of text scored at a time (about 30,000 words): a block costs some 0.3 ms of numpy calls
+#: whatever its size (0.5 ms with the word level's output), so larger blocks share that out
+#: (Brown test x10 in process, summary: 64 KB 175 ms, 128 KB 148 ms, 256 KB 138-154 ms), while
+#: its arrays take some 70 bytes a word at the peak (128 KB: 2 MiB, 256 KB: 4 MiB). The totals
+#: are summed a block at a time, so the block also fixes the perplexity's last printed digits
 BLOCK = 128 << 10
 PLACES = 6  # decimals of the log10 values printed
+#: tokens whose fields the word level formats at once: their byte matrix and digit arrays are
+#: half a block's (a pass of some 60 array operations more per block, about 1% of the time)
+RENDER_ROWS = 1 << 14
 
 
 @dataclass
@@ -48,10 +53,10 @@ class Scored:
     """The scores of a block of lines: per token (``</s>`` of each line included) and per line."""
 
     tokens: Tokens  # the words of the block, with their spellings
-    ids: np.ndarray  # (n,) vocabulary ids
+    ids: np.ndarray  # (n,) vocabulary ids (int32: the vocabulary's row_type)
     starts: np.ndarray  # (lines + 1,) where each line's tokens start
     log10: np.ndarray  # (n,) log10 p of each token
-    length: np.ndarray  # (n,) n-gram length used
+    length: np.ndarray  # (n,) int16 n-gram length used
 
     @property
     def totals(self) -> np.ndarray:
@@ -112,40 +117,43 @@ class LineScorer:
         if model.tokenizer.kind == "word":
             vocabulary = model.vocabulary
             stored = getattr(vocabulary, "token_bytes", None)  # a compact file's: no Python strings
-            self._bytes = ByteVocabulary(*stored()) if stored else ByteVocabulary.of(vocabulary.tokens)
+            if stored:
+                self._bytes = ByteVocabulary(*stored())
+                vocabulary.release_token_bytes()  # read once, to be indexed
+            else:
+                self._bytes = ByteVocabulary.of(vocabulary.tokens)
 
     def score(self, block: bytes) -> Scored:
         """Score ``block``: whole lines of UTF-8 text (the last ``\\n`` optional)."""
         if self._bytes is not None and not has_unicode_space(block):
-            tokens = split_lines(block)
-            tokens.ids = self._bytes.lookup(block, tokens)
+            tokens, begin = split_lines(block)
+            found = self._bytes.lookup(block, begin, tokens.length)
+            del begin
         else:
-            tokens = self._tokenize(block)
+            tokens, found = self._tokenize(block)
         counts = tokens.per_line + 1  # each line's tokens and </s>
         starts = np.concatenate([[0], np.cumsum(counts)])
-        eos = starts[1:] - 1
         words = np.ones(starts[-1], dtype=bool)
-        words[eos] = False
-        ids = np.full(starts[-1], EOS_ID, dtype=np.int64)
-        ids[words] = tokens.ids
+        words[starts[1:] - 1] = False
+        ids = np.full(starts[-1], EOS_ID, dtype=row_type(self.model.lookup.vocab_size))
+        ids[words] = found
+        del words, found  # one copy of the ids while the block is scored
         log10, length = score_stream(self.model.lookup, ids, starts)
         return Scored(tokens, ids, starts, log10, length)
 
-    def _tokenize(self, block: bytes) -> Tokens:
-        """The model's own tokenizer and vocabulary, line by line (the byte ranges index the
-        tokens re-encoded and joined, not the block)."""
+    def _tokenize(self, block: bytes) -> tuple[Tokens, np.ndarray]:
+        """The model's own tokenizer and vocabulary, line by line: the tokens (their bytes are the
+        tokens re-encoded and joined, not the block's) and their ids."""
         lines = block.decode("utf-8").split("\n")
         if lines and lines[-1] == "":
             lines.pop()
         tokenize, vocabulary = self.model.tokenizer.tokenize, self.model.vocabulary
         per_line = [tokenize(line.rstrip("\r")) for line in lines]
         spelled = [token.encode("utf-8") for tokens in per_line for token in tokens]
-        lengths = np.array([len(token) for token in spelled], dtype=np.int64)
-        end = np.cumsum(lengths)
-        tokens = Tokens(end - lengths, end, np.array([len(t) for t in per_line], dtype=np.int64),
+        tokens = Tokens(np.array([len(token) for token in spelled], dtype=np.int32),
+                        np.array([len(t) for t in per_line], dtype=np.int64),
                         np.frombuffer(b"".join(spelled), dtype=np.uint8))
-        tokens.ids = vocabulary.encode([token for line in per_line for token in line]).astype(np.int64)
-        return tokens
+        return tokens, vocabulary.encode([token for line in per_line for token in line])
 
 
 def read_blocks(source: BinaryIO, name: str, size: int = BLOCK) -> Iterable[bytes]:
@@ -154,17 +162,18 @@ def read_blocks(source: BinaryIO, name: str, size: int = BLOCK) -> Iterable[byte
     pending, offset = b"", 0
     while True:
         chunk = source.read(size)
-        data = pending + chunk
-        cut = len(data) if not chunk else data.rfind(b"\n") + 1
-        if cut == 0 and chunk:
+        data, more = pending + chunk, bool(chunk)
+        cut = len(data) if not more else data.rfind(b"\n") + 1
+        if cut == 0 and more:
             pending = data  # a line longer than the block: read on
             continue
         block, pending = data[:cut], data[cut:]
+        del chunk, data  # the block alone is held while it is scored
         if block:
             _check_text(block, name, offset)
             yield block
             offset += len(block)
-        if not chunk:
+        if not more:
             return
 
 
@@ -172,33 +181,55 @@ def _check_text(block: bytes, name: str, offset: int) -> None:
     nul = block.find(b"\0")
     if nul >= 0:
         raise DataError(f"{name} looks binary (NUL byte at byte {offset + nul}): expected UTF-8 text")
+    if block.isascii():  # UTF-8 already: no decoded copy of the block is made
+        return
     try:
         block.decode("utf-8")
     except UnicodeDecodeError as error:
         raise DataError(f"{name}: invalid UTF-8 at byte {offset + error.start}: convert the input to UTF-8") from None
 
 
-def render(scored: Scored, level: str) -> bytes:
-    """The output lines of ``scored`` at ``level`` (word or sentence; summary prints none)."""
+def render(scored: Scored, level: str) -> Iterable[np.ndarray]:
+    """The output lines of ``scored`` at ``level`` (word or sentence; summary prints none), in
+    pieces (uint8 arrays) to be written in order; the word level's are joined as they are asked for."""
     lines = len(scored.starts) - 1
     if level == "summary" or lines == 0:
-        return b""
+        return ()
     closing, closing_length = _closing(scored)
     if level == "sentence":
-        return closing.tobytes()
-    # per token: [</s>]=id n log10p<TAB>, the "</s>" only on each line's last position
-    ids, length, log10 = scored.ids, scored.length, scored.log10
+        return (closing,)
+    return _word_level(scored, closing, closing_length)
+
+
+def _word_level(scored: Scored, closing: np.ndarray, closing_length: np.ndarray) -> Iterator[np.ndarray]:
+    """The word level's lines: each token's word, then its fields (:func:`_fields`), then after a
+    line's last token (its ``</s>``) the line's closing; the fields of :data:`RENDER_ROWS` tokens
+    formatted at a time."""
+    n = len(scored.ids)
     ends = scored.starts[1:] - 1
+    closings = np.zeros(n, dtype=np.int32)
+    closings[ends] = closing_length
+    spelling = np.zeros(n, dtype=np.int32)  # each position's word, none at the </s> ones
+    words = np.ones(n, dtype=bool)
+    words[ends] = False
+    spelling[words] = scored.tokens.length
+    del words
+    spelled, word_at, closing_at = scored.tokens.spelled(), 0, 0  # bytes of each joined so far
+    for lo in range(0, n, RENDER_ROWS):
+        part = slice(lo, lo + RENDER_ROWS)
+        word_end, closing_end = word_at + int(spelling[part].sum()), closing_at + int(closings[part].sum())
+        yield from interleave([(spelled[word_at:word_end], spelling[part]), _fields(scored, part, ends),
+                               (closing[closing_at:closing_end], closings[part])])
+        word_at, closing_at = word_end, closing_end
+
+
+def _fields(scored: Scored, part: slice, ends: np.ndarray) -> Records:
+    """``[</s>]=id n log10p<TAB>`` of the tokens in ``part``, the ``</s>`` where a line ends."""
+    ids, length, log10 = scored.ids[part], scored.length[part], scored.log10[part]
+    ends = ends[np.searchsorted(ends, part.start) : np.searchsorted(ends, part.stop)] - part.start
     fields = Records(len(ids), len(EOS) + 4 + integer_width(ids) + integer_width(length) + decimal_width(log10, PLACES))
     fields.text(EOS.encode(), ends).text(b"=").integers(ids).text(b" ").integers(length).text(b" ")
-    fields.decimals(log10, PLACES).text(b"\t")
-    closings = np.zeros(len(ids), dtype=np.int64)
-    closings[ends] = closing_length
-    spelling = np.zeros(len(ids), dtype=np.int64)  # each position's word, none at the </s> ones
-    words = np.ones(len(ids), dtype=bool)
-    words[ends] = False
-    spelling[words] = scored.tokens.end - scored.tokens.begin
-    return interleave([(scored.tokens.spelled(), spelling), fields.squeeze(), (closing, closings)])
+    return fields.decimals(log10, PLACES).text(b"\t")
 
 
 def _closing(scored: Scored) -> tuple[np.ndarray, np.ndarray]:
@@ -219,16 +250,23 @@ def query(model, source: BinaryIO, sink: BinaryIO, *, level: str = "word", name:
         raise UsageError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
     scorer, summary = LineScorer(model), Summary()
 
-    def work(block: bytes) -> tuple[Scored, bytes]:
+    def work(block: bytes) -> tuple[Scored, Iterable[np.ndarray]]:
         scored = scorer.score(block)
-        return scored, render(scored, level)
+        pieces = render(scored, level)
+        return scored, pieces if threads <= 1 else list(pieces)  # joined by the worker, not as written
 
-    for scored, text in _in_order(work, read_blocks(source, name), threads):
+    for scored, pieces in _in_order(work, read_blocks(source, name), threads):
         summary.add(scored)
-        sink.write(text)
-        del scored, text  # not held while the next block is scored: one block's arrays at a time
+        _write(sink, pieces)
+        del scored, pieces  # not held while the next block is scored: one block's arrays at a time
     sink.write(summary.text().encode())
     return summary
+
+
+def _write(sink: BinaryIO, pieces: Iterable[np.ndarray]) -> None:
+    """Write ``pieces`` in order, each let go once written (writelines would bypass a sink's own write)."""
+    for piece in pieces:
+        sink.write(piece)
 
 
 def _in_order(work, items: Iterable, threads: int) -> Iterator:
@@ -239,9 +277,12 @@ def _in_order(work, items: Iterable, threads: int) -> Iterator:
     if first is None:
         return
     yield work(first)
+    del first  # not held while the next items are read
     if threads <= 1:
         yield from map(work, items)
         return
+    from concurrent.futures import ThreadPoolExecutor  # 0.2 MiB of modules a single thread does without
+
     with ThreadPoolExecutor(threads) as pool:
         pending: deque = deque()
         for item in items:

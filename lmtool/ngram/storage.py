@@ -163,6 +163,11 @@ class MappedVocabulary(Vocabulary):
         offsets, data = self._arrays()
         return offsets, data.tobytes()
 
+    def release_token_bytes(self) -> None:
+        """Let go of the mapped pages of :meth:`token_bytes`' arrays, once indexed (they are read
+        again from the file if asked for: :meth:`lmtool.ngram.container.Container.release`)."""
+        self._container.release("vocabulary.offsets", "vocabulary.bytes")
+
     def _arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """The offsets and bytes, checked against the header's size."""
         path, V = self._container.path, self._size

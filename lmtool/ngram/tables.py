@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lmtool.ngram.counting import padded_stream
+from lmtool.ngram.counting import as_rows, pad_segments, row_type
 from lmtool.text import BOS_ID
 
 LN10 = float(np.log(10.0))
@@ -110,8 +110,11 @@ class BackoffTables:
     # -- the lookup methods scoring uses (see the module docstring) --------------------------
     def child_rows(self, k: int, prefix_rows: np.ndarray, words: np.ndarray) -> np.ndarray:
         """Rows at order ``k`` (k >= 1) of the n-grams (prefix row at order k-1, word); -1 where
-        not listed. ``prefix_rows`` and ``words`` are non-negative."""
-        return _lookup(self.keys[k], prefix_rows * self.vocab_size + words)
+        not listed, as :func:`~lmtool.ngram.counting.row_type` has them. ``prefix_rows`` and
+        ``words`` are non-negative (of any integer type: the keys are made in int64)."""
+        keys = np.multiply(prefix_rows, self.vocab_size, dtype=np.int64)
+        keys += words
+        return as_rows(_lookup(self.keys[k], keys), len(self.keys[k]))
 
     def probs(self, k: int, rows: np.ndarray) -> np.ndarray:
         """log10 probabilities of ``rows`` at order ``k``."""
@@ -168,44 +171,35 @@ CHUNK = 1 << 16
 def score_stream(tables, ids: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """log10 p of every id of an encoded split, each segment starting from ``<s>``.
 
-    Returns ``(log10_probs, ngram_length)``: the probability and the length of the longest
-    listed n-gram used (KenLM's ``query`` prints the same length). ``tables`` is any store
-    with the lookup methods (see the module docstring). The padded stream is scored
+    Returns ``(log10_probs, ngram_length)``: the probability (float64) and the length of the
+    longest listed n-gram used (int16; KenLM's ``query`` prints the same length). ``tables`` is
+    any store with the lookup methods (see the module docstring). The padded stream is scored
     :data:`CHUNK` positions at a time, each window starting order-1 positions early for context.
     """
-    stream, segment_end = padded_stream(ids, starts)
+    starts = np.asarray(starts, dtype=np.int64)
+    stream = pad_segments(ids, starts, row_type(tables.vocab_size))  # int32 ids: half the bytes to gather
+    inner = np.ones(len(stream), dtype=bool)  # False at each segment's <s>, True at its tokens
+    inner[starts[:-1] + np.arange(len(starts) - 1)] = False  # s <s> symbols precede segment s's own
     n = len(stream)
     if n <= CHUNK:  # one window (a block of query's): its arrays are the result, not copied into it
-        room = segment_end  # made here, so turned into the room in place
-        room -= np.arange(n)
-        log10, length = _score_window(tables, stream, room)
-        del stream, room, segment_end
-        return _tokens_only(log10, length, starts)
+        log10, length = _score_window(tables, stream, inner)
+        del stream
+        return log10[inner], length[inner]
     log10 = np.empty(n, dtype=np.float64)
     length = np.empty(n, dtype=np.int16)
     for lo in range(0, n, CHUNK):
         hi = min(lo + CHUNK, n)
         begin = max(0, lo - tables.order + 1)
-        window = slice(begin, hi)
-        room = np.minimum(segment_end[window], hi) - np.arange(begin, hi)
-        out = _score_window(tables, stream[window], room)
+        out = _score_window(tables, stream[begin:hi], inner[begin:hi])
         log10[lo:hi], length[lo:hi] = out[0][lo - begin :], out[1][lo - begin :]
-    return _tokens_only(log10, length, starts)
+    return log10[inner], length[inner]
 
 
-def _tokens_only(log10: np.ndarray, length: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The values of a padded stream's positions without its ``<s>`` ones (one before each
-    segment), as int64 lengths: a mask read in order, cheaper than gathering every token's place."""
-    starts = np.asarray(starts, dtype=np.int64)
-    token = np.ones(len(log10), dtype=bool)
-    token[starts[:-1] + np.arange(len(starts) - 1)] = False  # s <s> symbols precede segment s's own
-    return log10[token], length[token].astype(np.int64)
-
-
-def _score_window(tables, stream: np.ndarray, room: np.ndarray):
+def _score_window(tables, stream: np.ndarray, inner: np.ndarray):
     """log10 p and n-gram length at every position of a window of the padded stream.
 
-    ``room[p]`` is how many positions from p on lie in p's segment (and in the window).
+    ``inner[p]`` is False where a segment's ``<s>`` stands, so an n-gram from p fits in p's
+    segment (and in the window) iff ``inner`` holds on the positions after p that it covers.
     ``rows[k][p]`` is the row at order k of the (k+1)-gram starting at p (-1 when not listed or
     crossing its segment's end) and ``longest[p]`` the length of the longest listed n-gram
     starting at p: every prefix of a listed n-gram is listed, so the n-gram of length l ending at
@@ -215,18 +209,22 @@ def _score_window(tables, stream: np.ndarray, room: np.ndarray):
     n, order = len(stream), tables.order
     rows = [stream]
     longest = np.ones(n, dtype=np.int16)
+    fits = np.ones(n, dtype=bool)  # whether the (k+1)-gram at p fits in its segment and the window
     for k in range(1, order):
-        # the (k+1)-gram at p is looked up if it fits in its segment and its prefix (the k-gram
-        # at p) is listed, and, when suffixes are closed, its suffix (the k-gram at p+1) too:
-        # masks over every position, so the only gathers are the lookups' own
-        listed = rows[k - 1] >= 0
-        wanted = room > k
-        wanted &= listed
+        # the (k+1)-gram at p is looked up if it fits and its prefix (the k-gram at p) is listed,
+        # and, when suffixes are closed, its suffix (the k-gram at p+1) too: masks over every
+        # position, so the only gathers are the lookups' own
+        fitting = max(n - k, 0)  # positions with k more after them in the window
+        fits[:fitting] &= inner[k:]
+        fits[fitting:] = False
+        wanted = rows[k - 1] >= 0
         if k >= 2 and tables.suffix_closed:
-            wanted[:-1] &= listed[1:]
-        alive = np.flatnonzero(wanted)
-        rows.append(np.full(n, -1, dtype=np.int64))
-        rows[k].put(alive, tables.child_rows(k, rows[k - 1].take(alive), stream[k:].take(alive)))
+            wanted[:-1] &= wanted[1:]  # numpy reads an overlapping operand as it was before
+        wanted &= fits  # False from n - k on: the prefix rows and the next words align under it
+        found = tables.child_rows(k, rows[k - 1][wanted], stream[k:][wanted[:fitting]])
+        rows.append(np.full(n, -1, dtype=found.dtype))
+        rows[k][wanted] = found  # boolean masks: no index array of the positions is made
+        del found
         longest += rows[k] >= 0
     # the match length at p: the longest listed n-gram ending at p (one that starts at q is
     # inside q's segment, so it never reaches p from an earlier segment)

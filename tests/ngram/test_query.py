@@ -34,8 +34,8 @@ def python_ids(vocabulary: Vocabulary, text: str) -> list[list[int]]:
 def test_byte_tokenizer_equals_str_split_and_the_vocabulary():
     vocabulary = Vocabulary(TOKENS, np.zeros(len(TOKENS)))
     block = TRICKY.encode()
-    tokens = split_lines(block)
-    ids = ByteVocabulary.of(TOKENS).lookup(block, tokens)
+    tokens, begin = split_lines(block)
+    ids = ByteVocabulary.of(TOKENS).lookup(block, begin, tokens.length)
     got = [line.tolist() for line in np.split(ids, np.cumsum(tokens.per_line)[:-1])]
     assert got == python_ids(vocabulary, TRICKY)
     assert bytes(tokens.spelled()) == "".join(TRICKY.split()).encode()
@@ -47,8 +47,8 @@ def test_byte_tokenizer_on_random_text():
     spaces = [" ", "  ", "\t", "\r", "\x0b", "\n", "\n\n"]
     text = "".join(pieces[rng.integers(len(pieces))] + spaces[rng.integers(len(spaces))] for _ in range(3000))
     vocabulary = Vocabulary(TOKENS + ["x" * 16, "x" * 17, "q" * 40], np.zeros(len(TOKENS) + 3))
-    tokens = split_lines(text.encode())
-    ids = ByteVocabulary.of(vocabulary.tokens).lookup(text.encode(), tokens)
+    tokens, begin = split_lines(text.encode())
+    ids = ByteVocabulary.of(vocabulary.tokens).lookup(text.encode(), begin, tokens.length)
     assert [line.tolist() for line in np.split(ids, np.cumsum(tokens.per_line)[:-1])] == python_ids(vocabulary, text)
 
 

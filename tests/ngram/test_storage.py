@@ -156,6 +156,16 @@ def test_unlisted_contexts_survive(tmp_path):
     np.testing.assert_array_equal(again.score(split), stored_model(model).score(split))
 
 
+def test_released_vocabulary_pages_are_read_again(tmp_path, fitted):
+    model, _ = fitted
+    save_ngram(model, tmp_path / "m.lmt")
+    vocabulary = load_ngram(tmp_path / "m.lmt").vocabulary
+    offsets, data = vocabulary.token_bytes()
+    vocabulary.release_token_bytes()  # the scorer's index is built: the pages go, the arrays stay readable
+    again = vocabulary.token_bytes()
+    assert np.array_equal(offsets, again[0]) and data == again[1] and vocabulary.tokens == model.vocabulary.tokens
+
+
 def test_truncated_files(tmp_path, fitted):
     model, _ = fitted
     path = tmp_path / "m.lmt"
@@ -188,6 +198,29 @@ def test_flipped_bytes_are_caught(tmp_path, fitted):
             assert "bad.lmt" in str(error) and ("checksum" in str(error) or "header" in str(error))
         else:  # a flip in the alignment padding between arrays changes nothing anyone reads
             np.testing.assert_array_equal(scores, stored_model(model).score(test))
+
+
+@pytest.mark.parametrize("name, change, defect", [
+    ("1.pointers", lambda p: p[::-1].copy(), "sorted bucket starts"),  # not monotone
+    ("1.pointers", lambda p: np.append(p[:-1], p[-1] + 1).astype(p.dtype), "sorted bucket starts"),  # a row too many
+    ("1.prob", lambda v: np.where(np.arange(len(v)) == 1, np.nan, v).astype(v.dtype), "NaN or \\+inf"),
+    ("1.prob", lambda v: np.where(np.arange(len(v)) == 0, np.inf, v).astype(v.dtype), "NaN or \\+inf"),
+])
+def test_defects_a_checksum_misses_are_caught(tmp_path, fitted, monkeypatch, name, change, defect):
+    from lmtool.ngram import storage
+
+    model, test = fitted
+    real = storage.layout
+
+    def defective(*args, **kwargs):  # the file is written, checksums and all, with one array changed
+        entry, arrays = real(*args, **kwargs)
+        arrays[name] = change(arrays[name])
+        return entry, arrays
+
+    monkeypatch.setattr(storage, "layout", defective)
+    save_ngram(model, tmp_path / "bad.lmt")
+    with pytest.raises(ModelFileError, match=defect):
+        load_ngram(tmp_path / "bad.lmt").score(test)
 
 
 def test_foreign_and_newer_files(tmp_path, fitted, monkeypatch):
