@@ -105,17 +105,12 @@ class _Order:
         """The parked places made keys in their own memory (prefix's compact row * V + last
         word), a chunk at a time: only order k-1's compact rows are held beside them."""
         keys = self.column("places")
-        if self.k == 1:  # a word is its own compact row: place = last word * V + first word
-            first_words = keys % U64(prefixes)
-            keys //= U64(prefixes)
-            keys += first_words * U64(vocab_size)
-            return keys
-        rows = self.column("prefix_rows")
+        rows = self.column("prefix_rows") if self.k > 1 else None  # a bigram's prefix, a word, is its own row
         for first in range(0, len(keys), KEYS_CHUNK):
             places = keys[first : first + KEYS_CHUNK]
             words = places // U64(prefixes)
-            at = (places - words * U64(prefixes)).view(np.int64)
-            np.multiply(rows.take(at), U64(vocab_size), out=places, dtype=U64)
+            at = places - words * U64(prefixes)
+            np.multiply(at if rows is None else rows.take(at.view(np.int64)), U64(vocab_size), out=places, dtype=U64)
             places += words
         return keys
 
