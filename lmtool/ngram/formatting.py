@@ -6,14 +6,12 @@ numbers are right-aligned with their leading zeros written as zero *bytes*, a si
 label sits in a fixed column to the left of the digits. Removing every zero byte (one boolean
 compress; text never contains NUL, the readers refuse it) closes the gaps, so
 ``[-][0][0][2][.][5][2]`` reads ``-2.52``. Each digit position is one array operation over all
-rows, with no per-row offsets at all. :func:`interleave` then merges several such streams of
-records (the input's own words, the formatted fields) into the output with one pass per stream,
-a few thousand records at a time (its arrays of a byte per output byte stay small).
+rows, with no per-row offsets at all. A record can also hold words of up to 16 bytes, zero-padded
+(:meth:`Records.words`): ``query``'s word level makes each token's whole output line a row, the
+word, its fields and a line's closing, and squeezes the matrix once.
 """
 
 from __future__ import annotations
-
-from typing import Iterator
 
 import numpy as np
 
@@ -51,16 +49,13 @@ def _arithmetic(digits: int) -> type:
     return np.int32 if digits <= 9 else np.int64
 
 
-def put_integers(matrix: np.ndarray, column: int, values: np.ndarray, width: int) -> np.ndarray:
+def put_integers(matrix: np.ndarray, column: int, values: np.ndarray, width: int) -> None:
     """Write each non-negative integer in decimal, right-aligned in ``width`` columns from
-    ``column`` (leading zeros as zero bytes); returns each row's number of digits (int8).
+    ``column`` (leading zeros as zero bytes).
 
     Three digits per gather, right to left: a group with digits further left is spelled in full
     (:data:`GROUPS`), the number's first group without its leading zeros (:data:`LEADING`)."""
     rest = np.asarray(values).astype(_arithmetic(width), copy=False)
-    digits = np.ones(len(rest), dtype=np.int8)
-    for power in range(1, width):
-        digits += rest >= 10**power
     for group in range(-(-width // 3)):
         end = column + width - 3 * group
         start = max(column, end - 3)
@@ -71,13 +66,12 @@ def put_integers(matrix: np.ndarray, column: int, values: np.ndarray, width: int
         np.add(index, 2000 - first, out=index, where=rest >= 10 ** (3 * group + 3))
         three = LEADING.take(index).view(np.uint8).reshape(-1, 4)
         matrix[:, start:end] = three[:, 3 - (end - start) : 3]
-    return digits
 
 
-def put_decimals(matrix: np.ndarray, column: int, values: np.ndarray, places: int, width: int) -> np.ndarray:
+def put_decimals(matrix: np.ndarray, column: int, values: np.ndarray, places: int, width: int) -> None:
     """Write each float with ``places`` decimals in ``width`` columns (:func:`decimal_width`)
     from ``column``: the sign in the first column, digits right-aligned (``-inf``, ``nan``
-    spelled out); returns each row's number of bytes (int8)."""
+    spelled out)."""
     values = np.asarray(values, dtype=np.float64)
     finite = np.isfinite(values)
     scaled = np.where(finite, values, 0.0)  # then |value| * 10**places rounded, in place
@@ -89,7 +83,7 @@ def put_decimals(matrix: np.ndarray, column: int, values: np.ndarray, places: in
     negative &= (scaled > 0) | ~finite  # never "-0.000000"
     np.multiply(negative, ord("-"), out=matrix[:, column], dtype=np.uint8)
     point = column + width - places - 1
-    length = negative + put_integers(matrix, column + 1, scaled // 10**places, point - column - 1) + 1 + places
+    put_integers(matrix, column + 1, scaled // 10**places, point - column - 1)
     matrix[:, point] = ord(".")
     fraction = scaled  # the decimals, in place
     fraction %= 10**places
@@ -105,72 +99,44 @@ def put_decimals(matrix: np.ndarray, column: int, values: np.ndarray, places: in
         matrix[row, column + 1 : column + width] = 0
         text = b"nan" if np.isnan(values[row]) else b"inf"
         matrix[row, column + width - 3 : column + width] = np.frombuffer(text, dtype=np.uint8)
-        length[row] = 3 + negative[row]
-    return length
 
 
 class Records:
-    """A matrix of records built field by field, left to right, counting each row's bytes."""
+    """A matrix of records built field by field, left to right, in fixed columns."""
 
     def __init__(self, rows: int, width: int) -> None:
         self.matrix = np.zeros((rows, width), dtype=np.uint8)
         self.column = 0
-        self.length = np.zeros(rows, dtype=np.int32)
 
-    def text(self, text: bytes, rows: np.ndarray | None = None) -> "Records":
-        """``text`` on every row, or on ``rows`` only."""
-        where = slice(None) if rows is None else rows
-        self.matrix[where, self.column : self.column + len(text)] = np.frombuffer(text, dtype=np.uint8)
-        self.length[where] += len(text)
+    def text(self, text: bytes) -> "Records":
+        """``text`` on every row."""
+        self.matrix[:, self.column : self.column + len(text)] = np.frombuffer(text, dtype=np.uint8)
         self.column += len(text)
         return self
 
-    def integers(self, values: np.ndarray) -> "Records":
-        """Non-negative integers in decimal."""
-        width = integer_width(values)
-        self.length += put_integers(self.matrix, self.column, values, width)
+    def integers(self, values: np.ndarray, width: int | None = None) -> "Records":
+        """Non-negative integers in decimal, in ``width`` columns (by default the values' :func:`integer_width`)."""
+        width = integer_width(values) if width is None else width
+        put_integers(self.matrix, self.column, values, width)
         self.column += width
         return self
 
-    def decimals(self, values: np.ndarray, places: int) -> "Records":
-        """Floats with ``places`` decimals."""
-        width = decimal_width(values, places)
-        self.length += put_decimals(self.matrix, self.column, values, places, width)
+    def decimals(self, values: np.ndarray, places: int, width: int | None = None) -> "Records":
+        """Floats with ``places`` decimals, in ``width`` columns (by default the values' :func:`decimal_width`)."""
+        width = decimal_width(values, places) if width is None else width
+        put_decimals(self.matrix, self.column, values, places, width)
         self.column += width
         return self
 
-    def squeeze(self, rows: slice = slice(None)) -> tuple[np.ndarray, np.ndarray]:
-        """The bytes of the records (of ``rows``, by default all), in row order, and each record's length."""
-        matrix = self.matrix[rows]
-        return matrix[matrix != 0], self.length[rows]
+    def words(self, first: np.ndarray, second: np.ndarray) -> "Records":
+        """Words of up to 16 bytes given as two little-endian uint64 words, zero-padded
+        (:meth:`lmtool.ngram.bytetext.Tokens.words`), in 16 columns."""
+        pair = self.matrix[:, self.column : self.column + 16].view(np.uint64)  # (rows, 2)
+        pair[:, 0] = first
+        pair[:, 1] = second
+        self.column += 16
+        return self
 
-
-#: records :func:`interleave` joins at a time: its arrays of a byte per output byte stay small
-INTERLEAVE_ROWS = 1 << 12
-
-
-def interleave(parts: list[Records | tuple[np.ndarray, np.ndarray]]) -> Iterator[np.ndarray]:
-    """Join record parts: record 0's part 0, part 1, ..., then record 1's parts, and so on, as
-    uint8 arrays of :data:`INTERLEAVE_ROWS` records each (written as they come, the output is
-    never whole). A part is :class:`Records` (squeezed here, a chunk of rows at a time) or
-    ``(bytes, per-record lengths)``.
-
-    Per chunk, a label per output byte says which part it comes from; each part's bytes then
-    fill the places of its label (one boolean pass each)."""
-    lengths = [part.length if isinstance(part, Records) else part[1] for part in parts]
-    labels = np.arange(len(parts), dtype=np.uint8)
-    taken = [0] * len(parts)  # bytes of each flat part joined so far
-    for lo in range(0, len(lengths[0]), INTERLEAVE_ROWS):
-        rows = slice(lo, lo + INTERLEAVE_ROWS)
-        sizes = np.column_stack([length[rows] for length in lengths]).ravel()
-        which = np.repeat(np.tile(labels, len(sizes) // len(parts)), sizes)
-        out = np.empty(len(which), dtype=np.uint8)
-        for p, part in enumerate(parts):
-            if isinstance(part, Records):
-                data = part.squeeze(rows)[0]
-            else:
-                data = part[0][taken[p] : taken[p] + int(lengths[p][rows].sum())]
-                taken[p] += len(data)
-            out[which == p] = data
-        del which
-        yield out
+    def squeeze(self) -> np.ndarray:
+        """The bytes of the records, in row order."""
+        return self.matrix[self.matrix != 0]

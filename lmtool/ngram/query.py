@@ -29,9 +29,9 @@ import numpy as np
 
 from lmtool.errors import DataError, UsageError
 from lmtool.lm import perplexity
-from lmtool.ngram.bytetext import ByteVocabulary, Tokens, has_unicode_space, split_lines
+from lmtool.ngram.bytetext import SHORT, ByteVocabulary, Tokens, has_unicode_space, split_lines
 from lmtool.ngram.counting import row_type
-from lmtool.ngram.formatting import Records, decimal_width, integer_width, interleave
+from lmtool.ngram.formatting import Records, decimal_width, integer_width
 from lmtool.ngram.tables import LN10, score_stream
 from lmtool.text import EOS, EOS_ID, UNK_ID
 
@@ -43,9 +43,10 @@ LEVELS = ("word", "sentence", "summary")
 #: are summed a block at a time, so the block also fixes the perplexity's last printed digits
 BLOCK = 128 << 10
 PLACES = 6  # decimals of the log10 values printed
-#: tokens whose fields the word level formats at once: their byte matrix and digit arrays are
-#: half a block's (a pass of some 60 array operations more per block, about 1% of the time)
-RENDER_ROWS = 1 << 14
+#: tokens the word level renders at once (:func:`_rows`): their matrix and its mask take some
+#: 100 bytes a token, which at 4,096 tokens stays under what scoring a block holds at its peak
+#: (Brown test x10: 8,192 tokens, 2% faster, 1.2 MiB more at the peak)
+RENDER_ROWS = 1 << 12
 
 
 @dataclass
@@ -126,9 +127,8 @@ class LineScorer:
     def score(self, block: bytes) -> Scored:
         """Score ``block``: whole lines of UTF-8 text (the last ``\\n`` optional)."""
         if self._bytes is not None and not has_unicode_space(block):
-            tokens, begin = split_lines(block)
-            found = self._bytes.lookup(block, begin, tokens.length)
-            del begin
+            tokens = split_lines(block)
+            found = self._bytes.lookup(block, tokens.begin, tokens.length)
         else:
             tokens, found = self._tokenize(block)
         counts = tokens.per_line + 1  # each line's tokens and </s>
@@ -150,9 +150,9 @@ class LineScorer:
         tokenize, vocabulary = self.model.tokenizer.tokenize, self.model.vocabulary
         per_line = [tokenize(line.rstrip("\r")) for line in lines]
         spelled = [token.encode("utf-8") for tokens in per_line for token in tokens]
-        tokens = Tokens(np.array([len(token) for token in spelled], dtype=np.int32),
-                        np.array([len(t) for t in per_line], dtype=np.int64),
-                        np.frombuffer(b"".join(spelled), dtype=np.uint8))
+        length = np.array([len(token) for token in spelled], dtype=np.int32)
+        tokens = Tokens(length, np.array([len(t) for t in per_line], dtype=np.int64),
+                        np.frombuffer(b"".join(spelled), dtype=np.uint8), np.cumsum(length, dtype=np.int64) - length)
         return tokens, vocabulary.encode([token for line in per_line for token in line])
 
 
@@ -191,53 +191,94 @@ def _check_text(block: bytes, name: str, offset: int) -> None:
 
 def render(scored: Scored, level: str) -> Iterable[np.ndarray]:
     """The output lines of ``scored`` at ``level`` (word or sentence; summary prints none), in
-    pieces (uint8 arrays) to be written in order; the word level's are joined as they are asked for."""
+    pieces (uint8 arrays) to be written in order; the word level's are made as they are asked for."""
     lines = len(scored.starts) - 1
     if level == "summary" or lines == 0:
         return ()
-    closing, closing_length = _closing(scored)
     if level == "sentence":
-        return (closing,)
-    return _word_level(scored, closing, closing_length)
+        totals, oovs = scored.totals, scored.oovs
+        return (_closing(Records(lines, _closing_width(totals, oovs)), totals, oovs).squeeze(),)
+    return _word_level(scored)
 
 
-def _word_level(scored: Scored, closing: np.ndarray, closing_length: np.ndarray) -> Iterator[np.ndarray]:
-    """The word level's lines: each token's word, then its fields (:func:`_fields`), then after a
-    line's last token (its ``</s>``) the line's closing; the fields of :data:`RENDER_ROWS` tokens
-    formatted at a time."""
-    n = len(scored.ids)
+def _word_level(scored: Scored) -> Iterator[np.ndarray]:
+    """The word level's lines, :data:`RENDER_ROWS` tokens (``</s>`` included) at a time, each
+    token's output a row of one matrix, squeezed once (:func:`_rows`). The lines' closings and the
+    fields' widths are made once for the block."""
     ends = scored.starts[1:] - 1
-    closings = np.zeros(n, dtype=np.int32)
-    closings[ends] = closing_length
-    spelling = np.zeros(n, dtype=np.int32)  # each position's word, none at the </s> ones
-    words = np.ones(n, dtype=bool)
-    words[ends] = False
-    spelling[words] = scored.tokens.length
-    del words
-    spelled, word_at, closing_at = scored.tokens.spelled(), 0, 0  # bytes of each joined so far
-    for lo in range(0, n, RENDER_ROWS):
-        part = slice(lo, lo + RENDER_ROWS)
-        word_end, closing_end = word_at + int(spelling[part].sum()), closing_at + int(closings[part].sum())
-        yield from interleave([(spelled[word_at:word_end], spelling[part]), _fields(scored, part, ends),
-                               (closing[closing_at:closing_end], closings[part])])
-        word_at, closing_at = word_end, closing_end
-
-
-def _fields(scored: Scored, part: slice, ends: np.ndarray) -> Records:
-    """``[</s>]=id n log10p<TAB>`` of the tokens in ``part``, the ``</s>`` where a line ends."""
-    ids, length, log10 = scored.ids[part], scored.length[part], scored.log10[part]
-    ends = ends[np.searchsorted(ends, part.start) : np.searchsorted(ends, part.stop)] - part.start
-    fields = Records(len(ids), len(EOS) + 4 + integer_width(ids) + integer_width(length) + decimal_width(log10, PLACES))
-    fields.text(EOS.encode(), ends).text(b"=").integers(ids).text(b" ").integers(length).text(b" ")
-    return fields.decimals(log10, PLACES).text(b"\t")
-
-
-def _closing(scored: Scored) -> tuple[np.ndarray, np.ndarray]:
-    """``Total: log10p OOV: k`` and a newline per line: the bytes and each line's length."""
     totals, oovs = scored.totals, scored.oovs
-    closing = Records(len(totals), 14 + decimal_width(totals, PLACES) + integer_width(oovs))
-    closing.text(b"Total: ").decimals(totals, PLACES).text(b" OOV: ").integers(oovs).text(b"\n")
-    return closing.squeeze()
+    closings = _closing(Records(len(totals), _closing_width(totals, oovs)), totals, oovs).matrix
+    widths = integer_width(scored.ids), integer_width(scored.length), decimal_width(scored.log10, PLACES)
+    padded = scored.tokens.padded()
+    for lo in range(0, len(scored.ids), RENDER_ROWS):
+        part = slice(lo, min(lo + RENDER_ROWS, len(scored.ids)))
+        lines = slice(*np.searchsorted(ends, [part.start, part.stop]).tolist())  # the lines ending in part
+        yield _rows(scored, padded, part, part.start - lines.start, ends[lines] - part.start, closings[lines], widths)
+
+
+def _rows(scored: Scored, padded: np.ndarray, part: slice, first_word: int, ends: np.ndarray, closings: np.ndarray,
+          widths: tuple[int, int, int]) -> np.ndarray:
+    """The output of the tokens in ``part`` (words from ``first_word`` of :class:`Tokens` on, and
+    the ``</s>`` at ``ends``, relative to ``part``, closing lines with ``closings``), a row each::
+
+        word row  |word (16 columns)|=id n log10p<TAB>|              (zero bytes)               |
+        </s> row  |</s>|=id n log10p<TAB>|Total: log10p OOV: k\\n |
+
+    A word is written from the two uint64 words of :meth:`Tokens.words` (on every row: a ``</s>``
+    row is then overwritten whole), the fields on every row, and a ``</s>`` row's fields moved
+    left to make room for its line's closing, so that rows are no wider than a ``</s>`` row's
+    (Brown test: 50 columns). A word longer than 16 bytes has the rest of its bytes inserted
+    after the squeeze (:func:`_long_words`)."""
+    ids, length, log10 = scored.ids[part], scored.length[part], scored.log10[part]
+    fields = 4 + sum(widths)
+    rows = Records(len(ids), len(EOS) + fields + closings.shape[1])
+    spelled = np.ones(len(ids), dtype=bool)
+    spelled[ends] = False
+    long = np.zeros(0, dtype=np.int64)
+    if len(scored.tokens.length):  # (a block of empty lines has no words: its rows are all overwritten)
+        word = np.cumsum(spelled)  # each row's word: its own, or on a </s> row the one before it (or the first)
+        word += first_word - 1
+        np.clip(word, 0, len(scored.tokens.length) - 1, out=word)
+        rows.words(*scored.tokens.words(word, padded))
+        long = np.flatnonzero(spelled & (scored.tokens.length.take(word) > SHORT))
+    else:
+        rows.words(np.uint64(0), np.uint64(0))
+    _fields(rows, ids, length, log10, widths)
+    matrix = rows.matrix
+    matrix[ends, len(EOS) : len(EOS) + fields] = matrix[ends, SHORT : SHORT + fields]
+    matrix[ends, : len(EOS)] = np.frombuffer(EOS.encode(), dtype=np.uint8)
+    matrix[ends, len(EOS) + fields :] = closings
+    out = rows.squeeze()
+    return _long_words(out, matrix, long, scored.tokens, word[long]) if len(long) else out
+
+
+def _long_words(out: np.ndarray, matrix: np.ndarray, rows: np.ndarray, tokens: Tokens, which: np.ndarray) -> np.ndarray:
+    """``out`` (``matrix`` squeezed) with the bytes past the 16th of the long words ``which`` (of
+    ``tokens``) inserted after the 16 of their ``rows``."""
+    count = np.count_nonzero(matrix, axis=1)
+    row_starts = np.cumsum(count) - count
+    extra = tokens.length[which] - SHORT
+    offsets = np.cumsum(extra) - extra
+    index = np.repeat(tokens.begin[which] + SHORT - offsets, extra) + np.arange(int(extra.sum()))
+    return np.insert(out, np.repeat(row_starts[rows] + SHORT, extra), tokens.data[index])
+
+
+def _fields(records: Records, ids: np.ndarray, length: np.ndarray, log10: np.ndarray,
+            widths: tuple[int, int, int]) -> Records:
+    """``=id n log10p<TAB>`` on each row of ``records``, in ``widths`` columns (the three values')."""
+    id_width, length_width, log10_width = widths
+    records.text(b"=").integers(ids, id_width).text(b" ").integers(length, length_width).text(b" ")
+    return records.decimals(log10, PLACES, log10_width).text(b"\t")
+
+
+def _closing(records: Records, totals: np.ndarray, oovs: np.ndarray) -> Records:
+    """``Total: log10p OOV: k`` and a newline on each row of ``records``: a line's closing."""
+    return records.text(b"Total: ").decimals(totals, PLACES).text(b" OOV: ").integers(oovs).text(b"\n")
+
+
+def _closing_width(totals: np.ndarray, oovs: np.ndarray) -> int:
+    """The columns :func:`_closing` takes."""
+    return 14 + decimal_width(totals, PLACES) + integer_width(oovs)
 
 
 def query(model, source: BinaryIO, sink: BinaryIO, *, level: str = "word", name: str = "standard input",
@@ -267,6 +308,7 @@ def _write(sink: BinaryIO, pieces: Iterable[np.ndarray]) -> None:
     """Write ``pieces`` in order, each let go once written (writelines would bypass a sink's own write)."""
     for piece in pieces:
         sink.write(piece)
+        del piece  # not held while the next piece is made
 
 
 def _in_order(work, items: Iterable, threads: int) -> Iterator:

@@ -34,11 +34,15 @@ def python_ids(vocabulary: Vocabulary, text: str) -> list[list[int]]:
 def test_byte_tokenizer_equals_str_split_and_the_vocabulary():
     vocabulary = Vocabulary(TOKENS, np.zeros(len(TOKENS)))
     block = TRICKY.encode()
-    tokens, begin = split_lines(block)
-    ids = ByteVocabulary.of(TOKENS).lookup(block, begin, tokens.length)
+    tokens = split_lines(block)
+    ids = ByteVocabulary.of(TOKENS).lookup(block, tokens.begin, tokens.length)
     got = [line.tolist() for line in np.split(ids, np.cumsum(tokens.per_line)[:-1])]
     assert got == python_ids(vocabulary, TRICKY)
-    assert bytes(tokens.spelled()) == "".join(TRICKY.split()).encode()
+    expected = [token.encode() for token in TRICKY.split()]
+    assert [block[b : b + n] for b, n in zip(tokens.begin.tolist(), tokens.length.tolist())] == expected
+    first, second = tokens.words(np.arange(len(expected))[::-1], tokens.padded())  # any order of tokens
+    spelled = np.column_stack([first, second]).view(np.uint8).reshape(-1, 16)
+    assert [bytes(row) for row in spelled] == [token[:16].ljust(16, b"\0") for token in expected[::-1]]
 
 
 def test_byte_tokenizer_on_random_text():
@@ -47,8 +51,8 @@ def test_byte_tokenizer_on_random_text():
     spaces = [" ", "  ", "\t", "\r", "\x0b", "\n", "\n\n"]
     text = "".join(pieces[rng.integers(len(pieces))] + spaces[rng.integers(len(spaces))] for _ in range(3000))
     vocabulary = Vocabulary(TOKENS + ["x" * 16, "x" * 17, "q" * 40], np.zeros(len(TOKENS) + 3))
-    tokens, begin = split_lines(text.encode())
-    ids = ByteVocabulary.of(vocabulary.tokens).lookup(text.encode(), begin, tokens.length)
+    tokens = split_lines(text.encode())
+    ids = ByteVocabulary.of(vocabulary.tokens).lookup(text.encode(), tokens.begin, tokens.length)
     assert [line.tolist() for line in np.split(ids, np.cumsum(tokens.per_line)[:-1])] == python_ids(vocabulary, text)
 
 
@@ -58,11 +62,9 @@ def test_formatting_equals_python(places):
     values = np.concatenate([rng.normal(0, 30, 500), -rng.exponential(1e-4, 50), [0.0, -0.0, -99.0, 1e6, -np.inf, np.nan]])
     integers = rng.integers(0, 10**7, len(values))
     records = Records(len(values), 40).text(b"x=").integers(integers).text(b" ").decimals(values, places).text(b"\n")
-    data, lengths = records.squeeze()
     expected = "".join(f"x={i} " + ("0." + "0" * places if f"{v:.{places}f}" == "-0." + "0" * places else f"{v:.{places}f}")
                        + "\n" for i, v in zip(integers, values))
-    assert bytes(data).decode() == expected
-    assert lengths.tolist() == [len(line) + 1 for line in expected.split("\n")[:-1]]
+    assert bytes(records.squeeze()).decode() == expected
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +109,42 @@ def test_blocks_do_not_change_the_output(small_model):
         threaded = io.BytesIO()
         streaming.query(model, io.BytesIO(text), threaded, threads=3)
     assert threaded.getvalue() == pieces.getvalue()
+
+
+def python_word_level(model, text: str) -> str:
+    """The word level spelled out in Python: each line's words (``str.split``) with the scores of
+    :func:`streaming.score_sentences`, six decimals and never ``-0.000000``."""
+    def decimal(value: float) -> str:
+        spelled = f"{value:.6f}"
+        return spelled[1:] if spelled == "-0.000000" else spelled
+
+    lines = text.split("\n")[:-1]
+    scored = streaming.score_sentences(model, lines)
+    out, at = [], 0
+    for line, total, oovs in zip(lines, scored.totals, scored.oovs):
+        words = line.split() + ["</s>"]
+        fields = [f"{word}={scored.ids[at + k]} {scored.length[at + k]} {decimal(scored.log10[at + k])}"
+                  for k, word in enumerate(words)]
+        out.append("\t".join(fields + [f"Total: {decimal(total)} OOV: {oovs}"]) + "\n")
+        at += len(words)
+    return "".join(out)
+
+
+@pytest.mark.parametrize("rows", [3, 7, streaming.RENDER_ROWS])
+def test_word_level_equals_python(small_model, rows):
+    # words past 16 bytes (their rest is inserted after the squeeze), exactly 8 and 16 bytes,
+    # unicode, empty lines and lines of spaces, \r\n, lines of one word, chunks of a few rows
+    root, model = small_model
+    pieces = ["w1", "w2", "w17", "zzz", "x" * 16, "y" * 17, "q" * 40, "abcdefgh", "日本語" * 3, "été",
+              "w3\r", "", "  ", "\t"]
+    rng = np.random.default_rng(rows)
+    lines = [" ".join(rng.choice(pieces, rng.integers(0, 6))) for _ in range(300)] + ["", "w1 " + "z" * 100]
+    text = "\n".join(lines) + "\n"
+    out = io.BytesIO()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(streaming, "RENDER_ROWS", rows)
+        summary = streaming.query(model, io.BytesIO(text.encode()), out)
+    assert out.getvalue().decode() == python_word_level(model, text) + summary.text()
 
 
 def test_output_equals_kenlm_query(golden_kenlm):
