@@ -51,51 +51,87 @@ def _arithmetic(digits: int) -> type:
 
 def put_integers(matrix: np.ndarray, column: int, values: np.ndarray, width: int) -> None:
     """Write each non-negative integer in decimal, right-aligned in ``width`` columns from
-    ``column`` (leading zeros as zero bytes).
+    ``column`` (leading zeros as zero bytes); the column after them is overwritten with a zero
+    byte (see :func:`_put_groups`).
 
-    Three digits per gather, right to left: a group with digits further left is spelled in full
-    (:data:`GROUPS`), the number's first group without its leading zeros (:data:`LEADING`)."""
+    Three digits per gather, left to right (:func:`_spelling`). One column (an n-gram order,
+    the units of a log10 value) is one digit, written directly."""
     rest = np.asarray(values).astype(_arithmetic(width), copy=False)
-    for group in range(-(-width // 3)):
+    if width == 1:
+        np.add(rest, ZERO, out=matrix[:, column], casting="unsafe")
+        return
+    groups = -(-width // 3)
+    for group in reversed(range(groups)):
         end = column + width - 3 * group
         start = max(column, end - 3)
-        index = rest // 10 ** (3 * group)
-        index %= 1000
-        first = 1000 if group == 0 else 0  # where this group's table starts when it is the number's first
+        spelled = LEADING.take(_spelling(rest, group, group == groups - 1))
+        if end - start < 3:
+            spelled >>= 8 * (3 - (end - start))  # a first group of one or two columns: its last digits
+        _put_groups(matrix, start, spelled)
+
+
+def _spelling(rest: np.ndarray, group: int, leftmost: bool) -> np.ndarray:
+    """Where :data:`LEADING` spells the digits ``group`` (0: units) of each of ``rest``: in full
+    if the number has digits further left, else without leading zeros (0 spelled only as the
+    units). The ``leftmost`` group of the width is below 1000 and always the number's first."""
+    index = rest // 10 ** (3 * group) if group else rest.copy()
+    if not leftmost:
+        _remainder(index, 1000)
+    first = 1000 if group == 0 else 0  # where this group's table starts when it is the number's first
+    if first:
         index += first
+    if not leftmost:
         np.add(index, 2000 - first, out=index, where=rest >= 10 ** (3 * group + 3))
-        three = LEADING.take(index).view(np.uint8).reshape(-1, 4)
-        matrix[:, start:end] = three[:, 3 - (end - start) : 3]
+    return index
+
+
+def _put_groups(matrix: np.ndarray, column: int, spelled: np.ndarray) -> None:
+    """The four bytes of each uint32 of ``spelled`` (three digits and a zero byte) in four columns
+    from ``column`` (fewer at the matrix's last columns): one 4-byte write per row, where a
+    3-column copy goes byte by byte (8,192 rows: 3 us against 24). The fourth column is
+    overwritten, so fields are written left to right, each number's groups too."""
+    room = matrix.shape[1] - column
+    if room >= 4:
+        matrix[:, column : column + 4].view(np.uint32)[:, 0] = spelled
+    else:
+        matrix[:, column:] = spelled.view(np.uint8).reshape(-1, 4)[:, :room]
+
+
+def _remainder(values: np.ndarray, divisor: int) -> np.ndarray:
+    """``values % divisor`` (non-negative values) in ``values``' memory, as ``values - values //
+    divisor * divisor``: numpy divides by a scalar with a multiply and shifts, but ``%`` runs a
+    hardware division per element (8,192 int32: 4 us against 12)."""
+    quotient = values // divisor
+    quotient *= divisor
+    values -= quotient
+    return values
 
 
 def put_decimals(matrix: np.ndarray, column: int, values: np.ndarray, places: int, width: int) -> None:
     """Write each float with ``places`` decimals in ``width`` columns (:func:`decimal_width`)
     from ``column``: the sign in the first column, digits right-aligned (``-inf``, ``nan``
-    spelled out)."""
+    spelled out); the column after them is overwritten with a zero byte (:func:`_put_groups`)."""
     values = np.asarray(values, dtype=np.float64)
-    finite = np.isfinite(values)
-    scaled = np.where(finite, values, 0.0)  # then |value| * 10**places rounded, in place
+    other = ~np.isfinite(values)
+    scaled = np.where(other, 0.0, values)  # then |value| * 10**places rounded, in place
     np.abs(scaled, out=scaled)
     scaled *= 10.0**places
     np.rint(scaled, out=scaled)
     scaled = scaled.astype(_arithmetic(width - 2))  # all its digits, without the sign and the point
     negative = values < 0
-    negative &= (scaled > 0) | ~finite  # never "-0.000000"
+    negative &= (scaled > 0) | other  # never "-0.000000"
     np.multiply(negative, ord("-"), out=matrix[:, column], dtype=np.uint8)
     point = column + width - places - 1
     put_integers(matrix, column + 1, scaled // 10**places, point - column - 1)
     matrix[:, point] = ord(".")
-    fraction = scaled  # the decimals, in place
-    fraction %= 10**places
-    for place in range(places % 3):  # the digits past the last whole group of three
+    fraction = _remainder(scaled, 10**places)  # the decimals, in place
+    for group in range(places // 3):  # three digits per gather, from the point on
+        digits = fraction // 10 ** (places - 3 * group - 3)
+        _put_groups(matrix, point + 1 + 3 * group, GROUPS.take(_remainder(digits, 1000) if group else digits))
+    for place in range(places % 3):  # then the digits past the last whole group of three
         matrix[:, point + places - place] = ZERO + fraction % 10
         fraction //= 10
-    for group in range(places // 3):  # then three digits per gather, from the point on
-        at = point + 1 + 3 * group
-        digits = fraction // 10 ** (3 * (places // 3 - 1 - group))
-        digits %= 1000
-        matrix[:, at : at + 3] = GROUPS.take(digits).view(np.uint8).reshape(-1, 4)[:, :3]
-    for row in np.flatnonzero(~finite):
+    for row in np.flatnonzero(other):
         matrix[row, column + 1 : column + width] = 0
         text = b"nan" if np.isnan(values[row]) else b"inf"
         matrix[row, column + width - 3 : column + width] = np.frombuffer(text, dtype=np.uint8)
@@ -138,5 +174,7 @@ class Records:
         return self
 
     def squeeze(self) -> np.ndarray:
-        """The bytes of the records, in row order."""
-        return self.matrix[self.matrix != 0]
+        """The bytes of the records, in row order (``compress`` on the flat matrix: 12% faster
+        than a 2-D boolean index)."""
+        flat = self.matrix.ravel()
+        return flat.compress(flat != 0)

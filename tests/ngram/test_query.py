@@ -67,6 +67,17 @@ def test_formatting_equals_python(places):
     assert bytes(records.squeeze()).decode() == expected
 
 
+@pytest.mark.parametrize("width", range(1, 12))
+def test_integers_of_every_width_and_at_the_last_columns(width):
+    # digits are written four bytes at a time (the fourth a zero byte): a number ending at the
+    # matrix's last column, or one column before, must not run into the next row
+    rng = np.random.default_rng(width)
+    values = np.concatenate([[0, 10 ** (width - 1)], rng.integers(0, 10**width, 200)])
+    for after in (b"", b";"):
+        records = Records(len(values), 1 + width + len(after)).text(b"[").integers(values, width).text(after)
+        assert bytes(records.squeeze()).decode() == "".join(f"[{v}" + after.decode() for v in values)
+
+
 @pytest.fixture(scope="module")
 def small_model(tmp_path_factory):
     rng = np.random.default_rng(5)
