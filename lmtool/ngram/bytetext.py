@@ -43,18 +43,26 @@ class Tokens:
 
     length: np.ndarray  # (T,) int32 bytes of each token
     per_line: np.ndarray  # (lines,) int64 tokens on each line of the block
-    data: np.ndarray  # bytes holding the tokens (uint8): the block itself, or the tokens joined
-    begin: np.ndarray  # (T,) where each token starts in ``data`` (int32 or int64)
+    data: np.ndarray  # the tokens' bytes in order (uint8), with the whitespace between them if ``spaced``
+    spaced: bool = False
+
+    def offsets(self) -> np.ndarray:
+        """Where each token starts in :attr:`data` (int32 below 2 GiB): in a block, found again
+        by its whitespace (65 us a 128 KB block; held while the block is scored, they would add
+        to its peak), else the running sum of the lengths."""
+        if self.spaced:
+            return _edges(self.data)[0::2].astype(row_type(len(self.data)))
+        return np.cumsum(self.length, dtype=row_type(len(self.data))) - self.length
 
     def padded(self) -> np.ndarray:
-        """The bytes as uint64 words with two zero words after them, what :meth:`words` reads."""
+        """:attr:`data` as uint64 words with two zero words after them, what :meth:`words` reads."""
         return _as_words(self.data)
 
-    def words(self, tokens: np.ndarray, padded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def words(self, tokens: np.ndarray, padded: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The first 16 bytes of each of ``tokens`` (indices) as two little-endian uint64 words,
-        bytes past the token zeroed (:func:`_words`, reading :meth:`padded`): a token of up to
-        16 bytes spelled, for output."""
-        return _words(padded, self.begin.take(tokens), self.length.take(tokens))
+        bytes past the token zeroed (:func:`_words`, given :meth:`padded` and :meth:`offsets`):
+        a token of up to 16 bytes spelled, for output."""
+        return _words(padded, offsets.take(tokens), self.length.take(tokens))
 
 
 def _spaces(data: np.ndarray, out: np.ndarray) -> None:
@@ -63,23 +71,27 @@ def _spaces(data: np.ndarray, out: np.ndarray) -> None:
     out |= data - np.uint8(28) < 5  # \x1c-\x1f and the space
 
 
-def split_lines(block: bytes) -> Tokens:
-    """The tokens of ``block`` (UTF-8 text: whole lines, the last ``\\n`` optional), each with its
-    byte offset in it (what :meth:`ByteVocabulary.lookup` reads them by; int32 below 2 GiB: the
-    offsets are held while the block is scored, for its output)."""
-    data = np.frombuffer(block, dtype=np.uint8)
+def _edges(data: np.ndarray) -> np.ndarray:
+    """Where the tokens of ``data`` start and end, alternately (int64): a token runs from a
+    space->text edge to the next text->space one."""
     bounded = np.ones(len(data) + 2, dtype=bool)  # the block between two spaces
     _spaces(data, bounded[1:-1])
-    edges = np.flatnonzero(bounded[1:] != bounded[:-1])  # a bool array: numpy's fast nonzero
-    del bounded
-    begin = edges[0::2].astype(row_type(len(data)))  # a token runs from a space->text edge to the next
+    return np.flatnonzero(bounded[1:] != bounded[:-1])  # a bool array: numpy's fast nonzero
+
+
+def split_lines(block: bytes) -> tuple[Tokens, np.ndarray]:
+    """The tokens of ``block`` (UTF-8 text: whole lines, the last ``\\n`` optional), and the byte
+    offset of each in it (int64, what :meth:`ByteVocabulary.lookup` reads them by)."""
+    data = np.frombuffer(block, dtype=np.uint8)
+    edges = _edges(data)
+    begin = edges[0::2].copy()  # (a copy: the edges go)
     length = np.subtract(edges[1::2], begin, dtype=np.int32)
     del edges
     line_ends = np.flatnonzero(data == 10)
     if len(data) and data[-1] != 10:
         line_ends = np.append(line_ends, len(data))  # a last line without its \n
     per_line = np.diff(np.searchsorted(begin, line_ends), prepend=0)  # tokens starting before each end
-    return Tokens(length, per_line, data, begin)
+    return Tokens(length, per_line, data, spaced=True), begin
 
 
 def _words(padded: np.ndarray, begin: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

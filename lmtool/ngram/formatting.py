@@ -174,7 +174,6 @@ class Records:
         return self
 
     def squeeze(self) -> np.ndarray:
-        """The bytes of the records, in row order (``compress`` on the flat matrix: 12% faster
-        than a 2-D boolean index)."""
-        flat = self.matrix.ravel()
-        return flat.compress(flat != 0)
+        """The bytes of the records, in row order (a boolean index: ``compress`` is 12% faster
+        but gathers through the nonzero places' int64 indices, 8 bytes an output byte)."""
+        return self.matrix[self.matrix != 0]

@@ -44,9 +44,10 @@ LEVELS = ("word", "sentence", "summary")
 BLOCK = 128 << 10
 PLACES = 6  # decimals of the log10 values printed
 #: tokens the word level renders at once (:func:`_rows`): their matrix and its mask take some
-#: 100 bytes a token, which at 4,096 tokens stays under what scoring a block holds at its peak
-#: (Brown test x10: 8,192 tokens, 2% faster, 1.2 MiB more at the peak)
-RENDER_ROWS = 1 << 12
+#: 100 bytes a token, and at 8,192 the render's peak stays under what scoring a block holds at its
+#: own (Brown test x10, traced: 2.2 MiB against 2.5; 4,096 tokens: 1.7 MiB but 15% slower, twice
+#: the chunks of some 70 array operations each; 16,384: 3.2 MiB, no faster)
+RENDER_ROWS = 1 << 13
 
 
 @dataclass
@@ -127,8 +128,9 @@ class LineScorer:
     def score(self, block: bytes) -> Scored:
         """Score ``block``: whole lines of UTF-8 text (the last ``\\n`` optional)."""
         if self._bytes is not None and not has_unicode_space(block):
-            tokens = split_lines(block)
-            found = self._bytes.lookup(block, tokens.begin, tokens.length)
+            tokens, begin = split_lines(block)
+            found = self._bytes.lookup(block, begin, tokens.length)
+            del begin
         else:
             tokens, found = self._tokenize(block)
         counts = tokens.per_line + 1  # each line's tokens and </s>
@@ -150,9 +152,9 @@ class LineScorer:
         tokenize, vocabulary = self.model.tokenizer.tokenize, self.model.vocabulary
         per_line = [tokenize(line.rstrip("\r")) for line in lines]
         spelled = [token.encode("utf-8") for tokens in per_line for token in tokens]
-        length = np.array([len(token) for token in spelled], dtype=np.int32)
-        tokens = Tokens(length, np.array([len(t) for t in per_line], dtype=np.int64),
-                        np.frombuffer(b"".join(spelled), dtype=np.uint8), np.cumsum(length, dtype=np.int64) - length)
+        tokens = Tokens(np.array([len(token) for token in spelled], dtype=np.int32),
+                        np.array([len(t) for t in per_line], dtype=np.int64),
+                        np.frombuffer(b"".join(spelled), dtype=np.uint8))
         return tokens, vocabulary.encode([token for line in per_line for token in line])
 
 
@@ -209,17 +211,18 @@ def _word_level(scored: Scored) -> Iterator[np.ndarray]:
     totals, oovs = scored.totals, scored.oovs
     closings = _closing(Records(len(totals), _closing_width(totals, oovs)), totals, oovs).matrix
     widths = integer_width(scored.ids), integer_width(scored.length), decimal_width(scored.log10, PLACES)
-    padded = scored.tokens.padded()
+    spelling = scored.tokens.padded(), scored.tokens.offsets()
     for lo in range(0, len(scored.ids), RENDER_ROWS):
         part = slice(lo, min(lo + RENDER_ROWS, len(scored.ids)))
         lines = slice(*np.searchsorted(ends, [part.start, part.stop]).tolist())  # the lines ending in part
-        yield _rows(scored, padded, part, part.start - lines.start, ends[lines] - part.start, closings[lines], widths)
+        yield _rows(scored, spelling, part, part.start - lines.start, ends[lines] - part.start, closings[lines], widths)
 
 
-def _rows(scored: Scored, padded: np.ndarray, part: slice, first_word: int, ends: np.ndarray, closings: np.ndarray,
-          widths: tuple[int, int, int]) -> np.ndarray:
-    """The output of the tokens in ``part`` (words from ``first_word`` of :class:`Tokens` on, and
-    the ``</s>`` at ``ends``, relative to ``part``, closing lines with ``closings``), a row each::
+def _rows(scored: Scored, spelling: tuple[np.ndarray, np.ndarray], part: slice, first_word: int, ends: np.ndarray,
+          closings: np.ndarray, widths: tuple[int, int, int]) -> np.ndarray:
+    """The output of the tokens in ``part`` (words from ``first_word`` of :class:`Tokens` on,
+    spelled from its padded bytes and offsets, and the ``</s>`` at ``ends``, relative to
+    ``part``, closing lines with ``closings``), a row each::
 
         word row  |word (16 columns)|=id n log10p<TAB>|              (zero bytes)               |
         </s> row  |</s>|=id n log10p<TAB>|Total: log10p OOV: k\\n |
@@ -239,7 +242,7 @@ def _rows(scored: Scored, padded: np.ndarray, part: slice, first_word: int, ends
         word = np.cumsum(spelled)  # each row's word: its own, or on a </s> row the one before it (or the first)
         word += first_word - 1
         np.clip(word, 0, len(scored.tokens.length) - 1, out=word)
-        rows.words(*scored.tokens.words(word, padded))
+        rows.words(*scored.tokens.words(word, *spelling))
         long = np.flatnonzero(spelled & (scored.tokens.length.take(word) > SHORT))
     else:
         rows.words(np.uint64(0), np.uint64(0))
@@ -249,18 +252,22 @@ def _rows(scored: Scored, padded: np.ndarray, part: slice, first_word: int, ends
     matrix[ends, : len(EOS)] = np.frombuffer(EOS.encode(), dtype=np.uint8)
     matrix[ends, len(EOS) + fields :] = closings
     out = rows.squeeze()
-    return _long_words(out, matrix, long, scored.tokens, word[long]) if len(long) else out
+    if not len(long):
+        return out
+    which = word[long]
+    return _long_words(out, matrix, long, scored.tokens.data, spelling[1][which], scored.tokens.length[which])
 
 
-def _long_words(out: np.ndarray, matrix: np.ndarray, rows: np.ndarray, tokens: Tokens, which: np.ndarray) -> np.ndarray:
-    """``out`` (``matrix`` squeezed) with the bytes past the 16th of the long words ``which`` (of
-    ``tokens``) inserted after the 16 of their ``rows``."""
+def _long_words(out: np.ndarray, matrix: np.ndarray, rows: np.ndarray, data: np.ndarray, begin: np.ndarray,
+                length: np.ndarray) -> np.ndarray:
+    """``out`` (``matrix`` squeezed) with the bytes past the 16th of the long words at ``begin``
+    in ``data``, of ``length`` bytes, inserted after the 16 of their ``rows``."""
     count = np.count_nonzero(matrix, axis=1)
     row_starts = np.cumsum(count) - count
-    extra = tokens.length[which] - SHORT
-    offsets = np.cumsum(extra) - extra
-    index = np.repeat(tokens.begin[which] + SHORT - offsets, extra) + np.arange(int(extra.sum()))
-    return np.insert(out, np.repeat(row_starts[rows] + SHORT, extra), tokens.data[index])
+    extra = length - SHORT
+    joined = np.cumsum(extra) - extra  # where each word's rest starts in the bytes inserted
+    index = np.repeat(begin + SHORT - joined, extra) + np.arange(int(extra.sum()))
+    return np.insert(out, np.repeat(row_starts[rows] + SHORT, extra), data[index])
 
 
 def _fields(records: Records, ids: np.ndarray, length: np.ndarray, log10: np.ndarray,

@@ -34,13 +34,14 @@ def python_ids(vocabulary: Vocabulary, text: str) -> list[list[int]]:
 def test_byte_tokenizer_equals_str_split_and_the_vocabulary():
     vocabulary = Vocabulary(TOKENS, np.zeros(len(TOKENS)))
     block = TRICKY.encode()
-    tokens = split_lines(block)
-    ids = ByteVocabulary.of(TOKENS).lookup(block, tokens.begin, tokens.length)
+    tokens, begin = split_lines(block)
+    ids = ByteVocabulary.of(TOKENS).lookup(block, begin, tokens.length)
     got = [line.tolist() for line in np.split(ids, np.cumsum(tokens.per_line)[:-1])]
     assert got == python_ids(vocabulary, TRICKY)
+    np.testing.assert_array_equal(tokens.offsets(), begin)
     expected = [token.encode() for token in TRICKY.split()]
-    assert [block[b : b + n] for b, n in zip(tokens.begin.tolist(), tokens.length.tolist())] == expected
-    first, second = tokens.words(np.arange(len(expected))[::-1], tokens.padded())  # any order of tokens
+    assert [block[b : b + n] for b, n in zip(begin.tolist(), tokens.length.tolist())] == expected
+    first, second = tokens.words(np.arange(len(expected))[::-1], tokens.padded(), begin)  # any order of tokens
     spelled = np.column_stack([first, second]).view(np.uint8).reshape(-1, 16)
     assert [bytes(row) for row in spelled] == [token[:16].ljust(16, b"\0") for token in expected[::-1]]
 
@@ -51,8 +52,8 @@ def test_byte_tokenizer_on_random_text():
     spaces = [" ", "  ", "\t", "\r", "\x0b", "\n", "\n\n"]
     text = "".join(pieces[rng.integers(len(pieces))] + spaces[rng.integers(len(spaces))] for _ in range(3000))
     vocabulary = Vocabulary(TOKENS + ["x" * 16, "x" * 17, "q" * 40], np.zeros(len(TOKENS) + 3))
-    tokens = split_lines(text.encode())
-    ids = ByteVocabulary.of(vocabulary.tokens).lookup(text.encode(), tokens.begin, tokens.length)
+    tokens, begin = split_lines(text.encode())
+    ids = ByteVocabulary.of(vocabulary.tokens).lookup(text.encode(), begin, tokens.length)
     assert [line.tolist() for line in np.split(ids, np.cumsum(tokens.per_line)[:-1])] == python_ids(vocabulary, text)
 
 
