@@ -100,7 +100,7 @@ def _words(padded: np.ndarray, begin: np.ndarray, length: np.ndarray) -> tuple[n
     aligned words a token's 16 bytes touch are read once each and shifted into place (numpy's
     gather from an unaligned byte-strided view takes longer than these three aligned ones),
     in the memory of those reads."""
-    word = np.right_shift(begin, 3, dtype=np.int64)
+    word = np.right_shift(begin, 3, dtype=np.int64)  # (offsets of any integer type: Tokens.offsets gives int32)
     low = padded.take(word)
     word += 1
     middle = padded.take(word)

@@ -198,8 +198,7 @@ def render(scored: Scored, level: str) -> Iterable[np.ndarray]:
     if level == "summary" or lines == 0:
         return ()
     if level == "sentence":
-        totals, oovs = scored.totals, scored.oovs
-        return (_closing(Records(lines, _closing_width(totals, oovs)), totals, oovs).squeeze(),)
+        return (_closings(scored).squeeze(),)
     return _word_level(scored)
 
 
@@ -208,8 +207,7 @@ def _word_level(scored: Scored) -> Iterator[np.ndarray]:
     token's output a row of one matrix, squeezed once (:func:`_rows`). The lines' closings and the
     fields' widths are made once for the block."""
     ends = scored.starts[1:] - 1
-    totals, oovs = scored.totals, scored.oovs
-    closings = _closing(Records(len(totals), _closing_width(totals, oovs)), totals, oovs).matrix
+    closings = _closings(scored).matrix
     widths = integer_width(scored.ids), integer_width(scored.length), decimal_width(scored.log10, PLACES)
     spelling = scored.tokens.padded(), scored.tokens.offsets()
     for lo in range(0, len(scored.ids), RENDER_ROWS):
@@ -278,14 +276,11 @@ def _fields(records: Records, ids: np.ndarray, length: np.ndarray, log10: np.nda
     return records.decimals(log10, PLACES, log10_width).text(b"\t")
 
 
-def _closing(records: Records, totals: np.ndarray, oovs: np.ndarray) -> Records:
-    """``Total: log10p OOV: k`` and a newline on each row of ``records``: a line's closing."""
-    return records.text(b"Total: ").decimals(totals, PLACES).text(b" OOV: ").integers(oovs).text(b"\n")
-
-
-def _closing_width(totals: np.ndarray, oovs: np.ndarray) -> int:
-    """The columns :func:`_closing` takes."""
-    return 14 + decimal_width(totals, PLACES) + integer_width(oovs)
+def _closings(scored: Scored) -> Records:
+    """Each line's closing, ``Total: log10p OOV: k`` and a newline, a row per line."""
+    totals, oovs = scored.totals, scored.oovs
+    closings = Records(len(totals), 14 + decimal_width(totals, PLACES) + integer_width(oovs))
+    return closings.text(b"Total: ").decimals(totals, PLACES).text(b" OOV: ").integers(oovs).text(b"\n")
 
 
 def query(model, source: BinaryIO, sink: BinaryIO, *, level: str = "word", name: str = "standard input",
