@@ -34,20 +34,17 @@ def stored_dtype(width: int, native: bool = True) -> np.dtype:
     return np.dtype(NATIVE.get(width, U64) if native else U64)
 
 
-def pack(values: np.ndarray, width: int, native: bool = True, order: np.ndarray | None = None) -> np.ndarray:
+def pack(values: np.ndarray, width: int, native: bool = True) -> np.ndarray:
     """``values`` (non-negative, each below ``2**width``) as the stored array of :func:`unpack`;
-    ``native=False`` keeps widths 8, 16 and 32 in uint64 words too (for :func:`window` reads).
-    With ``order``, the fields are ``values[order]``, gathered a chunk at a time (no reordered
-    copy of ``values``)."""
+    ``native=False`` keeps widths 8, 16 and 32 in uint64 words too (for :func:`window` reads)."""
     values = np.asarray(values)
-    count = len(values) if order is None else len(order)
+    count = len(values)
     if native and width in NATIVE:
-        return (values if order is None else values.take(order)).astype(NATIVE[width])
+        return values.astype(NATIVE[width])
     out = np.zeros(words_for(count, width, native), dtype=U64)
     if width:
         for first in range(0, count, PACK_CHUNK):  # pack_slice's temporaries, a chunk's worth
-            chunk = values[first : first + PACK_CHUNK] if order is None else values.take(order[first : first + PACK_CHUNK])
-            words = pack_slice(chunk, width, first)
+            words = pack_slice(values[first : first + PACK_CHUNK], width, first)
             out[first * width // 64 : first * width // 64 + len(words)] |= words
     return out
 

@@ -112,8 +112,8 @@ def _fields(width: int, per_read: int) -> tuple[np.uint64, np.uint64, np.ndarray
     return U64(repeat), U64(top - repeat), tops, field_of
 
 
-#: buckets searched for at once
-COUNT_CHUNK = 1 << 18
+#: buckets whose starts are searched for at once
+BUCKET_CHUNK = 1 << 18
 
 
 def _bucket_starts(hashes: np.ndarray, quotient_width: int, bucket_bits: int) -> np.ndarray:
@@ -122,8 +122,8 @@ def _bucket_starts(hashes: np.ndarray, quotient_width: int, bucket_bits: int) ->
     time, written straight into the uint32 array (no int64 counts or cumulative sums beside it)."""
     buckets = 1 << bucket_bits
     pointers = np.empty(buckets + 1, dtype=np.uint32)
-    for first in range(0, buckets, COUNT_CHUNK):
-        bounds = np.arange(first, min(buckets, first + COUNT_CHUNK), dtype=U64) << U64(quotient_width)
+    for first in range(0, buckets, BUCKET_CHUNK):
+        bounds = np.arange(first, min(buckets, first + BUCKET_CHUNK), dtype=U64) << U64(quotient_width)
         pointers[first : first + len(bounds)] = np.searchsorted(hashes, bounds)
     pointers[buckets] = len(hashes)
     return pointers
