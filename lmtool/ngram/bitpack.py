@@ -18,8 +18,9 @@ import numpy as np
 U64 = np.uint64
 NATIVE = {8: np.uint8, 16: np.uint16, 32: np.uint32}
 #: fields :func:`pack` packs at a time: pack_slice's half-dozen temporaries of 8 bytes a field
-#: stay about 3 MB, whatever the array's length
-PACK_CHUNK = 1 << 16
+#: stay under 1 MB, whatever the array's length (a model's layout packs its quotients and codes
+#: while its keys and permutation are held)
+PACK_CHUNK = 1 << 14
 
 
 def words_for(count: int, width: int, native: bool = True) -> int:

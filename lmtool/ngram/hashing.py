@@ -112,8 +112,9 @@ def _fields(width: int, per_read: int) -> tuple[np.uint64, np.uint64, np.ndarray
     return U64(repeat), U64(top - repeat), tops, field_of
 
 
-#: buckets whose starts are searched for at once
-BUCKET_CHUNK = 1 << 18
+#: buckets whose starts are searched for at once (their bounds and answers: 1 MiB of temporaries,
+#: beside the sorted hashes and the permutation)
+BUCKET_CHUNK = 1 << 16
 
 
 def _bucket_starts(hashes: np.ndarray, quotient_width: int, bucket_bits: int) -> np.ndarray:

@@ -169,6 +169,23 @@ def test_files_not_in_shape_take_the_general_path(tmp_path, name):
     assert converted_bytes(path, tmp_path) == general_bytes(path, tmp_path)
 
 
+@pytest.mark.parametrize("chunk", [1, 2, 3])
+def test_prefixes_resolved_a_few_at_a_time_give_the_same_file_and_fallbacks(tmp_path, monkeypatch, chunk):
+    # a section's prefixes are found once it is complete, KEYS_CHUNK at a time: suffix order,
+    # a prefix not listed and an n-gram listed twice must be caught across the chunks' edges
+    from lmtool.ngram.arpa import stream
+
+    monkeypatch.setattr(stream, "KEYS_CHUNK", chunk)
+    path = tmp_path / "canon.arpa"
+    path.write_text(canon_in_suffix_order())
+    assert converted_bytes(path, tmp_path) == general_bytes(path, tmp_path)
+    for name, text in FALLBACKS.items():
+        path.write_text(text)
+        assert stream_layout(path) is None, name
+    path.write_text(in_suffix_order(DEFECTS["duplicate trigram"][0]))
+    assert stream_layout(path) is None
+
+
 def _reorderable(text: str) -> bool:
     """Whether a defective file still has sections :func:`in_suffix_order` can reorder."""
     try:

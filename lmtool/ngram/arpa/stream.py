@@ -4,29 +4,31 @@ KenLM lists every section in suffix order (by last word, then the one before, ..
 order can be laid out (:mod:`lmtool.ngram.compact`) as soon as its section is read, holding
 only what the next order needs::
 
-    each block of section k (k+1 words)  prefix: found in order k-1's packed ids (ids packed last
-                                         word first, increasing; a binary search) -> its position;
-                                         place = last word * n(k-1) + prefix position: strictly
-                                         increasing, also across blocks (suffix order, and no
-                                         n-gram listed twice)?  suffix found too? (the header's
-                                         suffix_closed); places, values (float32) and packed
-                                         ids parked
-    the section complete                 places read back and made keys (prefix's compact row *
+    each block of section k (k+1 words)  each n-gram's prefix (its ids but the last, packed last
+                                         word first), last word and values (float32) parked
+    the section complete                 with order k-1's packed ids read back (increasing), a
+                                         chunk of prefixes at a time: each found (a binary search)
+                                         -> its position; place = last word * n(k-1) + position:
+                                         strictly increasing (suffix order, and no n-gram listed
+                                         twice)? suffix found too? (the header's suffix_closed);
+                                         places and the n-grams' own packed ids parked
+                                         places read back and made keys (prefix's compact row *
                                          V + last word; order k-1's compact rows, parked when it
                                          was laid out, read back for it) -> the hash index and
-                                         the permutation to hash order; value columns read back
-                                         one at a time, put in that order; each n-gram's compact
-                                         row parked, and the packed ids read back, for order k+1
+                                         the permutation to hash order, parked; each n-gram's
+                                         compact row parked for order k+1; value columns read
+                                         back one at a time, put in row order
 
-A unigram's position and compact row are its word. Held while a section is read: order k-1's
-packed ids (8 bytes an n-gram), in an array of the header's size; order k's places, values and
-packed ids, and order k-1's compact rows, wait in a temporary file (reused by each order) until
-its section is complete, and the orders laid out in a :class:`~lmtool.ngram.container.Spill`
-until the file is written.
-On Brown order 5 (2.27 million n-grams) ``lmtool fit-ngram --from-arpa`` peaks at 62-65 MiB
-(where glibc's heap happens to fragment moves it by 2), some 31 above the interpreter, numpy
-and the CLI (glibc keeps freed memory while the file is read, which saves CPU time, and gives
-it back before the file is written: :mod:`lmtool.allocator`);
+A unigram's position and compact row are its word. Held while a section is read: a block's
+arrays and the vocabulary, nothing of the orders below; the parked columns wait in a
+temporary file (orders k and k+1 in two regions of it, order k+2 reusing order k's) and the
+orders laid out in a :class:`~lmtool.ngram.container.Spill` until the file is written. The
+largest arrays held at once are the hash index's: the keys (8 bytes an n-gram), the
+permutation (4), the bucket pointers and the packed quotients. Between a section's blocks and
+its layout, and after the layout, glibc's freed memory is given back (:mod:`lmtool.allocator`:
+each phase's arrays would otherwise stay resident under the other's, for a few milliseconds
+of page faults). On Brown order 5 (2.27 million n-grams) ``lmtool fit-ngram --from-arpa``
+peaks at 58 MiB, some 26 above the interpreter, numpy and the CLI;
 the general path holds the whole file's entries, the sorted tables, their float32 copies and
 the layout at once.
 
@@ -47,6 +49,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lmtool.allocator import release_freed_memory
 from lmtool.ngram.arpa.build import find_sorted, reversed_words, word_bits
 from lmtool.ngram.arpa.read import ArpaReader, Entries
 from lmtool.ngram.bitpack import U64
@@ -54,7 +57,8 @@ from lmtool.ngram.compact import hash_order, stored_column, tables_entry, value_
 from lmtool.ngram.container import ArrayStream, Spill
 from lmtool.ngram.values import encode_exact
 
-#: places made keys at a time (:meth:`_Order.keys`): their temporaries stay under 2 MiB
+#: entries of a parked column worked on at a time (resolving prefixes, making keys, putting
+#: values in row order): their temporaries stay under 2 MiB
 KEYS_CHUNK = 1 << 16
 #: the block size of this path: the per-block field arrays of the reader's default 4 MB blocks
 #: (about ten bytes of arrays per byte of text) would outweigh the entries held
@@ -73,37 +77,50 @@ class Layout:
 
 
 class _Order:
-    """Order ``k`` (``k + 1`` words) as its section is read: the place in suffix order of the
-    last n-gram taken (last word * the prefixes' count + its prefix's position in order k-1, or
-    its first word for bigrams), which the next must exceed, and per n-gram, parked in
-    ``scratch`` (a temporary file reused by every order) in columns of the header's count of
-    entries filled in file order: its place, its values (float32) and its packed ids (what
-    order k+1's prefixes are found in; none at the highest order), read back one column at a
-    time once the section is complete; and the compact row of each of order k-1's n-grams
-    (``prefix_rows``, in suffix order; none for bigrams, whose prefixes are words), which turn
-    places into keys."""
+    """Order ``k`` (``k + 1`` words) as its section is read, and laid out when it is complete.
 
-    def __init__(self, k: int, count: int, highest: bool, scratch) -> None:
-        self.k, self.count, self.filled, self.last, self.scratch = k, count, 0, -1, scratch
+    Per n-gram, parked in ``scratch`` (a temporary file shared by every order) in columns of
+    the header's count of entries, filled in file order from byte ``base`` on: its prefix's
+    packed ids (the ids of all its words but the last, the last in the highest bits), replaced
+    by its place in suffix order once the section is complete (last word * the prefixes' count
+    + the prefix's position in order k-1; for bigrams the prefix is a word, its own position);
+    its last word; its values (float32); its own packed ids (what order k+1's prefixes are found
+    in; none at the highest order); and the compact row of each of order k-1's n-grams
+    (``prefix_rows``, in suffix order; none for bigrams), which turn places into keys. Columns
+    are read back a chunk or a column at a time."""
+
+    def __init__(self, k: int, count: int, highest: bool, scratch, base: int) -> None:
+        self.k, self.count, self.filled, self.scratch = k, count, 0, scratch
+        self.highest = highest
         self.parked: dict[str, tuple[int, np.dtype, int]] = {}  # column -> offset, type, length
-        offset = 0
-        for name, dtype, length in (("places", U64, count if k else 0), ("probs", np.float32, count),
-                                    ("backoffs", np.float32, 0 if highest else count),
-                                    ("packed", np.int64, count if k and not highest else 0),
-                                    ("prefix_rows", np.uint32, 0)):
+        offset = base
+        for name, dtype, length in self.columns(k, count, highest):
             self.parked[name] = offset, np.dtype(dtype), length
             offset += length * np.dtype(dtype).itemsize
+        self.end = offset  # prefix_rows, parked when known, go here
+
+    @staticmethod
+    def columns(k: int, count: int, highest: bool) -> list[tuple[str, type, int]]:
+        """Name, type and length of each column of order ``k`` but ``prefix_rows``."""
+        return [("places", U64, count if k else 0), ("words", np.uint32, count if k else 0),
+                ("probs", np.float32, count), ("backoffs", np.float32, 0 if highest else count),
+                ("packed", np.int64, count if k and not highest else 0),
+                ("permutation", np.uint32, count if k else 0)]
+
+    @classmethod
+    def region_bytes(cls, k: int, count: int, highest: bool, prefixes: int) -> int:
+        """Bytes of scratch order ``k`` uses, its prefixes' rows (``prefixes`` of them) included."""
+        return sum(length * np.dtype(dtype).itemsize for _, dtype, length in cls.columns(k, count, highest)) \
+            + (4 * prefixes if k > 1 else 0)
 
     def park_prefix_rows(self, rows: np.ndarray) -> None:
         """Park order k-1's compact rows, after the other columns."""
-        offset, _, _ = self.parked["prefix_rows"]
-        self.parked["prefix_rows"] = offset, np.dtype(np.uint32), len(rows)
-        self.scratch.seek(offset)
-        self.scratch.write(memoryview(np.ascontiguousarray(rows, dtype=np.uint32)).cast("B"))
+        self.parked["prefix_rows"] = self.end, np.dtype(np.uint32), len(rows)
+        self.put("prefix_rows", 0, rows)
 
     def keys(self, vocab_size: int, prefixes: int) -> np.ndarray:
-        """The parked places made keys in their own memory (prefix's compact row * V + last
-        word), a chunk at a time: only order k-1's compact rows are held beside them."""
+        """The places made keys in their own memory (prefix's compact row * V + last word), a
+        chunk at a time: only order k-1's compact rows are held beside them."""
         keys = self.column("places")
         rows = self.column("prefix_rows") if self.k > 1 else None  # a bigram's prefix, a word, is its own row
         for first in range(0, len(keys), KEYS_CHUNK):
@@ -114,18 +131,32 @@ class _Order:
             places += words
         return keys
 
+    def in_rows(self, name: str) -> np.ndarray:
+        """The parked column ``name`` in the order of the compact rows (row r holds the n-gram
+        parked ``permutation[r]``-th), the permutation read back a chunk at a time."""
+        values = self.column(name)
+        out = np.empty_like(values)
+        for first in range(0, len(out), KEYS_CHUNK):
+            out[first : first + KEYS_CHUNK] = values.take(self.column("permutation", first, first + KEYS_CHUNK))
+        return out
+
     def add(self, name: str, values: np.ndarray) -> None:
         """Put ``values`` of the current block in the column ``name``."""
+        self.put(name, self.filled, values)
+
+    def put(self, name: str, first: int, values: np.ndarray) -> None:
+        """Write ``values`` into the column ``name`` from its entry ``first`` on."""
         offset, dtype, _ = self.parked[name]
-        self.scratch.seek(offset + self.filled * dtype.itemsize)
+        self.scratch.seek(offset + first * dtype.itemsize)
         self.scratch.write(memoryview(np.ascontiguousarray(values, dtype=dtype)).cast("B"))
 
-    def column(self, name: str) -> np.ndarray:
-        """The parked column ``name``, read back whole."""
+    def column(self, name: str, first: int = 0, stop: int | None = None) -> np.ndarray:
+        """Entries ``first`` to ``stop`` (default: all) of the parked column ``name``."""
         offset, dtype, length = self.parked[name]
-        out = np.empty(length, dtype=dtype)
-        if length:
-            self.scratch.seek(offset)
+        stop = length if stop is None else min(stop, length)
+        out = np.empty(stop - first, dtype=dtype)
+        if len(out):
+            self.scratch.seek(offset + first * dtype.itemsize)
             self.scratch.readinto(memoryview(out).cast("B"))
         return out
 
@@ -136,15 +167,19 @@ class _Streamer:
     def __init__(self, reader: ArpaReader, spill: Spill | None, scratch) -> None:
         self.reader, self.spill, self.scratch = reader, spill, scratch
         self.order = reader.order
+        counts = [reader.expected[k + 1] for k in range(self.order)]
+        # orders k and k+1 lie in two regions of the scratch file: order k+2 reuses order k's
+        self.region = max(_Order.region_bytes(k, counts[k], k == self.order - 1, counts[k - 1] if k else 0)
+                          for k in range(self.order))
         self.current = self.start(0)
-        self.below: np.ndarray | None = None  # order k-1's packed ids
+        self.previous: _Order | None = None  # order k-1, whose packed ids resolve order k's prefixes
         self.prefixes = 0  # how many n-grams order k-1 has (the words, for bigrams)
         self.closed = True  # every n-gram's suffix listed so far
         self.orders: list[dict] = []
         self.arrays: dict[str, np.ndarray | ArrayStream] = {}
 
     def start(self, k: int) -> _Order:
-        return _Order(k, self.reader.expected[k + 1], k == self.order - 1, self.scratch)
+        return _Order(k, self.reader.expected[k + 1], k == self.order - 1, self.scratch, (k % 2) * self.region)
 
     @property
     def vocab_size(self) -> int:
@@ -162,28 +197,37 @@ class _Streamer:
             ids, bits = entries.ids, word_bits(self.vocab_size)
             if not highest and (k + 1) * bits > 63:
                 return False  # order k+1 could not find its prefixes among these packed ids
-            prefixes = reversed_words(ids[:, :-1], bits)
-            if k == 1:
-                at = prefixes  # a unigram's position is its word
-            else:
-                at = find_sorted(self.below, prefixes)
-                if at is None:
-                    return False
-            words = ids[:, -1].astype(np.int64)
-            places = words * self.prefixes + at
-            if places[0] <= current.last or (places[1:] <= places[:-1]).any():
-                return False  # not in suffix order, or an n-gram listed twice
-            current.last = int(places[-1])
-            current.add("places", places)
-            del places
-            if k > 1 and self.closed:
-                self.closed = _all_found(self.below, reversed_words(ids[:, 1:], bits))
-            if not highest:
-                current.add("packed", prefixes | (words << (k * bits)))
+            current.add("places", reversed_words(ids[:, :-1], bits))  # the prefixes, until resolved
+            current.add("words", ids[:, -1])
         current.add("probs", entries.probs)
         if not highest:
             current.add("backoffs", entries.backoffs)
         current.filled += m
+        return True
+
+    def resolve(self, current: _Order) -> bool:
+        """Replace order k's parked prefixes by places, a chunk at a time, and park its packed
+        ids for order k+1; False when the file is not in shape (a prefix not listed, n-grams
+        out of suffix order or listed twice). Order k-1's packed ids, which the prefixes are
+        found in, are held only here, not while the section is read."""
+        k, bits = current.k, word_bits(self.vocab_size)
+        below = self.previous.column("packed") if k > 1 else None
+        last = -1
+        for first in range(0, current.count, KEYS_CHUNK):
+            prefixes = current.column("places", first, first + KEYS_CHUNK).view(np.int64)
+            words = current.column("words", first, first + KEYS_CHUNK).astype(np.int64)
+            at = prefixes if k == 1 else find_sorted(below, prefixes)  # a unigram's position is its word
+            if at is None:
+                return False
+            if k > 1 and self.closed:  # the suffixes: all words but the first
+                self.closed = _all_found(below, (prefixes >> bits) | (words << ((k - 1) * bits)))
+            if not current.highest:
+                current.put("packed", first, prefixes | (words << (k * bits)))
+            places = words * self.prefixes + at
+            if places[0] <= last or (places[1:] <= places[:-1]).any():
+                return False  # not in suffix order, or an n-gram listed twice
+            last = int(places[-1])
+            current.put("places", first, places)
         return True
 
     def keep(self, arrays: dict[str, np.ndarray]) -> None:
@@ -194,39 +238,46 @@ class _Streamer:
     def finish(self) -> bool:
         """Lay out the order just read and start the next; False when the file is not in shape."""
         current, V = self.current, self.vocab_size
+        release_freed_memory()  # the blocks' arrays, freed, would stay resident under the layout's
+        following = self.start(current.k + 1) if current.k + 1 < self.order else None
         if current.k == 0:
             ids = self.reader.file_ids
             if len(ids) != V:  # a special token not listed: its row needs the listed bits
                 return False
-            info, permutation = {"entries": V}, ids  # row of the unigram listed i-th: ids[i]
-            self.below = np.zeros(0, dtype=np.int64)
+            info = {"entries": V}
         else:
-            self.below = None  # let go of what only this order needed
+            if not self.resolve(current):
+                return False
             keys = current.keys(V, self.prefixes)
             info, index_arrays, permutation = hash_order(current.k, keys, self.prefixes, V)
             del keys
             self.keep(index_arrays)
             del index_arrays  # in the spill now
+            current.put("permutation", 0, permutation)  # read back a chunk at a time for each value column
+            if following is not None:
+                following.park_prefix_rows(_inverse(permutation))
+            del permutation
         for kind in value_kinds(current.k, self.order):
-            values = current.column(kind + "s")
-            values = _scattered(values, permutation, V) if current.k == 0 else values[permutation]
+            values = _scattered(current.column(kind + "s"), ids, V) if current.k == 0 else current.in_rows(kind + "s")
             arrays, info[kind] = stored_column(f"{current.k}.{kind}", encode_exact(values))
             del values
             self.keep(arrays)
             del arrays
         self.orders.append(info)
+        release_freed_memory()  # and the layout's, under the next section's blocks
         self.prefixes = info["entries"]
-        if current.k + 1 == self.order:
-            return True
-        if current.k:
-            self.below = current.column("packed")
-        self.current = self.start(current.k + 1)  # its columns may overwrite this order's from here on
-        if current.k:
-            rows = np.empty(len(permutation), dtype=np.uint32)  # each n-gram's compact row, in suffix order
-            rows[permutation] = np.arange(len(permutation), dtype=np.uint32)
-            del permutation
-            self.current.park_prefix_rows(rows)
+        if following is not None:
+            self.previous, self.current = current, following
         return True
+
+
+def _inverse(permutation: np.ndarray) -> np.ndarray:
+    """Each n-gram's compact row, in suffix order (``permutation`` maps rows to suffix order)."""
+    rows = np.empty(len(permutation), dtype=np.uint32)
+    for first in range(0, len(rows), KEYS_CHUNK):
+        part = permutation[first : first + KEYS_CHUNK]
+        rows[part] = np.arange(first, first + len(part), dtype=np.uint32)
+    return rows
 
 
 def _all_found(ordered: np.ndarray, queries: np.ndarray) -> bool:
