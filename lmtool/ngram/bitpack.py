@@ -13,6 +13,8 @@ calls and three shifts, about the cost of one unaligned load on a numpy array).
 
 from __future__ import annotations
 
+from typing import Iterable
+
 import numpy as np
 
 U64 = np.uint64
@@ -42,11 +44,19 @@ def pack(values: np.ndarray, width: int, native: bool = True) -> np.ndarray:
     count = len(values)
     if native and width in NATIVE:
         return values.astype(NATIVE[width])
-    out = np.zeros(words_for(count, width, native), dtype=U64)
-    if width:
-        for first in range(0, count, PACK_CHUNK):  # pack_slice's temporaries, a chunk's worth
-            words = pack_slice(values[first : first + PACK_CHUNK], width, first)
+    return pack_chunks((values[first : first + PACK_CHUNK] for first in range(0, count, PACK_CHUNK)), count, width)
+
+
+def pack_chunks(chunks: Iterable[np.ndarray], count: int, width: int) -> np.ndarray:
+    """:func:`pack` of ``count`` values given as consecutive chunks (made as they are packed, by
+    a caller that derives the values from a larger array), into uint64 words always."""
+    out = np.zeros(words_for(count, width, native=False), dtype=U64)
+    first = 0
+    for values in chunks:
+        if width:  # pack_slice's temporaries, a chunk's worth
+            words = pack_slice(values, width, first)
             out[first * width // 64 : first * width // 64 + len(words)] |= words
+        first += len(values)
     return out
 
 

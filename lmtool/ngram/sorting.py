@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 
-#: keys given their positions, or positions taken out, at a time (temporaries of 2 MiB at most)
-CHUNK = 1 << 18
+#: keys given their positions, or positions taken out, at a time (temporaries of 512 KiB at most)
+CHUNK = 1 << 16
 
 
 def sort_in_place(keys: np.ndarray, bits: int) -> np.ndarray | None:
@@ -25,6 +25,18 @@ def sort_in_place(keys: np.ndarray, bits: int) -> np.ndarray | None:
     ``np.argsort`` or three counting-sort passes of 16-bit digits); beside the keys, only the
     positions are held (no int64 argsort result, no reordered copy: about 10 MiB less at Brown
     order 5's 4-gram layout, the peak of an ARPA import)."""
+    position_bits = sort_packed(keys, bits)
+    if position_bits is None:
+        return None
+    order = positions(keys, position_bits, np.empty(len(keys), dtype=position_type(len(keys))))
+    keys >>= np.uint64(position_bits)
+    return order
+
+
+def sort_packed(keys: np.ndarray, bits: int) -> int | None:
+    """The first step of :func:`sort_in_place`: each uint64 key (below ``2**bits``) packed above
+    its position, in place, and the packed integers sorted; the positions' bits, or None (the
+    keys untouched) when a key and its position need more than 64 bits."""
     n = len(keys)
     position_bits = max(1, (n - 1).bit_length())
     if bits + position_bits > 64:
@@ -33,12 +45,22 @@ def sort_in_place(keys: np.ndarray, bits: int) -> np.ndarray | None:
     for first in range(0, n, CHUNK):
         keys[first : first + CHUNK] |= np.arange(first, min(n, first + CHUNK), dtype=np.uint64)
     keys.sort()
-    order = np.empty(n, dtype=np.uint32 if n < 1 << 32 else np.int64)
-    for first in range(0, n, CHUNK):
-        np.bitwise_and(keys[first : first + CHUNK], np.uint64((1 << position_bits) - 1), out=order[first : first + CHUNK],
-                       casting="unsafe")
-    keys >>= np.uint64(position_bits)
-    return order
+    return position_bits
+
+
+def position_type(n: int) -> np.dtype:
+    """The type of the positions of ``n`` keys: uint32 below ``2**32``, else int64."""
+    return np.dtype(np.uint32 if n < 1 << 32 else np.int64)
+
+
+def positions(packed: np.ndarray, position_bits: int, out: np.ndarray) -> np.ndarray:
+    """The positions of :func:`sort_packed`'s ``packed`` keys, into ``out`` (of
+    :func:`position_type`), a chunk at a time. ``out`` may be the packed keys' own memory
+    (``packed.view(type)[:len(packed)]``): each chunk is written below the bytes still to be read."""
+    mask = np.uint64((1 << position_bits) - 1)
+    for first in range(0, len(packed), CHUNK):
+        np.bitwise_and(packed[first : first + CHUNK], mask, out=out[first : first + CHUNK], casting="unsafe")
+    return out
 
 
 def sort_with_order(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
