@@ -58,8 +58,8 @@ from lmtool.ngram.container import ArrayStream, Spill
 from lmtool.ngram.values import encode_exact
 
 #: entries of a parked column worked on at a time (resolving prefixes, making keys, putting
-#: values in row order): their temporaries stay under 2 MiB
-KEYS_CHUNK = 1 << 16
+#: values in row order): their temporaries stay under 512 KiB
+KEYS_CHUNK = 1 << 14
 #: the block size of this path: the per-block field arrays of the reader's default 4 MB blocks
 #: (about ten bytes of arrays per byte of text) would outweigh the entries held
 BLOCK_BYTES = 1 << 20
