@@ -130,3 +130,30 @@ def test_scoring_a_model_file_imports_neither_fitting_nor_corpus_reading(tmp_pat
     )
     done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     assert "Perplexity including OOVs" in done.stdout
+
+
+def test_converting_an_arpa_file_imports_neither_fitting_nor_corpus_reading(tmp_path):
+    # `lmtool fit-ngram --from-arpa` only lays an ARPA file out as a model file: the estimators,
+    # the modified Kneser-Ney stages and corpus reading are memory it never uses (its --smoothing
+    # choices need only the methods' registry)
+    from lmtool.ngram import fit_ngram, write_arpa
+
+    text = tmp_path / "train.txt"
+    text.write_text("the cat sat\nthe dog sat\nthe cat ran\n")
+    write_arpa(fit_ngram(str(text), 3, split_fractions="1,0,0", discount_fallback=True), tmp_path / "m.arpa")
+    code = (
+        "import sys\n"
+        f"sys.argv = ['lmtool', 'fit-ngram', '--from-arpa', {str(tmp_path / 'm.arpa')!r}, '-o', {str(tmp_path / 'm.lmt')!r}]\n"
+        "from lmtool.cli.main import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as done:\n"
+        "    assert done.code in (0, None), done.code\n"
+        "unwanted = [name for name in sys.modules if name.startswith(('lmtool.ngram.estimators.',\n"
+        "            'lmtool.ngram.modified_kneser_ney.', 'lmtool.ngram.cluster', 'lmtool.ngram.external',\n"
+        "            'lmtool.text.loading', 'lmtool.text.specs', 'lmtool.text.splits'))\n"
+        "            and name != 'lmtool.ngram.modified_kneser_ney.prune' or name == 'torch']\n"
+        "assert unwanted == [], unwanted\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert "arpa order 3" in done.stdout

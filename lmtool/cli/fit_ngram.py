@@ -9,14 +9,14 @@ from types import SimpleNamespace
 
 import click
 
+from lmtool import text  # corpus reading loads only to fit (text.load_corpus), never to convert
 from lmtool.allocator import hold_freed_memory
 from lmtool.cli.cluster import check_cluster_options, cluster_options, fit_on_cluster
 from lmtool.cli.options import check_paths, corpus_kwargs, corpus_options, json_option, print_json
 from lmtool.errors import UsageError
-from lmtool.ngram import fit_ngram as fit, load_ngram, read_arpa, save_ngram, stored_model, write_arpa
+from lmtool.ngram import load_ngram, read_arpa, save_ngram, stored_model, write_arpa
 from lmtool.ngram.arpa import convert_arpa
-from lmtool.ngram.fit import DEFAULT_METHOD, METHODS, check_fit_options
-from lmtool.text import load_corpus
+from lmtool.ngram.fit import DEFAULT_METHOD, METHODS, check_fit_options, fit_ngram as fit
 
 
 def _progress(message: str, quiet: bool) -> None:
@@ -179,7 +179,7 @@ def _fit_in_memory(spec, order, smoothing, quiet, options, params):
     one)."""
     check_fit_options(order, smoothing, params)  # before the corpus is read
     _progress(f"loading {spec}", quiet)
-    corpus = load_corpus(spec, **corpus_kwargs(options))
+    corpus = text.load_corpus(spec, **corpus_kwargs(options))
     _progress(f"counting and estimating {order}-grams ({smoothing}) on "
               f"{corpus.splits['train'].n_tokens:,} tokens", quiet)
     model = fit(corpus, order, smoothing, **params)

@@ -16,14 +16,13 @@ from typing import Any
 
 import numpy as np
 
+from lmtool import text  # corpus reading loads when fit_ngram is given a spec (text.load_corpus, ...)
 from lmtool.errors import DataError, UsageError
 from lmtool.ngram.counting import NgramCounts, check_order, count_ngrams
 from lmtool.ngram.estimators import ESTIMATORS, Estimator, Param, get_estimator
-from lmtool.ngram.modified_kneser_ney import estimate_modified_kneser_ney
 from lmtool.ngram.model import NgramModel
 from lmtool.ngram.modified_kneser_ney.prune import check_prune
 from lmtool.ngram.tables import BackoffTables
-from lmtool.text import CORPUS_OPTIONS, PreparedCorpus, load_corpus, make_tokenizer
 
 DEFAULT_METHOD = "modified-kneser-ney"
 
@@ -35,7 +34,7 @@ def check_flag(name: str, value: Any) -> bool:
 
 MODIFIED_KNESER_NEY = Estimator(
     DEFAULT_METHOD,
-    estimate_modified_kneser_ney,
+    "lmtool.ngram.modified_kneser_ney:estimate_modified_kneser_ney",
     True,
     (
         Param("prune", None, check_prune, "per-order count thresholds, like lmplz --prune 0 1 1"),
@@ -123,20 +122,20 @@ def fit_ngram(corpus_or_split: Any, order: int = 3, method: str = DEFAULT_METHOD
     """
     if isinstance(corpus_or_split, str):
         options = dict(corpus_options or {})
-        options.update({name: params.pop(name) for name in list(params) if name in CORPUS_OPTIONS})
+        options.update({name: params.pop(name) for name in list(params) if name in text.CORPUS_OPTIONS})
     check_fit_options(order, method, params)  # before the corpus is read and counted
     if isinstance(corpus_or_split, str):
         if tokenizer is not None:
             options["tokenizer"] = tokenizer
-        corpus_or_split = load_corpus(corpus_or_split, **options)
-    if isinstance(corpus_or_split, PreparedCorpus):
+        corpus_or_split = text.load_corpus(corpus_or_split, **options)
+    if isinstance(corpus_or_split, text.PreparedCorpus):
         split, vocabulary, tokenizer = corpus_or_split.splits["train"], corpus_or_split.vocabulary, corpus_or_split.tokenizer
         unit, source = corpus_or_split.unit, corpus_or_split.source
     else:
         if vocabulary is None:
             raise UsageError("fitting on an EncodedSplit needs its vocabulary= (the ids index it)")
         split, unit, source = corpus_or_split, "line", "split"
-        tokenizer = tokenizer or make_tokenizer("word")
+        tokenizer = tokenizer or text.make_tokenizer("word")
     if split.n_tokens == 0:
         raise DataError("the training split is empty: give a corpus with text in its train split")
     started = time.perf_counter()

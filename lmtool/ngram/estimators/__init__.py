@@ -6,10 +6,12 @@ whole orders (shared helpers in :mod:`._grouping`). It returns the :class:`Backo
 for the methods with discounts a report should show (absolute, kneser-ney, katz), the pair
 ``(tables, {"discounts": [... per order]})`` as ``estimate_modified_kneser_ney`` does.
 :data:`ESTIMATORS` maps the method names the CLI accepts (in the order ``fit-ngram --help``
-lists them, after the default) to an :class:`Estimator`: the function, whether its scores are
-probabilities, and its parameters with defaults and validation. ``modified-kneser-ney`` (the
-default method) lives in :mod:`lmtool.ngram.modified_kneser_ney`; :data:`lmtool.ngram.fit.METHODS`
-adds it first and is the one list of every method.
+lists them, after the default) to an :class:`Estimator`: where its function is, whether its
+scores are probabilities, and its parameters with defaults and validation. A method's module is
+imported when the method first runs, so listing and checking the methods (``fit-ngram`` builds
+its ``--smoothing`` choices at start, even to convert an ARPA file) imports none of them.
+``modified-kneser-ney`` (the default method) lives in :mod:`lmtool.ngram.modified_kneser_ney`;
+:data:`lmtool.ngram.fit.METHODS` adds it first and is the one list of every method.
 
 ==================  ==========  ==============================================================
 method              normalised  parameters
@@ -27,19 +29,13 @@ stupid-backoff      NO          alpha in (0, 1] (default 0.4)
 
 from __future__ import annotations
 
+import importlib
 import math
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from lmtool.errors import UsageError
 from lmtool.ngram.counting import NgramCounts
-from lmtool.ngram.estimators.absolute import estimate_absolute
-from lmtool.ngram.estimators.add_k import estimate_add_k, estimate_laplace
-from lmtool.ngram.estimators.katz import estimate_katz
-from lmtool.ngram.estimators.kneser_ney import estimate_kneser_ney
-from lmtool.ngram.estimators.mle import estimate_mle
-from lmtool.ngram.estimators.stupid_backoff import estimate_stupid_backoff
-from lmtool.ngram.estimators.witten_bell import estimate_witten_bell
 from lmtool.ngram.tables import BackoffTables
 
 
@@ -99,13 +95,19 @@ class Param:
 
 @dataclass(frozen=True)
 class Estimator:
-    """A smoothing method: its function, whether it is a probability model, its parameters."""
+    """A smoothing method: where its function is, whether it is a probability model, its parameters."""
 
     name: str
-    function: Callable[..., "BackoffTables | tuple[BackoffTables, dict]"]
+    location: str  # "module:function", imported when the method first runs
     normalised: bool
     params: tuple[Param, ...]
     summary: str
+
+    @property
+    def function(self) -> Callable[..., "BackoffTables | tuple[BackoffTables, dict]"]:
+        """The estimating function, its module imported on first use."""
+        module, name = self.location.split(":")
+        return getattr(importlib.import_module(module), name)
 
     def resolve(self, given: Mapping[str, Any]) -> dict[str, Any]:
         """Validated parameters, defaults filled in; ``None`` in ``given`` means "not given".
@@ -132,14 +134,14 @@ _DISCOUNT = Param("discount", None, check_discount, "one absolute discount for e
 ESTIMATORS: dict[str, Estimator] = {
     e.name: e
     for e in (
-        Estimator("kneser-ney", estimate_kneser_ney, True, (_DISCOUNT,), "interpolated Kneser-Ney, one discount per order"),
-        Estimator("absolute", estimate_absolute, True, (_DISCOUNT,), "interpolated absolute discounting"),
-        Estimator("witten-bell", estimate_witten_bell, True, (), "interpolated Witten-Bell"),
-        Estimator("katz", estimate_katz, True, (Param("gtmax", 5, check_gtmax, "counts up to this are Good-Turing discounted"),), "Katz backoff with Good-Turing discounts"),
-        Estimator("add-k", estimate_add_k, True, (Param("k", 0.5, check_k, "added to every count (Lidstone)"),), "Lidstone add-k, backed off to the lower orders"),
-        Estimator("laplace", estimate_laplace, True, (), "add-one (add-k with k = 1)"),
-        Estimator("mle", estimate_mle, True, (), "maximum likelihood (unseen events get probability 0)"),
-        Estimator("stupid-backoff", estimate_stupid_backoff, False, (Param("alpha", 0.4, check_alpha, "score factor per backoff step"),), "stupid backoff (Brants et al. 2007): scores, NOT probabilities"),
+        Estimator("kneser-ney", f"{__name__}.kneser_ney:estimate_kneser_ney", True, (_DISCOUNT,), "interpolated Kneser-Ney, one discount per order"),
+        Estimator("absolute", f"{__name__}.absolute:estimate_absolute", True, (_DISCOUNT,), "interpolated absolute discounting"),
+        Estimator("witten-bell", f"{__name__}.witten_bell:estimate_witten_bell", True, (), "interpolated Witten-Bell"),
+        Estimator("katz", f"{__name__}.katz:estimate_katz", True, (Param("gtmax", 5, check_gtmax, "counts up to this are Good-Turing discounted"),), "Katz backoff with Good-Turing discounts"),
+        Estimator("add-k", f"{__name__}.add_k:estimate_add_k", True, (Param("k", 0.5, check_k, "added to every count (Lidstone)"),), "Lidstone add-k, backed off to the lower orders"),
+        Estimator("laplace", f"{__name__}.add_k:estimate_laplace", True, (), "add-one (add-k with k = 1)"),
+        Estimator("mle", f"{__name__}.mle:estimate_mle", True, (), "maximum likelihood (unseen events get probability 0)"),
+        Estimator("stupid-backoff", f"{__name__}.stupid_backoff:estimate_stupid_backoff", False, (Param("alpha", 0.4, check_alpha, "score factor per backoff step"),), "stupid backoff (Brants et al. 2007): scores, NOT probabilities"),
     )
 }
 
