@@ -222,7 +222,7 @@ def parse_decimal(windows: np.ndarray, starts: np.ndarray, lengths: np.ndarray) 
         rows = by_length[group_ends[size] - counts[size] : group_ends[size]]
         while len(rows):
             same = (shape_lo[rows] == shape_lo[rows[0]]) & (shape_hi[rows] == shape_hi[rows[0]])
-            shaped, rows = rows[same], rows[~same]
+            shaped, rows = (rows, rows[:0]) if same.all() else (rows[same], rows[~same])
             text = (int(shape_lo[shaped[0]]) | int(shape_hi[shaped[0]]) << 64).to_bytes(16, "little")[:size]
             read = _read_shape(text, lo[shaped], hi[shaped])
             if read is None:
@@ -250,14 +250,20 @@ def _read_shape(shape: bytes, lo: np.ndarray, hi: np.ndarray):
     mantissa = _eight_digits(_bytes_ending(lo, hi, last))
     if digits > 8:
         mantissa += _eight_digits(_bytes_ending(lo, hi, last - 8)) * _U(10**8)
-    power = np.zeros(len(lo), dtype=np.int64)
-    for position in range(match.start(5), match.end(5)):
-        power = power * 10 + _nibble(lo, hi, position).astype(np.int64)
-    power = (-power if exp_sign == b"-" else power) - len(fraction)
-    scale = POW10[np.minimum(np.abs(power), 22)]
     value = mantissa.astype(np.float64)
-    value = np.where(power >= 0, value * scale, value / scale)
-    return (-value if sign == b"-" else value), np.abs(power) > 22
+    if exp_digits:
+        power = np.zeros(len(lo), dtype=np.int64)
+        for position in range(match.start(5), match.end(5)):
+            power = power * 10 + _nibble(lo, hi, position).astype(np.int64)
+        power = (-power if exp_sign == b"-" else power) - len(fraction)
+        scale = POW10[np.minimum(np.abs(power), 22)]
+        value, unread = np.where(power >= 0, value * scale, value / scale), np.abs(power) > 22
+    else:  # one power for the whole shape, 10 ** -len(fraction): exact
+        value /= POW10[len(fraction)]
+        unread = False
+    if sign == b"-":
+        np.negative(value, out=value)
+    return value, unread
 
 
 def _without_dot(lo: np.ndarray, hi: np.ndarray, dot: int) -> tuple[np.ndarray, np.ndarray]:
