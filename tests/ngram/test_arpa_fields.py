@@ -72,11 +72,12 @@ def test_split_block_falls_back_where_a_field_is_not_followed_by_one_separator(t
     assert not one_array(check(text))
 
 
-@pytest.mark.parametrize("text", [b"a\n", b"a b\tc\n", b"x\x01y\n", b"-1.5\tw\n-2\tv\t-0.5\n", b"a b\nc\nd e f\n"])
+@pytest.mark.parametrize("text", [b"a\n", b"a b\tc\n", b"x\x01y\n", b"-1.5\tw\n-2\tv\t-0.5\n", b"a b\nc\nd e f\n",
+                                  b"a b c\nd\ne f\n"])  # the last two: counts differ, the stride must not be taken
 def test_split_block_takes_one_array_for_single_separators(text):
     assert one_array(check(text))
 
 
-@pytest.mark.parametrize("text", [b"\n", b" \n\t\n", b"\r\n\n"])
+@pytest.mark.parametrize("text", [b"", b"\n", b" \n\t\n", b"\r\n\n"])
 def test_split_block_of_blank_lines_has_no_fields(text):
     assert len(check(text).first) == 0

@@ -83,9 +83,10 @@ def _separated_lines(text: np.ndarray, ends: np.ndarray) -> np.ndarray:
     field count c on every line: a count and one strided look confirm it), that is c, 2c, ...;
     otherwise each separator is looked at."""
     lines = int(np.count_nonzero(text == ord("\n")))
-    c = len(ends) // lines
-    if c * lines == len(ends) and (text[ends[c - 1 :: c]] == ord("\n")).all():
-        return np.arange(c, c * lines + 1, c)
+    if lines and len(ends) % lines == 0:
+        c = len(ends) // lines
+        if (text[ends[c - 1 :: c]] == ord("\n")).all():
+            return np.arange(c, c * lines + 1, c)
     return np.flatnonzero(text[ends] == ord("\n")) + 1
 
 

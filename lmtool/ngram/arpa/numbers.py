@@ -16,9 +16,9 @@ below 1.2e-7); those rare values, and exponents beyond the exact powers, go thro
 Parsing: every digit byte is masked to ``0`` to give the text's *shape* (``-0.0000000``);
 fields of one shape have their digits at the same places, so each shape is read with constant
 shifts: its mantissa's digits made one run and read eight at a time by three multiply-and-mask
-steps (SWAR), not one pass per digit. A mantissa of at most 15 digits is exact in float64, and ``mantissa * 10**p`` or
-``/ 10**-p`` with ``|p| <= 22`` is correctly rounded (Clinger's fast path): the value equals
-Python's ``float(text)``. Other fields (longer, more digits, ``inf``, ``nan``, far exponents)
+steps (SWAR), not one pass per digit. A mantissa of at most 15 digits is exact in float64, and
+``mantissa * 10**p`` or ``/ 10**-p`` with ``|p| <= 22`` is correctly rounded (Clinger's fast
+path): the value equals Python's ``float(text)``. Other fields (longer, more digits, ``inf``, ``nan``, far exponents)
 are marked for the caller to give to ``float`` one by one.
 """
 
