@@ -64,8 +64,32 @@ def test_parse_decimal_is_python_float(seed):
     assert (np.signbit(parsed[read]) == np.signbit(expected[read])).all()  # -0 stays -0
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_parse_decimal_reads_every_shape_as_python_float(seed):
+    # every place of a decimal point (before, inside and after 8 and more whole digits), 1-15
+    # mantissa digits in one or two words, exponents, many shapes of one length in one call
+    rng = np.random.default_rng(seed)
+    fields = []
+    for _ in range(20000):
+        whole, fraction = rng.integers(0, 12), rng.integers(0, 14)
+        text = "".join(map(str, rng.integers(0, 10, whole)))
+        if rng.random() < 0.8:
+            text += "." + "".join(map(str, rng.integers(0, 10, fraction)))
+        if rng.random() < 0.2:
+            text += rng.choice(["e", "E"]) + rng.choice(["", "-", "+"]) + str(rng.integers(0, 40))
+        fields.append((rng.choice(["", "-", "+"]) + text).encode())
+    parsed, unread = parse(fields)
+    read = ~unread
+    assert read.mean() > 0.5
+    for field, value in zip(np.array(fields, dtype=object)[read], parsed[read]):
+        assert value == float(field) and np.signbit(value) == np.signbit(float(field)), field
+    for field in np.array(fields, dtype=object)[unread]:
+        digits = sum(c.isdigit() for c in field.decode().split("e")[0].split("E")[0])
+        assert len(field) > 16 or digits > 15 or digits == 0 or "e" in field.decode().lower(), field
+
+
 def test_parse_decimal_hands_back_what_it_cannot_read_exactly():
-    fields = [b"1e", b"1.2.3", b"--1", b"abc", b"-", b".", b"1e-400", b"12345678901234567", b"1e0001",
+    fields = [b"", b"1e", b"1.2.3", b"--1", b"abc", b"-", b".", b"1e-400", b"12345678901234567", b"1e0001",
               b"inf", b"-nan", b"1_0", b"0x10", b"1\x002", b"12345678901234567890", b"1e23"]
     _, unread = parse(fields)
     assert unread.all()

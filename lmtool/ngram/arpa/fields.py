@@ -23,22 +23,30 @@ PADDING = 16  # bytes after a block, so that 16-byte reads past any field stay i
 
 @dataclass
 class Block:
-    """The fields of a block of lines: ``starts``/``lengths`` per field (byte offsets in
-    ``buffer``), and per non-blank line its ``first`` field, field ``count`` and ``line`` index
-    within the block (0-based)."""
+    """The fields of a block of lines: per field the offset in ``buffer`` of the byte before it
+    (``before``: a separator, or -1 at the block's start) and of the byte after it (``ends``),
+    and per non-blank line its ``first`` field, field ``count`` and ``line`` index within the
+    block (0-based). Fields' starts and lengths are made for the fields read (:meth:`spans`),
+    not kept for all: in the usual block (one separator after every field) ``before`` and
+    ``ends`` are two views of one array, one int64 a field."""
 
     buffer: np.ndarray
     windows: np.ndarray
-    starts: np.ndarray
-    lengths: np.ndarray
+    before: np.ndarray
+    ends: np.ndarray
     first: np.ndarray
     count: np.ndarray
     line: np.ndarray
     n_lines: int
 
+    def spans(self, fields: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(start offsets, lengths) of ``fields`` (an array of field indices; indexed, not
+        ``take``, which would copy the general path's strided arrays whole)."""
+        starts = self.before[fields] + 1
+        return starts, self.ends[fields] - starts
+
     def text(self, field: int) -> bytes:
-        start = int(self.starts[field])
-        return self.buffer[start : start + int(self.lengths[field])].tobytes()
+        return self.buffer[int(self.before[field]) + 1 : int(self.ends[field])].tobytes()
 
     def line_text(self, line: int) -> bytes:
         """The fields of non-blank line ``line`` (an index into ``first``) joined by spaces."""
@@ -47,32 +55,62 @@ class Block:
 
 
 def split_block(buffer: np.ndarray) -> Block:
-    """Fields and lines of ``buffer``: complete lines, each ending in a newline, then ``PADDING`` zero bytes."""
-    field = np.zeros(len(buffer) + 1, dtype=bool)
-    np.greater(buffer, ord(" "), out=field[1:])  # the zero padding is no field
-    edges = np.flatnonzero(field[1:] != field[:-1])
-    starts, ends = edges[0::2], edges[1::2]
-    newlines = np.flatnonzero(buffer[: len(buffer) - PADDING] == ord("\n"))
-    fields_before = _fields_before(starts, newlines)  # fields on lines 0..i
+    """Fields and lines of ``buffer``: complete lines, each ending in a newline, then ``PADDING`` zero bytes.
+
+    When each field is followed by exactly one separator and the block starts with a field (no
+    blank lines, no whitespace at either end of a line, no runs of spaces or tabs, no CR: KenLM's
+    and lmtool's files), the separators' offsets, after a -1, are every field's bounds: one
+    array. Any other block takes each field's first and last byte from the changes between
+    separator and field bytes (two int64 a field)."""
+    text = len(buffer) - PADDING
+    separator = np.empty(text + 1, dtype=bool)
+    separator[0] = True  # byte -1, before the block
+    np.less_equal(buffer[:text], ord(" "), out=separator[1:])
+    if not (separator[1:] & separator[:-1]).any():
+        bounds = np.flatnonzero(separator)
+        bounds -= 1
+        ends = bounds[1:]
+        return _with_lines(buffer, bounds[:-1], ends, _separated_lines(buffer[:text], ends))
+    edges = np.flatnonzero(separator[1:] != separator[:-1])  # a field's first byte, the byte after its last
+    edges[0::2] -= 1
+    ends = edges[1::2]
+    return _with_lines(buffer, edges[0::2], ends, _fields_before(ends, np.flatnonzero(buffer[:text] == ord("\n"))))
+
+
+def _separated_lines(text: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """How many fields lie on lines 0..i of ``text``, where ``ends`` (the byte after every
+    field) are all its separators. When the block's n newlines are ends c - 1, 2c - 1, ... (one
+    field count c on every line: a count and one strided look confirm it), that is c, 2c, ...;
+    otherwise each separator is looked at."""
+    lines = int(np.count_nonzero(text == ord("\n")))
+    if lines and len(ends) % lines == 0:
+        c = len(ends) // lines
+        if (text[ends[c - 1 :: c]] == ord("\n")).all():
+            return np.arange(c, c * lines + 1, c)
+    return np.flatnonzero(text[ends] == ord("\n")) + 1
+
+
+def _with_lines(buffer: np.ndarray, before: np.ndarray, ends: np.ndarray, fields_before: np.ndarray) -> Block:
+    """The block of fields ``before``/``ends`` whose i-th line ends after ``fields_before[i]`` fields."""
     count = np.diff(fields_before, prepend=0)
     line = np.flatnonzero(count)
-    return Block(buffer=buffer, windows=byte_windows(buffer), starts=starts, lengths=ends - starts,
-                 first=fields_before[line] - count[line], count=count[line], line=line, n_lines=len(newlines))
+    return Block(buffer=buffer, windows=byte_windows(buffer), before=before, ends=ends,
+                 first=fields_before[line] - count[line], count=count[line], line=line, n_lines=len(fields_before))
 
 
-def _fields_before(starts: np.ndarray, newlines: np.ndarray) -> np.ndarray:
-    """How many fields start before each newline (both arrays increasing).
+def _fields_before(ends: np.ndarray, newlines: np.ndarray) -> np.ndarray:
+    """How many fields end before each newline (both arrays increasing), i.e. lie on lines 0..i.
 
     A section's lines mostly have one field count c (KenLM writes a backoff on every line below
     the highest order): then the answer is c, 2c, 3c, ..., which two strided comparisons confirm
-    (field c(i+1) - 1 starts before newline i, field c(i+1) after it); otherwise (section
+    (field c(i+1) - 1 ends at or before newline i, field c(i+1) after it); otherwise (section
     headers, blank lines, SRILM's optional backoffs) one binary search per newline."""
     lines = len(newlines)
-    if lines and len(starts) and len(starts) % lines == 0:
-        c = len(starts) // lines
-        if (starts[c - 1 :: c] < newlines).all() and (starts[c::c] > newlines[:-1]).all():
+    if lines and len(ends) and len(ends) % lines == 0:
+        c = len(ends) // lines
+        if (ends[c - 1 :: c] <= newlines).all() and (ends[c::c] > newlines[:-1]).all():
             return np.arange(c, c * lines + 1, c)
-    return np.searchsorted(starts, newlines)
+    return np.searchsorted(ends, newlines, side="right")
 
 
 def _chunks(windows: np.ndarray, starts: np.ndarray, lengths: np.ndarray, n_chunks: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -113,12 +151,13 @@ class WordIndex:
         """Index (in the vocabulary's word list) of the word in each of ``fields``, -1 if absent."""
         if self.fallback is not None:
             return np.array([self.fallback.get(block.text(f), -1) for f in fields], dtype=np.int64)
-        n, lengths = len(fields), block.lengths[fields]
+        n = len(fields)
+        starts, lengths = block.spans(fields)
         fits = None
         if lengths.max(initial=0) > 8 * self.n_chunks:  # a longer word is no vocabulary word
             fits = np.flatnonzero(lengths <= 8 * self.n_chunks)
-            fields, lengths = fields[fits], lengths[fits]
-        chunks = _chunks(block.windows, block.starts[fields], lengths, self.n_chunks)
+            starts, lengths = starts[fits], lengths[fits]
+        chunks = _chunks(block.windows, starts, lengths, self.n_chunks)
         candidate = self.index.find(_hash(chunks, lengths))
         safe = np.maximum(candidate, 0)
         same = self.lengths.take(safe) == lengths

@@ -15,9 +15,10 @@ below 1.2e-7); those rare values, and exponents beyond the exact powers, go thro
 
 Parsing: every digit byte is masked to ``0`` to give the text's *shape* (``-0.0000000``);
 fields of one shape have their digits at the same places, so each shape is read with constant
-shifts. A mantissa of at most 15 digits is exact in float64, and ``mantissa * 10**p`` or
-``/ 10**-p`` with ``|p| <= 22`` is correctly rounded (Clinger's fast path): the value equals
-Python's ``float(text)``. Other fields (longer, more digits, ``inf``, ``nan``, far exponents)
+shifts: its mantissa's digits made one run and read eight at a time by three multiply-and-mask
+steps (SWAR), not one pass per digit. A mantissa of at most 15 digits is exact in float64, and
+``mantissa * 10**p`` or ``/ 10**-p`` with ``|p| <= 22`` is correctly rounded (Clinger's fast
+path): the value equals Python's ``float(text)``. Other fields (longer, more digits, ``inf``, ``nan``, far exponents)
 are marked for the caller to give to ``float`` one by one.
 """
 
@@ -28,8 +29,6 @@ import re
 
 import numpy as np
 
-from lmtool.ngram.arpa.hashing import mix
-from lmtool.ngram.sorting import distinct
 
 POW10 = 10.0 ** np.arange(23)
 _U = np.uint64
@@ -201,11 +200,18 @@ def _digit_nibbles(word: np.ndarray) -> np.ndarray:
 
 
 _SHAPE = re.compile(rb"([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?)(\d{1,3}))?")
+#: (shift, factor, mask) of each step of :func:`_eight_digits`
+_SWAR_STEPS = ((_U(8), _U(10), _U(0x00FF00FF00FF00FF)), (_U(16), _U(100), _U(0x0000FFFF0000FFFF)),
+               (_U(32), _U(10000), _U(0xFFFFFFFF)))
 
 
 def parse_decimal(windows: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """float64 value of each field holding a decimal ``[+-]digits[.digits][(e|E)[+-]digits]``,
-    and a mask of the fields this could not read exactly (for ``float`` to judge one by one)."""
+    and a mask of the fields this could not read exactly (for ``float`` to judge one by one).
+
+    Fields are grouped by length (a counting sort: one pass), and a length's group is usually
+    one shape (an ARPA file writes one form of number); other shapes of that length are peeled
+    off one by one."""
     n = len(starts)
     lo, hi = chunk(windows, starts, lengths, 0), np.zeros(n, dtype=_U)
     longer = np.flatnonzero(lengths > 8)
@@ -215,48 +221,88 @@ def parse_decimal(windows: np.ndarray, starts: np.ndarray, lengths: np.ndarray) 
     shape_lo, shape_hi = lo & ~lo_digits, hi & ~hi_digits
     lo &= lo_digits  # the digits' values, in place
     hi &= hi_digits
-    key = mix(shape_lo, shape_hi)
+    del lo_digits, hi_digits
     values = np.zeros(n)
     unread = lengths > 16
-    pending = ~unread
-    while pending.any():
-        # the shapes seen among the next pending fields, each read in all fields at once
-        for shape in distinct(key[np.flatnonzero(pending)[:512]]):
-            rows = np.flatnonzero((key == shape) & pending)
-            pending[rows] = False
+    length = np.minimum(lengths, 17).astype(np.uint8)
+    by_length = np.argsort(length, kind="stable")  # a radix sort for one-byte keys
+    counts = np.bincount(length, minlength=18)
+    group_ends = np.cumsum(counts)
+    for size in np.flatnonzero(counts[:17]):
+        rows = by_length[group_ends[size] - counts[size] : group_ends[size]]
+        while len(rows):
             same = (shape_lo[rows] == shape_lo[rows[0]]) & (shape_hi[rows] == shape_hi[rows[0]])
-            unread[rows[~same]] = True  # another shape with the same key: left to float()
-            rows = rows[same]
-            text = (int(shape_lo[rows[0]]) | int(shape_hi[rows[0]]) << 64).to_bytes(16, "little").rstrip(b"\0")
-            read = _read_shape(text, lo[rows], hi[rows], lengths[rows])
+            shaped, rows = (rows, rows[:0]) if same.all() else (rows[same], rows[~same])
+            text = (int(shape_lo[shaped[0]]) | int(shape_hi[shaped[0]]) << 64).to_bytes(16, "little")[:size]
+            read = _read_shape(text, lo[shaped], hi[shaped])
             if read is None:
-                unread[rows] = True
+                unread[shaped] = True
             else:
-                values[rows], unread[rows] = read
+                values[shaped], unread[shaped] = read
     return values, unread
 
 
-def _read_shape(shape: bytes, lo: np.ndarray, hi: np.ndarray, lengths: np.ndarray):
-    """(values, unread) of fields sharing one shape (digits shown as 0) whose digit values sit
-    in the nibbles of ``(lo, hi)``; None when the shape is not a decimal the fast path reads."""
+def _read_shape(shape: bytes, lo: np.ndarray, hi: np.ndarray):
+    """(values, unread) of fields of one shape (the text with digits shown as 0) whose digit
+    values sit in the bytes of ``(lo, hi)`` (0 elsewhere); None when the shape is not a decimal
+    the fast path reads. The mantissa's digits are made one run (the bytes before a decimal
+    point moved onto it) and read eight at a time (:func:`_eight_digits`)."""
     match = _SHAPE.fullmatch(shape)
-    if match is None or b"\0" in shape or not (lengths == len(shape)).all():
+    if match is None:
         return None
     sign, whole, fraction, exp_sign, exp_digits = match.groups(b"")
-    digits = [match.start(2) + i for i in range(len(whole))] + [match.start(3) + i for i in range(len(fraction))]
-    if not digits or len(digits) > 15:
+    digits = len(whole) + len(fraction)
+    if not digits or digits > 15:
         return None
-    mantissa = np.zeros(len(lo), dtype=_U)
-    for position in digits:
-        mantissa = mantissa * _U(10) + _nibble(lo, hi, position)
-    power = np.zeros(len(lo), dtype=np.int64)
-    for position in range(match.start(5), match.end(5)):
-        power = power * 10 + _nibble(lo, hi, position).astype(np.int64)
-    power = (-power if exp_sign == b"-" else power) - len(fraction)
-    scale = POW10[np.minimum(np.abs(power), 22)]
+    last = match.end(3 if fraction else 2) - 1  # the mantissa's last digit
+    if whole and fraction:
+        lo, hi = _without_dot(lo, hi, match.start(3) - 1)
+    mantissa = _eight_digits(_bytes_ending(lo, hi, last))
+    if digits > 8:
+        mantissa += _eight_digits(_bytes_ending(lo, hi, last - 8)) * _U(10**8)
     value = mantissa.astype(np.float64)
-    value = np.where(power >= 0, value * scale, value / scale)
-    return (-value if sign == b"-" else value), np.abs(power) > 22
+    if exp_digits:
+        power = np.zeros(len(lo), dtype=np.int64)
+        for position in range(match.start(5), match.end(5)):
+            power = power * 10 + _nibble(lo, hi, position).astype(np.int64)
+        power = (-power if exp_sign == b"-" else power) - len(fraction)
+        scale = POW10[np.minimum(np.abs(power), 22)]
+        value, unread = np.where(power >= 0, value * scale, value / scale), np.abs(power) > 22
+    else:  # one power for the whole shape, 10 ** -len(fraction): exact
+        value /= POW10[len(fraction)]
+        unread = False
+    if sign == b"-":
+        np.negative(value, out=value)
+    return value, unread
+
+
+def _without_dot(lo: np.ndarray, hi: np.ndarray, dot: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(lo, hi)`` with the bytes before byte ``dot`` (1..15) moved up one, onto it."""
+    if dot < 8:
+        return (lo & ~_LOW_BYTES[dot + 1]) | ((lo & _LOW_BYTES[dot]) << _U(8)), hi
+    below_lo, below_hi = _shift_left(lo, hi & _LOW_BYTES[dot - 8], 1)
+    return below_lo, below_hi | (hi & ~_LOW_BYTES[dot - 7])
+
+
+def _bytes_ending(lo: np.ndarray, hi: np.ndarray, last: int) -> np.ndarray:
+    """Bytes ``last - 7 .. last`` (0..15) of ``(lo, hi)`` as one word (zero below byte 0)."""
+    if last < 8:
+        return lo << _U(8 * (7 - last))
+    if last == 15:
+        return hi.copy()
+    return (lo >> _U(8 * (last - 7))) | (hi << _U(8 * (15 - last)))
+
+
+def _eight_digits(word: np.ndarray) -> np.ndarray:
+    """The integer whose 8 decimal digits are the byte values (0..9) of ``word``, first digit
+    in its lowest byte: digits combined in pairs, pairs in fours, fours in eights, each step a
+    shift, a multiply and a mask over whole words (SWAR). ``word`` is overwritten."""
+    for shift, factor, mask in _SWAR_STEPS:
+        carry = word >> shift
+        word *= factor
+        word += carry
+        word &= mask
+    return word
 
 
 def _nibble(lo: np.ndarray, hi: np.ndarray, position: int) -> np.ndarray:

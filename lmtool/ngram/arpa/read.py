@@ -188,7 +188,7 @@ class ArpaReader:
     def take_block(self, block: Block, base: int) -> Iterator[tuple[Section, Entries]]:
         """Every line of ``block`` (whose first line is line ``base + 1`` of the file): the
         entries of each section it holds, after the checks of the sections it ends."""
-        first_bytes = block.buffer[block.starts[block.first]]
+        first_bytes = block.buffer[block.spans(block.first)[0]]
         begin = 0
         for marker in np.flatnonzero(first_bytes == ord("\\")):
             yield from self.add_entries(block, np.arange(begin, marker), base)
@@ -237,7 +237,7 @@ class ArpaReader:
 
     def numbers(self, block: Block, fields: np.ndarray, rows: np.ndarray, numbers: np.ndarray) -> np.ndarray:
         """The finite float value of each of ``fields`` (on lines ``rows``, numbered ``numbers``)."""
-        values, unread = parse_decimal(block.windows, block.starts[fields], block.lengths[fields])
+        values, unread = parse_decimal(block.windows, *block.spans(fields))
         for i in np.flatnonzero(unread):
             text = block.text(int(fields[i]))
             if not _NUMBER.fullmatch(text):
@@ -263,7 +263,7 @@ class ArpaReader:
                     lines = split_block(buffer)
                     taken = list(self.take_block(lines, number))
                     number += lines.n_lines
-                    del lines  # the block's field arrays (ten bytes per byte of text) go before its user's work
+                    del lines  # the block's field arrays (one or two int64 a field) go before its user's work
                     yield from taken
                     if self.ended:
                         return
