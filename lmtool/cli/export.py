@@ -20,6 +20,7 @@ def export(model: str, arpa: str, as_json: bool) -> None:
 
     Example: lmtool export brown5.lmt --arpa brown5.arpa
     """
+    from lmtool.allocator import share_one_arena
     from lmtool.models import load_model, model_kind
     from lmtool.ngram import write_arpa
 
@@ -28,6 +29,7 @@ def export(model: str, arpa: str, as_json: bool) -> None:
         raise ModelFileError(f"{model} is an RNN model file, not an lmtool n-gram model: only n-gram models have an "
                              "ARPA form (give an .npz from `lmtool fit-ngram` or an ARPA file)")
     loaded = load_model(model)
+    share_one_arena()  # the ARPA writer's threads (lmtool.allocator)
     write_arpa(loaded, arpa)
     payload = {"model": model, "arpa": arpa, "order": loaded.order, "ngrams": loaded.tables.n_listed()}
     if as_json:

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import click
 
 from lmtool import text  # corpus reading loads only to fit (text.load_corpus), never to convert
-from lmtool.allocator import hold_freed_memory
+from lmtool.allocator import hold_freed_memory, share_one_arena
 from lmtool.cli.cluster import check_cluster_options, cluster_options, fit_on_cluster
 from lmtool.cli.options import check_paths, corpus_kwargs, corpus_options, json_option, print_json
 from lmtool.errors import UsageError
@@ -95,6 +95,8 @@ def fit_ngram(ctx: click.Context, spec, from_arpa, from_model, order, smoothing,
     # --prune goes through as given: the n-gram package parses and checks it (prune.check_prune)
     params = dict(discount=discount, k=k, gtmax=gtmax, alpha=alpha, prune=prune, discount_fallback=discount_fallback)
     converted = from_arpa is not None and output is not None and arpa is None and quantise is None
+    if arpa is not None and cluster is None:
+        share_one_arena()  # the ARPA writer's threads (lmtool.allocator)
     if converted:  # the plain conversion: straight from the text to the file where the file allows
         _progress(f"converting {from_arpa} to {output}", quiet)
         hold_freed_memory()

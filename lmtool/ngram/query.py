@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from collections import deque
 from typing import BinaryIO, Iterable, Iterator, Sequence
 
 import numpy as np
@@ -32,6 +31,7 @@ from lmtool.lm import perplexity
 from lmtool.ngram.bytetext import SHORT, ByteVocabulary, Tokens, has_unicode_space, split_lines
 from lmtool.ngram.counting import row_type
 from lmtool.ngram.formatting import Records, decimal_width, integer_width
+from lmtool.ngram.ordered import in_order
 from lmtool.ngram.tables import LN10, score_stream
 from lmtool.text import EOS, EOS_ID, UNK_ID
 
@@ -298,7 +298,7 @@ def query(model, source: BinaryIO, sink: BinaryIO, *, level: str = "word", name:
         pieces = render(scored, level)
         return scored, pieces if threads <= 1 else list(pieces)  # joined by the worker, not as written
 
-    for scored, pieces in _in_order(work, read_blocks(source, name), threads):
+    for scored, pieces in in_order(work, read_blocks(source, name), threads):
         summary.add(scored)
         _write(sink, pieces)
         del scored, pieces  # not held while the next block is scored: one block's arrays at a time
@@ -311,30 +311,6 @@ def _write(sink: BinaryIO, pieces: Iterable[np.ndarray]) -> None:
     for piece in pieces:
         sink.write(piece)
         del piece  # not held while the next piece is made
-
-
-def _in_order(work, items: Iterable, threads: int) -> Iterator:
-    """``work(item)`` for each item, in order, computed on ``threads`` threads with at most two
-    items per thread in flight (the first one alone: it maps the model's arrays once)."""
-    items = iter(items)
-    first = next(items, None)
-    if first is None:
-        return
-    yield work(first)
-    del first  # not held while the next items are read
-    if threads <= 1:
-        yield from map(work, items)
-        return
-    from concurrent.futures import ThreadPoolExecutor  # 0.2 MiB of modules a single thread does without
-
-    with ThreadPoolExecutor(threads) as pool:
-        pending: deque = deque()
-        for item in items:
-            pending.append(pool.submit(work, item))
-            if len(pending) >= 2 * threads:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
 
 
 def score_sentences(model, sentences: Sequence[str]) -> Scored:

@@ -10,6 +10,7 @@ import pytest
 from lmtool.errors import ModelFileError, UsageError
 from lmtool.ngram import fit_ngram, load_ngram, read_arpa, write_arpa
 from lmtool.ngram.arpa import read_arpa_tables
+from lmtool.text import Vocabulary
 
 from .helpers import random_sentences, split_of, vocabulary
 
@@ -124,3 +125,28 @@ def test_binary_garbage_is_a_model_file_error(tmp_path):
     path.write_bytes(b"\\data\\\n\xff\xfe\x00garbage")
     with pytest.raises(ModelFileError):
         read_arpa_tables(path)
+
+
+@pytest.mark.parametrize("method", ["modified-kneser-ney", "mle"])
+def test_blocks_made_on_threads_give_the_same_bytes(tmp_path, monkeypatch, method):
+    # blocks of 3 lines on 2 threads, each with its own copy of the words' buffer (the numbers
+    # are formatted into it): the file must be byte for byte the one thread's, long and
+    # multi-byte words and -inf (written -99: mle's <s>) included
+    from lmtool.ngram.arpa import write as writer
+
+    rng = np.random.default_rng(7)
+    vocab = vocabulary(10)
+    tokens = vocab.tokens[:-2] + ["a-word-well-past-sixteen-bytes", "ünïcödé-wörds-of-many-bytes"]
+    vocab = Vocabulary(tokens, np.zeros(len(tokens), dtype=np.int64))
+    params = {"discount_fallback": True} if method == "modified-kneser-ney" else {}
+    model = fit_ngram(split_of(random_sentences(rng, 200, len(tokens))), 3, method, vocabulary=vocab, **params)
+    monkeypatch.setattr(writer, "BLOCK_ROWS", 3)
+    texts = []
+    for threads in (1, 2):
+        with open(tmp_path / f"t{threads}.arpa", "wb") as out:
+            writer.write_arpa_tables(model.vocabulary.tokens, model.tables, out, threads=threads)
+        texts.append((tmp_path / f"t{threads}.arpa").read_bytes())
+    assert texts[0] == texts[1]
+    assert "ünïcödé-wörds-of-many-bytes a-word-well-past-sixteen-bytes".encode() in texts[0] or \
+        "a-word-well-past-sixteen-bytes ünïcödé-wörds-of-many-bytes".encode() in texts[0]
+    assert method != "mle" or b"-99\t<s>" in texts[0]
