@@ -23,12 +23,13 @@ A unigram's position and compact row are its word. Held while a section is read:
 arrays and the vocabulary, nothing of the orders below; the parked columns wait in a
 temporary file (orders k and k+1 in two regions of it, order k+2 reusing order k's) and the
 orders laid out in a :class:`~lmtool.ngram.container.Spill` until the file is written. The
-largest arrays held at once are the hash index's: the keys (8 bytes an n-gram), the
-permutation (4), the bucket pointers and the packed quotients. Between a section's blocks and
+largest arrays held at once are the hash index's: the hashes with their positions (8 bytes an
+n-gram, later the permutation), the bucket pointers and the packed quotients. Between a section's blocks and
 its layout, and after the layout, glibc's freed memory is given back (:mod:`lmtool.allocator`:
 each phase's arrays would otherwise stay resident under the other's, for a few milliseconds
 of page faults). On Brown order 5 (2.27 million n-grams) ``lmtool fit-ngram --from-arpa``
-peaks at 58 MiB, some 26 above the interpreter, numpy and the CLI;
+peaks at 50-51 MiB (KenLM's ``build_binary probing``: 53), some 19 above the interpreter, numpy
+and the CLI;
 the general path holds the whole file's entries, the sorted tables, their float32 copies and
 the layout at once.
 
