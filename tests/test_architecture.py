@@ -1,6 +1,7 @@
 """The import rules of STYLE.md: imports flow one way, and torch is imported only under lmtool/neural."""
 
 import ast
+import json
 import pathlib
 import subprocess
 import sys
@@ -115,21 +116,12 @@ def test_scoring_a_model_file_imports_neither_fitting_nor_corpus_reading(tmp_pat
     text = tmp_path / "train.txt"
     text.write_text("the cat sat\nthe dog sat\n")
     save_ngram(fit_ngram(str(text), 2, "witten-bell", split_fractions="1,0,0"), tmp_path / "m.lmt")
-    code = (
-        "import sys\n"
-        f"sys.argv = ['lmtool', 'query', '--level', 'summary', {str(tmp_path / 'm.lmt')!r}, {str(text)!r}]\n"
-        "from lmtool.cli.main import main\n"
-        "try:\n"
-        "    main()\n"
-        "except SystemExit as done:\n"
-        "    assert done.code in (0, None), done.code\n"
-        "unwanted = [name for name in sys.modules if name.startswith(('lmtool.ngram.fit', 'lmtool.ngram.estimators',\n"
-        "            'lmtool.ngram.arpa', 'lmtool.ngram.legacy', 'lmtool.text.loading', 'lmtool.text.readers'))\n"
-        "            or name in ('tempfile', 'zipfile', 'lzma', 'bz2', 'torch', 'concurrent.futures')]\n"
-        "assert unwanted == [], unwanted\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
-    assert "Perplexity including OOVs" in done.stdout
+    unwanted, output = _imported_by(["query", "--level", "summary", str(tmp_path / "m.lmt"), str(text)],
+                                    ("lmtool.ngram.fit", "lmtool.ngram.estimators", "lmtool.ngram.arpa",
+                                     "lmtool.ngram.legacy", "lmtool.text.loading", "lmtool.text.readers"),
+                                    ("tempfile", "zipfile", "lzma", "bz2", "torch", "concurrent.futures"))
+    assert unwanted == []
+    assert "Perplexity including OOVs" in output
 
 
 def test_converting_an_arpa_file_imports_neither_fitting_nor_corpus_reading(tmp_path):
@@ -141,19 +133,30 @@ def test_converting_an_arpa_file_imports_neither_fitting_nor_corpus_reading(tmp_
     text = tmp_path / "train.txt"
     text.write_text("the cat sat\nthe dog sat\nthe cat ran\n")
     write_arpa(fit_ngram(str(text), 3, split_fractions="1,0,0", discount_fallback=True), tmp_path / "m.arpa")
+    unwanted, output = _imported_by(["fit-ngram", "--from-arpa", str(tmp_path / "m.arpa"), "-o", str(tmp_path / "m.lmt")],
+                                    ("lmtool.ngram.estimators.", "lmtool.ngram.modified_kneser_ney.", "lmtool.ngram.cluster",
+                                     "lmtool.ngram.external", "lmtool.text.loading", "lmtool.text.specs",
+                                     "lmtool.text.splits"),
+                                    ("torch",), allowed=("lmtool.ngram.modified_kneser_ney.prune",))
+    assert unwanted == []
+    assert "arpa order 3" in output
+
+
+def _imported_by(argv: list[str], prefixes: tuple[str, ...], names: tuple[str, ...],
+                 allowed: tuple[str, ...] = ()) -> tuple[list[str], str]:
+    """Run ``lmtool argv`` in a fresh interpreter: the modules it imported that start with one of
+    ``prefixes`` or are one of ``names`` (but not ``allowed``), and what it printed."""
     code = (
-        "import sys\n"
-        f"sys.argv = ['lmtool', 'fit-ngram', '--from-arpa', {str(tmp_path / 'm.arpa')!r}, '-o', {str(tmp_path / 'm.lmt')!r}]\n"
+        "import json, sys\n"
+        f"sys.argv = ['lmtool', *{argv!r}]\n"
         "from lmtool.cli.main import main\n"
         "try:\n"
         "    main()\n"
         "except SystemExit as done:\n"
         "    assert done.code in (0, None), done.code\n"
-        "unwanted = [name for name in sys.modules if name.startswith(('lmtool.ngram.estimators.',\n"
-        "            'lmtool.ngram.modified_kneser_ney.', 'lmtool.ngram.cluster', 'lmtool.ngram.external',\n"
-        "            'lmtool.text.loading', 'lmtool.text.specs', 'lmtool.text.splits'))\n"
-        "            and name != 'lmtool.ngram.modified_kneser_ney.prune' or name == 'torch']\n"
-        "assert unwanted == [], unwanted\n"
+        f"print(json.dumps(sorted(name for name in sys.modules if (name.startswith({prefixes!r}) or name in {names!r})\n"
+        f"                        and name not in {allowed!r})))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
-    assert "arpa order 3" in done.stdout
+    *output, found = done.stdout.rstrip("\n").split("\n")
+    return json.loads(found), "\n".join(output)
