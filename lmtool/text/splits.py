@@ -89,6 +89,8 @@ def labeled_lines(
     names = [name for name, fraction in zip(SPLIT_NAMES, fractions) if fraction > 0]
     # Fractions of 0 leave their split out; renumber the labels of those that remain.
     renumber = np.cumsum([f > 0 for f in fractions]) - 1
+    if len(names) == 1:  # every line is train's: no pass to count the lines or characters first
+        return names, lambda: ((0, line) for line in source.text())
     if not shuffle:
         return names, cut_by_characters(source.text, fractions, renumber)
     n = sum(1 for _ in source.text())

@@ -146,6 +146,27 @@ def test_stream_fraction_split_is_contiguous(tmp_path):
     assert corpus.splits["test"].n_chars == 4
 
 
+@pytest.mark.parametrize("unit", ["line", "stream"])
+def test_a_train_only_split_reads_the_text_once_and_keeps_every_line(tmp_path, monkeypatch, unit):
+    # with one split every line is train's: no first pass to count lines (or characters) for
+    # the cut, and the corpus is the one the labelled path gives
+    from lmtool.text import splits
+    from lmtool.text.sources import Source
+
+    path = tmp_path / "lines.txt"
+    path.write_text("b a\n\nc a b\na\n")
+    reads = []
+
+    def text():
+        reads.append(1)
+        return iter(path.read_text().splitlines(keepends=True))
+
+    names, labeled = splits.labeled_lines(Source("lines", text=text), (1.0, 0.0, 0.0), 0, shuffle=unit == "line")
+    assert names == ["train"] and list(labeled()) == [(0, line) for line in path.read_text().splitlines(keepends=True)]
+    assert len(reads) == 1
+    assert load_corpus(str(path), split_fractions="1", unit=unit).splits["train"].n_chars == len(path.read_text())
+
+
 def test_vocabulary_from_train_only_so_valid_words_are_oov(tmp_path):
     corpus = load_corpus(str(write_splits(tmp_path / "d", valid="zebra cat\n")))
     assert corpus.splits["valid"].ids.tolist() == [0, corpus.vocabulary.id("cat"), EOS_ID]
