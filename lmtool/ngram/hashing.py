@@ -170,7 +170,7 @@ class BucketIndex:
         through the packing, and the order is taken out last, into the hashes' own memory: the
         order returned is a view of it (8 bytes an entry, held as long as the order is). Beside
         the hashes, the build then holds only the pointers, the quotients and a chunk's
-        temporaries: 16.9 -> 14.2 MiB of arrays at Brown order 5's 4-gram layout."""
+        temporaries: 16.9 -> 14.3 MiB of arrays at Brown order 5's 4-gram layout."""
         m = len(keys)
         if m >= 1 << 32:
             raise ValueError(f"{m:,} n-grams of one order: the compact format holds fewer than 2**32")

@@ -188,7 +188,7 @@ class ArpaReader:
     def take_block(self, block: Block, base: int) -> Iterator[tuple[Section, Entries]]:
         """Every line of ``block`` (whose first line is line ``base + 1`` of the file): the
         entries of each section it holds, after the checks of the sections it ends."""
-        first_bytes = block.buffer[block.spans(block.first)[0]]
+        first_bytes = block.buffer[block.before[block.first] + 1]  # each line's first byte
         begin = 0
         for marker in np.flatnonzero(first_bytes == ord("\\")):
             yield from self.add_entries(block, np.arange(begin, marker), base)
