@@ -89,10 +89,30 @@ class Interner:
     def __call__(self, tokens: list[str]) -> map:
         return map(self._index.__getitem__, tokens)
 
+    def with_marks(self, tokens: list[str]) -> np.ndarray:
+        """The ids of ``tokens`` as int32, :data:`MARK_ID` for each :data:`LINE_MARK` among them
+        (which takes no id: new tokens get the ids they would get without it)."""
+        index = self._index
+        index[LINE_MARK] = MARK_ID
+        index.default_factory = lambda: len(index) - 1  # the mark's entry takes no id
+        try:
+            return np.fromiter(map(index.__getitem__, tokens), dtype=np.int32, count=len(tokens))
+        finally:
+            del index[LINE_MARK]
+            index.default_factory = index.__len__
+
     @property
     def types(self) -> list[str]:
         """Every token seen so far, at its provisional id."""
         return list(self._index)
+
+
+#: what :func:`intern_lines` puts after each line of a batch joined for one ``str.split``: not
+#: whitespace, and no text line holds it (a batch with one in its text takes the line-by-line way)
+LINE_MARK = "\0"
+MARK_ID = -1
+#: lines joined into one string for one ``str.split`` (a few hundred KB of text)
+BATCH_LINES = 4096
 
 
 def intern_lines(
@@ -102,12 +122,39 @@ def intern_lines(
 
     Line units strip the line ending, skip lines with no tokens, and append ``</s>`` to every
     sentence; stream units tokenize each line with its ``\\n`` (so char and bpe models see it).
+    Consecutive lines of one split go in batches: the word tokenizer splits a whole batch at
+    once (:func:`_intern_split_batch`, three times the speed of a split per line).
     """
     splits = [InternedSplit(array("i"), array("q", [0])) for _ in range(n_splits)]
-    tokenize = tokenizer.tokenize
+    batch: list[str] = []
+    current = 0
     for index, line in labeled:
-        split = splits[index]
-        split.n_chars += len(line)
+        if index != current or len(batch) == BATCH_LINES:
+            _intern_batch(batch, splits[current], tokenizer, unit, interner)
+            batch, current = [], index
+        batch.append(line)
+    _intern_batch(batch, splits[current], tokenizer, unit, interner)
+    if unit == "stream":
+        for split in splits:
+            split.starts.append(len(split.ids))
+    return splits
+
+
+def _intern_batch(lines: list[str], split: InternedSplit, tokenizer: Tokenizer, unit: str, interner: Interner) -> None:
+    """Intern consecutive ``lines`` of ``split`` (see :func:`intern_lines`)."""
+    if not lines:
+        return
+    split.n_chars += sum(map(len, lines))
+    if tokenizer.splits_on_whitespace:
+        if unit == "stream":  # the tokens of the lines, one after the other
+            split.ids.extend(interner(" ".join(lines).split()))
+            return
+        joined = f" {LINE_MARK} ".join(lines) + f" {LINE_MARK}"
+        if joined.count(LINE_MARK) == len(lines):
+            _intern_split_batch(interner.with_marks(joined.split()), split)
+            return
+    tokenize = tokenizer.tokenize
+    for line in lines:
         if unit == "line":
             tokens = tokenize(line.rstrip("\r\n"))
             if tokens:
@@ -116,10 +163,23 @@ def intern_lines(
                 split.starts.append(len(split.ids))
         else:
             split.ids.extend(interner(tokenize(line)))
-    if unit == "stream":
-        for split in splits:
-            split.starts.append(len(split.ids))
-    return splits
+
+
+def _intern_split_batch(ids: np.ndarray, split: InternedSplit) -> None:
+    """Append the ids of a batch of lines, each line's tokens then :data:`MARK_ID`, to ``split``
+    as :func:`intern_lines` does line by line: the mark becomes ``</s>``, except after a line
+    with no tokens, which is skipped."""
+    marks = np.flatnonzero(ids == MARK_ID)
+    tokens_per_line = np.diff(marks, prepend=-1) - 1
+    ids[marks] = EOS_ID
+    empty = tokens_per_line == 0
+    if empty.any():
+        ids = np.delete(ids, marks[empty])
+        tokens_per_line = tokens_per_line[~empty]
+    ends = np.cumsum(tokens_per_line + 1, dtype=np.int64)
+    ends += len(split.ids)
+    split.ids.frombytes(ids.tobytes())
+    split.starts.frombytes(ends.tobytes())
 
 
 def as_numpy(split: InternedSplit) -> np.ndarray:

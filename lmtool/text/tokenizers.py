@@ -33,6 +33,10 @@ class Tokenizer:
     #: True while a learned tokenizer (bpe) has not yet seen its training text.
     needs_training = False
 
+    #: True where ``tokenize(text)`` is exactly ``text.split()``: the tokens of many lines are
+    #: then those of their joined text (:func:`lmtool.text.encoding.intern_lines` splits batches)
+    splits_on_whitespace = False
+
     def tokenize(self, text: str) -> list[str]:
         raise NotImplementedError
 
@@ -56,6 +60,7 @@ class WordTokenizer(Tokenizer):
     """Whitespace split; detokenizing joins with single spaces."""
 
     kind = "word"
+    splits_on_whitespace = True
 
     def tokenize(self, text: str) -> list[str]:
         return text.split()
