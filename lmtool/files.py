@@ -58,8 +58,10 @@ def _host() -> str:
 
 
 def _hostname() -> str:
-    # socket, shutil and tempfile are imported where used: together they cost about
-    # 10 ms of every process's start (``lmtool query`` needs none of them)
+    # shutil and tempfile are imported where used, and socket only where os.uname is missing
+    # (Windows): together they cost about 10 ms of every process's start (a fit needs none)
+    if hasattr(os, "uname"):
+        return os.uname().nodename  # what gethostname() returns on POSIX
     import socket
 
     return socket.gethostname()

@@ -36,9 +36,7 @@ import numpy as np
 from lmtool.allocator import release_freed_memory
 from lmtool.errors import UsageError
 from lmtool.files import atomic_write, write_error
-from lmtool.ngram.arpa.build import build_tables, repeat_check
-from lmtool.ngram.arpa.read import SPECIALS, read_arpa_sections
-from lmtool.ngram.arpa.stream import stream_layout
+from lmtool.lazy import lazy_names
 from lmtool.ngram.arpa.write import write_arpa_tables
 from lmtool.ngram.container import Spill
 from lmtool.ngram.model import NgramModel
@@ -46,11 +44,18 @@ from lmtool.ngram.storage import TablesOutline, save_ngram, stored_model, write_
 from lmtool.ngram.tables import BackoffTables
 from lmtool.text import Vocabulary, make_tokenizer
 
+#: the parser (and the converter's layout) load on first use: writing an ARPA file, as a fit
+#: does, needs neither (about 10 ms of the process's start, with gzip, tempfile and shutil)
+__getattr__ = lazy_names(__name__, {"SPECIALS": "lmtool.ngram.arpa.read"})
+
 __all__ = ["SPECIALS", "convert_arpa", "read_arpa", "read_arpa_tables", "write_arpa", "write_arpa_tables"]
 
 
 def read_arpa_tables(path: str | os.PathLike) -> tuple[list[str], BackoffTables]:
     """Parse an ARPA file into its vocabulary (ids 0-2 are <unk> <s> </s>) and backoff tables."""
+    from lmtool.ngram.arpa.build import build_tables, repeat_check
+    from lmtool.ngram.arpa.read import read_arpa_sections
+
     reader = read_arpa_sections(path)
     grams, probs, backoffs, lines = zip(*(section.take_arrays() for section in reader.sections))
     check = repeat_check(reader.path, reader.tokens, list(lines))
@@ -67,6 +72,8 @@ def convert_arpa(path: str | os.PathLike, output: str | os.PathLike) -> NgramMod
     ``save_ngram(stored_model(read_arpa(path)), output)`` writes; returns the model as far as
     its ``describe()`` goes. A file in KenLM's shape is laid out as it is read
     (:mod:`~lmtool.ngram.arpa.stream`: a third of the memory); any other is read again whole."""
+    from lmtool.ngram.arpa.stream import stream_layout
+
     try:  # the orders laid out wait on disk, beside the file (an error there is one writing it)
         directory = pathlib.Path(output).parent
         directory.mkdir(parents=True, exist_ok=True)
