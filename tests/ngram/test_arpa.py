@@ -129,7 +129,7 @@ def test_binary_garbage_is_a_model_file_error(tmp_path):
 
 @pytest.mark.parametrize("method", ["modified-kneser-ney", "mle"])
 def test_blocks_made_on_threads_give_the_same_bytes(tmp_path, monkeypatch, method):
-    # blocks of 3 lines on 2 threads, each with its own copy of the words' buffer (the numbers
+    # blocks of 3 lines (gathered 2 lines at a time) on 2 threads, each with its own copy of the words' buffer (the numbers
     # are formatted into it): the file must be byte for byte the one thread's, long and
     # multi-byte words and -inf (written -99: mle's <s>) included
     from lmtool.ngram.arpa import write as writer
@@ -141,6 +141,7 @@ def test_blocks_made_on_threads_give_the_same_bytes(tmp_path, monkeypatch, metho
     params = {"discount_fallback": True} if method == "modified-kneser-ney" else {}
     model = fit_ngram(split_of(random_sentences(rng, 200, len(tokens))), 3, method, vocabulary=vocab, **params)
     monkeypatch.setattr(writer, "BLOCK_ROWS", 3)
+    monkeypatch.setattr(writer, "GATHER_ROWS", 2)
     texts = []
     for threads in (1, 2):
         with open(tmp_path / f"t{threads}.arpa", "wb") as out:
