@@ -52,6 +52,25 @@ def test_writer_skips_unlisted_rows(tmp_path):
     assert (tmp_path / "again.arpa").read_text() == reference_text(model.vocabulary.tokens, model.tables)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_blocks_through_every_order_on_threads_print_what_a_line_writer_prints(tmp_path, monkeypatch, threads):
+    # one stream of 5-line blocks through every order on two threads: unlisted rows anywhere, a
+    # section with no listed line between two with lines, and the section titles in their places
+    from lmtool.ngram.arpa import write as writer
+
+    rng = np.random.default_rng(11)
+    model = fit_ngram(split_of(random_sentences(rng, 200, 30)), 4, "witten-bell", vocabulary=vocabulary(27))
+    model.tables.listed = [rng.random(len(g)) < 0.7 for g in model.tables.ngrams]
+    model.tables.listed[2][:] = False
+    monkeypatch.setattr(writer, "BLOCK_ROWS", 5)
+    monkeypatch.setattr(writer, "GATHER_ROWS", 2)
+    with open(tmp_path / "m.arpa", "wb") as out:
+        writer.write_arpa_tables(model.vocabulary.tokens, model.tables, out, threads=threads)
+    text = (tmp_path / "m.arpa").read_text()
+    assert "\\3-grams:\n\n\\4-grams:" in text
+    assert text == reference_text(model.vocabulary.tokens, model.tables)
+
+
 def test_nan_has_no_arpa_form(tmp_path):
     model = read_arpa_model_of(tmp_path, CANON)
     model.tables.log10_backoffs[1][0] = np.nan
