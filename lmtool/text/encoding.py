@@ -124,7 +124,7 @@ def intern_lines(
     Line units strip the line ending, skip lines with no tokens, and append ``</s>`` to every
     sentence; stream units tokenize each line with its ``\\n`` (so char and bpe models see it).
     Consecutive lines of one split go in batches: the word tokenizer splits a whole batch at
-    once (:func:`_intern_split_batch`, three times the speed of a split per line).
+    once (:func:`_intern_split_batch`, Brown train: 0.13-0.15 -> 0.11 s).
     """
     splits = [InternedSplit(array("i"), array("q", [0])) for _ in range(n_splits)]
     batch: list[str] = []

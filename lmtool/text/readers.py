@@ -168,7 +168,7 @@ class _PieceLines:
 
 class _BlockLines(_PieceLines):
     """Whole lines, read a block at a time: the block's complete lines decoded in one call and
-    split at their newlines (4x the speed of a line at a time); the same lines and the same
+    split at their newlines (Brown train: 40 -> 13 ms); the same lines and the same
     errors, the first in the text, as :class:`_PieceLines` with ``whole_lines``."""
 
     def __init__(self, name: str, errors: str, offset: int) -> None:
