@@ -142,6 +142,21 @@ def test_converting_an_arpa_file_imports_neither_fitting_nor_corpus_reading(tmp_
     assert "arpa order 3" in output
 
 
+def test_fitting_to_an_arpa_file_imports_no_arpa_parser(tmp_path):
+    # `lmtool fit-ngram --arpa` writes ARPA text: the parser, the converter's layout (with
+    # tempfile) and socket are start-up it never uses, measured against lmplz's whole process
+    text = tmp_path / "train.txt"
+    text.write_text("the cat sat\nthe dog sat\nthe cat ran\n")
+    unwanted, output = _imported_by(["fit-ngram", "--corpus", str(text), "--split-fractions", "1", "--order", "2",
+                                     "--smoothing", "witten-bell", "--arpa", str(tmp_path / "m.arpa")],
+                                    ("lmtool.ngram.arpa.read", "lmtool.ngram.arpa.stream", "lmtool.ngram.arpa.build",
+                                     "lmtool.ngram.arpa.fields"),
+                                    ("tempfile", "socket", "torch"))
+    assert unwanted == []
+    assert (tmp_path / "m.arpa").read_text().startswith("\n\\data\\\nngram 1=")
+    assert "witten-bell order 2" in output
+
+
 def _imported_by(argv: list[str], prefixes: tuple[str, ...], names: tuple[str, ...],
                  allowed: tuple[str, ...] = ()) -> tuple[list[str], str]:
     """Run ``lmtool argv`` in a fresh interpreter: the modules it imported that start with one of

@@ -45,7 +45,7 @@ from lmtool.ngram.tables import BackoffTables
 from lmtool.text import Vocabulary, make_tokenizer
 
 #: the parser (and the converter's layout) load on first use: writing an ARPA file, as a fit
-#: does, needs neither (about 10 ms of the process's start, with gzip, tempfile and shutil)
+#: does, needs neither (about 10 ms of the process's start, with tempfile)
 __getattr__ = lazy_names(__name__, {"SPECIALS": "lmtool.ngram.arpa.read"})
 
 __all__ = ["SPECIALS", "convert_arpa", "read_arpa", "read_arpa_tables", "write_arpa", "write_arpa_tables"]
