@@ -176,19 +176,21 @@ class _BlockLines(_PieceLines):
         self.errors = errors
 
     def lines(self, handle: BinaryIO) -> Iterator[str]:
-        pending = b""
+        pending: list[bytes] = []  # the blocks of a line not yet ended (one copy of them when it ends)
+        held = 0  # their bytes
         size = min(BLOCK_BYTES, MAX_LINE_BYTES)
         while block := handle.read(size):
-            data = pending + block
-            cut = data.rfind(b"\n") + 1
-            first_end = data.find(b"\n") + 1 or len(data) + 1
-            if first_end > MAX_LINE_BYTES:  # only the first line can be this long (blocks are no longer)
-                self.decode(data[:MAX_LINE_BYTES])  # raises: a NUL in the piece, else its length
-            pending = data[cut:]
+            first_end = block.find(b"\n") + 1 or len(block) + 1
+            if held + first_end > MAX_LINE_BYTES:  # only the first line can be this long (blocks are no longer)
+                self.decode(b"".join(pending + [block])[:MAX_LINE_BYTES])  # raises: a NUL in it, else its length
+            cut = block.rfind(b"\n") + 1
             if cut:
-                yield from self.decode_block(data[:cut])
-        if pending:
-            text = self.decode(pending)
+                yield from self.decode_block(b"".join(pending + [block[:cut]]))
+                pending, held = [], 0
+            pending.append(block[cut:])
+            held += len(block) - cut
+        if held:
+            text = self.decode(b"".join(pending))
             if text:
                 yield text
         tail = self.finish()
