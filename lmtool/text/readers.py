@@ -198,7 +198,7 @@ class _BlockLines(_PieceLines):
             yield tail
 
     def decode_block(self, data: bytes) -> list[str]:
-        """The lines of ``data``, whole lines ending in ``\n``."""
+        """The lines of ``data``, whole lines each ending in ``\\n``."""
         nul = data.find(b"\0")
         try:
             text = data.decode("utf-8", self.errors)
