@@ -221,10 +221,11 @@ def _score_window(tables, stream: np.ndarray, inner: np.ndarray):
         if k >= 2 and tables.suffix_closed:
             wanted[:-1] &= wanted[1:]  # numpy reads an overlapping operand as it was before
         wanted &= fits  # False from n - k on: the prefix rows and the next words align under it
-        found = tables.child_rows(k, rows[k - 1][wanted], stream[k:][wanted[:fitting]])
+        at = np.flatnonzero(wanted)  # (indexing by a boolean mask is slower where it alternates)
+        found = tables.child_rows(k, rows[k - 1].take(at), stream[k:].take(at))
         rows.append(np.full(n, -1, dtype=found.dtype))
-        rows[k][wanted] = found  # boolean masks: no index array of the positions is made
-        del found
+        rows[k][at] = found
+        del found, at
         longest += rows[k] >= 0
     # the match length at p: the longest listed n-gram ending at p (one that starts at q is
     # inside q's segment, so it never reaches p from an earlier segment)
