@@ -244,7 +244,7 @@ def _score_window(tables, stream: np.ndarray, inner: np.ndarray):
     # segment's backoffs: harmless, a <s> is never scored
     for j in range(1, min(order, n)):
         start = np.flatnonzero((match[j:] <= j) & (longest[: n - j] >= j))
-        log10[j:][start] += tables.backoffs(j - 1, rows[j - 1].take(start))
+        np.add.at(log10[j:], start, tables.backoffs(j - 1, rows[j - 1].take(start)))  # (faster than += on a subset)
     return log10, match
 
 
