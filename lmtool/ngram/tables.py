@@ -184,7 +184,7 @@ def score_stream(tables, ids: np.ndarray, starts: np.ndarray) -> tuple[np.ndarra
     if n <= CHUNK:  # one window (a block of query's): its arrays are the result, not copied into it
         log10, length = _score_window(tables, stream, inner)
         del stream
-        return log10[inner], length[inner]
+        return _tokens_only(log10, length, inner)
     log10 = np.empty(n, dtype=np.float64)
     length = np.empty(n, dtype=np.int16)
     for lo in range(0, n, CHUNK):
@@ -192,7 +192,15 @@ def score_stream(tables, ids: np.ndarray, starts: np.ndarray) -> tuple[np.ndarra
         begin = max(0, lo - tables.order + 1)
         out = _score_window(tables, stream[begin:hi], inner[begin:hi])
         log10[lo:hi], length[lo:hi] = out[0][lo - begin :], out[1][lo - begin :]
-    return log10[inner], length[inner]
+    return _tokens_only(log10, length, inner)
+
+
+def _tokens_only(log10: np.ndarray, length: np.ndarray, inner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``log10`` and ``length`` without the positions of the segments' ``<s>`` (where ``inner``
+    is False), gathered by index: compressing by the mask, with a False every sentence or so,
+    took half as long again (a block of Brown test: 97 us against 66)."""
+    keep = np.flatnonzero(inner)
+    return log10.take(keep), length.take(keep)
 
 
 def _score_window(tables, stream: np.ndarray, inner: np.ndarray):
