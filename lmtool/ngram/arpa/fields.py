@@ -118,7 +118,7 @@ def _chunks(windows: np.ndarray, starts: np.ndarray, lengths: np.ndarray, n_chun
     out = [(slice(None), chunk(windows, starts, lengths, 0))]
     longer = np.arange(len(starts))
     for q in range(1, n_chunks):
-        longer = longer[lengths[longer] > 8 * q]
+        longer = longer.take(np.flatnonzero(lengths[longer] > 8 * q))  # by index: a mask's scattered Trues mispredict
         out.append((longer, chunk(windows, starts[longer], lengths[longer], q)))
     return out
 

@@ -232,7 +232,7 @@ def parse_decimal(windows: np.ndarray, starts: np.ndarray, lengths: np.ndarray) 
         rows = by_length[group_ends[size] - counts[size] : group_ends[size]]
         while len(rows):
             same = (shape_lo[rows] == shape_lo[rows[0]]) & (shape_hi[rows] == shape_hi[rows[0]])
-            shaped, rows = (rows, rows[:0]) if same.all() else (rows[same], rows[~same])
+            shaped, rows = (rows, rows[:0]) if same.all() else (rows.take(np.flatnonzero(same)), rows.take(np.flatnonzero(~same)))
             text = (int(shape_lo[shaped[0]]) | int(shape_hi[shaped[0]]) << 64).to_bytes(16, "little")[:size]
             read = _read_shape(text, lo[shaped], hi[shaped])
             if read is None:
