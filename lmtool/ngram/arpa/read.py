@@ -222,10 +222,14 @@ class ArpaReader:
             raise self.fail(int(numbers[bad[0]]), f"a {k}-gram line needs a probability, {k} word(s) and an "
                                                   f"optional backoff, got {_shown(block.line_text(int(rows[bad[0]])))}")
         first = block.first[rows]
-        probs = self.numbers(block, first, rows, numbers)
-        backoffs = np.zeros(len(rows))
         has_backoff = np.flatnonzero(count == k + 2)
-        backoffs[has_backoff] = self.numbers(block, first[has_backoff] + k + 1, rows[has_backoff], numbers[has_backoff])
+        # the probabilities and the backoffs parsed in one call: they share their few shapes of text
+        values = self.numbers(block, np.concatenate([first, first[has_backoff] + k + 1]),
+                              np.concatenate([rows, rows[has_backoff]]), np.concatenate([numbers, numbers[has_backoff]]))
+        probs = values[: len(rows)]
+        backoffs = np.zeros(len(rows))
+        backoffs[has_backoff] = values[len(rows) :]
+        del values
         ids = None
         if k == 1:
             self.unigram_words.extend(block.text(int(f)) for f in first + 1)
