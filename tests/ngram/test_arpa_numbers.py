@@ -88,6 +88,24 @@ def test_parse_decimal_reads_every_shape_as_python_float(seed):
         assert len(field) > 16 or digits > 15 or digits == 0 or "e" in field.decode().lower(), field
 
 
+@pytest.mark.parametrize("mixed", [False, True])
+def test_parse_decimal_reads_kenlms_shape_in_one_pass_as_python_float(mixed):
+    # -d.ddd of every length 4..16 (1 to 13 decimals): the shape of nearly every number lmplz
+    # writes, read with per-field shifts; alone (every field of the shape) and among others
+    rng = np.random.default_rng(7)
+    fields = [f"-{rng.integers(0, 10)}.{''.join(map(str, rng.integers(0, 10, rng.integers(1, 14))))}".encode()
+              for _ in range(30000)]
+    fields += [b"-9.9999999999999", b"-0.0000000000001", b"-1.0", b"-0.5"]
+    if mixed:
+        fields += [b"0", b"-99", b"1.5", b"-12.5", b"-0.", b"-1e-5", b"", b"-0.12345678901234"]
+    parsed, unread = parse(fields)
+    expected = np.array([float(f) if f else np.nan for f in fields])
+    assert not unread[:30004].any()
+    np.testing.assert_array_equal(parsed[~unread].view(np.uint64), expected[~unread].view(np.uint64))
+    if mixed:  # the empty field and the 17-byte one are handed back, the rest read
+        assert unread.tolist()[-8:] == [False, False, False, False, False, False, True, True]
+
+
 def test_parse_decimal_hands_back_what_it_cannot_read_exactly():
     fields = [b"", b"1e", b"1.2.3", b"--1", b"abc", b"-", b".", b"1e-400", b"12345678901234567", b"1e0001",
               b"inf", b"-nan", b"1_0", b"0x10", b"1\x002", b"12345678901234567890", b"1e23"]
