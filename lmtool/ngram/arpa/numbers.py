@@ -16,11 +16,12 @@ below 1.2e-7); those rare values, and exponents beyond the exact powers, go thro
 Parsing: every digit byte is masked to ``0`` to give the text's *shape* (``-0.0000000``);
 fields of one shape have their digits at the same places, so each shape is read with constant
 shifts: its mantissa's digits made one run and read eight at a time by three multiply-and-mask
-steps (SWAR), not one pass per digit. The shape of 99% of KenLM's numbers, ``-d.ddd`` of
-any length, is read for all its lengths at once with shifts of each field's own size. A mantissa of at most 15 digits is exact in float64, and
-``mantissa * 10**p`` or ``/ 10**-p`` with ``|p| <= 22`` is correctly rounded (Clinger's fast
-path): the value equals Python's ``float(text)``. Other fields (longer, more digits, ``inf``, ``nan``, far exponents)
-are marked for the caller to give to ``float`` one by one.
+steps (SWAR), not one pass per digit. The shape of 99% of KenLM's numbers, ``-d.ddd`` of any
+length, is read for all its lengths at once, with shifts of each field's own size. A mantissa
+of at most 15 digits is exact in float64, and ``mantissa * 10**p`` or ``/ 10**-p`` with
+``|p| <= 22`` is correctly rounded (Clinger's fast path): the value equals Python's
+``float(text)``. Other fields (longer, more digits, ``inf``, ``nan``, far exponents) are marked
+for the caller to give to ``float`` one by one.
 """
 
 from __future__ import annotations
@@ -210,9 +211,9 @@ def parse_decimal(windows: np.ndarray, starts: np.ndarray, lengths: np.ndarray) 
     """float64 value of each field holding a decimal ``[+-]digits[.digits][(e|E)[+-]digits]``,
     and a mask of the fields this could not read exactly (for ``float`` to judge one by one).
 
-    Fields are grouped by length (a counting sort: one pass), and a length's group is usually
-    one shape (an ARPA file writes one form of number); other shapes of that length are peeled
-    off one by one."""
+    Fields of shape ``-d.ddd`` are read together, whatever their length; the others are grouped
+    by length (a counting sort: one pass), and a length's group is usually one shape (an ARPA
+    file writes one form of number); other shapes of that length are peeled off one by one."""
     n = len(starts)
     # bytes 8..15 of every field (zero for the short ones): most numbers are longer than 8 bytes
     # (lmplz's -1.2345678), so a subset would cost more in its gathers than it saves
@@ -222,15 +223,14 @@ def parse_decimal(windows: np.ndarray, starts: np.ndarray, lengths: np.ndarray) 
     lo &= lo_digits  # the digits' values, in place
     hi &= hi_digits
     del lo_digits, hi_digits
-    values = np.zeros(n)
     unread = lengths > 16
     length = np.minimum(lengths, 17).astype(np.uint8)
     # -d.ddd, of any length, is the shape of 99% of KenLM's numbers: those are read in one pass
     # (:func:`_negative_fractions`), the others grouped by length, then by shape
     common = (_FRACTION_SHAPES[0].take(length) == shape_lo) & (_FRACTION_SHAPES[1].take(length) == shape_hi)
     if common.all():
-        values = _negative_fractions(lo, hi, length)
-        return values, unread
+        return _negative_fractions(lo, hi, length), unread
+    values = np.zeros(n)
     fractions = np.flatnonzero(common)
     values[fractions] = _negative_fractions(lo[fractions], hi[fractions], length[fractions])
     rest = np.flatnonzero(~common)

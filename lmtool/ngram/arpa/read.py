@@ -229,7 +229,6 @@ class ArpaReader:
         probs = values[: len(rows)]
         backoffs = np.zeros(len(rows))
         backoffs[has_backoff] = values[len(rows) :]
-        del values
         ids = None
         if k == 1:
             self.unigram_words.extend(block.text(int(f)) for f in first + 1)
