@@ -11,7 +11,7 @@ from lmtool.ngram.hashing import BucketIndex, mix, unmix
 from lmtool.ngram.compact import suffix_closed
 from lmtool.ngram.sorting import distinct, sort_in_place, sort_with_order
 from lmtool.ngram.tables import BackoffTables, find_rows
-from lmtool.ngram.values import distinct_values, encode_exact, quantise
+from lmtool.ngram.values import codes_in, encode_exact, quantise
 
 
 @pytest.mark.parametrize("width", [0, 1, 3, 7, 8, 13, 16, 20, 31, 32, 33, 50, 64])
@@ -75,15 +75,16 @@ def test_exact_columns_keep_float32_values():
     assert encode_exact(few).width == 2
 
 
-@pytest.mark.parametrize("n, distinct, sample_step", [(0, 1, 64), (1, 1, 64), (5000, 7, 64), (200_000, 3000, 64),
-                                                     (200_000, 3000, 1), (1000, 900, 500)])
-def test_distinct_values_equal_numpy_unique(n, distinct, sample_step):
-    # whatever the sample misses (a step of 500 sees 2 values of 900) is found and added
-    rng = np.random.default_rng(n + distinct)
-    values = rng.normal(size=distinct).astype(np.float32)[rng.integers(0, distinct, n)]
-    codebook, codes = distinct_values(values, np.unique(values[::sample_step]))
+@pytest.mark.parametrize("n, count", [(0, 1), (1, 1), (5000, 7), (200_000, 3000), (70_000, 60_000)])
+def test_codebook_and_codes_equal_numpy_unique(n, count):
+    # the sorted distinct values and each value's code, across the chunks codes_in works in
+    rng = np.random.default_rng(n + count)
+    values = rng.normal(size=count).astype(np.float32)[rng.integers(0, count, n)]
+    codebook = distinct(values)
+    codes = codes_in(codebook, values)
     expected, inverse = np.unique(values, return_inverse=True)
     np.testing.assert_array_equal(codebook, expected)
+    assert codes.dtype == np.uint32
     np.testing.assert_array_equal(codes, inverse.reshape(-1))
 
 
