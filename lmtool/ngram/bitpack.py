@@ -70,17 +70,23 @@ def pack_slice(values: np.ndarray, width: int, first: int) -> np.ndarray:
     out = np.zeros((start + len(values) * width + 63) // 64, dtype=U64)
     if width == 0 or len(values) == 0:
         return out
-    bit = U64(start) + np.arange(len(values), dtype=U64) * U64(width)
-    word = (bit >> U64(6)).astype(np.int64)
-    offset = bit & U64(63)
+    offset = U64(start) + np.arange(len(values), dtype=U64) * U64(width)
+    offset &= U64(63)
     low = values << offset
     # the part that spills into the next word (a shift by 64 gives 0 in numpy)
     high = values >> (U64(64) - offset)
-    # fields never overlap, so OR-ing the parts of one word is adding them
-    firsts = np.flatnonzero(np.diff(word, prepend=-1))
-    out[word[firsts]] += np.add.reduceat(low, firsts)
-    spill = word[firsts] + 1 < len(out)
-    out[word[firsts][spill] + 1] += np.add.reduceat(high, firsts)[spill]
+    # fields never overlap, so OR-ing the parts of one word is adding them. Fields start at most
+    # 64 bits apart, so every word up to the last field's holds a field's start: word j's first
+    # field is the first to start at or after bit 64j, found by arithmetic, not by a pass
+    last_word = (start + (len(values) - 1) * width) >> 6
+    firsts = np.arange(last_word + 1, dtype=np.int64)
+    firsts *= 64
+    firsts += width - 1 - start
+    firsts //= width
+    firsts[0] = 0
+    out[: last_word + 1] += np.add.reduceat(low, firsts)
+    spilled = min(last_word + 2, len(out)) - 1  # words receiving a spill: 1 .. last_word + 1, inside out
+    out[1 : spilled + 1] += np.add.reduceat(high, firsts)[:spilled]
     return out
 
 
