@@ -30,6 +30,9 @@ from lmtool.ngram.sorting import distinct
 #: codebooks of at most 2**16 values (512 KiB as float64; most hold a few thousand) are kept as
 #: float64 too while a model is scored
 WIDE_CODEBOOK_WIDTH = 16
+#: coded columns of at most this many rows (256 KiB as float64) are decoded whole when first
+#: read from (:attr:`ValueColumn._decoded`)
+DECODED_ROWS = 1 << 15
 
 
 @dataclass
@@ -46,10 +49,19 @@ class ValueColumn:
         """The values of ``rows`` as float64 (exactly the stored float32 values)."""
         if self.codebook is None:
             return self.codes.take(rows).astype(np.float64)
+        if self.count <= DECODED_ROWS:
+            return self._decoded.take(rows)
         codes = unpack(self.codes, self.width, rows).view(np.int64)  # below 2**32: an index as it is
         if self.width > WIDE_CODEBOOK_WIDTH:
             return self.codebook.take(codes).astype(np.float64)
         return self._wide_codebook.take(codes)
+
+    @cached_property
+    def _decoded(self) -> np.ndarray:
+        """Every value as float64, decoded once for a short coded column (the unigrams'): a take
+        from it is one gather, where a code is unpacked from two words first (Brown test x10
+        reads 437,000 unigram probabilities and as many unigram backoffs)."""
+        return self._wide_codebook.take(unpack(self.codes, self.width, np.arange(self.count)).view(np.int64))
 
     @cached_property
     def _wide_codebook(self) -> np.ndarray:
