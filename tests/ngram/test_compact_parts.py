@@ -11,7 +11,7 @@ from lmtool.ngram.hashing import BucketIndex, mix, unmix
 from lmtool.ngram.compact import suffix_closed
 from lmtool.ngram.sorting import distinct, sort_in_place, sort_with_order
 from lmtool.ngram.tables import BackoffTables, find_rows
-from lmtool.ngram.values import codes_in, encode_exact, quantise
+from lmtool.ngram.values import DECODED_ROWS, codes_in, encode_exact, quantise
 
 
 @pytest.mark.parametrize("width", [0, 1, 3, 7, 8, 13, 16, 20, 31, 32, 33, 50, 64])
@@ -73,6 +73,18 @@ def test_exact_columns_keep_float32_values():
         np.testing.assert_array_equal(column.all(), values.astype(np.float32).astype(np.float64))
         np.testing.assert_array_equal(column.take(np.array([7, 3])), values[[7, 3]].astype(np.float32))
     assert encode_exact(few).width == 2
+
+
+@pytest.mark.parametrize("rows", [1000, DECODED_ROWS, DECODED_ROWS + 1000])
+def test_coded_columns_read_the_same_decoded_whole_or_unpacked(rows):
+    # a short coded column is decoded once and read by one gather, a longer one unpacks each code
+    rng = np.random.default_rng(rows)
+    values = rng.choice([-0.5, -0.25, 0.0, -1.75, -3.125], rows)
+    column = encode_exact(values)
+    assert column.codebook is not None
+    picked = rng.integers(0, rows, 5000)
+    np.testing.assert_array_equal(column.take(picked), values[picked].astype(np.float32).astype(np.float64))
+    np.testing.assert_array_equal(column.all(), values.astype(np.float32).astype(np.float64))
 
 
 @pytest.mark.parametrize("n, count", [(0, 1), (1, 1), (5000, 7), (200_000, 3000), (70_000, 60_000)])

@@ -185,8 +185,12 @@ def byte_windows(buffer: np.ndarray) -> np.ndarray:
 
 
 def chunk(windows: np.ndarray, starts: np.ndarray, lengths: np.ndarray, q: int) -> np.ndarray:
-    """Bytes 8q..8q+7 of each field longer than 8q bytes (zero past its end) as a little-endian uint64."""
-    return windows[starts + 8 * q] & _LOW_BYTES[np.minimum(lengths - 8 * q, 8)]
+    """Bytes 8q..8q+7 of each field (zero past its end: all zero for a field of at most 8q bytes)
+    as a little-endian uint64."""
+    kept = np.minimum(lengths - 8 * q, 8)
+    if q:
+        np.maximum(kept, 0, out=kept)
+    return windows[starts + 8 * q] & _LOW_BYTES[kept]
 
 
 _NIBBLES = _U(0x0F0F0F0F0F0F0F0F)
@@ -217,7 +221,7 @@ def parse_decimal(windows: np.ndarray, starts: np.ndarray, lengths: np.ndarray) 
     n = len(starts)
     # bytes 8..15 of every field (zero for the short ones): most numbers are longer than 8 bytes
     # (lmplz's -1.2345678), so a subset would cost more in its gathers than it saves
-    lo, hi = chunk(windows, starts, lengths, 0), windows[starts + 8] & _LOW_BYTES[np.clip(lengths - 8, 0, 8)]
+    lo, hi = chunk(windows, starts, lengths, 0), chunk(windows, starts, lengths, 1)
     lo_digits, hi_digits = _digit_nibbles(lo), _digit_nibbles(hi)
     shape_lo, shape_hi = lo & ~lo_digits, hi & ~hi_digits
     lo &= lo_digits  # the digits' values, in place
